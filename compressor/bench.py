@@ -1,0 +1,103 @@
+"""Latency percentiles, throughput and peak memory over any runner, measured the same way for all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import psutil
+import torch
+
+from compressor.runtime.base import Runner
+
+WARMUP_ITERATIONS = 5
+MIN_ITERATIONS = 20
+MIN_SECONDS = 1.0
+MAX_ITERATIONS = 2000
+
+
+@dataclass
+class LatencyStats:
+    p50: float  # milliseconds per batch
+    p90: float
+    p99: float
+    fps: float  # samples per second over the timed loop
+    iterations: int
+
+
+def time_runner(runner: Runner, inputs: list[torch.Tensor], min_seconds: float = MIN_SECONDS,
+                min_iterations: int = MIN_ITERATIONS) -> LatencyStats:
+    """Warm up, then time batches until both minimums are met; device work is synchronised per batch."""
+    placed = runner.to_device(inputs)
+    for _ in range(WARMUP_ITERATIONS):
+        runner.run_on_device(placed)
+    runner.synchronize()
+    timings: list[float] = []
+    started = time.perf_counter()
+    while (len(timings) < min_iterations or time.perf_counter() - started < min_seconds) and len(timings) < MAX_ITERATIONS:
+        tick = time.perf_counter()
+        runner.run_on_device(placed)
+        runner.synchronize()
+        timings.append(time.perf_counter() - tick)
+    elapsed = sum(timings)
+    batch = int(inputs[0].shape[0])
+    p50, p90, p99 = (float(v) * 1000 for v in np.percentile(timings, [50, 90, 99]))
+    return LatencyStats(p50=p50, p90=p90, p99=p99, fps=batch * len(timings) / elapsed, iterations=len(timings))
+
+
+class _RssSampler:
+    """Samples this process's resident memory in a thread; keeps the peak."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        self.process = psutil.Process()
+        self.interval_s = interval_s
+        self.start_rss = self.process.memory_info().rss
+        self.peak_rss = self.start_rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
+
+    @property
+    def peak_increase_mb(self) -> float:
+        return (self.peak_rss - self.start_rss) / 1e6
+
+
+def build_and_measure_memory(build: Callable[[], Runner], inputs: list[torch.Tensor], device: str) -> tuple[Runner, float]:
+    """Create a runner and run a few batches, returning it and the peak memory that cost, in MB.
+
+    CPU: growth of the process's resident memory above the level before the runner existed (weights,
+    activations, workspaces). CUDA: peak bytes allocated by torch on the GPU. Sampling runs only
+    here, never during the timed loop, so it cannot disturb latency.
+    """
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        runner = build()
+        placed = runner.to_device(inputs)
+        for _ in range(3):
+            runner.run_on_device(placed)
+        runner.synchronize()
+        return runner, (torch.cuda.max_memory_allocated() - before) / 1e6
+    with _RssSampler() as sampler:
+        runner = build()
+        placed = runner.to_device(inputs)
+        for _ in range(3):
+            runner.run_on_device(placed)
+    return runner, sampler.peak_increase_mb

@@ -1,0 +1,151 @@
+"""The `compress` command line. Each command parses flags, calls one library function, prints the result."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from compressor import api
+from compressor.errors import CompressorError, UnknownNameError
+from compressor.report import to_markdown, write_report
+from compressor.runtime import parse_backends
+from compressor.train import TrainConfig
+
+app = typer.Typer(
+    name="compress",
+    help="Model compression and edge deployment: quantize, prune, distill, export, and measure before/after.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(command: F) -> F:
+    """Turn a CompressorError into one red line on stderr and its exit code; no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CompressorError as error:
+            stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            stderr.print("[red]interrupted[/red]; no partial output was written")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UnknownNameError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values or any(value < 1 for value in values):
+        raise UnknownNameError(f"{what} must be positive integers, got {text!r}")
+    return values
+
+
+def _image_size(size: int | None) -> tuple[int, int] | None:
+    return (size, size) if size else None
+
+
+ModelArg = Annotated[str, typer.Argument(help="Zoo name, path/to/file.py:factory, a checkpoint, or an .onnx file.")]
+DataOpt = Annotated[str, typer.Option("--data", help="Built-in dataset name (shapes) or an ImageFolder directory.")]
+WeightsOpt = Annotated[
+    str | None,
+    typer.Option("--weights", help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint."),
+]
+ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", help="Square input size; default: the data's own.")]
+
+
+@app.command("models")
+@user_errors
+def models_command() -> None:
+    """List the reference zoo: task, default input size and source of each model."""
+    table = Table("model", "task", "default input", "source", "description")
+    table.columns[0].no_wrap = True
+    for entry in api.list_models():
+        table.add_row(entry.name, entry.task, f"{entry.input_size[0]}x{entry.input_size[1]}", entry.source,
+                      entry.description)
+    stdout.print(table)
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (.pt or .safetensors).")],
+    data: DataOpt = "shapes",
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    seed: int = 0,
+    image_size: ImageSizeOpt = None,
+) -> None:
+    """Train a model from scratch on a dataset and save a self-describing checkpoint."""
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config)
+
+
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+
+
+@app.command("export")
+@user_errors
+def export_command(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.onnx,
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18).")] = None,
+    image_size: ImageSizeOpt = None,
+) -> None:
+    """Export a model to ONNX (dynamic batch axis), checked and parity-tested against torch."""
+    handle, parity = api.export(model, output, data=data, weights=weights, image_size=_image_size(image_size),
+                                opset=opset)
+    verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
+    stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, dynamic batch)")
+    stdout.print(f"parity vs torch: {parity.summary()} ({verdict})", highlight=False)
+
+
+@app.command("bench")
+@user_errors
+def bench_command(
+    model: ModelArg,
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    backend: Annotated[str, typer.Option("--backend", help="Comma-separated: torch,onnxruntime.")] = "torch,onnxruntime",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
+    max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here (report contract).")] = None,
+    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown table.")] = None,
+    image_size: ImageSizeOpt = None,
+) -> None:
+    """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
+    report = api.bench(model, data=data, weights=weights, backends=parse_backends(backend), device=device,
+                       batch_sizes=_int_list(batch_sizes, "--batch-sizes"), max_samples=max_samples,
+                       image_size=_image_size(image_size))
+    if json_path is not None:
+        write_report(report, json_path, markdown_path)
+    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,64 @@
+"""Datasets by name or path: built-in procedural sets, or an ImageFolder directory."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from compressor.data import shapes
+from compressor.data.base import DatasetBundle, TensorImageDataset, deterministic_subset
+from compressor.data.imagefolder import load_image_folder
+from compressor.errors import DataError, UnknownNameError
+
+BUILTIN_DATASETS = ("shapes",)
+DEFAULT_DATASET = "shapes"
+
+
+def _shapes_bundle(seed: int) -> DatasetBundle:
+    def split_factory(split: str, image_size: tuple[int, int]) -> Dataset:
+        if image_size[0] != image_size[1]:
+            raise DataError(f"the shapes set is square; got image size {image_size}")
+        images, labels = shapes.render_split(split, shapes.SPLIT_SIZES[split], image_size[0], seed)
+        return TensorImageDataset(images, labels)
+
+    return DatasetBundle(
+        name="shapes",
+        task="classification",
+        class_names=list(shapes.SHAPE_CLASSES),
+        fingerprint=f"shapes-v1-seed{seed}",
+        native_size=(shapes.DEFAULT_SIZE, shapes.DEFAULT_SIZE),
+        split_factory=split_factory,
+    )
+
+
+def load_dataset(spec: str, seed: int = shapes.DEFAULT_SEED) -> DatasetBundle:
+    """A built-in name (`shapes`) or a path to an ImageFolder directory."""
+    if spec == "shapes":
+        return _shapes_bundle(seed)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return load_image_folder(path)
+    if path.exists():
+        raise DataError(f"{spec} is a file, not a dataset: pass a built-in name or an ImageFolder directory")
+    close = difflib.get_close_matches(spec, BUILTIN_DATASETS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownNameError(
+        f"unknown dataset {spec!r}: not a built-in ({', '.join(BUILTIN_DATASETS)}) nor an existing directory.{hint}"
+    )
+
+
+def calibration_split(bundle: DatasetBundle, image_size: tuple[int, int], samples: int, seed: int = 0) -> Dataset:
+    """Calibration data is always drawn from train, never from the val split we report on."""
+    return deterministic_subset(bundle.split("train", image_size), samples, seed)
+
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "DEFAULT_DATASET",
+    "DatasetBundle",
+    "calibration_split",
+    "deterministic_subset",
+    "load_dataset",
+]

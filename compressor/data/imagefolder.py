@@ -1,0 +1,94 @@
+"""Real images: an ImageFolder directory (`train/` and `val/` class folders, or one class-folder tree)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.transforms import v2
+
+from compressor.data.base import DatasetBundle
+from compressor.errors import DataError
+
+VAL_FRACTION_PERCENT = 20
+
+
+class ImageFileDataset(Dataset):
+    """(path, label) pairs read with PIL, resized on the short side and centre-cropped to `image_size`."""
+
+    def __init__(self, samples: list[tuple[str, int]], image_size: tuple[int, int]) -> None:
+        self.samples = samples
+        self.transform = v2.Compose([v2.PILToTensor(), v2.Resize(min(image_size)), v2.CenterCrop(image_size)])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        try:
+            with Image.open(path) as image:
+                return self.transform(image.convert("RGB")), label
+        except (UnidentifiedImageError, OSError) as error:
+            raise DataError(f"cannot read image {path}: {error}") from error
+
+
+def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    try:
+        classes, class_to_idx = find_classes(str(root))
+        samples = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
+    except FileNotFoundError as error:
+        raise DataError(f"{root} is not an image dataset: expected one sub-folder per class ({error})") from error
+    if not samples:
+        raise DataError(f"{root} holds no images ({', '.join(IMG_EXTENSIONS[:4])}, ...) in its class folders")
+    return classes, samples
+
+
+def _is_val(path: str, root: Path) -> bool:
+    """Deterministic split by path hash: stable when files are added elsewhere in the tree."""
+    digest = hashlib.sha1(str(Path(path).relative_to(root)).encode()).digest()
+    return digest[0] * 100 // 256 < VAL_FRACTION_PERCENT
+
+
+def _fingerprint(root: Path, samples: list[tuple[str, int]]) -> str:
+    digest = hashlib.sha1()
+    for path, label in samples:
+        digest.update(f"{Path(path).relative_to(root)}:{Path(path).stat().st_size}:{label}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def load_image_folder(root: Path) -> DatasetBundle:
+    """An ImageFolder with `train/` and `val/`, or one tree split 80/20 by a hash of each path."""
+    root = root.resolve()
+    if (root / "train").is_dir() and (root / "val").is_dir():
+        classes, train = _scan(root / "train")
+        val_classes, val = _scan(root / "val")
+        if val_classes != classes:
+            raise DataError(f"{root}: train/ and val/ have different class folders ({classes} vs {val_classes})")
+    else:
+        classes, samples = _scan(root)
+        val = [s for s in samples if _is_val(s[0], root)]
+        train = [s for s in samples if not _is_val(s[0], root)]
+        if not val or not train:
+            raise DataError(f"{root}: too few images to split into train and val ({len(samples)} found)")
+    if len(classes) < 2:
+        raise DataError(f"{root}: classification needs at least two class folders, found {classes}")
+    splits = {"train": train, "val": val}
+
+    def split_factory(split: str, image_size: tuple[int, int]) -> Dataset:
+        return ImageFileDataset(splits[split], image_size)
+
+    return DatasetBundle(
+        name=str(root),
+        task="classification",
+        class_names=classes,
+        fingerprint=f"folder-{_fingerprint(root, train + val)}",
+        native_size=None,
+        split_factory=split_factory,
+    )
+
+
+__all__ = ["ImageFileDataset", "load_image_folder"]

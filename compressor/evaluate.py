@@ -1,0 +1,26 @@
+"""Scoring a model on the val split through any runner: the number we report is the shipped artifact's."""
+
+from __future__ import annotations
+
+from torch.utils.data import DataLoader, Dataset
+
+from compressor.models.handle import InputSpec
+from compressor.progress import make_progress
+from compressor.runtime.base import Runner
+from compressor.tasks.base import Task
+
+EVAL_BATCH_SIZE = 64
+
+
+def evaluate(runner: Runner, task: Task, dataset: Dataset, spec: InputSpec, batch_size: int = EVAL_BATCH_SIZE,
+             label: str = "evaluate") -> dict[str, float]:
+    """Stream the dataset batch by batch (memory stays flat) and return the task's metrics."""
+    metric = task.new_metric()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    with make_progress() as progress:
+        bar = progress.add_task(label, total=len(loader), status="")
+        for batch in loader:
+            inputs, targets = task.prepare_batch(batch, spec)
+            metric.update(runner.run(inputs), targets)
+            progress.advance(bar)
+    return metric.compute()

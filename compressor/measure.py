@@ -1,0 +1,108 @@
+"""Every variant of a model, on every backend, measured the same way: one engine for all commands.
+
+`compress bench` measures one variant (`baseline`); quantize, prune and distill add theirs to the
+same call, so the rows of one report always come from one run on one machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import torch
+import torch_pruning as tp
+
+from compressor.bench import build_and_measure_memory, time_runner
+from compressor.data.base import DatasetBundle, deterministic_subset
+from compressor.evaluate import evaluate
+from compressor.fsutil import file_size_mb
+from compressor.models.handle import ModelHandle
+from compressor.progress import info, warn
+from compressor.report import LatencyMs, ResultRow
+from compressor.runtime import make_runner
+from compressor.tasks import get_task
+
+
+@dataclass
+class Variant:
+    """One version of the model (`baseline`, `int8`, ...) and the artifact each backend runs."""
+
+    name: str
+    precision: str
+    artifacts: dict[str, ModelHandle]  # backend name -> the handle that backend runs
+
+    @property
+    def torch_handle(self) -> ModelHandle | None:
+        return next((h for h in self.artifacts.values() if h.module is not None), None)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    size_mb: float
+    params: int | None
+    macs: int | None
+
+
+def torch_footprint(handle: ModelHandle) -> Footprint:
+    """Weights size, parameter count and MACs per sample (counted by torch-pruning, not by formula)."""
+    assert handle.module is not None
+    module = handle.module.eval()
+    size_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+    example = get_task(handle.task).example_inputs(handle.input_spec, 1)
+    with torch.no_grad():
+        macs, params = tp.utils.count_ops_and_params(module, example[0] if len(example) == 1 else tuple(example))
+    return Footprint(size_mb=size_bytes / 1e6, params=int(params), macs=int(macs))
+
+
+def onnx_footprint(path: Path, reference: Footprint | None) -> Footprint:
+    """File size, and the torch model's counts when this ONNX file is its export."""
+    if reference is not None:
+        return Footprint(size_mb=file_size_mb(path), params=reference.params, macs=reference.macs)
+    model = onnx.load(str(path), load_external_data=False)
+    params = sum(int(torch.tensor(init.dims).prod()) if init.dims else 1 for init in model.graph.initializer)
+    return Footprint(size_mb=file_size_mb(path), params=params, macs=None)
+
+
+def _artifact_name(handle: ModelHandle) -> str | None:
+    if handle.onnx_path is not None:
+        return handle.onnx_path.name
+    weights = Path(handle.weights) if handle.weights else None
+    return weights.name if weights is not None and weights.is_file() else None
+
+
+def measure_variants(variants: list[Variant], bundle: DatasetBundle, backends: list[str], device: str,
+                     batch_sizes: list[int], max_samples: int | None = None) -> tuple[list[ResultRow], int]:
+    """Rows for every (variant, backend, batch size), and the number of val samples scored."""
+    rows: list[ResultRow] = []
+    samples = 0
+    for variant in variants:
+        torch_handle = variant.torch_handle
+        reference = torch_footprint(torch_handle) if torch_handle is not None else None
+        for backend in backends:
+            handle = variant.artifacts.get(backend)
+            if handle is None:
+                warn(f"{variant.name}: no artifact for backend {backend}; skipped")
+                continue
+            task = get_task(handle.task)
+            val = deterministic_subset(bundle.split("val", handle.input_spec.image_size), max_samples)
+            samples = len(val)  # type: ignore[arg-type]
+            footprint = reference if handle.module is not None else onnx_footprint(handle.onnx_path, reference)  # type: ignore[arg-type]
+            info(f"measuring {variant.name} on {backend} ({device})")
+            example = task.example_inputs(handle.input_spec, max(batch_sizes))
+            runner, peak_mb = build_and_measure_memory(lambda h=handle, b=backend: make_runner(h, b, device),
+                                                       example, device)
+            try:
+                metrics = evaluate(runner, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
+                for batch_size in batch_sizes:
+                    stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
+                    rows.append(ResultRow(
+                        variant=variant.name, precision=variant.precision, backend=backend, device=device,
+                        batch_size=batch_size, artifact=_artifact_name(handle), metrics=metrics,
+                        latency_ms=LatencyMs(p50=stats.p50, p90=stats.p90, p99=stats.p99), fps=stats.fps,
+                        size_mb=footprint.size_mb, params=footprint.params, macs=footprint.macs,  # type: ignore[union-attr]
+                        peak_memory_mb=peak_mb,
+                    ))
+            finally:
+                runner.close()
+    return rows, samples

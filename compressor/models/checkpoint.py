@@ -1,0 +1,96 @@
+"""Checkpoints that reload without running pickled code.
+
+A compressor checkpoint is a dict of plain values and tensors saved with `torch.save` (read back with
+`weights_only=True`) or a `.safetensors` file whose header metadata holds the same description.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors
+from safetensors.torch import save_file as save_safetensors
+
+from compressor.errors import InputFileError
+from compressor.fsutil import atomic_path
+
+CHECKPOINT_FORMAT = "compressor.checkpoint/1"
+_META_KEY = "compressor"
+
+
+@dataclass
+class Checkpoint:
+    """A state_dict and, for compressor checkpoints, the description of the model it belongs to."""
+
+    state_dict: dict[str, torch.Tensor]
+    description: dict[str, Any] | None  # None for a plain state_dict
+
+    @property
+    def is_described(self) -> bool:
+        return self.description is not None
+
+
+def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], description: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically; `.safetensors` gives a safetensors file, anything else torch.save."""
+    path = Path(path)
+    tensors = {key: value.detach().cpu().contiguous() for key, value in state_dict.items()}
+    description = {"format": CHECKPOINT_FORMAT, **description}
+    with atomic_path(path) as tmp:
+        if path.suffix == ".safetensors":
+            save_safetensors(tensors, str(tmp), metadata={_META_KEY: json.dumps(description)})
+        else:
+            torch.save({**description, "state_dict": tensors}, tmp)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a compressor checkpoint or a plain state_dict from .pt/.pth/.safetensors, safely."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            raise InputFileError(
+                f"{path} holds pickled Python objects besides tensors and was not loaded (unpickling can run "
+                f"code). Save a state_dict instead. ({first_line[:160]})"
+            ) from error
+        raise InputFileError(f"{path} is not a readable torch checkpoint: {first_line[:160]}") from error
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+        raise InputFileError(f"{path} is not a readable torch checkpoint (truncated or corrupt?): {error}") from error
+    return _from_payload(path, payload)
+
+
+def _read_safetensors(path: Path) -> Checkpoint:
+    try:
+        state_dict = load_safetensors(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise InputFileError(f"{path} is not a readable safetensors file: {error}") from error
+    description = json.loads(metadata[_META_KEY]) if _META_KEY in metadata else None
+    return Checkpoint(state_dict, description)
+
+
+def _from_payload(path: Path, payload: Any) -> Checkpoint:
+    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+        description = {key: value for key, value in payload.items() if key != "state_dict"}
+        return Checkpoint(payload["state_dict"], description)
+    if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
+        payload = payload["state_dict"]  # a common training-script layout: {"state_dict": ..., "epoch": ...}
+    if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
+        return Checkpoint(payload, None)
+    raise InputFileError(f"{path} holds no state_dict (expected a dict of tensor names to tensors)")

@@ -1,0 +1,83 @@
+"""ModelHandle: what every stage passes along, whatever form the model is in (torch or ONNX)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One sample's input: shape without the batch axis, and the normalisation the model expects."""
+
+    shape: tuple[int, ...]
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    dtype: str = "float32"
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.shape[-2]), int(self.shape[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        return cls(
+            shape=tuple(int(v) for v in data["shape"]),
+            mean=tuple(float(v) for v in data.get("mean", IMAGENET_MEAN)),
+            std=tuple(float(v) for v in data.get("std", IMAGENET_STD)),
+            dtype=str(data.get("dtype", "float32")),
+        )
+
+    @classmethod
+    def image(cls, image_size: tuple[int, int], channels: int = 3) -> InputSpec:
+        return cls(shape=(channels, int(image_size[0]), int(image_size[1])))
+
+
+@dataclass
+class ModelHandle:
+    """A model plus everything needed to feed it and read its outputs.
+
+    Exactly one of `module` (a torch model) and `onnx_path` (an ONNX file) is set.
+    """
+
+    name: str
+    task: str
+    input_spec: InputSpec
+    class_names: list[str]
+    module: nn.Module | None = None
+    onnx_path: Path | None = None
+    source: str = ""
+    weights: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.module is None) == (self.onnx_path is None):
+            raise ValueError("a ModelHandle holds either a torch module or an ONNX path")
+
+    @property
+    def kind(self) -> str:
+        return "torch" if self.module is not None else "onnx"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint or an ONNX file's metadata records, so the model can be reloaded alone."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "input_spec": self.input_spec.to_dict(),
+            "class_names": list(self.class_names),
+            "source": self.source,
+            "weights": self.weights,
+        }

@@ -1,0 +1,156 @@
+"""`load_model`: every model source kind becomes a ModelHandle.
+
+Sources: a zoo name; `path/to/file.py:factory`; a checkpoint written by `compress train`; an `.onnx`
+file. Weights for a zoo name or file factory: none (the reference checkpoint for the dataset),
+`random`, or a checkpoint / plain state_dict path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from compressor.data.base import DatasetBundle
+from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
+from compressor.models.checkpoint import Checkpoint, read_checkpoint
+from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.registry import ZooEntry, get_entry
+from compressor.models.reference import ensure_reference_checkpoint
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
+RANDOM_WEIGHTS = "random"
+
+
+def _input_spec(bundle: DatasetBundle, default_size: tuple[int, int], image_size: tuple[int, int] | None) -> InputSpec:
+    """Explicit size first, then the data's own size (shapes: 64x64), then the model's default."""
+    return InputSpec.image(image_size or bundle.native_size or default_size)
+
+
+def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> ModelHandle:
+    """A zoo model with deterministic random weights, sized for the dataset's classes."""
+    torch.manual_seed(0)
+    return ModelHandle(name=entry.name, task=entry.task, input_spec=spec, class_names=list(bundle.class_names),
+                       module=entry.build(bundle.num_classes), source=f"zoo:{entry.name}", weights=RANDOM_WEIGHTS)
+
+
+def apply_state_dict(module: nn.Module, state_dict: dict[str, torch.Tensor], origin: str) -> None:
+    """Load weights strictly, naming the first mismatch in words a user can act on."""
+    own = module.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    if missing or unexpected:
+        raise ModelMismatchError(
+            f"{origin} does not fit this architecture: {len(missing)} missing keys (e.g. {missing[:2]}), "
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:2]})"
+        )
+    for key, tensor in state_dict.items():
+        if own[key].shape != tensor.shape:
+            raise ModelMismatchError(
+                f"{origin} does not fit this architecture: {key} has shape {tuple(tensor.shape)} in the file but "
+                f"{tuple(own[key].shape)} in the model (different number of classes or another architecture?)"
+            )
+    module.load_state_dict(state_dict)
+
+
+def _check_classes(checkpoint_classes: list[str], bundle: DatasetBundle | None, origin: str) -> None:
+    if bundle is not None and len(checkpoint_classes) != bundle.num_classes:
+        raise ModelMismatchError(f"{origin} predicts {len(checkpoint_classes)} classes but {bundle.name} has "
+                                 f"{bundle.num_classes}; pass the dataset it was trained on")
+
+
+def _weights_into(handle: ModelHandle, weights: str, bundle: DatasetBundle) -> ModelHandle:
+    checkpoint: Checkpoint = read_checkpoint(weights)
+    if checkpoint.description is not None:
+        _check_classes(checkpoint.description["class_names"], bundle, weights)
+        handle.class_names = list(checkpoint.description["class_names"])
+        handle.input_spec = InputSpec.from_dict(checkpoint.description["input_spec"])
+    assert handle.module is not None
+    apply_state_dict(handle.module, checkpoint.state_dict, weights)
+    handle.weights = str(weights)
+    return handle
+
+
+def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, int] | None) -> ModelHandle:
+    """`file.py:factory`: import exactly the file the user named and call its factory."""
+    file_part, _, factory_name = spec.rpartition(":")
+    path = Path(file_part).expanduser()
+    if not path.is_file():
+        raise InputFileError(f"model file not found: {path}")
+    module_name = f"compressor_user_model_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise InputFileError(f"cannot import {path} as Python")
+    user_module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = user_module
+    try:
+        loader_spec.loader.exec_module(user_module)
+    except Exception as error:  # noqa: BLE001  (the user's code can raise anything)
+        raise InputFileError(f"importing {path} failed: {type(error).__name__}: {error}") from error
+    factory = getattr(user_module, factory_name, None)
+    if not callable(factory):
+        raise UnknownNameError(f"{path} has no callable {factory_name!r}")
+    accepts_classes = "num_classes" in inspect.signature(factory).parameters
+    torch.manual_seed(0)
+    model = factory(num_classes=bundle.num_classes) if accepts_classes else factory()
+    if not isinstance(model, nn.Module):
+        raise InputFileError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
+    return ModelHandle(name=spec, task="classification", input_spec=_input_spec(bundle, (224, 224), image_size),
+                       class_names=list(bundle.class_names), module=model, source=spec, weights=RANDOM_WEIGHTS)
+
+
+def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> ModelHandle:
+    checkpoint = read_checkpoint(path)
+    if checkpoint.description is None:
+        raise InputFileError(f"{path} is a plain state_dict with no architecture recorded; pass it with --weights "
+                             f"to the model it belongs to (e.g. `compress bench mobilenet_v2 --weights {path}`)")
+    description = checkpoint.description
+    entry = get_entry(description["name"])
+    _check_classes(description["class_names"], bundle, str(path))
+    module = entry.build(len(description["class_names"]))
+    apply_state_dict(module, checkpoint.state_dict, str(path))
+    return ModelHandle(name=entry.name, task=description["task"],
+                       input_spec=InputSpec.from_dict(description["input_spec"]),
+                       class_names=list(description["class_names"]), module=module, source=str(path),
+                       weights=str(path), metadata={key: v for key, v in description.items() if key == "train"})
+
+
+def _is_file_factory(spec: str) -> bool:
+    file_part, sep, factory = spec.rpartition(":")
+    return bool(sep) and file_part.endswith(".py") and bool(factory)
+
+
+def load_model(spec: str, bundle: DatasetBundle, weights: str | None = None,
+               image_size: tuple[int, int] | None = None) -> ModelHandle:
+    """Resolve any model source for use on `bundle` (whose classes size the classifier)."""
+    from compressor.export.onnx import read_onnx_handle
+
+    if spec.endswith(".onnx"):
+        if weights is not None:
+            raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
+        return read_onnx_handle(spec)
+    if _is_file_factory(spec):
+        handle = _load_file_factory(spec, bundle, image_size)
+        return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
+    path = Path(spec).expanduser()
+    if path.suffix in CHECKPOINT_SUFFIXES or path.is_file():
+        if not path.is_file():
+            raise InputFileError(f"model file not found: {path}")
+        if weights is not None:
+            raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
+        return _load_described_checkpoint(path, bundle)
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory; Hugging Face model directories are not supported yet")
+    entry = get_entry(spec)
+    model_spec = _input_spec(bundle, entry.input_size, image_size)
+    handle = build_zoo_handle(entry, bundle, model_spec)
+    if weights == RANDOM_WEIGHTS:
+        return handle
+    if weights is None:
+        reference = ensure_reference_checkpoint(entry, bundle, model_spec)
+        return _weights_into(handle, str(reference), bundle)
+    return _weights_into(handle, weights, bundle)

@@ -1,0 +1,83 @@
+"""Built-in reference models. Weights are never downloaded: every factory builds a fresh network."""
+
+from __future__ import annotations
+
+import torchvision
+from torch import nn
+
+from compressor.models.registry import register
+
+IMAGENET_SIZE = (224, 224)
+
+
+def _torchvision_classifier(arch: str, num_classes: int) -> nn.Module:
+    return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+
+
+@register("mobilenet_v2", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
+def mobilenet_v2(num_classes: int) -> nn.Module:
+    """MobileNetV2: inverted residuals, depthwise convs."""
+    return _torchvision_classifier("mobilenet_v2", num_classes)
+
+
+@register("mobilenet_v3_small", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
+def mobilenet_v3_small(num_classes: int) -> nn.Module:
+    """MobileNetV3-Small: SE blocks and hard-swish."""
+    return _torchvision_classifier("mobilenet_v3_small", num_classes)
+
+
+@register("mobilenet_v3_large", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
+def mobilenet_v3_large(num_classes: int) -> nn.Module:
+    """MobileNetV3-Large: SE blocks and hard-swish."""
+    return _torchvision_classifier("mobilenet_v3_large", num_classes)
+
+
+@register("densenet121", task="classification", input_size=IMAGENET_SIZE, source="torchvision", reference_epochs=4)
+def densenet121(num_classes: int) -> nn.Module:
+    """DenseNet-121: dense blocks of concatenated features."""
+    return _torchvision_classifier("densenet121", num_classes)
+
+
+@register("resnet18", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
+def resnet18(num_classes: int) -> nn.Module:
+    """ResNet-18: basic residual blocks."""
+    return _torchvision_classifier("resnet18", num_classes)
+
+
+@register("resnet50", task="classification", input_size=IMAGENET_SIZE, source="torchvision", reference_epochs=4)
+def resnet50(num_classes: int) -> nn.Module:
+    """ResNet-50: bottleneck residual blocks."""
+    return _torchvision_classifier("resnet50", num_classes)
+
+
+class TinyCNN(nn.Sequential):
+    """A small depthwise-separable CNN: fast enough for smoke tests and CI gates."""
+
+    def __init__(self, num_classes: int, width: int = 16) -> None:
+        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+                nn.BatchNorm2d(cin),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(cin, cout, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
+
+        super().__init__(
+            nn.Conv2d(3, width, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            *block(width, width * 2, 2),
+            *block(width * 2, width * 4, 2),
+            *block(width * 4, width * 4, 1),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(width * 4, num_classes),
+        )
+
+
+@register("tiny_cnn", task="classification", input_size=(64, 64), source="compressor", reference_epochs=8)
+def tiny_cnn(num_classes: int) -> nn.Module:
+    """Tiny depthwise-separable CNN for smoke tests and CI."""
+    return TinyCNN(num_classes)

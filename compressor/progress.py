@@ -1,0 +1,29 @@
+"""Progress bars and messages on stderr, so stdout carries only results (tables, JSON)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+def make_progress(transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
+def info(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)

@@ -1,0 +1,110 @@
+"""The report contract (`compressor.report/1`): what CI pipelines and users parse. Keep the keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from compressor.errors import InputFileError
+from compressor.fsutil import write_text_atomic
+
+SCHEMA = "compressor.report/1"
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    split: str = "val"
+    samples: int
+
+
+class LatencyMs(BaseModel):
+    p50: float
+    p90: float
+    p99: float
+
+
+class ResultRow(BaseModel):
+    """One (variant, backend, device, batch size) measurement. Later methods add keys (e.g. sparsity)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    variant: str
+    precision: str
+    backend: str
+    device: str
+    batch_size: int
+    artifact: str | None
+    metrics: dict[str, float]
+    latency_ms: LatencyMs
+    fps: float
+    size_mb: float
+    params: int | None
+    macs: int | None
+    peak_memory_mb: float | None
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    model: str
+    task: str
+    primary_metric: str
+    dataset: DatasetInfo
+    environment: dict[str, Any]
+    results: list[ResultRow]
+    notes: list[str] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(by_alias=True, mode="json"), indent=2) + "\n"
+
+
+def _fmt(value: float | int | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def to_markdown(report: Report) -> str:
+    """The results table for people: one row per measurement, the primary metric first."""
+    metric_names = [report.primary_metric] + sorted(
+        {name for row in report.results for name in row.metrics} - {report.primary_metric}
+    )
+    header = ["variant", "precision", "backend", "device", "batch", *metric_names, "p50 ms", "p90 ms", "p99 ms",
+              "FPS", "size MB", "params", "MACs", "peak mem MB"]
+    lines = [
+        f"# {report.model} on {report.dataset.name} ({report.dataset.split}, {report.dataset.samples} samples)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for row in report.results:
+        cells = [row.variant, row.precision, row.backend, row.device, str(row.batch_size)]
+        cells += [_fmt(row.metrics.get(name), ".4f") for name in metric_names]
+        cells += [_fmt(row.latency_ms.p50, ".2f"), _fmt(row.latency_ms.p90, ".2f"), _fmt(row.latency_ms.p99, ".2f"),
+                  _fmt(row.fps, ".1f"), _fmt(row.size_mb, ".2f"), _fmt(row.params, ","),
+                  _fmt(None if row.macs is None else row.macs / 1e6, ".1f") + ("M" if row.macs else ""),
+                  _fmt(row.peak_memory_mb, ".1f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    env = report.environment
+    lines += ["", f"CPU: {env.get('cpu')} ({env.get('cpu_count')} cores); GPU: {env.get('gpu') or 'none'}; "
+              f"torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}"]
+    lines += [f"- {note}" for note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report: Report, json_path: str | Path, markdown_path: str | Path | None = None) -> None:
+    write_text_atomic(json_path, report.to_json())
+    if markdown_path is not None:
+        write_text_atomic(markdown_path, to_markdown(report))
+
+
+def read_report(path: str | Path) -> Report:
+    path = Path(path)
+    try:
+        return Report.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise InputFileError(f"report not found: {path}") from error
+    except ValidationError as error:
+        raise InputFileError(f"{path} is not a compressor report: {error.errors()[0]['msg']}") from error

@@ -1,0 +1,60 @@
+"""Eager PyTorch on CPU or CUDA."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from compressor.errors import BackendUnavailableError
+
+
+def check_device(device: str) -> None:
+    if device not in ("cpu", "cuda"):
+        raise BackendUnavailableError(f"unknown device {device!r}; use cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError("--device cuda was asked for, but torch sees no CUDA GPU on this machine")
+
+
+class TorchRunner:
+    backend = "torch"
+
+    def __init__(self, module: nn.Module, device: str = "cpu", dtype: torch.dtype | None = None) -> None:
+        check_device(device)
+        self.device = device
+        # A private copy: moving or casting it never changes the caller's model.
+        self.module = copy.deepcopy(module).eval().to(device)
+        self.dtype = dtype
+        if dtype is not None:
+            self.module = self.module.to(dtype)
+
+    def to_device(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        placed = [tensor.to(self.device, non_blocking=True) for tensor in inputs]
+        if self.dtype is not None:
+            placed = [tensor.to(self.dtype) if tensor.is_floating_point() else tensor for tensor in placed]
+        return placed
+
+    @torch.inference_mode()
+    def _forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        outputs = self.module(*inputs)
+        if isinstance(outputs, torch.Tensor):
+            return [outputs]
+        if isinstance(outputs, dict):
+            return list(outputs.values())
+        return list(outputs)
+
+    def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [output.float().cpu() for output in self._forward(self.to_device(inputs))]
+
+    def run_on_device(self, inputs: list[torch.Tensor]) -> None:
+        self._forward(inputs)
+
+    def synchronize(self) -> None:
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def close(self) -> None:
+        del self.module
+        if self.device == "cuda":
+            torch.cuda.empty_cache()

@@ -1,0 +1,73 @@
+"""Image classification: normalised image in, logits out, top-1/top-5 accuracy."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from compressor.models.handle import InputSpec
+
+
+def normalize_images(images: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """uint8 (or [0,1] float) NCHW images to the float input the model was trained on."""
+    if images.dtype == torch.uint8:
+        images = images.float().div_(255.0)
+    mean = torch.tensor(spec.mean, dtype=images.dtype).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=images.dtype).view(1, -1, 1, 1)
+    return (images - mean) / std
+
+
+class TopKAccuracy:
+    """Running top-1 and top-5 accuracy (top-5 becomes top-k with k = classes when fewer than 5)."""
+
+    def __init__(self) -> None:
+        self.correct1 = 0
+        self.correct5 = 0
+        self.count = 0
+
+    def update(self, outputs: list[torch.Tensor], targets: torch.Tensor) -> None:
+        logits = outputs[0]
+        k = min(5, logits.shape[1])
+        topk = logits.topk(k, dim=1).indices
+        hits = topk == targets.view(-1, 1)
+        self.correct1 += int(hits[:, 0].sum())
+        self.correct5 += int(hits.any(dim=1).sum())
+        self.count += int(targets.numel())
+
+    def compute(self) -> dict[str, float]:
+        if self.count == 0:
+            return {"top1": float("nan"), "top5": float("nan")}
+        return {"top1": self.correct1 / self.count, "top5": self.correct5 / self.count}
+
+
+class ClassificationTask:
+    name = "classification"
+    primary_metric = "top1"
+    output_names = ("logits",)
+
+    def prepare_batch(self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec) -> tuple[list[torch.Tensor], torch.Tensor]:
+        images, labels = batch
+        return [normalize_images(images, spec)], labels
+
+    def augment(self, inputs: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+        """Random 4-pixel shifts (reflect padding) and horizontal flips."""
+        images = inputs[0]
+        height, width = images.shape[-2:]
+        padded = F.pad(images, (4, 4, 4, 4), mode="reflect")
+        dx, dy = (int(v) for v in torch.randint(0, 9, (2,), generator=generator))
+        images = padded[:, :, dy : dy + height, dx : dx + width]
+        if float(torch.rand(1, generator=generator)) < 0.5:
+            images = images.flip(3)
+        return [images.contiguous()]
+
+    def new_metric(self) -> TopKAccuracy:
+        return TopKAccuracy()
+
+    def loss(self, outputs: list[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs[0], targets)
+
+    def agreement(self, reference: list[torch.Tensor], candidate: list[torch.Tensor]) -> float:
+        return float((reference[0].argmax(dim=1) == candidate[0].argmax(dim=1)).float().mean())
+
+    def example_inputs(self, spec: InputSpec, batch_size: int) -> list[torch.Tensor]:
+        return [torch.randn(batch_size, *spec.shape)]
