@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -48,10 +50,23 @@ def time_runner(runner: Runner, inputs: list[torch.Tensor], min_seconds: float =
     return LatencyStats(p50=p50, p90=p90, p99=p99, fps=batch * len(timings) / elapsed, iterations=len(timings))
 
 
+def _release_freed_memory() -> None:
+    """Hand memory that earlier models freed back to the OS (glibc), so RSS growth counts this model only.
+
+    Without it, a runner built after another one reuses the freed heap pages and seems to cost nothing.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: RSS growth is then an upper bound of reuse-free memory, nothing better to do
+
+
 class _RssSampler:
     """Samples this process's resident memory in a thread; keeps the peak."""
 
     def __init__(self, interval_s: float = 0.002) -> None:
+        gc.collect()
+        _release_freed_memory()
         self.process = psutil.Process()
         self.interval_s = interval_s
         self.start_rss = self.process.memory_info().rss

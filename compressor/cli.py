@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console()
+stdout = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get whole table rows
 stderr = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,7 +76,8 @@ ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", help="Square i
 def models_command() -> None:
     """List the reference zoo: task, default input size and source of each model."""
     table = Table("model", "task", "default input", "source", "description")
-    table.columns[0].no_wrap = True
+    for column in table.columns[:4]:
+        column.no_wrap = True
     for entry in api.list_models():
         table.add_row(entry.name, entry.task, f"{entry.input_size[0]}x{entry.input_size[1]}", entry.source,
                       entry.description)

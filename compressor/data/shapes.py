@@ -34,11 +34,10 @@ DEFAULT_SIZE = 64
 DEFAULT_SEED = 0
 # Difficulty knobs, tuned so the reference mobilenet_v2 lands between 90% and 99% top-1.
 MIN_CONTRAST = 160  # summed |RGB difference| between the object and both background ends
-CLUTTER_ITEMS = (1, 5)  # half-open range of distractor lines/blobs per image
-RADIUS_FRACTION = (0.14, 0.40)  # object radius as a fraction of the image side
-NOISE_SIGMA = (3.0, 16.0)  # range of the Gaussian noise level, in 0-255 units
+CLUTTER_ITEMS = (0, 3)  # half-open range of distractor lines/blobs per image
+RADIUS_FRACTION = (0.18, 0.42)  # object radius as a fraction of the image side
+NOISE_SIGMA = (2.0, 10.0)  # range of the Gaussian noise level, in 0-255 units
 ROTATION_DEGREES = 180.0  # objects turn by a uniform angle in [-ROTATION_DEGREES, ROTATION_DEGREES]
-BASE_ANGLE = -math.pi / 2  # at angle 0 polygons stand on a flat side with a vertex up
 
 
 def _rotate(points: np.ndarray, angle: float, centre: tuple[float, float]) -> list[tuple[float, float]]:
@@ -131,7 +130,7 @@ def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE
     radius = float(rng.uniform(*RADIUS_FRACTION) * size)
     margin = radius * 0.8
     centre = (float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin)))
-    angle = math.radians(float(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES))) + BASE_ANGLE
+    angle = math.radians(float(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES)))
     colour = _random_colour(rng)
     for _ in range(20):
         if min(np.abs(colour - top).sum(), np.abs(colour - bottom).sum()) >= MIN_CONTRAST:

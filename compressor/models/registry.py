@@ -39,7 +39,7 @@ def register(
     task: str,
     input_size: tuple[int, int],
     source: str,
-    reference_epochs: int = 5,
+    reference_epochs: int = 10,
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register `factory(num_classes=...)` under `name`; its docstring's first line describes it."""
 

@@ -32,7 +32,7 @@ def mobilenet_v3_large(num_classes: int) -> nn.Module:
     return _torchvision_classifier("mobilenet_v3_large", num_classes)
 
 
-@register("densenet121", task="classification", input_size=IMAGENET_SIZE, source="torchvision", reference_epochs=4)
+@register("densenet121", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
 def densenet121(num_classes: int) -> nn.Module:
     """DenseNet-121: dense blocks of concatenated features."""
     return _torchvision_classifier("densenet121", num_classes)
@@ -44,7 +44,7 @@ def resnet18(num_classes: int) -> nn.Module:
     return _torchvision_classifier("resnet18", num_classes)
 
 
-@register("resnet50", task="classification", input_size=IMAGENET_SIZE, source="torchvision", reference_epochs=4)
+@register("resnet50", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
 def resnet50(num_classes: int) -> nn.Module:
     """ResNet-50: bottleneck residual blocks."""
     return _torchvision_classifier("resnet50", num_classes)

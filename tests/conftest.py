@@ -1,0 +1,59 @@
+"""Shared fixtures: an isolated cache, a small ImageFolder of real PNG files, a quickly trained model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from compressor.data.shapes import render_sample
+
+FOLDER_CLASSES = ("circle", "square", "star")  # labels 0, 2, 5 of the shapes generator
+FOLDER_LABELS = (0, 2, 5)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the user's ~/.cache/compressor."""
+    cache = tmp_path_factory.getbasetemp() / "compressor-cache"
+    monkeypatch.setenv("COMPRESSOR_CACHE", str(cache))
+    return cache
+
+
+def write_image_folder(root: Path, per_class: int, seed: int, image_size: int = 48, fmt: str = "png") -> Path:
+    """Class folders of images drawn by the shapes generator at a size the models must resize from."""
+    for name, label in zip(FOLDER_CLASSES, FOLDER_LABELS, strict=True):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            rng = np.random.default_rng([seed, label, index])
+            Image.fromarray(render_sample(rng, label, image_size)).save(folder / f"{index:03d}.{fmt}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ImageFolder with train/ and val/ splits: 3 classes, 24 train and 8 val images each."""
+    root = tmp_path_factory.mktemp("imagefolder")
+    write_image_folder(root / "train", per_class=24, seed=1)
+    write_image_folder(root / "val", per_class=8, seed=2, fmt="jpg")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny_cnn trained for two epochs on shapes: weights that are not random, in seconds."""
+    from compressor import api
+    from compressor.train import TrainConfig
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    api.train("tiny_cnn", path, data="shapes", epochs=2, config=TrainConfig(lr=5e-3))
+    return path
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()

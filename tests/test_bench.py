@@ -1,0 +1,58 @@
+"""compress bench through the library: the report contract, and torch vs onnxruntime agreement."""
+
+from pathlib import Path
+
+import pytest
+
+from compressor import api
+from compressor.report import SCHEMA, read_report, to_markdown, write_report
+
+ROW_KEYS = {"variant", "precision", "backend", "device", "batch_size", "artifact", "metrics", "latency_ms", "fps",
+            "size_mb", "params", "macs", "peak_memory_mb"}
+
+
+@pytest.fixture(scope="module")
+def report(trained_tiny: Path):
+    return api.bench(str(trained_tiny), data="shapes", backends=["torch", "onnxruntime"], batch_sizes=[1, 4])
+
+
+def test_report_contract(report, tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    write_report(report, path, tmp_path / "r.md")
+    import json
+
+    data = json.loads(path.read_text())
+    assert data["schema"] == SCHEMA
+    assert {"model", "task", "primary_metric", "dataset", "environment", "results"} <= set(data)
+    assert data["dataset"] == {"name": "shapes", "split": "val", "samples": 2000}
+    assert {"cpu", "gpu", "torch", "onnxruntime", "tensorrt"} <= set(data["environment"])
+    assert len(data["results"]) == 4  # 2 backends x 2 batch sizes
+    for row in data["results"]:
+        assert set(row) >= ROW_KEYS
+        assert 0.0 <= row["metrics"]["top1"] <= 1.0
+        assert row["latency_ms"]["p50"] <= row["latency_ms"]["p90"] <= row["latency_ms"]["p99"]
+        assert row["fps"] > 0 and row["params"] > 0 and row["macs"] > 0
+    assert read_report(path).results[0].variant == "baseline"
+    assert "| baseline |" in (tmp_path / "r.md").read_text()
+
+
+def test_torch_and_onnxruntime_agree_on_accuracy(report) -> None:
+    top1 = {row.backend: row.metrics["top1"] for row in report.results}
+    assert top1["torch"] > 0.2  # trained, not random (10 classes)
+    assert abs(top1["torch"] - top1["onnxruntime"]) <= 0.002
+
+
+def test_same_model_same_footprint_on_both_backends(report) -> None:
+    torch_row = next(r for r in report.results if r.backend == "torch")
+    onnx_row = next(r for r in report.results if r.backend == "onnxruntime")
+    assert torch_row.params == onnx_row.params and torch_row.macs == onnx_row.macs
+    assert onnx_row.artifact == "baseline.onnx"
+
+
+def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -> None:
+    onnx_path = tmp_path / "tiny.onnx"
+    api.export(str(trained_tiny), onnx_path)
+    report = api.bench(str(onnx_path), backends=["onnxruntime"], batch_sizes=[2], max_samples=200)
+    assert [row.backend for row in report.results] == ["onnxruntime"]
+    assert report.dataset.samples == 200
+    assert "tiny_cnn" in to_markdown(report)

@@ -1,0 +1,89 @@
+"""The CLI as a user runs it: commands, files written, and one clear line for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from compressor.cli import app
+
+
+def test_models_lists_zoo_with_task_size_source(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["models"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"):
+        assert name in result.stdout
+    assert "classification" in result.stdout and "224x224" in result.stdout and "torchvision" in result.stdout
+
+
+def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_folder: Path) -> None:
+    ckpt, report, onnx_file = tmp_path / "ck.pt", tmp_path / "r.json", tmp_path / "m.onnx"
+    result = cli.invoke(app, ["train", "tiny_cnn", "--data", str(image_folder), "--epochs", "2", "--image-size",
+                              "40", "-o", str(ckpt)])
+    assert result.exit_code == 0, result.output
+    result = cli.invoke(app, ["bench", str(ckpt), "--data", str(image_folder), "--batch-sizes", "1,2",
+                              "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(report.read_text())["results"]
+    assert {(r["backend"], r["batch_size"]) for r in rows} == {("torch", 1), ("torch", 2), ("onnxruntime", 1),
+                                                               ("onnxruntime", 2)}
+    assert "| baseline | fp32 | torch |" in result.stdout
+    result = cli.invoke(app, ["export", str(ckpt), "--data", str(image_folder), "--format", "onnx", "-o",
+                              str(onnx_file)])
+    assert result.exit_code == 0, result.output
+    assert "parity vs torch: max abs diff" in result.stdout and onnx_file.is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "mobilenet_v9", "--weights", "random"], "unknown model 'mobilenet_v9'"),
+        (["bench", "missing/model.pt"], "not found"),
+        (["bench", "tiny_cnn", "--weights", "random", "--data", "no_such_data"], "unknown dataset"),
+        (["bench", "tiny_cnn", "--weights", "random", "--backend", "tensorflow"], "unknown backend"),
+        (["bench", "tiny_cnn", "--weights", "random", "--batch-sizes", "1,x"], "comma-separated integers"),
+        (["export", "tiny_cnn", "--weights", "nope.safetensors", "-o", "x.onnx"], "not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli: CliRunner, args: list[str], message: str) -> None:
+    result = cli.invoke(app, args, terminal_width=400)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.output.count("error:") == 1
+
+
+def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> None:
+    model_file = tmp_path / "fixed.py"
+    model_file.write_text("import torch.nn as nn\n"
+                          "def build(num_classes):\n"
+                          "    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, num_classes))\n")
+    result = cli.invoke(app, ["bench", f"{model_file}:build", "--image-size", "32"], terminal_width=400)
+    assert result.exit_code == 2 and "cannot take input of shape (3, 32, 32)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_data_path_that_is_not_a_dataset(cli: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    result = cli.invoke(app, ["bench", "tiny_cnn", "--weights", "random", "--data", str(tmp_path / "notes.txt")],
+                        terminal_width=400)
+    assert result.exit_code == 2 and "not a dataset" in result.output
+
+
+def test_corrupt_checkpoint_leaves_no_output(cli: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    out = tmp_path / "m.onnx"
+    result = cli.invoke(app, ["export", str(bad), "-o", str(out)], terminal_width=400)
+    assert result.exit_code == 2 and "not a readable torch checkpoint" in result.output
+    assert not out.exists()
+
+
+def test_module_form_and_no_traceback_in_a_real_process(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "compressor", "bench", "nonexistent_model"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert "unknown model" in result.stderr and "Traceback" not in result.stderr

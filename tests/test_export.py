@@ -1,0 +1,68 @@
+"""ONNX export: checked, dynamic batch, parity within 1e-4, metadata enough to reload it alone."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from compressor import api
+from compressor.data import load_dataset
+from compressor.errors import ExportError
+from compressor.export.onnx import export_onnx, read_onnx_handle
+from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.loading import load_model
+
+
+@pytest.mark.parametrize("model", ["tiny_cnn", "mobilenet_v2"])
+def test_export_runs_at_any_batch_size_with_parity(tmp_path: Path, model: str) -> None:
+    out = tmp_path / f"{model}.onnx"
+    _, parity = api.export(model, out, weights="random")
+    assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    model_proto = onnx.load(str(out))
+    assert max(op.version for op in model_proto.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    reference = load_model(model, load_dataset("shapes"), weights="random").module.eval()  # same seeded weights
+    for batch in (1, 3, 7):
+        x = torch.randn(batch, 3, 64, 64)
+        (logits,) = session.run(None, {"input": x.numpy()})
+        assert logits.shape == (batch, 10)
+        np.testing.assert_allclose(logits, reference(x).detach().numpy(), atol=1e-4)
+
+
+def test_metadata_records_parity_and_input_spec(tmp_path: Path, trained_tiny: Path) -> None:
+    out = tmp_path / "tiny.onnx"
+    api.export(str(trained_tiny), out)
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    meta = json.loads(props["compressor"])
+    assert meta["parity"]["max_abs_diff"] <= 1e-4
+    assert meta["input_spec"]["shape"] == [3, 64, 64]
+    handle = read_onnx_handle(out)
+    assert handle.kind == "onnx" and handle.class_names == load_dataset("shapes").class_names
+
+
+def test_failing_export_names_the_operator(tmp_path: Path) -> None:
+    class Unexportable(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linalg.eigvals(x[:, 0, :4, :4]).abs().sum(-1).view(-1, 1).repeat(1, 10)
+
+    handle = ModelHandle(name="bad", task="classification", input_spec=InputSpec((3, 8, 8)),
+                         class_names=[str(i) for i in range(10)], module=Unexportable())
+    out = tmp_path / "bad.onnx"
+    with pytest.raises(ExportError, match="eig"):
+        export_onnx(handle, out)
+    assert not out.exists() and not list(tmp_path.iterdir())  # no half-written file left behind
+
+
+def test_foreign_onnx_without_metadata_loads_from_its_graph(tmp_path: Path) -> None:
+    shapes = load_dataset("shapes")
+    module = load_model("tiny_cnn", shapes, weights="random").module.eval()
+    out = tmp_path / "plain.onnx"
+    torch.onnx.export(module, (torch.randn(1, 3, 64, 64),), str(out), dynamo=False, input_names=["x"],
+                      dynamic_axes={"x": {0: "n"}})
+    handle = read_onnx_handle(out)
+    assert handle.input_spec.shape == (3, 64, 64) and handle.num_classes == 10

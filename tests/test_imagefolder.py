@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from compressor.data import calibration_split, load_dataset
+from compressor.errors import DataError, UnknownNameError
+from tests.conftest import FOLDER_CLASSES, write_image_folder
+
+
+def test_train_val_layout(image_folder: Path) -> None:
+    bundle = load_dataset(str(image_folder))
+    assert bundle.class_names == sorted(FOLDER_CLASSES)
+    val = bundle.split("val", (40, 40))
+    image, label = val[0]
+    assert image.shape == (3, 40, 40) and image.dtype == torch.uint8
+    assert len(val) == 24 and len(bundle.split("train", (40, 40))) == 72
+
+
+def test_single_tree_is_split_deterministically(tmp_path: Path) -> None:
+    write_image_folder(tmp_path, per_class=20, seed=3)
+    first = load_dataset(str(tmp_path))
+    second = load_dataset(str(tmp_path))
+    train_a, val_a = first.split("train", (32, 32)), first.split("val", (32, 32))
+    assert len(train_a) + len(val_a) == 60
+    assert 0 < len(val_a) < 30
+    assert [s[0] for s in val_a.samples] == [s[0] for s in second.split("val", (32, 32)).samples]
+    assert not {s[0] for s in val_a.samples} & {s[0] for s in train_a.samples}
+
+
+def test_calibration_comes_from_train(image_folder: Path) -> None:
+    bundle = load_dataset(str(image_folder))
+    calibration = calibration_split(bundle, (32, 32), samples=10)
+    train_paths = {path for path, _ in bundle.split("train", (32, 32)).samples}
+    assert len(calibration) == 10
+    assert all(calibration.dataset.samples[i][0] in train_paths for i in calibration.indices)
+
+
+def test_fingerprint_changes_with_the_files(tmp_path: Path) -> None:
+    write_image_folder(tmp_path, per_class=10, seed=4)
+    before = load_dataset(str(tmp_path)).fingerprint
+    write_image_folder(tmp_path / "extra_unused", per_class=0, seed=4)
+    (tmp_path / "circle" / "000.png").unlink()
+    assert load_dataset(str(tmp_path)).fingerprint != before
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ("empty", "holds no images"),
+        ("one_class", "at least two class folders"),
+        ("flat_files", "holds no images"),
+    ],
+)
+def test_unusable_folders_are_refused(tmp_path: Path, layout: str, message: str) -> None:
+    if layout == "empty":
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+    elif layout == "one_class":
+        write_image_folder(tmp_path, per_class=10, seed=5)
+        for name in ("square", "star"):
+            for file in (tmp_path / name).iterdir():
+                file.unlink()
+            (tmp_path / name).rmdir()
+    else:
+        (tmp_path / "readme.txt").write_text("not images")
+        (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError, match=message):
+        load_dataset(str(tmp_path))
+
+
+def test_unknown_name_suggests_the_builtin() -> None:
+    with pytest.raises(UnknownNameError, match="shapes"):
+        load_dataset("shape")
+
+
+def test_a_file_is_not_a_dataset(tmp_path: Path) -> None:
+    file = tmp_path / "data.csv"
+    file.write_text("x")
+    with pytest.raises(DataError, match="not a dataset"):
+        load_dataset(str(file))

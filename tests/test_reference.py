@@ -1,0 +1,28 @@
+"""Reference checkpoints: trained on first use, cached, reused; `--weights random` skips them."""
+
+from pathlib import Path
+
+from compressor.data import load_dataset
+from compressor.models.loading import load_model
+from compressor.models.reference import reference_path
+from compressor.models.registry import get_entry
+
+
+def test_reference_is_trained_once_then_reused(image_folder: Path, isolated_cache: Path, capsys) -> None:
+    bundle = load_dataset(str(image_folder))
+    first = load_model("tiny_cnn", bundle)
+    cached = reference_path(get_entry("tiny_cnn"), bundle, first.input_spec)
+    assert cached.is_file() and cached.is_relative_to(isolated_cache)
+    assert "training one now" in capsys.readouterr().err
+    second = load_model("tiny_cnn", bundle)
+    assert "training one now" not in capsys.readouterr().err
+    assert second.weights == str(cached)
+    for key, value in first.module.state_dict().items():
+        assert (second.module.state_dict()[key] == value).all()
+
+
+def test_random_weights_skip_training(image_folder: Path, isolated_cache: Path) -> None:
+    bundle = load_dataset(str(image_folder))
+    handle = load_model("mobilenet_v3_small", bundle, weights="random")
+    assert handle.weights == "random"
+    assert not reference_path(get_entry("mobilenet_v3_small"), bundle, handle.input_spec).exists()
