@@ -30,7 +30,11 @@ def summarise(report: Report, weights: str) -> str:
     torch1, ort1 = _row(report, "torch", 1), _row(report, "onnxruntime", 1)
     torch16, ort16 = _row(report, "torch", 16), _row(report, "onnxruntime", 16)
     cells += [f"{torch1.metrics['top1']:.4f}", f"{ort1.metrics['top1']:.4f}"]
-    cells += [f"{torch1.latency_ms.p50:.2f}", f"{ort1.latency_ms.p50:.2f}", f"{torch1.latency_ms.p50 / ort1.latency_ms.p50:.2f}x"]
+    cells += [
+        f"{torch1.latency_ms.p50:.2f}",
+        f"{ort1.latency_ms.p50:.2f}",
+        f"{torch1.latency_ms.p50 / ort1.latency_ms.p50:.2f}x",
+    ]
     cells += [f"{torch16.fps:.0f}", f"{ort16.fps:.0f}", f"{ort16.fps / torch16.fps:.2f}x"]
     cells += [f"{ort1.size_mb:.1f}", f"{(torch1.macs or 0) / 1e6:.0f}"]
     return "| " + " | ".join(cells) + " |"
@@ -44,21 +48,30 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
 
-    header = ("| model | weights | top1 torch | top1 onnxruntime | p50 ms bs1 torch | p50 ms bs1 onnxruntime | "
-              "onnxruntime speed-up bs1 | FPS bs16 torch | FPS bs16 onnxruntime | onnxruntime speed-up bs16 | "
-              "ONNX MB | MMACs |")
+    header = (
+        "| model | weights | top1 torch | top1 onnxruntime | p50 ms bs1 torch | p50 ms bs1 onnxruntime | "
+        "onnxruntime speed-up bs1 | FPS bs16 torch | FPS bs16 onnxruntime | onnxruntime speed-up bs16 | "
+        "ONNX MB | MMACs |"
+    )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     reports = {}
     for model in args.models:
-        report = api.bench(model, data=args.data, weights=None if args.weights == "reference" else "random",
-                           backends=["torch", "onnxruntime"], batch_sizes=[1, 16])
+        report = api.bench(
+            model,
+            data=args.data,
+            weights=None if args.weights == "reference" else "random",
+            backends=["torch", "onnxruntime"],
+            batch_sizes=[1, 16],
+        )
         reports[model] = report.model_dump(by_alias=True, mode="json")
         lines.append(summarise(report, args.weights))
         print(lines[-1], flush=True)
     env = collect_environment()
     lines.append("")
-    lines.append(f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, "
-                 f"onnxruntime {env['onnxruntime']}; {args.data} val, 64x64 input.")
+    lines.append(
+        f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, "
+        f"onnxruntime {env['onnxruntime']}; {args.data} val, 64x64 input."
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"backends-{args.weights}.md", "\n".join(lines) + "\n")
     write_text_atomic(args.out / f"backends-{args.weights}.json", json.dumps(reports, indent=1) + "\n")

@@ -30,27 +30,49 @@ def list_models() -> list[ZooEntry]:
     return list_entries()
 
 
-def train_handle(handle: ModelHandle, bundle: DatasetBundle, output: str | Path, epochs: int,
-                 config: TrainConfig | None = None) -> TrainResult:
+def train_handle(
+    handle: ModelHandle, bundle: DatasetBundle, output: str | Path, epochs: int, config: TrainConfig | None = None
+) -> TrainResult:
     """Train a torch handle on `bundle` and write a self-describing checkpoint to `output`."""
     assert handle.module is not None
     config = config or TrainConfig()
     config.epochs = epochs
     task = get_task(handle.task)
     size = handle.input_spec.image_size
-    result = fit(handle.module, task, bundle.split("train", size), bundle.split("val", size), handle.input_spec,
-                 config, description=f"train {handle.name}")
-    description = {**handle.describe(), "train": {
-        "dataset": bundle.name, "dataset_fingerprint": bundle.fingerprint, "epochs": epochs,
-        "best_epoch": result.best_epoch, task.primary_metric: result.best_metric, "seed": config.seed}}
+    result = fit(
+        handle.module,
+        task,
+        bundle.split("train", size),
+        bundle.split("val", size),
+        handle.input_spec,
+        config,
+        description=f"train {handle.name}",
+    )
+    description = {
+        **handle.describe(),
+        "train": {
+            "dataset": bundle.name,
+            "dataset_fingerprint": bundle.fingerprint,
+            "epochs": epochs,
+            "best_epoch": result.best_epoch,
+            task.primary_metric: result.best_metric,
+            "seed": config.seed,
+        },
+    }
     save_checkpoint(output, handle.module.state_dict(), description)
     handle.weights = str(output)
     info(f"saved {output}: best val {task.primary_metric} {result.best_metric:.4f} at epoch {result.best_epoch}")
     return result
 
 
-def train(model: str, output: str | Path, data: str = DEFAULT_DATASET, epochs: int = 5,
-          image_size: tuple[int, int] | None = None, config: TrainConfig | None = None) -> tuple[ModelHandle, TrainResult]:
+def train(
+    model: str,
+    output: str | Path,
+    data: str = DEFAULT_DATASET,
+    epochs: int = 5,
+    image_size: tuple[int, int] | None = None,
+    config: TrainConfig | None = None,
+) -> tuple[ModelHandle, TrainResult]:
     """`compress train`: a zoo model or file factory from random weights to a checkpoint."""
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
@@ -62,8 +84,12 @@ def train(model: str, output: str | Path, data: str = DEFAULT_DATASET, epochs: i
 def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
     """A real val batch for the export parity check (random inputs hide saturation and NaN issues)."""
     task = get_task(handle.task)
-    loader = DataLoader(bundle.split("val", handle.input_spec.image_size), batch_size=PARITY_SAMPLES, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        bundle.split("val", handle.input_spec.image_size),
+        batch_size=PARITY_SAMPLES,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     inputs, _ = task.prepare_batch(next(iter(loader)), handle.input_spec)
     return inputs
 
@@ -76,12 +102,19 @@ def _check_input_size(handle: ModelHandle, bundle: DatasetBundle) -> None:
         with torch.no_grad():
             handle.module.eval()(*get_task(handle.task).example_inputs(handle.input_spec, 1))
     except RuntimeError as error:
-        raise ModelMismatchError(f"{handle.name} cannot take input of shape {handle.input_spec.shape}: "
-                                 f"{str(error).splitlines()[0][:200]}") from error
+        raise ModelMismatchError(
+            f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {str(error).splitlines()[0][:200]}"
+        ) from error
 
 
-def export(model: str, output: str | Path, data: str = DEFAULT_DATASET, weights: str | None = None,
-           image_size: tuple[int, int] | None = None, opset: int | None = None) -> tuple[ModelHandle, ParityResult]:
+def export(
+    model: str,
+    output: str | Path,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    opset: int | None = None,
+) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
@@ -92,9 +125,17 @@ def export(model: str, output: str | Path, data: str = DEFAULT_DATASET, weights:
     return export_onnx(handle, output, parity_inputs=_parity_batch(handle, bundle), **extra)
 
 
-def bench(model: str, data: str = DEFAULT_DATASET, weights: str | None = None, backends: list[str] | None = None,
-          device: str = "cpu", batch_sizes: list[int] | None = None, max_samples: int | None = None,
-          image_size: tuple[int, int] | None = None, workdir: str | Path | None = None) -> Report:
+def bench(
+    model: str,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    backends: list[str] | None = None,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    workdir: str | Path | None = None,
+) -> Report:
     """`compress bench`: accuracy, latency, throughput, memory and size of one model on each backend."""
     backends = backends or ["torch", "onnxruntime"]
     batch_sizes = batch_sizes or [1, 16]
@@ -109,17 +150,22 @@ def bench(model: str, data: str = DEFAULT_DATASET, weights: str | None = None, b
             if "onnxruntime" in backends:
                 onnx_dir = Path(workdir) if workdir is not None else Path(scratch)
                 info("exporting to ONNX for the onnxruntime rows")
-                artifacts["onnxruntime"], parity = export_onnx(handle, onnx_dir / "baseline.onnx",
-                                                               parity_inputs=_parity_batch(handle, bundle))
+                artifacts["onnxruntime"], parity = export_onnx(
+                    handle, onnx_dir / "baseline.onnx", parity_inputs=_parity_batch(handle, bundle)
+                )
                 info(f"ONNX parity: {parity.summary()}")
         else:
             artifacts["onnxruntime"] = handle
-        rows, samples = measure_variants([Variant("baseline", "fp32", artifacts)], bundle, backends, device,
-                                         batch_sizes, max_samples)
+        rows, samples = measure_variants(
+            [Variant("baseline", "fp32", artifacts)], bundle, backends, device, batch_sizes, max_samples
+        )
     task = get_task(handle.task)
     return Report(
-        model=handle.name, task=handle.task, primary_metric=task.primary_metric,
-        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples), environment=collect_environment(),
+        model=handle.name,
+        task=handle.task,
+        primary_metric=task.primary_metric,
+        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
+        environment=collect_environment(),
         results=rows,
         notes=[
             f"weights: {handle.weights}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import threading
@@ -30,8 +31,9 @@ class LatencyStats:
     iterations: int
 
 
-def time_runner(runner: Runner, inputs: list[torch.Tensor], min_seconds: float = MIN_SECONDS,
-                min_iterations: int = MIN_ITERATIONS) -> LatencyStats:
+def time_runner(
+    runner: Runner, inputs: list[torch.Tensor], min_seconds: float = MIN_SECONDS, min_iterations: int = MIN_ITERATIONS
+) -> LatencyStats:
     """Warm up, then time batches until both minimums are met; device work is synchronised per batch."""
     placed = runner.to_device(inputs)
     for _ in range(WARMUP_ITERATIONS):
@@ -39,7 +41,9 @@ def time_runner(runner: Runner, inputs: list[torch.Tensor], min_seconds: float =
     runner.synchronize()
     timings: list[float] = []
     started = time.perf_counter()
-    while (len(timings) < min_iterations or time.perf_counter() - started < min_seconds) and len(timings) < MAX_ITERATIONS:
+    while (len(timings) < min_iterations or time.perf_counter() - started < min_seconds) and len(
+        timings
+    ) < MAX_ITERATIONS:
         tick = time.perf_counter()
         runner.run_on_device(placed)
         runner.synchronize()
@@ -55,10 +59,9 @@ def _release_freed_memory() -> None:
 
     Without it, a runner built after another one reuses the freed heap pages and seems to cost nothing.
     """
-    try:
+    # Not glibc: RSS growth can then miss reused memory; nothing better is portable.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: RSS growth is then an upper bound of reuse-free memory, nothing better to do
 
 
 class _RssSampler:
@@ -93,7 +96,9 @@ class _RssSampler:
         return (self.peak_rss - self.start_rss) / 1e6
 
 
-def build_and_measure_memory(build: Callable[[], Runner], inputs: list[torch.Tensor], device: str) -> tuple[Runner, float]:
+def build_and_measure_memory(
+    build: Callable[[], Runner], inputs: list[torch.Tensor], device: str
+) -> tuple[Runner, float]:
     """Create a runner and run a few batches, returning it and the peak memory that cost, in MB.
 
     CPU: growth of the process's resident memory above the level before the runner existed (weights,

@@ -66,7 +66,9 @@ ModelArg = Annotated[str, typer.Argument(help="Zoo name, path/to/file.py:factory
 DataOpt = Annotated[str, typer.Option("--data", help="Built-in dataset name (shapes) or an ImageFolder directory.")]
 WeightsOpt = Annotated[
     str | None,
-    typer.Option("--weights", help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint."),
+    typer.Option(
+        "--weights", help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint."
+    ),
 ]
 ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", help="Square input size; default: the data's own.")]
 
@@ -79,8 +81,9 @@ def models_command() -> None:
     for column in table.columns[:4]:
         column.no_wrap = True
     for entry in api.list_models():
-        table.add_row(entry.name, entry.task, f"{entry.input_size[0]}x{entry.input_size[1]}", entry.source,
-                      entry.description)
+        table.add_row(
+            entry.name, entry.task, f"{entry.input_size[0]}x{entry.input_size[1]}", entry.source, entry.description
+        )
     stdout.print(table)
 
 
@@ -117,8 +120,9 @@ def export_command(
     image_size: ImageSizeOpt = None,
 ) -> None:
     """Export a model to ONNX (dynamic batch axis), checked and parity-tested against torch."""
-    handle, parity = api.export(model, output, data=data, weights=weights, image_size=_image_size(image_size),
-                                opset=opset)
+    handle, parity = api.export(
+        model, output, data=data, weights=weights, image_size=_image_size(image_size), opset=opset
+    )
     verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
     stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, dynamic batch)")
     stdout.print(f"parity vs torch: {parity.summary()} ({verdict})", highlight=False)
@@ -130,7 +134,9 @@ def bench_command(
     model: ModelArg,
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
-    backend: Annotated[str, typer.Option("--backend", help="Comma-separated: torch,onnxruntime.")] = "torch,onnxruntime",
+    backend: Annotated[
+        str, typer.Option("--backend", help="Comma-separated: torch,onnxruntime.")
+    ] = "torch,onnxruntime",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
     max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
@@ -139,9 +145,16 @@ def bench_command(
     image_size: ImageSizeOpt = None,
 ) -> None:
     """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
-    report = api.bench(model, data=data, weights=weights, backends=parse_backends(backend), device=device,
-                       batch_sizes=_int_list(batch_sizes, "--batch-sizes"), max_samples=max_samples,
-                       image_size=_image_size(image_size))
+    report = api.bench(
+        model,
+        data=data,
+        weights=weights,
+        backends=parse_backends(backend),
+        device=device,
+        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+        max_samples=max_samples,
+        image_size=_image_size(image_size),
+    )
     if json_path is not None:
         write_report(report, json_path, markdown_path)
     stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)

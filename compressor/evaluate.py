@@ -12,8 +12,14 @@ from compressor.tasks.base import Task
 EVAL_BATCH_SIZE = 64
 
 
-def evaluate(runner: Runner, task: Task, dataset: Dataset, spec: InputSpec, batch_size: int = EVAL_BATCH_SIZE,
-             label: str = "evaluate") -> dict[str, float]:
+def evaluate(
+    runner: Runner,
+    task: Task,
+    dataset: Dataset,
+    spec: InputSpec,
+    batch_size: int = EVAL_BATCH_SIZE,
+    label: str = "evaluate",
+) -> dict[str, float]:
     """Stream the dataset batch by batch (memory stays flat) and return the task's metrics."""
     metric = task.new_metric()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)

@@ -12,9 +12,11 @@ from pathlib import Path
 import onnx
 import torch
 import torch_pruning as tp
+from torch.utils.data import Dataset
 
 from compressor.bench import build_and_measure_memory, time_runner
 from compressor.data.base import DatasetBundle, deterministic_subset
+from compressor.errors import BackendUnavailableError
 from compressor.evaluate import evaluate
 from compressor.fsutil import file_size_mb
 from compressor.models.handle import ModelHandle
@@ -71,9 +73,60 @@ def _artifact_name(handle: ModelHandle) -> str | None:
     return weights.name if weights is not None and weights.is_file() else None
 
 
-def measure_variants(variants: list[Variant], bundle: DatasetBundle, backends: list[str], device: str,
-                     batch_sizes: list[int], max_samples: int | None = None) -> tuple[list[ResultRow], int]:
-    """Rows for every (variant, backend, batch size), and the number of val samples scored."""
+def _measure_on_backend(
+    variant: Variant,
+    handle: ModelHandle,
+    backend: str,
+    footprint: Footprint,
+    val: Dataset,
+    device: str,
+    batch_sizes: list[int],
+) -> list[ResultRow]:
+    """Accuracy once, then latency per batch size, through one runner of `handle` on `backend`."""
+    task = get_task(handle.task)
+    info(f"measuring {variant.name} on {backend} ({device})")
+    example = task.example_inputs(handle.input_spec, max(batch_sizes))
+    runner, peak_mb = build_and_measure_memory(lambda: make_runner(handle, backend, device), example, device)
+    rows = []
+    try:
+        metrics = evaluate(runner, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
+        for batch_size in batch_sizes:
+            stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
+            rows.append(
+                ResultRow(
+                    variant=variant.name,
+                    precision=variant.precision,
+                    backend=backend,
+                    device=device,
+                    batch_size=batch_size,
+                    artifact=_artifact_name(handle),
+                    metrics=metrics,
+                    latency_ms=LatencyMs(p50=stats.p50, p90=stats.p90, p99=stats.p99),
+                    fps=stats.fps,
+                    size_mb=footprint.size_mb,
+                    params=footprint.params,
+                    macs=footprint.macs,
+                    peak_memory_mb=peak_mb,
+                )
+            )
+    finally:
+        runner.close()
+    return rows
+
+
+def measure_variants(
+    variants: list[Variant],
+    bundle: DatasetBundle,
+    backends: list[str],
+    device: str,
+    batch_sizes: list[int],
+    max_samples: int | None = None,
+) -> tuple[list[ResultRow], int]:
+    """Rows for every (variant, backend, batch size), and the number of val samples scored.
+
+    A backend this machine lacks (onnxruntime without its CUDA provider, say) is skipped with a
+    warning; having no backend left at all is an error.
+    """
     rows: list[ResultRow] = []
     samples = 0
     for variant in variants:
@@ -84,25 +137,16 @@ def measure_variants(variants: list[Variant], bundle: DatasetBundle, backends: l
             if handle is None:
                 warn(f"{variant.name}: no artifact for backend {backend}; skipped")
                 continue
-            task = get_task(handle.task)
             val = deterministic_subset(bundle.split("val", handle.input_spec.image_size), max_samples)
             samples = len(val)  # type: ignore[arg-type]
-            footprint = reference if handle.module is not None else onnx_footprint(handle.onnx_path, reference)  # type: ignore[arg-type]
-            info(f"measuring {variant.name} on {backend} ({device})")
-            example = task.example_inputs(handle.input_spec, max(batch_sizes))
-            runner, peak_mb = build_and_measure_memory(lambda h=handle, b=backend: make_runner(h, b, device),
-                                                       example, device)
+            if handle.module is not None and reference is not None:
+                footprint = reference
+            else:
+                footprint = onnx_footprint(handle.onnx_path, reference)  # type: ignore[arg-type]
             try:
-                metrics = evaluate(runner, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
-                for batch_size in batch_sizes:
-                    stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
-                    rows.append(ResultRow(
-                        variant=variant.name, precision=variant.precision, backend=backend, device=device,
-                        batch_size=batch_size, artifact=_artifact_name(handle), metrics=metrics,
-                        latency_ms=LatencyMs(p50=stats.p50, p90=stats.p90, p99=stats.p99), fps=stats.fps,
-                        size_mb=footprint.size_mb, params=footprint.params, macs=footprint.macs,  # type: ignore[union-attr]
-                        peak_memory_mb=peak_mb,
-                    ))
-            finally:
-                runner.close()
+                rows += _measure_on_backend(variant, handle, backend, footprint, val, device, batch_sizes)
+            except BackendUnavailableError as error:
+                warn(f"{variant.name} on {backend} skipped: {error}")
+    if not rows:
+        raise BackendUnavailableError(f"none of the backends {', '.join(backends)} could run on {device}")
     return rows, samples

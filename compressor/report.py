@@ -71,8 +71,22 @@ def to_markdown(report: Report) -> str:
     metric_names = [report.primary_metric] + sorted(
         {name for row in report.results for name in row.metrics} - {report.primary_metric}
     )
-    header = ["variant", "precision", "backend", "device", "batch", *metric_names, "p50 ms", "p90 ms", "p99 ms",
-              "FPS", "size MB", "params", "MACs", "peak mem MB"]
+    header = [
+        "variant",
+        "precision",
+        "backend",
+        "device",
+        "batch",
+        *metric_names,
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "FPS",
+        "size MB",
+        "params",
+        "MACs",
+        "peak mem MB",
+    ]
     lines = [
         f"# {report.model} on {report.dataset.name} ({report.dataset.split}, {report.dataset.samples} samples)",
         "",
@@ -82,14 +96,23 @@ def to_markdown(report: Report) -> str:
     for row in report.results:
         cells = [row.variant, row.precision, row.backend, row.device, str(row.batch_size)]
         cells += [_fmt(row.metrics.get(name), ".4f") for name in metric_names]
-        cells += [_fmt(row.latency_ms.p50, ".2f"), _fmt(row.latency_ms.p90, ".2f"), _fmt(row.latency_ms.p99, ".2f"),
-                  _fmt(row.fps, ".1f"), _fmt(row.size_mb, ".2f"), _fmt(row.params, ","),
-                  _fmt(None if row.macs is None else row.macs / 1e6, ".1f") + ("M" if row.macs else ""),
-                  _fmt(row.peak_memory_mb, ".1f")]
+        cells += [
+            _fmt(row.latency_ms.p50, ".2f"),
+            _fmt(row.latency_ms.p90, ".2f"),
+            _fmt(row.latency_ms.p99, ".2f"),
+            _fmt(row.fps, ".1f"),
+            _fmt(row.size_mb, ".2f"),
+            _fmt(row.params, ","),
+            _fmt(None if row.macs is None else row.macs / 1e6, ".1f") + ("M" if row.macs else ""),
+            _fmt(row.peak_memory_mb, ".1f"),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     env = report.environment
-    lines += ["", f"CPU: {env.get('cpu')} ({env.get('cpu_count')} cores); GPU: {env.get('gpu') or 'none'}; "
-              f"torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}"]
+    lines += [
+        "",
+        f"CPU: {env.get('cpu')} ({env.get('cpu_count')} cores); GPU: {env.get('gpu') or 'none'}; "
+        f"torch {env.get('torch')}, onnxruntime {env.get('onnxruntime')}",
+    ]
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
 

@@ -56,7 +56,9 @@ def _place(inputs: list[torch.Tensor], config: TrainConfig) -> list[torch.Tensor
 
 
 @torch.inference_mode()
-def _validate(module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec, config: TrainConfig) -> dict[str, float]:
+def _validate(
+    module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec, config: TrainConfig
+) -> dict[str, float]:
     module.eval()
     metric = task.new_metric()
     for batch in loader:
@@ -66,18 +68,31 @@ def _validate(module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec
     return metric.compute()
 
 
-def fit(module: nn.Module, task: Task, train_set: Dataset, val_set: Dataset, spec: InputSpec,
-        config: TrainConfig, description: str = "train") -> TrainResult:
+def fit(
+    module: nn.Module,
+    task: Task,
+    train_set: Dataset,
+    val_set: Dataset,
+    spec: InputSpec,
+    config: TrainConfig,
+    description: str = "train",
+) -> TrainResult:
     """Train `module` in place; on return it holds the weights of the best epoch."""
     generator = seed_everything(config.seed)
     module.to(config.device)
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator)
+    train_loader = DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator
+    )
     val_loader = DataLoader(val_set, batch_size=EVAL_BATCH_SIZE, shuffle=False)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=config.warmup_fraction,
-                                                    total_steps=max(1, config.epochs * len(train_loader)))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=config.lr,
+        pct_start=config.warmup_fraction,
+        total_steps=max(1, config.epochs * len(train_loader)),
+    )
     result = TrainResult(best_metric=float("-inf"), best_epoch=-1)
     best_state = copy.deepcopy(module.state_dict())
     with make_progress(transient=False) as progress:
@@ -96,15 +111,20 @@ def fit(module: nn.Module, task: Task, train_set: Dataset, val_set: Dataset, spe
                 optimizer.step()
                 scheduler.step()
                 running_loss += loss.item()
-                progress.update(bar, advance=1, status=f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}")
+                progress.update(
+                    bar, advance=1, status=f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}"
+                )
             metrics = _validate(module, task, val_loader, spec, config)
             primary = metrics[task.primary_metric]
             result.history.append({"epoch": epoch + 1, "loss": running_loss / max(1, len(train_loader)), **metrics})
             if primary > result.best_metric:
                 result.best_metric, result.best_epoch = primary, epoch + 1
                 best_state = copy.deepcopy(module.state_dict())
-            progress.console.print(f"{description}: epoch {epoch + 1}/{config.epochs} loss {result.history[-1]['loss']:.4f}"
-                                   f" val {task.primary_metric} {primary:.4f}", highlight=False)
+            progress.console.print(
+                f"{description}: epoch {epoch + 1}/{config.epochs} loss {result.history[-1]['loss']:.4f}"
+                f" val {task.primary_metric} {primary:.4f}",
+                highlight=False,
+            )
     module.load_state_dict(best_state)
     module.cpu().to(memory_format=torch.contiguous_format).eval()
     return result

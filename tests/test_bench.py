@@ -7,8 +7,21 @@ import pytest
 from compressor import api
 from compressor.report import SCHEMA, read_report, to_markdown, write_report
 
-ROW_KEYS = {"variant", "precision", "backend", "device", "batch_size", "artifact", "metrics", "latency_ms", "fps",
-            "size_mb", "params", "macs", "peak_memory_mb"}
+ROW_KEYS = {
+    "variant",
+    "precision",
+    "backend",
+    "device",
+    "batch_size",
+    "artifact",
+    "metrics",
+    "latency_ms",
+    "fps",
+    "size_mb",
+    "params",
+    "macs",
+    "peak_memory_mb",
+}
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,25 @@ def test_models_lists_zoo_with_task_size_source(cli: CliRunner) -> None:
 
 def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_folder: Path) -> None:
     ckpt, report, onnx_file = tmp_path / "ck.pt", tmp_path / "r.json", tmp_path / "m.onnx"
-    result = cli.invoke(app, ["train", "tiny_cnn", "--data", str(image_folder), "--epochs", "2", "--image-size",
-                              "40", "-o", str(ckpt)])
+    result = cli.invoke(
+        app, ["train", "tiny_cnn", "--data", str(image_folder), "--epochs", "2", "--image-size", "40", "-o", str(ckpt)]
+    )
     assert result.exit_code == 0, result.output
-    result = cli.invoke(app, ["bench", str(ckpt), "--data", str(image_folder), "--batch-sizes", "1,2",
-                              "--json", str(report)])
+    result = cli.invoke(
+        app, ["bench", str(ckpt), "--data", str(image_folder), "--batch-sizes", "1,2", "--json", str(report)]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(report.read_text())["results"]
-    assert {(r["backend"], r["batch_size"]) for r in rows} == {("torch", 1), ("torch", 2), ("onnxruntime", 1),
-                                                               ("onnxruntime", 2)}
+    assert {(r["backend"], r["batch_size"]) for r in rows} == {
+        ("torch", 1),
+        ("torch", 2),
+        ("onnxruntime", 1),
+        ("onnxruntime", 2),
+    }
     assert "| baseline | fp32 | torch |" in result.stdout
-    result = cli.invoke(app, ["export", str(ckpt), "--data", str(image_folder), "--format", "onnx", "-o",
-                              str(onnx_file)])
+    result = cli.invoke(
+        app, ["export", str(ckpt), "--data", str(image_folder), "--format", "onnx", "-o", str(onnx_file)]
+    )
     assert result.exit_code == 0, result.output
     assert "parity vs torch: max abs diff" in result.stdout and onnx_file.is_file()
 
@@ -58,9 +65,11 @@ def test_bad_input_is_one_clear_line(cli: CliRunner, args: list[str], message: s
 
 def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> None:
     model_file = tmp_path / "fixed.py"
-    model_file.write_text("import torch.nn as nn\n"
-                          "def build(num_classes):\n"
-                          "    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, num_classes))\n")
+    model_file.write_text(
+        "import torch.nn as nn\n"
+        "def build(num_classes):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 64 * 64, num_classes))\n"
+    )
     result = cli.invoke(app, ["bench", f"{model_file}:build", "--image-size", "32"], terminal_width=400)
     assert result.exit_code == 2 and "cannot take input of shape (3, 32, 32)" in result.output
     assert "Traceback" not in result.output
@@ -68,8 +77,9 @@ def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> Non
 
 def test_data_path_that_is_not_a_dataset(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
-    result = cli.invoke(app, ["bench", "tiny_cnn", "--weights", "random", "--data", str(tmp_path / "notes.txt")],
-                        terminal_width=400)
+    result = cli.invoke(
+        app, ["bench", "tiny_cnn", "--weights", "random", "--data", str(tmp_path / "notes.txt")], terminal_width=400
+    )
     assert result.exit_code == 2 and "not a dataset" in result.output
 
 
@@ -83,7 +93,8 @@ def test_corrupt_checkpoint_leaves_no_output(cli: CliRunner, tmp_path: Path) -> 
 
 
 def test_module_form_and_no_traceback_in_a_real_process(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "compressor", "bench", "nonexistent_model"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "compressor", "bench", "nonexistent_model"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert "unknown model" in result.stderr and "Traceback" not in result.stderr

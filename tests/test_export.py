@@ -50,8 +50,13 @@ def test_failing_export_names_the_operator(tmp_path: Path) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.linalg.eigvals(x[:, 0, :4, :4]).abs().sum(-1).view(-1, 1).repeat(1, 10)
 
-    handle = ModelHandle(name="bad", task="classification", input_spec=InputSpec((3, 8, 8)),
-                         class_names=[str(i) for i in range(10)], module=Unexportable())
+    handle = ModelHandle(
+        name="bad",
+        task="classification",
+        input_spec=InputSpec((3, 8, 8)),
+        class_names=[str(i) for i in range(10)],
+        module=Unexportable(),
+    )
     out = tmp_path / "bad.onnx"
     with pytest.raises(ExportError, match="eig"):
         export_onnx(handle, out)
@@ -62,7 +67,8 @@ def test_foreign_onnx_without_metadata_loads_from_its_graph(tmp_path: Path) -> N
     shapes = load_dataset("shapes")
     module = load_model("tiny_cnn", shapes, weights="random").module.eval()
     out = tmp_path / "plain.onnx"
-    torch.onnx.export(module, (torch.randn(1, 3, 64, 64),), str(out), dynamo=False, input_names=["x"],
-                      dynamic_axes={"x": {0: "n"}})
+    torch.onnx.export(
+        module, (torch.randn(1, 3, 64, 64),), str(out), dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}}
+    )
     handle = read_onnx_handle(out)
     assert handle.input_spec.shape == (3, 64, 64) and handle.num_classes == 10

@@ -46,7 +46,8 @@ def test_file_factory_imports_the_named_file(tmp_path: Path, shapes) -> None:
     model_file.write_text(
         "import torch.nn as nn\n"
         "def build(num_classes):\n"
-        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(4, num_classes))\n"
     )
     handle = load_model(f"{model_file}:build", shapes, weights="random")
     assert handle.num_classes == 10

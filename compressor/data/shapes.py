@@ -66,7 +66,17 @@ def _cross(radius: float) -> np.ndarray:
 
 def _arrow(radius: float) -> np.ndarray:
     r = radius
-    return np.array([(-r, -0.2 * r), (0.2 * r, -0.2 * r), (0.2 * r, -0.6 * r), (r, 0), (0.2 * r, 0.6 * r), (0.2 * r, 0.2 * r), (-r, 0.2 * r)])
+    return np.array(
+        [
+            (-r, -0.2 * r),
+            (0.2 * r, -0.2 * r),
+            (0.2 * r, -0.6 * r),
+            (r, 0),
+            (0.2 * r, 0.6 * r),
+            (0.2 * r, 0.2 * r),
+            (-r, 0.2 * r),
+        ]
+    )
 
 
 def _draw_mask(label: str, size: int, centre: tuple[float, float], radius: float, angle: float) -> Image.Image:
@@ -146,7 +156,9 @@ def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE
 
 
 @lru_cache(maxsize=8)
-def render_split(split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+def render_split(
+    split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of a split as (N, 3, H, W) uint8 and their (N,) int64 labels; cached per process."""
     if split not in _SPLIT_CODES:
         raise ValueError(f"unknown split {split!r}")

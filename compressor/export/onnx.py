@@ -39,30 +39,39 @@ class ParityResult:
         return self.max_abs_diff <= PARITY_TOLERANCE
 
     def summary(self) -> str:
-        return f"max abs diff {self.max_abs_diff:.2e}, prediction agreement {self.agreement:.2%} on {self.samples} samples"
+        return (
+            f"max abs diff {self.max_abs_diff:.2e}, prediction agreement {self.agreement:.2%} on {self.samples} samples"
+        )
 
 
 def _input_names(count: int) -> list[str]:
     return ["input"] if count == 1 else [f"input_{i}" for i in range(count)]
 
 
-def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, output_names: tuple[str, ...],
-                  opset: int) -> str:
+def _run_exporter(
+    module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, output_names: tuple[str, ...], opset: int
+) -> str:
     """Try the dynamo exporter, then the TorchScript one; return the name of the one that worked."""
     names = _input_names(len(inputs))
     batch = torch.export.Dim("batch", min=1)
     errors: list[str] = []
     attempts: list[tuple[str, dict[str, Any]]] = [
         ("dynamo", {"dynamo": True, "dynamic_shapes": tuple({0: batch} for _ in inputs), "external_data": False}),
-        ("torchscript", {"dynamo": False,
-                         "dynamic_axes": {name: {0: "batch"} for name in [*names, *output_names]}}),
+        ("torchscript", {"dynamo": False, "dynamic_axes": {name: {0: "batch"} for name in [*names, *output_names]}}),
     ]
     for exporter, options in attempts:
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
-                torch.onnx.export(module, tuple(inputs), str(target), input_names=names,
-                                  output_names=list(output_names), opset_version=opset, **options)
+                torch.onnx.export(
+                    module,
+                    tuple(inputs),
+                    str(target),
+                    input_names=names,
+                    output_names=list(output_names),
+                    opset_version=opset,
+                    **options,
+                )
             return exporter
         except Exception as error:  # noqa: BLE001  (the exporters raise many unrelated types)
             errors.append(str(error))
@@ -81,13 +90,16 @@ def check_parity(handle: ModelHandle, onnx_path: Path, inputs: list[torch.Tensor
     candidate = OnnxRuntimeRunner(onnx_path).run(inputs)
     if len(reference) != len(candidate):
         raise ExportError(f"the ONNX model has {len(candidate)} outputs, torch gives {len(reference)}")
-    max_diff = max(float((ref.float() - cand.float()).abs().max()) for ref, cand in zip(reference, candidate, strict=True))
+    max_diff = max(
+        float((ref.float() - cand.float()).abs().max()) for ref, cand in zip(reference, candidate, strict=True)
+    )
     agreement = get_task(handle.task).agreement(reference, candidate)
     return ParityResult(max_abs_diff=max_diff, agreement=agreement, samples=int(inputs[0].shape[0]))
 
 
-def export_onnx(handle: ModelHandle, path: str | Path, parity_inputs: list[torch.Tensor] | None = None,
-                opset: int = DEFAULT_OPSET) -> tuple[ModelHandle, ParityResult]:
+def export_onnx(
+    handle: ModelHandle, path: str | Path, parity_inputs: list[torch.Tensor] | None = None, opset: int = DEFAULT_OPSET
+) -> tuple[ModelHandle, ParityResult]:
     """Export `handle` to `path`; the file appears only once it is checked and its parity measured."""
     if handle.module is None:
         raise ExportError(f"{handle.name} is already an ONNX model")
@@ -106,9 +118,16 @@ def export_onnx(handle: ModelHandle, path: str | Path, parity_inputs: list[torch
         metadata = {**handle.describe(), "exporter": exporter, "opset": opset, "parity": asdict(parity)}
         onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
         onnx.save(model, str(tmp))
-    exported = ModelHandle(name=handle.name, task=handle.task, input_spec=handle.input_spec,
-                           class_names=list(handle.class_names), onnx_path=path, source=str(path),
-                           weights=handle.weights, metadata=metadata)
+    exported = ModelHandle(
+        name=handle.name,
+        task=handle.task,
+        input_spec=handle.input_spec,
+        class_names=list(handle.class_names),
+        onnx_path=path,
+        source=str(path),
+        weights=handle.weights,
+        metadata=metadata,
+    )
     return exported, parity
 
 
@@ -124,9 +143,16 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
     props = {prop.key: prop.value for prop in model.metadata_props}
     if METADATA_KEY in props:
         meta = json.loads(props[METADATA_KEY])
-        return ModelHandle(name=meta["name"], task=meta["task"], input_spec=InputSpec.from_dict(meta["input_spec"]),
-                           class_names=list(meta["class_names"]), onnx_path=path, source=str(path),
-                           weights=meta.get("weights", ""), metadata=meta)
+        return ModelHandle(
+            name=meta["name"],
+            task=meta["task"],
+            input_spec=InputSpec.from_dict(meta["input_spec"]),
+            class_names=list(meta["class_names"]),
+            onnx_path=path,
+            source=str(path),
+            weights=meta.get("weights", ""),
+            metadata=meta,
+        )
     return _handle_from_graph(model, path)
 
 
@@ -134,15 +160,27 @@ def _handle_from_graph(model: onnx.ModelProto, path: Path) -> ModelHandle:
     """A foreign classifier: one NCHW float input with static C/H/W, logits out; ImageNet normalisation."""
     graph_inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
     if len(graph_inputs) != 1 or len(model.graph.output) < 1:
-        raise InputFileError(f"{path}: expected one image input; found {len(graph_inputs)} inputs. "
-                             "Export it with `compress export` to record its task and input spec.")
+        raise InputFileError(
+            f"{path}: expected one image input; found {len(graph_inputs)} inputs. "
+            "Export it with `compress export` to record its task and input spec."
+        )
     dims = [d.dim_value if d.HasField("dim_value") else None for d in graph_inputs[0].type.tensor_type.shape.dim]
-    out_dims = [d.dim_value if d.HasField("dim_value") else None
-                for d in model.graph.output[0].type.tensor_type.shape.dim]
+    out_dims = [
+        d.dim_value if d.HasField("dim_value") else None for d in model.graph.output[0].type.tensor_type.shape.dim
+    ]
     if len(dims) != 4 or None in dims[1:] or len(out_dims) != 2 or not out_dims[1]:
-        raise InputFileError(f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with static "
-                             "size; export it with `compress export` to record its input spec.")
+        raise InputFileError(
+            f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with static "
+            "size; export it with `compress export` to record its input spec."
+        )
     classes = [str(i) for i in range(int(out_dims[1]))]
-    return ModelHandle(name=path.stem, task="classification", input_spec=InputSpec(shape=tuple(dims[1:])),
-                       class_names=classes, onnx_path=path, source=str(path), weights=str(path),
-                       metadata={"assumed": "ImageNet normalisation (no compressor metadata in the file)"})
+    return ModelHandle(
+        name=path.stem,
+        task="classification",
+        input_spec=InputSpec(shape=tuple(dims[1:])),
+        class_names=classes,
+        onnx_path=path,
+        source=str(path),
+        weights=str(path),
+        metadata={"assumed": "ImageNet normalisation (no compressor metadata in the file)"},
+    )

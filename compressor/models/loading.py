@@ -19,8 +19,8 @@ from compressor.data.base import DatasetBundle
 from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
 from compressor.models.checkpoint import Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
-from compressor.models.registry import ZooEntry, get_entry
 from compressor.models.reference import ensure_reference_checkpoint
+from compressor.models.registry import ZooEntry, get_entry
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
 RANDOM_WEIGHTS = "random"
@@ -34,8 +34,15 @@ def _input_spec(bundle: DatasetBundle, default_size: tuple[int, int], image_size
 def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> ModelHandle:
     """A zoo model with deterministic random weights, sized for the dataset's classes."""
     torch.manual_seed(0)
-    return ModelHandle(name=entry.name, task=entry.task, input_spec=spec, class_names=list(bundle.class_names),
-                       module=entry.build(bundle.num_classes), source=f"zoo:{entry.name}", weights=RANDOM_WEIGHTS)
+    return ModelHandle(
+        name=entry.name,
+        task=entry.task,
+        input_spec=spec,
+        class_names=list(bundle.class_names),
+        module=entry.build(bundle.num_classes),
+        source=f"zoo:{entry.name}",
+        weights=RANDOM_WEIGHTS,
+    )
 
 
 def apply_state_dict(module: nn.Module, state_dict: dict[str, torch.Tensor], origin: str) -> None:
@@ -59,8 +66,10 @@ def apply_state_dict(module: nn.Module, state_dict: dict[str, torch.Tensor], ori
 
 def _check_classes(checkpoint_classes: list[str], bundle: DatasetBundle | None, origin: str) -> None:
     if bundle is not None and len(checkpoint_classes) != bundle.num_classes:
-        raise ModelMismatchError(f"{origin} predicts {len(checkpoint_classes)} classes but {bundle.name} has "
-                                 f"{bundle.num_classes}; pass the dataset it was trained on")
+        raise ModelMismatchError(
+            f"{origin} predicts {len(checkpoint_classes)} classes but {bundle.name} has "
+            f"{bundle.num_classes}; pass the dataset it was trained on"
+        )
 
 
 def _weights_into(handle: ModelHandle, weights: str, bundle: DatasetBundle) -> ModelHandle:
@@ -99,24 +108,39 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
     model = factory(num_classes=bundle.num_classes) if accepts_classes else factory()
     if not isinstance(model, nn.Module):
         raise InputFileError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
-    return ModelHandle(name=spec, task="classification", input_spec=_input_spec(bundle, (224, 224), image_size),
-                       class_names=list(bundle.class_names), module=model, source=spec, weights=RANDOM_WEIGHTS)
+    return ModelHandle(
+        name=spec,
+        task="classification",
+        input_spec=_input_spec(bundle, (224, 224), image_size),
+        class_names=list(bundle.class_names),
+        module=model,
+        source=spec,
+        weights=RANDOM_WEIGHTS,
+    )
 
 
 def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> ModelHandle:
     checkpoint = read_checkpoint(path)
     if checkpoint.description is None:
-        raise InputFileError(f"{path} is a plain state_dict with no architecture recorded; pass it with --weights "
-                             f"to the model it belongs to (e.g. `compress bench mobilenet_v2 --weights {path}`)")
+        raise InputFileError(
+            f"{path} is a plain state_dict with no architecture recorded; pass it with --weights "
+            f"to the model it belongs to (e.g. `compress bench mobilenet_v2 --weights {path}`)"
+        )
     description = checkpoint.description
     entry = get_entry(description["name"])
     _check_classes(description["class_names"], bundle, str(path))
     module = entry.build(len(description["class_names"]))
     apply_state_dict(module, checkpoint.state_dict, str(path))
-    return ModelHandle(name=entry.name, task=description["task"],
-                       input_spec=InputSpec.from_dict(description["input_spec"]),
-                       class_names=list(description["class_names"]), module=module, source=str(path),
-                       weights=str(path), metadata={key: v for key, v in description.items() if key == "train"})
+    return ModelHandle(
+        name=entry.name,
+        task=description["task"],
+        input_spec=InputSpec.from_dict(description["input_spec"]),
+        class_names=list(description["class_names"]),
+        module=module,
+        source=str(path),
+        weights=str(path),
+        metadata={key: v for key, v in description.items() if key == "train"},
+    )
 
 
 def _is_file_factory(spec: str) -> bool:
@@ -124,8 +148,9 @@ def _is_file_factory(spec: str) -> bool:
     return bool(sep) and file_part.endswith(".py") and bool(factory)
 
 
-def load_model(spec: str, bundle: DatasetBundle, weights: str | None = None,
-               image_size: tuple[int, int] | None = None) -> ModelHandle:
+def load_model(
+    spec: str, bundle: DatasetBundle, weights: str | None = None, image_size: tuple[int, int] | None = None
+) -> ModelHandle:
     """Resolve any model source for use on `bundle` (whose classes size the classifier)."""
     from compressor.export.onnx import read_onnx_handle
 

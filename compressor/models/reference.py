@@ -32,8 +32,10 @@ def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: In
     from compressor.api import train_handle  # the training pipeline sits above the model layer
     from compressor.models.loading import build_zoo_handle
 
-    info(f"No reference checkpoint for {entry.name} on {bundle.name} yet: training one now "
-         f"({entry.reference_epochs} epochs; cached at {path}). Pass --weights random to skip.")
+    info(
+        f"No reference checkpoint for {entry.name} on {bundle.name} yet: training one now "
+        f"({entry.reference_epochs} epochs; cached at {path}). Pass --weights random to skip."
+    )
     handle = build_zoo_handle(entry, bundle, spec)
     train_handle(handle, bundle, path, epochs=entry.reference_epochs)
     return path

@@ -35,8 +35,12 @@ def providers_for(device: str) -> list[str]:
 def create_session(path: Path, device: str = "cpu") -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), session_options(), providers=providers_for(device))
-    except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.InvalidProtobuf,
-            ort.capi.onnxruntime_pybind11_state.InvalidGraph, ort.capi.onnxruntime_pybind11_state.NoSuchFile) as error:
+    except (
+        ort.capi.onnxruntime_pybind11_state.Fail,
+        ort.capi.onnxruntime_pybind11_state.InvalidProtobuf,
+        ort.capi.onnxruntime_pybind11_state.InvalidGraph,
+        ort.capi.onnxruntime_pybind11_state.NoSuchFile,
+    ) as error:
         raise InputFileError(f"onnxruntime cannot load {path}: {str(error).strip().splitlines()[0][:300]}") from error
 
 

@@ -45,7 +45,9 @@ class ClassificationTask:
     primary_metric = "top1"
     output_names = ("logits",)
 
-    def prepare_batch(self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def prepare_batch(
+        self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         images, labels = batch
         return [normalize_images(images, spec)], labels
 
