@@ -29,7 +29,10 @@ def summarise(report: Report, weights: str) -> str:
     cells = [report.model, weights]
     torch1, ort1 = _row(report, "torch", 1), _row(report, "onnxruntime", 1)
     torch16, ort16 = _row(report, "torch", 16), _row(report, "onnxruntime", 16)
-    cells += [f"{torch1.metrics['top1']:.4f}", f"{ort1.metrics['top1']:.4f}"]
+    if weights == "random":
+        cells += ["- (random weights)", "-"]
+    else:
+        cells += [f"{torch1.metrics['top1']:.4f}", f"{ort1.metrics['top1']:.4f}"]
     cells += [
         f"{torch1.latency_ms.p50:.2f}",
         f"{ort1.latency_ms.p50:.2f}",

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from compressor.evaluate import EVAL_BATCH_SIZE
 from compressor.models.handle import InputSpec
 from compressor.progress import make_progress
+from compressor.runtime.torch_runner import output_list
 from compressor.tasks.base import Task
 
 
@@ -55,6 +56,33 @@ def _place(inputs: list[torch.Tensor], config: TrainConfig) -> list[torch.Tensor
     return placed
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(
+    module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec, config: TrainConfig, max_batches: int = 50
+) -> None:
+    """Re-estimate BatchNorm running statistics for the current weights, from un-augmented train batches.
+
+    Short from-scratch runs move the weights faster than BatchNorm's running averages follow, and a
+    model that scores well in train mode can predict one class in eval mode. An exact average over
+    a few train batches fixes that (the same step pruning needs after removing channels).
+    """
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average over the batches below
+    module.train()
+    for index, batch in enumerate(loader):
+        if index >= max_batches:
+            break
+        inputs, _ = task.prepare_batch(batch, spec)
+        module(*_place(inputs, config))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+
+
 @torch.inference_mode()
 def _validate(
     module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec, config: TrainConfig
@@ -63,8 +91,7 @@ def _validate(
     metric = task.new_metric()
     for batch in loader:
         inputs, targets = task.prepare_batch(batch, spec)
-        outputs = module(*_place(inputs, config))
-        metric.update([outputs.float().cpu()] if isinstance(outputs, torch.Tensor) else outputs, targets)
+        metric.update([output.float().cpu() for output in output_list(module(*_place(inputs, config)))], targets)
     return metric.compute()
 
 
@@ -104,8 +131,7 @@ def fit(
                 inputs, targets = task.prepare_batch(batch, spec)
                 if config.augment:
                     inputs = task.augment(inputs, generator)
-                outputs = module(*_place(inputs, config))
-                loss = task.loss([outputs] if isinstance(outputs, torch.Tensor) else outputs, targets.to(config.device))
+                loss = task.loss(output_list(module(*_place(inputs, config))), targets.to(config.device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -114,6 +140,7 @@ def fit(
                 progress.update(
                     bar, advance=1, status=f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}"
                 )
+            recalibrate_batchnorm(module, task, train_loader, spec, config)
             metrics = _validate(module, task, val_loader, spec, config)
             primary = metrics[task.primary_metric]
             result.history.append({"epoch": epoch + 1, "loss": running_loss / max(1, len(train_loader)), **metrics})

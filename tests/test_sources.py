@@ -138,3 +138,31 @@ def test_pickle_module_refused_even_if_only_module(tmp_path: Path, shapes) -> No
         pickle.dump(get_entry("tiny_cnn").build(num_classes=10), handle)
     with pytest.raises(InputFileError):
         load_model(str(path), shapes)
+
+
+def test_train_writes_safetensors_that_reload_by_path(tmp_path: Path, image_folder: Path) -> None:
+    from compressor import api
+
+    bundle = load_dataset(str(image_folder))
+    out = tmp_path / "tiny.safetensors"
+    api.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
+    handle = load_model(str(out), bundle)
+    assert handle.input_spec.shape == (3, 32, 32) and handle.class_names == bundle.class_names
+
+
+def test_training_is_seeded(tmp_path: Path, image_folder: Path) -> None:
+    from compressor import api
+    from compressor.train import TrainConfig
+
+    states = []
+    for run in range(2):
+        handle, _ = api.train(
+            "tiny_cnn",
+            tmp_path / f"run{run}.pt",
+            data=str(image_folder),
+            epochs=1,
+            image_size=(32, 32),
+            config=TrainConfig(seed=7),
+        )
+        states.append(handle.module.state_dict())
+    assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])

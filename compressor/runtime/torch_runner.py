@@ -17,6 +17,15 @@ def check_device(device: str) -> None:
         raise BackendUnavailableError("--device cuda was asked for, but torch sees no CUDA GPU on this machine")
 
 
+def output_list(outputs: torch.Tensor | dict[str, torch.Tensor] | tuple | list) -> list[torch.Tensor]:
+    """A model's outputs as a list, whether it returns one tensor, a tuple or a dict."""
+    if isinstance(outputs, torch.Tensor):
+        return [outputs]
+    if isinstance(outputs, dict):
+        return list(outputs.values())
+    return list(outputs)
+
+
 class TorchRunner:
     backend = "torch"
 
@@ -37,12 +46,7 @@ class TorchRunner:
 
     @torch.inference_mode()
     def _forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        outputs = self.module(*inputs)
-        if isinstance(outputs, torch.Tensor):
-            return [outputs]
-        if isinstance(outputs, dict):
-            return list(outputs.values())
-        return list(outputs)
+        return output_list(self.module(*inputs))
 
     def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         return [output.float().cpu() for output in self._forward(self.to_device(inputs))]
