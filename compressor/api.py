@@ -74,11 +74,20 @@ def train(
     config: TrainConfig | None = None,
 ) -> tuple[ModelHandle, TrainResult]:
     """`compress train`: a zoo model or file factory from random weights to a checkpoint."""
-    bundle = load_dataset(data)
-    handle = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
-    if handle.module is None:
-        raise InputFileError(f"{model} is an ONNX model; training needs a torch model")
+    bundle, handle = _load_torch_model(model, data, RANDOM_WEIGHTS, image_size, "training")
     return handle, train_handle(handle, bundle, output, epochs, config)
+
+
+def _load_torch_model(
+    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+) -> tuple[DatasetBundle, ModelHandle]:
+    """The dataset and a torch model for it; an ONNX source is refused for `purpose`."""
+    bundle = load_dataset(data)
+    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    if handle.module is None:
+        raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
+    _check_input_size(handle)
+    return bundle, handle
 
 
 def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
@@ -94,7 +103,7 @@ def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tens
     return inputs
 
 
-def _check_input_size(handle: ModelHandle, bundle: DatasetBundle) -> None:
+def _check_input_size(handle: ModelHandle) -> None:
     """Fail early, in words, when the model cannot take the data's images."""
     if handle.module is None:
         return
@@ -116,11 +125,7 @@ def export(
     opset: int | None = None,
 ) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
-    bundle = load_dataset(data)
-    handle = load_model(model, bundle, weights=weights, image_size=image_size)
-    if handle.module is None:
-        raise InputFileError(f"{model} is already ONNX; export takes a torch model")
-    _check_input_size(handle, bundle)
+    bundle, handle = _load_torch_model(model, data, weights, image_size, "export")
     extra = {"opset": opset} if opset is not None else {}
     return export_onnx(handle, output, parity_inputs=_parity_batch(handle, bundle), **extra)
 
@@ -142,7 +147,7 @@ def bench(
     check_device(device)
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
-    _check_input_size(handle, bundle)
+    _check_input_size(handle)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         artifacts: dict[str, ModelHandle] = {}
         if handle.module is not None:

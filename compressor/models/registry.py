@@ -40,14 +40,15 @@ def register(
     input_size: tuple[int, int],
     source: str,
     reference_epochs: int = 10,
+    description: str | None = None,
 ) -> Callable[[ModelFactory], ModelFactory]:
-    """Register `factory(num_classes=...)` under `name`; its docstring's first line describes it."""
+    """Register `factory(num_classes=...)` under `name`; by default its docstring's first line describes it."""
 
     def decorator(factory: ModelFactory) -> ModelFactory:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        description = (factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else ""
-        _REGISTRY[name] = ZooEntry(name, task, factory, input_size, source, reference_epochs, description)
+        text = description or (factory.__doc__ or "").strip().partition("\n")[0]
+        _REGISTRY[name] = ZooEntry(name, task, factory, input_size, source, reference_epochs, text)
         return factory
 
     return decorator

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torchvision
 from torch import nn
 
@@ -10,44 +12,25 @@ from compressor.models.registry import register
 IMAGENET_SIZE = (224, 224)
 
 
+# torchvision classifiers: name -> description. Built with weights=None and the dataset's classes.
+TORCHVISION_CLASSIFIERS = {
+    "mobilenet_v2": "MobileNetV2: inverted residuals, depthwise convs.",
+    "mobilenet_v3_small": "MobileNetV3-Small: SE blocks and hard-swish.",
+    "mobilenet_v3_large": "MobileNetV3-Large: SE blocks and hard-swish.",
+    "densenet121": "DenseNet-121: dense blocks of concatenated features.",
+    "resnet18": "ResNet-18: basic residual blocks.",
+    "resnet50": "ResNet-50: bottleneck residual blocks.",
+}
+
+
 def _torchvision_classifier(arch: str, num_classes: int) -> nn.Module:
     return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
 
 
-@register("mobilenet_v2", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def mobilenet_v2(num_classes: int) -> nn.Module:
-    """MobileNetV2: inverted residuals, depthwise convs."""
-    return _torchvision_classifier("mobilenet_v2", num_classes)
-
-
-@register("mobilenet_v3_small", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def mobilenet_v3_small(num_classes: int) -> nn.Module:
-    """MobileNetV3-Small: SE blocks and hard-swish."""
-    return _torchvision_classifier("mobilenet_v3_small", num_classes)
-
-
-@register("mobilenet_v3_large", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def mobilenet_v3_large(num_classes: int) -> nn.Module:
-    """MobileNetV3-Large: SE blocks and hard-swish."""
-    return _torchvision_classifier("mobilenet_v3_large", num_classes)
-
-
-@register("densenet121", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def densenet121(num_classes: int) -> nn.Module:
-    """DenseNet-121: dense blocks of concatenated features."""
-    return _torchvision_classifier("densenet121", num_classes)
-
-
-@register("resnet18", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def resnet18(num_classes: int) -> nn.Module:
-    """ResNet-18: basic residual blocks."""
-    return _torchvision_classifier("resnet18", num_classes)
-
-
-@register("resnet50", task="classification", input_size=IMAGENET_SIZE, source="torchvision")
-def resnet50(num_classes: int) -> nn.Module:
-    """ResNet-50: bottleneck residual blocks."""
-    return _torchvision_classifier("resnet50", num_classes)
+for _arch, _description in TORCHVISION_CLASSIFIERS.items():
+    register(_arch, task="classification", input_size=IMAGENET_SIZE, source="torchvision", description=_description)(
+        partial(_torchvision_classifier, _arch)
+    )
 
 
 class TinyCNN(nn.Sequential):
