@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.environment import collect_environment
-from compressor.errors import InputFileError, ModelMismatchError
+from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
 from compressor.models.checkpoint import save_checkpoint
@@ -112,7 +112,7 @@ def _check_input_size(handle: ModelHandle) -> None:
             handle.module.eval()(*get_task(handle.task).example_inputs(handle.input_spec, 1))
     except RuntimeError as error:
         raise ModelMismatchError(
-            f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {str(error).splitlines()[0][:200]}"
+            f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"
         ) from error
 
 

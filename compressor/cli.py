@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from compressor import api
 from compressor.errors import CompressorError, UnknownNameError
@@ -39,7 +40,8 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except CompressorError as error:
-            stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            message = " ".join(str(error).split())  # one line, whatever the underlying library said
+            stderr.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("[red]interrupted[/red]; no partial output was written")

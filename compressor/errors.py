@@ -7,6 +7,13 @@ that no traceback reaches someone who only mistyped a file name.
 from __future__ import annotations
 
 
+def brief(error: BaseException | str, limit: int = 200) -> str:
+    """The first non-empty line of an underlying error, shortened: enough to act on, never a dump."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class CompressorError(Exception):
     """Base class: a problem the user can act on. The message says what, where and what to do."""
 

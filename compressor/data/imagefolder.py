@@ -12,7 +12,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from torchvision.transforms import v2
 
 from compressor.data.base import DatasetBundle
-from compressor.errors import DataError
+from compressor.errors import DataError, brief
 
 VAL_FRACTION_PERCENT = 20
 
@@ -33,7 +33,7 @@ class ImageFileDataset(Dataset):
             with Image.open(path) as image:
                 return self.transform(image.convert("RGB")), label
         except (UnidentifiedImageError, OSError) as error:
-            raise DataError(f"cannot read image {path}: {error}") from error
+            raise DataError(f"cannot read image {path}: {brief(error)}") from error
 
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
@@ -41,7 +41,8 @@ def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
         classes, class_to_idx = find_classes(str(root))
         samples = make_dataset(str(root), class_to_idx, extensions=IMG_EXTENSIONS, allow_empty=True)
     except FileNotFoundError as error:
-        raise DataError(f"{root} is not an image dataset: expected one sub-folder per class ({error})") from error
+        message = f"{root} is not an image dataset: expected one sub-folder per class ({brief(error)})"
+        raise DataError(message) from error
     if not samples:
         raise DataError(f"{root} holds no images ({', '.join(IMG_EXTENSIONS[:4])}, ...) in its class folders")
     return classes, samples

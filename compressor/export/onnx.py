@@ -15,7 +15,7 @@ from typing import Any
 import onnx
 import torch
 
-from compressor.errors import ExportError, InputFileError
+from compressor.errors import ExportError, InputFileError, brief
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.tasks import get_task
@@ -77,7 +77,7 @@ def _run_exporter(
             errors.append(str(error))
     ops = sorted({match for text in errors for match in _OP_PATTERN.findall(text)})
     culprit = f" (operator {', '.join(ops[:3])})" if ops else ""
-    last = errors[-1].strip().splitlines()[0][:200] if errors and errors[-1].strip() else "unknown error"
+    last = brief(errors[-1]) if errors else "unknown error"
     raise ExportError(f"ONNX export failed{culprit}: {last}")
 
 
@@ -113,7 +113,7 @@ def export_onnx(
         try:
             onnx.checker.check_model(model, full_check=True)
         except onnx.checker.ValidationError as error:
-            raise ExportError(f"the exported ONNX model fails onnx.checker: {str(error).splitlines()[0]}") from error
+            raise ExportError(f"the exported ONNX model fails onnx.checker: {brief(error)}") from error
         parity = check_parity(handle, tmp, parity_inputs)
         metadata = {**handle.describe(), "exporter": exporter, "opset": opset, "parity": asdict(parity)}
         onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
@@ -139,7 +139,7 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # noqa: BLE001  (protobuf raises its own DecodeError types)
-        raise InputFileError(f"{path} is not a readable ONNX model (truncated or corrupt?): {error}") from error
+        raise InputFileError(f"{path} is not a readable ONNX model (truncated or corrupt?): {brief(error)}") from error
     props = {prop.key: prop.value for prop in model.metadata_props}
     if METADATA_KEY in props:
         meta = json.loads(props[METADATA_KEY])

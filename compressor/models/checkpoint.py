@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file as load_safetensors
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file as save_safetensors
 
-from compressor.errors import InputFileError
+from compressor.errors import InputFileError, brief
 from compressor.fsutil import atomic_path
 
 CHECKPOINT_FORMAT = "compressor.checkpoint/1"
@@ -60,27 +59,25 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise InputFileError(
                 f"{path} holds pickled Python objects besides tensors and was not loaded (unpickling can run "
-                f"code). Save a state_dict instead. ({first_line[:160]})"
+                f"code). Save a state_dict instead. ({brief(error, 160)})"
             ) from error
-        raise InputFileError(f"{path} is not a readable torch checkpoint: {first_line[:160]}") from error
+        raise InputFileError(f"{path} is not a readable torch checkpoint: {brief(error)}") from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise InputFileError(f"{path} is not a readable torch checkpoint (truncated or corrupt?): {error}") from error
+        message = f"{path} is not a readable torch checkpoint (truncated or corrupt?): {brief(error)}"
+        raise InputFileError(message) from error
     return _from_payload(path, payload)
 
 
 def _read_safetensors(path: Path) -> Checkpoint:
     try:
-        state_dict = load_safetensors(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
+            state_dict = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open, not a dict)
     except (SafetensorError, OSError, ValueError) as error:
-        raise InputFileError(f"{path} is not a readable safetensors file: {error}") from error
+        raise InputFileError(f"{path} is not a readable safetensors file: {brief(error)}") from error
     description = json.loads(metadata[_META_KEY]) if _META_KEY in metadata else None
     return Checkpoint(state_dict, description)
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from compressor.data.base import DatasetBundle
-from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
+from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
 from compressor.models.checkpoint import Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.reference import ensure_reference_checkpoint
@@ -99,7 +99,7 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
     try:
         loader_spec.loader.exec_module(user_module)
     except Exception as error:  # noqa: BLE001  (the user's code can raise anything)
-        raise InputFileError(f"importing {path} failed: {type(error).__name__}: {error}") from error
+        raise InputFileError(f"importing {path} failed: {type(error).__name__}: {brief(error)}") from error
     factory = getattr(user_module, factory_name, None)
     if not callable(factory):
         raise UnknownNameError(f"{path} has no callable {factory_name!r}")

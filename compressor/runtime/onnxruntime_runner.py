@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from compressor.errors import BackendUnavailableError, InputFileError
+from compressor.errors import BackendUnavailableError, InputFileError, brief
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
@@ -41,7 +41,7 @@ def create_session(path: Path, device: str = "cpu") -> ort.InferenceSession:
         ort.capi.onnxruntime_pybind11_state.InvalidGraph,
         ort.capi.onnxruntime_pybind11_state.NoSuchFile,
     ) as error:
-        raise InputFileError(f"onnxruntime cannot load {path}: {str(error).strip().splitlines()[0][:300]}") from error
+        raise InputFileError(f"onnxruntime cannot load {path}: {brief(error, 300)}") from error
 
 
 class OnnxRuntimeRunner:
