@@ -74,6 +74,11 @@ def test_unknown_name_suggests_the_builtin() -> None:
         load_dataset("shape")
 
 
+def test_missing_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="dataset folder not found"):
+        load_dataset(str(tmp_path / "nowhere"))
+
+
 def test_a_file_is_not_a_dataset(tmp_path: Path) -> None:
     file = tmp_path / "data.csv"
     file.write_text("x")

@@ -42,6 +42,8 @@ def load_dataset(spec: str, seed: int = shapes.DEFAULT_SEED) -> DatasetBundle:
         return load_image_folder(path)
     if path.exists():
         raise DataError(f"{spec} is a file, not a dataset: pass a built-in name or an ImageFolder directory")
+    if spec.startswith((".", "~")) or "/" in spec or "\\" in spec:
+        raise DataError(f"dataset folder not found: {spec}")
     close = difflib.get_close_matches(spec, BUILTIN_DATASETS, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UnknownNameError(
