@@ -38,12 +38,11 @@ def train_handle(
     config = config or TrainConfig()
     config.epochs = epochs
     task = get_task(handle.task)
-    size = handle.input_spec.image_size
     result = fit(
         handle.module,
         task,
-        bundle.split("train", size),
-        bundle.split("val", size),
+        bundle.split("train", handle.input_spec),
+        bundle.split("val", handle.input_spec),
         handle.input_spec,
         config,
         description=f"train {handle.name}",
@@ -94,7 +93,7 @@ def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tens
     """A real val batch for the export parity check (random inputs hide saturation and NaN issues)."""
     task = get_task(handle.task)
     loader = DataLoader(
-        bundle.split("val", handle.input_spec.image_size),
+        bundle.split("val", handle.input_spec),
         batch_size=PARITY_SAMPLES,
         shuffle=True,
         generator=torch.Generator().manual_seed(0),

@@ -137,7 +137,7 @@ def measure_variants(
             if handle is None:
                 warn(f"{variant.name}: no artifact for backend {backend}; skipped")
                 continue
-            val = deterministic_subset(bundle.split("val", handle.input_spec.image_size), max_samples)
+            val = deterministic_subset(bundle.split("val", handle.input_spec), max_samples)
             samples = len(val)  # type: ignore[arg-type]
             if handle.module is not None and reference is not None:
                 footprint = reference

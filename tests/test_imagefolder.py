@@ -5,33 +5,34 @@ import torch
 
 from compressor.data import calibration_split, load_dataset
 from compressor.errors import DataError, UnknownNameError
+from compressor.models.handle import InputSpec
 from tests.conftest import FOLDER_CLASSES, write_image_folder
 
 
 def test_train_val_layout(image_folder: Path) -> None:
     bundle = load_dataset(str(image_folder))
     assert bundle.class_names == sorted(FOLDER_CLASSES)
-    val = bundle.split("val", (40, 40))
+    val = bundle.split("val", InputSpec.image((40, 40)))
     image, label = val[0]
     assert image.shape == (3, 40, 40) and image.dtype == torch.uint8
-    assert len(val) == 24 and len(bundle.split("train", (40, 40))) == 72
+    assert len(val) == 24 and len(bundle.split("train", InputSpec.image((40, 40)))) == 72
 
 
 def test_single_tree_is_split_deterministically(tmp_path: Path) -> None:
     write_image_folder(tmp_path, per_class=20, seed=3)
     first = load_dataset(str(tmp_path))
     second = load_dataset(str(tmp_path))
-    train_a, val_a = first.split("train", (32, 32)), first.split("val", (32, 32))
+    train_a, val_a = first.split("train", InputSpec.image((32, 32))), first.split("val", InputSpec.image((32, 32)))
     assert len(train_a) + len(val_a) == 60
     assert 0 < len(val_a) < 30
-    assert [s[0] for s in val_a.samples] == [s[0] for s in second.split("val", (32, 32)).samples]
+    assert [s[0] for s in val_a.samples] == [s[0] for s in second.split("val", InputSpec.image((32, 32))).samples]
     assert not {s[0] for s in val_a.samples} & {s[0] for s in train_a.samples}
 
 
 def test_calibration_comes_from_train(image_folder: Path) -> None:
     bundle = load_dataset(str(image_folder))
-    calibration = calibration_split(bundle, (32, 32), samples=10)
-    train_paths = {path for path, _ in bundle.split("train", (32, 32)).samples}
+    calibration = calibration_split(bundle, InputSpec.image((32, 32)), samples=10)
+    train_paths = {path for path, _ in bundle.split("train", InputSpec.image((32, 32))).samples}
     assert len(calibration) == 10
     assert all(calibration.dataset.samples[i][0] in train_paths for i in calibration.indices)
 

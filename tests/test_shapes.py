@@ -4,6 +4,7 @@ import torch
 
 from compressor.data import load_dataset
 from compressor.data.shapes import SHAPE_CLASSES, render_sample, render_split
+from compressor.models.handle import InputSpec
 
 
 def test_split_is_deterministic_for_a_seed() -> None:
@@ -39,7 +40,7 @@ def test_every_class_draws_an_object(label: int) -> None:
 def test_bundle_serves_uint8_images_at_requested_size() -> None:
     bundle = load_dataset("shapes")
     assert bundle.native_size == (64, 64)
-    image, label = bundle.split("val", (32, 32))[0]
+    image, label = bundle.split("val", InputSpec.image((32, 32)))[0]
     assert image.shape == (3, 32, 32) and image.dtype == torch.uint8
     assert 0 <= label < bundle.num_classes
 

@@ -11,16 +11,18 @@ from compressor.data import shapes
 from compressor.data.base import DatasetBundle, TensorImageDataset, deterministic_subset
 from compressor.data.imagefolder import load_image_folder
 from compressor.errors import DataError, UnknownNameError
+from compressor.models.handle import InputSpec
 
 BUILTIN_DATASETS = ("shapes",)
 DEFAULT_DATASET = "shapes"
 
 
 def _shapes_bundle(seed: int) -> DatasetBundle:
-    def split_factory(split: str, image_size: tuple[int, int]) -> Dataset:
-        if image_size[0] != image_size[1]:
-            raise DataError(f"the shapes set is square; got image size {image_size}")
-        images, labels = shapes.render_split(split, shapes.SPLIT_SIZES[split], image_size[0], seed)
+    def split_factory(split: str, spec: InputSpec) -> Dataset:
+        height, width = spec.image_size
+        if height != width:
+            raise DataError(f"the shapes set is square; got image size {height}x{width}")
+        images, labels = shapes.render_split(split, shapes.SPLIT_SIZES[split], height, seed)
         return TensorImageDataset(images, labels)
 
     return DatasetBundle(
@@ -51,9 +53,9 @@ def load_dataset(spec: str, seed: int = shapes.DEFAULT_SEED) -> DatasetBundle:
     )
 
 
-def calibration_split(bundle: DatasetBundle, image_size: tuple[int, int], samples: int, seed: int = 0) -> Dataset:
+def calibration_split(bundle: DatasetBundle, spec: InputSpec, samples: int, seed: int = 0) -> Dataset:
     """Calibration data is always drawn from train, never from the val split we report on."""
-    return deterministic_subset(bundle.split("train", image_size), samples, seed)
+    return deterministic_subset(bundle.split("train", spec), samples, seed)
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""What every dataset provides: named splits of (uint8 CHW image, label) at a requested size."""
+"""What every dataset provides: named train/val splits, shaped for a model's input spec."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset, Subset
 
-SplitFactory = Callable[[str, tuple[int, int]], Dataset]
+from compressor.models.handle import InputSpec
+
+SplitFactory = Callable[[str, InputSpec], Dataset]
 
 
 @dataclass
 class DatasetBundle:
-    """A dataset's identity and its splits. Images come out as uint8 tensors; models normalise them."""
+    """A dataset's identity and its splits. Image sets yield uint8 tensors; the task normalises them."""
 
     name: str
     task: str
@@ -26,11 +28,11 @@ class DatasetBundle:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def split(self, split: str, image_size: tuple[int, int]) -> Dataset:
-        """The `train` or `val` split with images resized to `image_size`."""
+    def split(self, split: str, spec: InputSpec) -> Dataset:
+        """The `train` or `val` split, shaped for a model's input spec (image size, for images)."""
         if split not in ("train", "val"):
             raise ValueError(f"unknown split {split!r}")
-        return self.split_factory(split, image_size)
+        return self.split_factory(split, spec)
 
 
 class TensorImageDataset(Dataset):

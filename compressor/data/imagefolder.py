@@ -13,6 +13,7 @@ from torchvision.transforms import v2
 
 from compressor.data.base import DatasetBundle
 from compressor.errors import DataError, brief
+from compressor.models.handle import InputSpec
 
 VAL_FRACTION_PERCENT = 20
 
@@ -79,8 +80,8 @@ def load_image_folder(root: Path) -> DatasetBundle:
         raise DataError(f"{root}: classification needs at least two class folders, found {classes}")
     splits = {"train": train, "val": val}
 
-    def split_factory(split: str, image_size: tuple[int, int]) -> Dataset:
-        return ImageFileDataset(splits[split], image_size)
+    def split_factory(split: str, spec: InputSpec) -> Dataset:
+        return ImageFileDataset(splits[split], spec.image_size)
 
     return DatasetBundle(
         name=str(root),

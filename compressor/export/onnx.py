@@ -18,7 +18,7 @@ import torch
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
-from compressor.tasks import get_task
+from compressor.tasks import Task, get_task
 
 DEFAULT_OPSET = 18
 METADATA_KEY = "compressor"
@@ -44,20 +44,20 @@ class ParityResult:
         )
 
 
-def _input_names(count: int) -> list[str]:
-    return ["input"] if count == 1 else [f"input_{i}" for i in range(count)]
+def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, task: Task, opset: int) -> str:
+    """Try the dynamo exporter, then the TorchScript one; return the name of the one that worked.
 
-
-def _run_exporter(
-    module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, output_names: tuple[str, ...], opset: int
-) -> str:
-    """Try the dynamo exporter, then the TorchScript one; return the name of the one that worked."""
-    names = _input_names(len(inputs))
-    batch = torch.export.Dim("batch", min=1)
+    The task names the inputs and outputs and which of their axes are dynamic (batch, sequence, ...).
+    """
+    axes = task.dynamic_axes()
+    dims = {name: torch.export.Dim(name, min=1) for per_tensor in axes.values() for name in per_tensor.values()}
+    dynamic_shapes = tuple(
+        {axis: dims[name] for axis, name in axes.get(input_name, {}).items()} for input_name in task.input_names
+    )
     errors: list[str] = []
     attempts: list[tuple[str, dict[str, Any]]] = [
-        ("dynamo", {"dynamo": True, "dynamic_shapes": tuple({0: batch} for _ in inputs), "external_data": False}),
-        ("torchscript", {"dynamo": False, "dynamic_axes": {name: {0: "batch"} for name in [*names, *output_names]}}),
+        ("dynamo", {"dynamo": True, "dynamic_shapes": dynamic_shapes, "external_data": False}),
+        ("torchscript", {"dynamo": False, "dynamic_axes": axes}),
     ]
     for exporter, options in attempts:
         try:
@@ -67,8 +67,8 @@ def _run_exporter(
                     module,
                     tuple(inputs),
                     str(target),
-                    input_names=names,
-                    output_names=list(output_names),
+                    input_names=list(task.input_names),
+                    output_names=list(task.output_names),
                     opset_version=opset,
                     **options,
                 )
@@ -108,7 +108,7 @@ def export_onnx(
     module = copy.deepcopy(handle.module).eval()
     parity_inputs = parity_inputs or task.example_inputs(handle.input_spec, 8)
     with atomic_path(path) as tmp:
-        exporter = _run_exporter(module, task.example_inputs(handle.input_spec, 2), tmp, task.output_names, opset)
+        exporter = _run_exporter(module, task.example_inputs(handle.input_spec, 2), tmp, task, opset)
         model = onnx.load(str(tmp))
         try:
             onnx.checker.check_model(model, full_check=True)

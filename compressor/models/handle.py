@@ -17,9 +17,11 @@ class InputSpec:
     """One sample's input: shape without the batch axis, and the normalisation the model expects."""
 
     shape: tuple[int, ...]
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
+    mean: tuple[float, ...] = IMAGENET_MEAN  # images only
+    std: tuple[float, ...] = IMAGENET_STD  # images only
     dtype: str = "float32"
+    vocab: tuple[str, ...] | None = None  # text models with a built-in word-level vocabulary
+    tokenizer: str | None = None  # text models with a Hugging Face tokenizer: its directory
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -30,11 +32,14 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
+        vocab = data.get("vocab")
         return cls(
             shape=tuple(int(v) for v in data["shape"]),
             mean=tuple(float(v) for v in data.get("mean", IMAGENET_MEAN)),
             std=tuple(float(v) for v in data.get("std", IMAGENET_STD)),
             dtype=str(data.get("dtype", "float32")),
+            vocab=tuple(str(word) for word in vocab) if vocab is not None else None,
+            tokenizer=data.get("tokenizer"),
         )
 
     @classmethod

@@ -20,7 +20,12 @@ class MetricAccumulator(Protocol):
 class Task(Protocol):
     name: str
     primary_metric: str
+    input_names: tuple[str, ...]  # the model's positional inputs, in order (also the ONNX input names)
     output_names: tuple[str, ...]
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """For each input and output name, its axes that vary at run time (axis -> dimension name)."""
+        ...
 
     def prepare_batch(self, batch: Any, spec: InputSpec) -> tuple[list[torch.Tensor], Any]:
         """Turn a loader batch into model inputs and targets."""

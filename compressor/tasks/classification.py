@@ -43,7 +43,11 @@ class TopKAccuracy:
 class ClassificationTask:
     name = "classification"
     primary_metric = "top1"
+    input_names = ("input",)
     output_names = ("logits",)
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return {"input": {0: "batch"}, "logits": {0: "batch"}}
 
     def prepare_batch(
         self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec
