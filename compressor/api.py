@@ -97,6 +97,7 @@ def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tens
         batch_size=PARITY_SAMPLES,
         shuffle=True,
         generator=torch.Generator().manual_seed(0),
+        collate_fn=task.collate,
     )
     inputs, _ = task.prepare_batch(next(iter(loader)), handle.input_spec)
     return inputs

@@ -9,20 +9,17 @@ from compressor.progress import make_progress
 from compressor.runtime.base import Runner
 from compressor.tasks.base import Task
 
-EVAL_BATCH_SIZE = 64
-
 
 def evaluate(
     runner: Runner,
     task: Task,
     dataset: Dataset,
     spec: InputSpec,
-    batch_size: int = EVAL_BATCH_SIZE,
     label: str = "evaluate",
 ) -> dict[str, float]:
     """Stream the dataset batch by batch (memory stays flat) and return the task's metrics."""
     metric = task.new_metric()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(dataset, batch_size=task.eval_batch_size, shuffle=False, collate_fn=task.collate)
     with make_progress() as progress:
         bar = progress.add_task(label, total=len(loader), status="")
         for batch in loader:

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from compressor.evaluate import EVAL_BATCH_SIZE
 from compressor.models.handle import InputSpec
 from compressor.progress import make_progress
 from compressor.runtime.torch_runner import output_list
@@ -77,8 +76,8 @@ def recalibrate_batchnorm(
     for index, batch in enumerate(loader):
         if index >= max_batches:
             break
-        inputs, _ = task.prepare_batch(batch, spec)
-        module(*_place(inputs, config))
+        inputs, targets = task.prepare_batch(batch, spec)
+        task.training_loss(module, _place(inputs, config), targets)  # train-mode forward updates the statistics
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
 
@@ -110,9 +109,14 @@ def fit(
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
     train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, generator=generator
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=generator,
+        collate_fn=task.collate,
     )
-    val_loader = DataLoader(val_set, batch_size=EVAL_BATCH_SIZE, shuffle=False)
+    val_loader = DataLoader(val_set, batch_size=task.eval_batch_size, shuffle=False, collate_fn=task.collate)
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
@@ -131,7 +135,7 @@ def fit(
                 inputs, targets = task.prepare_batch(batch, spec)
                 if config.augment:
                     inputs = task.augment(inputs, generator)
-                loss = task.loss(output_list(module(*_place(inputs, config))), targets.to(config.device))
+                loss = task.training_loss(module, _place(inputs, config), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import torch
+from torch import nn
+from torch.utils.data import default_collate
 
 from compressor.models.handle import InputSpec
+from compressor.runtime.torch_runner import output_list
 
 
 class MetricAccumulator(Protocol):
@@ -18,10 +21,20 @@ class MetricAccumulator(Protocol):
 
 
 class Task(Protocol):
+    """The interface every task implements; `TaskBase` below provides the common defaults."""
+
     name: str
     primary_metric: str
     input_names: tuple[str, ...]  # the model's positional inputs, in order (also the ONNX input names)
     output_names: tuple[str, ...]
+    eval_batch_size: int
+    fixed_batch_size: int | None
+
+    def collate(self, samples: list[Any]) -> Any: ...
+
+    def training_loss(self, module: nn.Module, inputs: list[torch.Tensor], targets: Any) -> torch.Tensor: ...
+
+    def parity(self, reference: list[torch.Tensor], candidate: list[torch.Tensor]) -> tuple[float, float]: ...
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         """For each input and output name, its axes that vary at run time (axis -> dimension name)."""
@@ -46,3 +59,39 @@ class Task(Protocol):
     def example_inputs(self, spec: InputSpec, batch_size: int) -> list[torch.Tensor]:
         """Random inputs of the right shape and dtype, for export tracing and latency timing."""
         ...
+
+
+class TaskBase:
+    """Defaults that most tasks share; a task overrides only what differs (detection overrides most)."""
+
+    input_names: tuple[str, ...] = ("input",)
+    output_names: tuple[str, ...] = ("output",)
+    eval_batch_size = 64
+    fixed_batch_size: int | None = None  # when the exported graph takes only one batch size (detectors: 1)
+
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return {name: {0: "batch"} for name in (*self.input_names, *self.output_names)}
+
+    def collate(self, samples: list[Any]) -> Any:
+        """How a DataLoader stacks samples into a batch."""
+        return default_collate(samples)
+
+    def augment(self, inputs: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
+        return inputs
+
+    def loss(self, outputs: list[torch.Tensor], targets: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_loss(self, module: nn.Module, inputs: list[torch.Tensor], targets: Any) -> torch.Tensor:
+        """The loss of one training step, given inputs already on the training device."""
+        return self.loss(output_list(module(*inputs)), targets.to(inputs[0].device))
+
+    def agreement(self, reference: list[torch.Tensor], candidate: list[torch.Tensor]) -> float:
+        raise NotImplementedError
+
+    def parity(self, reference: list[torch.Tensor], candidate: list[torch.Tensor]) -> tuple[float, float]:
+        """(max abs difference of the outputs, prediction agreement) between two runs of one model."""
+        max_diff = max(
+            float((ref.float() - cand.float()).abs().max()) for ref, cand in zip(reference, candidate, strict=True)
+        )
+        return max_diff, self.agreement(reference, candidate)

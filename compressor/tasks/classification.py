@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from compressor.models.handle import InputSpec
+from compressor.tasks.base import TaskBase
 
 
 def normalize_images(images: torch.Tensor, spec: InputSpec) -> torch.Tensor:
@@ -40,14 +41,11 @@ class TopKAccuracy:
         return {"top1": self.correct1 / self.count, "top5": self.correct5 / self.count}
 
 
-class ClassificationTask:
+class ClassificationTask(TaskBase):
     name = "classification"
     primary_metric = "top1"
     input_names = ("input",)
     output_names = ("logits",)
-
-    def dynamic_axes(self) -> dict[str, dict[int, str]]:
-        return {"input": {0: "batch"}, "logits": {0: "batch"}}
 
     def prepare_batch(
         self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec
