@@ -178,6 +178,7 @@ def bench(
             "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
             "on CUDA, peak bytes allocated by torch",
             "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
+            *([task.measurement_note] if task.measurement_note else []),
         ],
     )
 

@@ -85,6 +85,12 @@ def _measure_on_backend(
     """Accuracy once, then latency per batch size, through one runner of `handle` on `backend`."""
     task = get_task(handle.task)
     info(f"measuring {variant.name} on {backend} ({device})")
+    if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
+        warn(
+            f"{handle.task} models run {task.fixed_batch_size} sample at a time; timing batch size "
+            f"{task.fixed_batch_size} only"
+        )
+        batch_sizes = [task.fixed_batch_size]
     example = task.example_inputs(handle.input_spec, max(batch_sizes))
     runner, peak_mb = build_and_measure_memory(lambda: make_runner(handle, backend, device), example, device)
     rows = []

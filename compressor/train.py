@@ -24,7 +24,7 @@ from compressor.tasks.base import Task
 @dataclass
 class TrainConfig:
     epochs: int = 5
-    batch_size: int = 32
+    batch_size: int | None = None  # None: the task's own default (32 for classifiers, 8 for detectors)
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.15
@@ -110,7 +110,7 @@ def fit(
         module.to(memory_format=torch.channels_last)
     train_loader = DataLoader(
         train_set,
-        batch_size=config.batch_size,
+        batch_size=config.batch_size or task.train_batch_size,
         shuffle=True,
         drop_last=True,
         generator=generator,

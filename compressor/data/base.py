@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,6 +48,14 @@ class TensorImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         return self.images[index], int(self.labels[index])
+
+
+def in_val_split(key: str, val_percent: int = 20) -> bool:
+    """Deterministic train/val assignment by a hash of a stable key (a relative path, a file name).
+
+    Adding or removing other files never moves this one to the other split.
+    """
+    return hashlib.sha1(key.encode()).digest()[0] * 100 // 256 < val_percent
 
 
 def deterministic_subset(dataset: Dataset, samples: int | None, seed: int = 0) -> Dataset:

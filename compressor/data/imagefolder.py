@@ -11,11 +11,9 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
 
-from compressor.data.base import DatasetBundle
+from compressor.data.base import DatasetBundle, in_val_split
 from compressor.errors import DataError, brief
 from compressor.models.handle import InputSpec
-
-VAL_FRACTION_PERCENT = 20
 
 
 class ImageFileDataset(Dataset):
@@ -50,9 +48,7 @@ def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
 
 
 def _is_val(path: str, root: Path) -> bool:
-    """Deterministic split by path hash: stable when files are added elsewhere in the tree."""
-    digest = hashlib.sha1(str(Path(path).relative_to(root)).encode()).digest()
-    return digest[0] * 100 // 256 < VAL_FRACTION_PERCENT
+    return in_val_split(str(Path(path).relative_to(root)))
 
 
 def _fingerprint(root: Path, samples: list[tuple[str, int]]) -> str:

@@ -10,6 +10,7 @@ few pixels across) keep a reference model below 100%.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -116,18 +117,24 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, size=3).astype(np.float32)
 
 
-def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE) -> np.ndarray:
-    """Draw one image of class `label` as an HxWx3 uint8 array."""
-    # Background: a linear gradient between two colours.
+@dataclass
+class Scene:
+    """A canvas being drawn on, and the two background colours objects must stand out from."""
+
+    canvas: Image.Image
+    top: np.ndarray
+    bottom: np.ndarray
+
+
+def draw_background(rng: np.random.Generator, size: int, clutter_items: tuple[int, int] = CLUTTER_ITEMS) -> Scene:
+    """A linear gradient between two colours, with thin lines and small blobs that are not objects."""
     top, bottom = _random_colour(rng), _random_colour(rng)
     ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
     if rng.random() < 0.5:
         ramp = ramp.transpose(1, 0, 2)
     canvas = Image.fromarray(np.broadcast_to(top + (bottom - top) * ramp, (size, size, 3)).astype(np.uint8))
-
-    # Clutter: thin lines and small blobs that are not the object.
     draw = ImageDraw.Draw(canvas)
-    for _ in range(int(rng.integers(*CLUTTER_ITEMS))):
+    for _ in range(int(rng.integers(*clutter_items))):
         colour = tuple(int(c) for c in _random_colour(rng))
         x0, y0, x1, y1 = (float(v) for v in rng.uniform(0, size, 4))
         if rng.random() < 0.6:
@@ -135,24 +142,39 @@ def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE
         else:
             r = float(rng.uniform(1.5, 4.0))
             draw.ellipse((x0 - r, y0 - r, x0 + r, y0 + r), fill=colour)
+    return Scene(canvas, top, bottom)
 
-    # The object: random size, position, rotation, and a colour with at least some contrast.
-    radius = float(rng.uniform(*RADIUS_FRACTION) * size)
-    margin = radius * 0.8
-    centre = (float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin)))
+
+def draw_object(
+    rng: np.random.Generator, scene: Scene, label: int, centre: tuple[float, float], radius: float
+) -> np.ndarray:
+    """Paste one rotated shape in a colour that contrasts with the background; return its boolean mask."""
     angle = math.radians(float(rng.uniform(-ROTATION_DEGREES, ROTATION_DEGREES)))
     colour = _random_colour(rng)
     for _ in range(20):
-        if min(np.abs(colour - top).sum(), np.abs(colour - bottom).sum()) >= MIN_CONTRAST:
+        if min(np.abs(colour - scene.top).sum(), np.abs(colour - scene.bottom).sum()) >= MIN_CONTRAST:
             break
         colour = _random_colour(rng)
-    mask = _draw_mask(SHAPE_CLASSES[label], size, centre, radius, angle)
-    canvas.paste(tuple(int(c) for c in colour), mask=mask)
+    mask = _draw_mask(SHAPE_CLASSES[label], scene.canvas.width, centre, radius, angle)
+    scene.canvas.paste(tuple(int(c) for c in colour), mask=mask)
+    return np.asarray(mask) > 0
 
-    # Sensor noise.
-    pixels = np.asarray(canvas, dtype=np.float32)
+
+def add_noise(rng: np.random.Generator, scene: Scene) -> np.ndarray:
+    """Sensor noise on the finished canvas; the image as HxWx3 uint8."""
+    pixels = np.asarray(scene.canvas, dtype=np.float32)
     pixels += rng.normal(0.0, rng.uniform(*NOISE_SIGMA), pixels.shape)
     return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE) -> np.ndarray:
+    """Draw one image of class `label` as an HxWx3 uint8 array."""
+    scene = draw_background(rng, size)
+    radius = float(rng.uniform(*RADIUS_FRACTION) * size)
+    margin = radius * 0.8
+    centre = (float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin)))
+    draw_object(rng, scene, label, centre, radius)
+    return add_noise(rng, scene)
 
 
 @lru_cache(maxsize=8)

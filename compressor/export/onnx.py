@@ -6,8 +6,11 @@ import contextlib
 import copy
 import io
 import json
+import os
 import re
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ import torch
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.runtime.base import Runner
 from compressor.tasks import Task, get_task
 
 DEFAULT_OPSET = 18
@@ -44,6 +48,21 @@ class ParityResult:
         )
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """The exporters print graphs and diagnostics to stderr (also from C++); keep the terminal readable."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, task: Task, opset: int) -> str:
     """Try the dynamo exporter, then the TorchScript one; return the name of the one that worked.
 
@@ -61,7 +80,7 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
     ]
     for exporter, options in attempts:
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_stderr():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     module,
@@ -81,13 +100,22 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
     raise ExportError(f"ONNX export failed{culprit}: {last}")
 
 
+def run_in_chunks(runner: Runner, inputs: list[torch.Tensor], chunk: int | None) -> list[torch.Tensor]:
+    """Run a batch through a model whose graph takes only `chunk` samples at a time (None: any batch)."""
+    if chunk is None:
+        return runner.run(inputs)
+    parts = [runner.run([t[i : i + chunk] for t in inputs]) for i in range(0, int(inputs[0].shape[0]), chunk)]
+    return [torch.cat(outputs) for outputs in zip(*parts, strict=True)]
+
+
 def check_parity(handle: ModelHandle, onnx_path: Path, inputs: list[torch.Tensor]) -> ParityResult:
     """Run the same batch through torch and onnxruntime and compare every output."""
     from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
     from compressor.runtime.torch_runner import TorchRunner
 
-    reference = TorchRunner(handle.module).run(inputs)  # type: ignore[arg-type]
-    candidate = OnnxRuntimeRunner(onnx_path).run(inputs)
+    chunk = get_task(handle.task).fixed_batch_size
+    reference = run_in_chunks(TorchRunner(handle.module), inputs, chunk)  # type: ignore[arg-type]
+    candidate = run_in_chunks(OnnxRuntimeRunner(onnx_path), inputs, chunk)
     if len(reference) != len(candidate):
         raise ExportError(f"the ONNX model has {len(candidate)} outputs, torch gives {len(reference)}")
     max_diff, agreement = get_task(handle.task).parity(reference, candidate)
@@ -105,7 +133,8 @@ def export_onnx(
     module = copy.deepcopy(handle.module).eval()
     parity_inputs = parity_inputs or task.example_inputs(handle.input_spec, 8)
     with atomic_path(path) as tmp:
-        exporter = _run_exporter(module, task.example_inputs(handle.input_spec, 2), tmp, task, opset)
+        trace_inputs = task.example_inputs(handle.input_spec, task.fixed_batch_size or 2)
+        exporter = _run_exporter(module, trace_inputs, tmp, task, opset)
         model = onnx.load(str(tmp))
         try:
             onnx.checker.check_model(model, full_check=True)

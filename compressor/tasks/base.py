@@ -28,7 +28,9 @@ class Task(Protocol):
     input_names: tuple[str, ...]  # the model's positional inputs, in order (also the ONNX input names)
     output_names: tuple[str, ...]
     eval_batch_size: int
+    train_batch_size: int
     fixed_batch_size: int | None
+    measurement_note: str | None
 
     def collate(self, samples: list[Any]) -> Any: ...
 
@@ -67,7 +69,9 @@ class TaskBase:
     input_names: tuple[str, ...] = ("input",)
     output_names: tuple[str, ...] = ("output",)
     eval_batch_size = 64
+    train_batch_size = 32
     fixed_batch_size: int | None = None  # when the exported graph takes only one batch size (detectors: 1)
+    measurement_note: str | None = None  # what the report should say about how this task is timed
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {name: {0: "batch"} for name in (*self.input_names, *self.output_names)}
