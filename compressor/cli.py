@@ -18,6 +18,7 @@ from compressor import api
 from compressor.errors import CompressorError, UnknownNameError
 from compressor.report import to_markdown, write_report
 from compressor.runtime import parse_backends
+from compressor.tasks import get_task
 from compressor.train import TrainConfig
 
 app = typer.Typer(
@@ -83,9 +84,7 @@ def models_command() -> None:
     for column in table.columns[:4]:
         column.no_wrap = True
     for entry in api.list_models():
-        table.add_row(
-            entry.name, entry.task, f"{entry.input_size[0]}x{entry.input_size[1]}", entry.source, entry.description
-        )
+        table.add_row(entry.name, entry.task, "x".join(map(str, entry.input_size)), entry.source, entry.description)
     stdout.print(table)
 
 
@@ -96,7 +95,7 @@ def train_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (.pt or .safetensors).")],
     data: DataOpt = "shapes",
     epochs: Annotated[int, typer.Option(min=1)] = 5,
-    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Default: 32, or 8 for detectors.")] = None,
     lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
     seed: int = 0,
     image_size: ImageSizeOpt = None,
@@ -121,12 +120,16 @@ def export_command(
     opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18).")] = None,
     image_size: ImageSizeOpt = None,
 ) -> None:
-    """Export a model to ONNX (dynamic batch axis), checked and parity-tested against torch."""
+    """Export a model to ONNX (dynamic batch axis; text: sequence too), checked and parity-tested against torch."""
     handle, parity = api.export(
         model, output, data=data, weights=weights, image_size=_image_size(image_size), opset=opset
     )
     verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
-    stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, dynamic batch)")
+    axes = sorted(
+        {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}
+    )
+    shapes = f"dynamic {', '.join(axes)}" if axes else "static shapes"
+    stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, {shapes})")
     stdout.print(f"parity vs torch: {parity.summary()} ({verdict})", highlight=False)
 
 

@@ -9,11 +9,15 @@ from torch.utils.data import Dataset
 
 from compressor.data import shapes
 from compressor.data.base import DatasetBundle, TensorImageDataset, deterministic_subset
+from compressor.data.coco import load_coco
 from compressor.data.imagefolder import load_image_folder
+from compressor.data.shapes_det import shapes_det_bundle
+from compressor.data.textfile import TEXT_SUFFIXES, is_text_dir, load_text_data
+from compressor.data.topics import topics_bundle
 from compressor.errors import DataError, UnknownNameError
 from compressor.models.handle import InputSpec
 
-BUILTIN_DATASETS = ("shapes",)
+BUILTIN_DATASETS = ("shapes", "shapes-det", "topics")
 DEFAULT_DATASET = "shapes"
 
 
@@ -36,10 +40,18 @@ def _shapes_bundle(seed: int) -> DatasetBundle:
 
 
 def load_dataset(spec: str, seed: int = shapes.DEFAULT_SEED) -> DatasetBundle:
-    """A built-in name (`shapes`) or a path to an ImageFolder directory."""
+    """A built-in name, a .jsonl/.csv text file or directory of them, or an ImageFolder directory."""
     if spec == "shapes":
         return _shapes_bundle(seed)
+    if spec == "shapes-det":
+        return shapes_det_bundle(seed)
+    if spec == "topics":
+        return topics_bundle(seed)
     path = Path(spec).expanduser()
+    if path.suffix == ".json" and path.is_file():
+        return load_coco(path)
+    if path.suffix in TEXT_SUFFIXES or (path.is_dir() and is_text_dir(path)):
+        return load_text_data(path)
     if path.is_dir():
         return load_image_folder(path)
     if path.exists():

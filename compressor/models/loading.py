@@ -39,7 +39,7 @@ def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) ->
         task=entry.task,
         input_spec=spec,
         class_names=list(bundle.class_names),
-        module=entry.build(bundle.num_classes),
+        module=entry.build(bundle.num_classes, spec),
         source=f"zoo:{entry.name}",
         weights=RANDOM_WEIGHTS,
     )
@@ -129,12 +129,13 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     description = checkpoint.description
     entry = get_entry(description["name"])
     _check_classes(description["class_names"], bundle, str(path))
-    module = entry.build(len(description["class_names"]))
+    input_spec = InputSpec.from_dict(description["input_spec"])
+    module = entry.build(len(description["class_names"]), input_spec)
     apply_state_dict(module, checkpoint.state_dict, str(path))
     return ModelHandle(
         name=entry.name,
         task=description["task"],
-        input_spec=InputSpec.from_dict(description["input_spec"]),
+        input_spec=input_spec,
         class_names=list(description["class_names"]),
         module=module,
         source=str(path),
@@ -169,9 +170,16 @@ def load_model(
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
         return _load_described_checkpoint(path, bundle)
     if path.is_dir():
-        raise InputFileError(f"{path} is a directory; Hugging Face model directories are not supported yet")
+        if weights is not None:
+            raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
+        from compressor.models.huggingface import load_hf_classifier  # imports transformers only when asked
+
+        return load_hf_classifier(path, bundle)
     entry = get_entry(spec)
-    model_spec = _input_spec(bundle, entry.input_size, image_size)
+    if entry.input_spec is not None:
+        model_spec = entry.input_spec(bundle, image_size)
+    else:
+        model_spec = _input_spec(bundle, entry.input_size, image_size)
     handle = build_zoo_handle(entry, bundle, model_spec)
     if weights == RANDOM_WEIGHTS:
         return handle

@@ -20,8 +20,8 @@ def cache_dir() -> Path:
 
 
 def reference_path(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> Path:
-    height, width = spec.image_size
-    return cache_dir() / "reference" / f"{entry.name}-{bundle.fingerprint}-{height}x{width}.pt"
+    size = "x".join(str(dim) for dim in spec.shape[-2:])  # images: HxW; text: max_length
+    return cache_dir() / "reference" / f"{entry.name}-{bundle.fingerprint}-{size}.pt"
 
 
 def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> Path:

@@ -6,14 +6,22 @@ Adding a model is one decorated function that takes `num_classes` and returns an
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from compressor.errors import UnknownNameError
 
+if TYPE_CHECKING:
+    from compressor.data.base import DatasetBundle
+    from compressor.models.handle import InputSpec
+
 ModelFactory = Callable[..., nn.Module]
+# Builds a model's InputSpec from the data (a text model's vocabulary, say) and the --image-size asked for.
+SpecHook = Callable[["DatasetBundle", "tuple[int, int] | None"], "InputSpec"]
 
 
 @dataclass(frozen=True)
@@ -21,13 +29,19 @@ class ZooEntry:
     name: str
     task: str
     factory: ModelFactory
-    input_size: tuple[int, int]
+    input_size: tuple[int, ...]  # (height, width) for images; (max_length,) for text
     source: str
     reference_epochs: int
     description: str
+    input_spec: SpecHook | None = None  # None: an image model, sized by --image-size or the data
 
-    def build(self, num_classes: int) -> nn.Module:
-        return self.factory(num_classes=num_classes)
+    def build(self, num_classes: int, spec: InputSpec | None = None) -> nn.Module:
+        """A fresh model; factories with a `spec` parameter are shaped by the InputSpec (vocabulary, size)."""
+        if "spec" not in inspect.signature(self.factory).parameters:
+            return self.factory(num_classes=num_classes)
+        if spec is None:
+            raise ValueError(f"{self.name} is built from an input spec; pass one")
+        return self.factory(num_classes=num_classes, spec=spec)
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
@@ -37,10 +51,11 @@ def register(
     name: str,
     *,
     task: str,
-    input_size: tuple[int, int],
+    input_size: tuple[int, ...],
     source: str,
     reference_epochs: int = 10,
     description: str | None = None,
+    input_spec: SpecHook | None = None,
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register `factory(num_classes=...)` under `name`; by default its docstring's first line describes it."""
 
@@ -48,14 +63,14 @@ def register(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (factory.__doc__ or "").strip().partition("\n")[0]
-        _REGISTRY[name] = ZooEntry(name, task, factory, input_size, source, reference_epochs, text)
+        _REGISTRY[name] = ZooEntry(name, task, factory, input_size, source, reference_epochs, text, input_spec)
         return factory
 
     return decorator
 
 
 def _ensure_zoo_loaded() -> None:
-    from compressor.models import zoo  # noqa: F401  (registers the built-in entries)
+    from compressor.models import detection, zoo  # noqa: F401  (importing registers the built-in entries)
 
 
 def get_entry(name: str) -> ZooEntry:

@@ -7,7 +7,11 @@ from functools import partial
 import torchvision
 from torch import nn
 
+from compressor.data.text import MAX_LENGTH
+from compressor.errors import ModelMismatchError
+from compressor.models.handle import InputSpec
 from compressor.models.registry import register
+from compressor.models.text import text_transformer, text_transformer_spec
 
 IMAGENET_SIZE = (224, 224)
 
@@ -64,3 +68,34 @@ class TinyCNN(nn.Sequential):
 def tiny_cnn(num_classes: int) -> nn.Module:
     """Tiny depthwise-separable CNN for smoke tests and CI."""
     return TinyCNN(num_classes)
+
+
+VIT_PATCH = 8
+
+
+@register("vit_tiny", task="classification", input_size=(64, 64), source="torchvision", reference_epochs=10)
+def vit_tiny(num_classes: int, spec: InputSpec) -> nn.Module:
+    """Vision Transformer: 8x8 patches, 4 layers, width 192, 3 heads (torchvision's class, small config)."""
+    height, width = spec.image_size
+    if height != width or height % VIT_PATCH:
+        raise ModelMismatchError(f"vit_tiny takes square images whose side is a multiple of 8, not {height}x{width}")
+    return torchvision.models.VisionTransformer(
+        image_size=height,
+        patch_size=VIT_PATCH,
+        num_layers=4,
+        num_heads=3,
+        hidden_dim=192,
+        mlp_dim=768,
+        num_classes=num_classes,
+    )
+
+
+register(
+    "text_transformer",
+    task="text",
+    input_size=(MAX_LENGTH,),
+    source="compressor",
+    reference_epochs=4,
+    description="Small Transformer encoder (2 layers, width 64) over a word vocabulary from the train split.",
+    input_spec=text_transformer_spec,
+)(text_transformer)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from compressor.errors import UnknownNameError
 from compressor.tasks.base import MetricAccumulator, Task
 from compressor.tasks.classification import ClassificationTask
+from compressor.tasks.detection import DetectionTask
+from compressor.tasks.text import TextClassificationTask
 
-_TASKS: dict[str, Task] = {"classification": ClassificationTask()}
+_TASKS: dict[str, Task] = {
+    "classification": ClassificationTask(),
+    "detection": DetectionTask(),
+    "text": TextClassificationTask(),
+}
 
 
 def get_task(name: str) -> Task:

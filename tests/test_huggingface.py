@@ -1,0 +1,118 @@
+"""Hugging Face sequence classifiers from a local `save_pretrained` directory: load, bench, export.
+
+The model is a tiny BERT built from a config and the tokenizer a word-level one built here: nothing
+is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from compressor import api
+from compressor.data import load_dataset
+from compressor.data.text import hf_tokenizer, words
+from compressor.data.topics import TOPICS, make_split
+from compressor.errors import InputFileError, MissingDependencyError, ModelMismatchError
+from compressor.models.loading import load_model
+from compressor.tasks import get_task
+
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+
+
+def _save_word_tokenizer(directory: Path, texts: list[str]) -> None:
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])}
+    for word in sorted({w for text in texts for w in words(text)}):
+        vocab[word] = len(vocab)
+    backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.normalizer = tokenizers.normalizers.Lowercase()
+    backend.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    backend.post_processor = tokenizers.processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    wrapped = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        model_max_length=64,
+    )
+    wrapped.save_pretrained(directory)
+
+
+@pytest.fixture(scope="module")
+def text_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hf-data")
+    names = list(TOPICS)
+    for split, size in (("train", 160), ("val", 48)):
+        texts, labels = make_split(split, size, seed=11)
+        rows = [json.dumps({"text": t, "label": names[y]}) for t, y in zip(texts, labels, strict=True)]
+        (root / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory: pytest.TempPathFactory, text_data: Path) -> Path:
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    texts = [json.loads(line)["text"] for line in (text_data / "train.jsonl").read_text().splitlines()]
+    _save_word_tokenizer(directory, texts)
+    config = transformers.BertConfig(
+        vocab_size=len(hf_tokenizer.__wrapped__(str(directory))),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=len(TOPICS),
+    )
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).eval().save_pretrained(directory)
+    return directory
+
+
+def test_loads_with_its_tokenizer_and_benches_on_both_backends(bert_dir: Path, text_data: Path) -> None:
+    handle = load_model(str(bert_dir), load_dataset(str(text_data)))
+    assert handle.task == "text" and handle.input_spec.tokenizer == str(bert_dir)
+    assert handle.input_spec.shape == (64,) and handle.num_classes == len(TOPICS)
+    report = api.bench(str(bert_dir), data=str(text_data), batch_sizes=[2])
+    accuracy = {row.backend: row.metrics["accuracy"] for row in report.results}
+    assert set(accuracy) == {"torch", "onnxruntime"}
+    assert accuracy["torch"] == accuracy["onnxruntime"]  # untrained: the same predictions, whatever they score
+
+
+def test_export_has_dynamic_batch_and_sequence(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bert.onnx"
+    handle, parity = api.export(str(bert_dir), out, data=str(text_data))
+    assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
+    module = load_model(str(bert_dir), load_dataset(str(text_data))).module.eval()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for batch, length in ((1, 7), (4, 7), (4, 19)):
+        ids, mask = get_task("text").example_inputs(handle.input_spec, batch)
+        ids, mask = ids[:, :length], mask[:, :length].clone()
+        mask[-1, 3:] = 0
+        (logits,) = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+        with torch.no_grad():
+            np.testing.assert_allclose(logits, module(ids, mask).numpy(), atol=1e-4)
+
+
+def test_wrong_directory_and_label_count_are_refused(bert_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no config.json"):
+        load_model(str(tmp_path), load_dataset("topics"))
+    rows = [json.dumps({"text": t, "label": y % 3}) for t, y in zip(*make_split("val", 60, seed=1), strict=True)]
+    (tmp_path / "three.jsonl").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ModelMismatchError, match="predicts 8 labels"):
+        load_model(str(bert_dir), load_dataset(str(tmp_path / "three.jsonl")))
+
+
+def test_missing_transformers_names_the_extra(bert_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
+    with pytest.raises(MissingDependencyError, match=r"compressor\[transformers\]"):
+        load_model(str(bert_dir), load_dataset("topics"))
