@@ -95,7 +95,7 @@ register(
     task="text",
     input_size=(MAX_LENGTH,),
     source="compressor",
-    reference_epochs=4,
+    reference_epochs=6,
     description="Small Transformer encoder (2 layers, width 64) over a word vocabulary from the train split.",
     input_spec=text_transformer_spec,
 )(text_transformer)
