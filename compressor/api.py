@@ -15,8 +15,8 @@ from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.handle import ModelHandle
-from compressor.models.loading import RANDOM_WEIGHTS, load_model
-from compressor.models.registry import ZooEntry, get_entry, list_entries
+from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
+from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
 from compressor.progress import info
 from compressor.report import DatasetInfo, Report
 from compressor.runtime.torch_runner import check_device
@@ -73,6 +73,13 @@ def train(
     config: TrainConfig | None = None,
 ) -> tuple[ModelHandle, TrainResult]:
     """`compress train`: a zoo model or file factory from random weights to a checkpoint."""
+    if not (is_zoo_name(model) or is_file_factory(model)):
+        if Path(model).expanduser().exists():
+            raise InputFileError(
+                f"compress train builds a zoo model or file.py:factory from scratch; {model} is a trained model "
+                "(checkpoint, .onnx or Hugging Face directory): bench or export it by path instead"
+            )
+        get_entry(model)  # an unknown name: the registry's error suggests close names
     bundle, handle = _load_torch_model(model, data, RANDOM_WEIGHTS, image_size, "training")
     return handle, train_handle(handle, bundle, output, epochs, config)
 

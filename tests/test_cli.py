@@ -98,3 +98,11 @@ def test_module_form_and_no_traceback_in_a_real_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unknown model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_refuses_a_trained_model(cli: CliRunner, tmp_path: Path, trained_tiny: Path) -> None:
+    result = cli.invoke(app, ["train", str(trained_tiny), "-o", str(tmp_path / "again.pt")], terminal_width=400)
+    assert result.exit_code == 2 and "bench or export it by path" in result.output
+    assert not (tmp_path / "again.pt").exists()
+    result = cli.invoke(app, ["train", "tiny_cn", "-o", str(tmp_path / "x.pt")], terminal_width=400)
+    assert result.exit_code == 2 and "tiny_cnn" in result.output

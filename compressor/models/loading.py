@@ -144,7 +144,7 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     )
 
 
-def _is_file_factory(spec: str) -> bool:
+def is_file_factory(spec: str) -> bool:
     file_part, sep, factory = spec.rpartition(":")
     return bool(sep) and file_part.endswith(".py") and bool(factory)
 
@@ -159,7 +159,7 @@ def load_model(
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
         return read_onnx_handle(spec)
-    if _is_file_factory(spec):
+    if is_file_factory(spec):
         handle = _load_file_factory(spec, bundle, image_size)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()
