@@ -120,6 +120,18 @@ def _measure_on_backend(
     return rows
 
 
+def _baseline_scoring_set(baseline: Variant, val: Dataset, device: str) -> Dataset:
+    """The val set with the baseline's outputs as targets, for tasks scored against the baseline."""
+    backend = "torch" if "torch" in baseline.artifacts else next(iter(baseline.artifacts))
+    handle = baseline.artifacts[backend]
+    info(f"computing the {baseline.name} outputs that every variant is scored against ({backend})")
+    runner = make_runner(handle, backend, device)
+    try:
+        return get_task(handle.task).scoring_set(val, runner, handle.input_spec)
+    finally:
+        runner.close()
+
+
 def measure_variants(
     variants: list[Variant],
     bundle: DatasetBundle,
@@ -135,6 +147,7 @@ def measure_variants(
     """
     rows: list[ResultRow] = []
     samples = 0
+    scored_against: Dataset | None = None
     for variant in variants:
         torch_handle = variant.torch_handle
         reference = torch_footprint(torch_handle) if torch_handle is not None else None
@@ -144,6 +157,10 @@ def measure_variants(
                 warn(f"{variant.name}: no artifact for backend {backend}; skipped")
                 continue
             val = deterministic_subset(bundle.split("val", handle.input_spec), max_samples)
+            if get_task(handle.task).scored_against_baseline:
+                if scored_against is None:
+                    scored_against = _baseline_scoring_set(variants[0], val, device)
+                val = scored_against
             samples = len(val)  # type: ignore[arg-type]
             if handle.module is not None and reference is not None:
                 footprint = reference

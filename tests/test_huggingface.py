@@ -19,7 +19,8 @@ from compressor import api
 from compressor.data import load_dataset
 from compressor.data.text import hf_tokenizer, words
 from compressor.data.topics import TOPICS, make_split
-from compressor.errors import InputFileError, MissingDependencyError, ModelMismatchError
+from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError
+from compressor.measure import Variant, measure_variants
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
 
@@ -116,3 +117,67 @@ def test_missing_transformers_names_the_extra(bert_dir: Path, monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
     with pytest.raises(MissingDependencyError, match=r"compressor\[transformers\]"):
         load_model(str(bert_dir), load_dataset("topics"))
+
+
+@pytest.fixture(scope="module")
+def unlabelled_texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts, _ = make_split("val", 120, seed=5)
+    path = tmp_path_factory.mktemp("unlabelled") / "texts.jsonl"
+    path.write_text("\n".join(json.dumps({"text": text}) for text in texts) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def embedder_dir(tmp_path_factory: pytest.TempPathFactory, bert_dir: Path) -> Path:
+    """A bare BertModel (no classifier) with [CLS] pooling recorded the sentence-transformers way."""
+    directory = tmp_path_factory.mktemp("tiny-embedder")
+    hf_tokenizer.__wrapped__(str(bert_dir)).save_pretrained(directory)
+    config = transformers.BertConfig.from_pretrained(bert_dir)
+    torch.manual_seed(1)
+    transformers.BertModel(config).eval().save_pretrained(directory)
+    (directory / "1_Pooling").mkdir()
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    return directory
+
+
+def test_embedding_model_is_scored_by_cosine_without_labels(embedder_dir: Path, unlabelled_texts: Path) -> None:
+    handle = load_model(str(embedder_dir), load_dataset(str(unlabelled_texts)))
+    assert handle.task == "embedding" and handle.module.pooling == "cls"
+    report = api.bench(str(embedder_dir), data=str(unlabelled_texts), batch_sizes=[2])
+    assert report.primary_metric == "cosine"
+    cosine = {row.backend: row.metrics["cosine"] for row in report.results}
+    assert set(cosine) == {"torch", "onnxruntime"}
+    assert all(0.9999 <= value <= 1.0001 for value in cosine.values())
+
+
+def test_cosine_falls_when_the_embeddings_change(embedder_dir: Path, unlabelled_texts: Path) -> None:
+    bundle = load_dataset(str(unlabelled_texts))
+    baseline = load_model(str(embedder_dir), bundle)
+    perturbed = load_model(str(embedder_dir), bundle)
+    with torch.no_grad():
+        for parameter in perturbed.module.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.5 * parameter.std().nan_to_num())
+    variants = [Variant("baseline", "fp32", {"torch": baseline}), Variant("noisy", "fp32", {"torch": perturbed})]
+    rows, samples = measure_variants(variants, bundle, ["torch"], "cpu", [1])
+    cosine = {row.variant: row.metrics["cosine"] for row in rows}
+    assert samples == len(bundle.split("val", baseline.input_spec))
+    assert cosine["baseline"] == pytest.approx(1.0, abs=1e-5)
+    assert 0.0 < cosine["noisy"] < 0.99
+
+
+def test_embedding_model_exports_with_parity(embedder_dir: Path, unlabelled_texts: Path, tmp_path: Path) -> None:
+    handle, parity = api.export(str(embedder_dir), tmp_path / "embedder.onnx", data=str(unlabelled_texts))
+    assert handle.task == "embedding"
+    assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
+    assert [o.name for o in ort.InferenceSession(str(tmp_path / "embedder.onnx")).get_outputs()] == ["embeddings"]
+
+
+def test_classifier_needs_labels_and_labels_are_all_or_nothing(
+    bert_dir: Path, unlabelled_texts: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(DataError, match="no 'label' field"):
+        load_model(str(bert_dir), load_dataset(str(unlabelled_texts)))
+    half = tmp_path / "half.jsonl"
+    half.write_text(json.dumps({"text": "a b c", "label": "x"}) + "\n" + json.dumps({"text": "d e f"}) + "\n")
+    with pytest.raises(DataError, match="row 2 has no 'label'"):
+        load_dataset(str(half))

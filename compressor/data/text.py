@@ -23,6 +23,7 @@ PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of every word-level vocabulary
 MAX_VOCAB = 20000
 MAX_LENGTH = 128  # longest token sequence a built-in text model takes
 TEXT_TASK = "text"
+EMBEDDING_TASK = "embedding"  # sentence-embedding models: text inputs, scored against the baseline's vectors
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -147,9 +148,12 @@ def make_text_bundle(name: str, class_names: list[str], fingerprint: str, splits
     )
 
 
-def require_text_bundle(bundle: DatasetBundle, model: str) -> TextBundle:
+def require_text_bundle(bundle: DatasetBundle, model: str, labels_needed: bool = True) -> TextBundle:
+    """`bundle` as a text dataset; a classifier also needs its labels (embedding models do without)."""
     if not isinstance(bundle, TextBundle):
         raise ModelMismatchError(
             f"{model} is a text model but {bundle.name} is not a text dataset; pass --data topics or a .jsonl/.csv file"
         )
+    if labels_needed and not bundle.class_names:
+        raise DataError(f"{bundle.name} has no 'label' field; {model} is a classifier and is scored against labels")
     return bundle

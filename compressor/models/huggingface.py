@@ -1,4 +1,8 @@
-"""Hugging Face sequence classifiers saved with `save_pretrained`, loaded from their local directory.
+"""Hugging Face models saved with `save_pretrained`, loaded from their local directory.
+
+Sequence classifiers are scored on labelled texts (task `text`); sentence-embedding models (a bare
+encoder, e.g. BertModel, or a sentence-transformers folder) by the cosine of their embeddings to the
+baseline's (task `embedding`), which needs no labels.
 
 `transformers` is an optional extra, imported only here and only when such a directory is loaded.
 Nothing is downloaded: the model and its tokenizer must both be in the directory.
@@ -6,6 +10,7 @@ Nothing is downloaded: the model and its tokenizer must both be in the directory
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,7 @@ from torch import nn
 
 from compressor.data.base import DatasetBundle
 from compressor.data.text import (
+    EMBEDDING_TASK,
     MAX_LENGTH,
     TEXT_TASK,
     hf_tokenizer,
@@ -22,7 +28,7 @@ from compressor.data.text import (
     text_input_spec,
 )
 from compressor.errors import InputFileError, ModelMismatchError, brief
-from compressor.models.handle import ModelHandle
+from compressor.models.handle import InputSpec, ModelHandle
 
 
 class SequenceClassifier(nn.Module):
@@ -36,6 +42,39 @@ class SequenceClassifier(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
+class SentenceEmbedder(nn.Module):
+    """Positional (input_ids, attention_mask) in, one pooled vector per text out (mean or [CLS] pooling)."""
+
+    def __init__(self, model: nn.Module, pooling: str) -> None:
+        super().__init__()
+        self.model = model
+        self.pooling = pooling
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def _pooling(path: Path) -> str:
+    """sentence-transformers records its pooling in 1_Pooling/config.json; mean pooling otherwise (its default)."""
+    config_file = path / "1_Pooling" / "config.json"
+    if not config_file.is_file():
+        return "mean"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as error:
+        raise InputFileError(f"{config_file}: unreadable pooling config: {brief(error)}") from error
+    if config.get("pooling_mode_cls_token"):
+        return "cls"
+    if config.get("pooling_mode_mean_tokens", True):
+        return "mean"
+    modes = sorted(key for key, value in config.items() if key.startswith("pooling_mode") and value)
+    raise InputFileError(f"{config_file}: pooling {', '.join(modes)} is not supported (mean or cls)")
+
+
 def _load_config(path: Path) -> Any:
     if not (path / "config.json").is_file():
         raise InputFileError(f"{path} is a directory but not a Hugging Face model (no config.json)")
@@ -45,33 +84,60 @@ def _load_config(path: Path) -> Any:
         raise InputFileError(f"{path}: unreadable Hugging Face config: {brief(error)}") from error
 
 
-def load_hf_classifier(path: Path, bundle: DatasetBundle) -> ModelHandle:
-    """A sequence-classification model directory as a text-task handle (tokenizer from the same directory)."""
+def load_hf_model(path: Path, bundle: DatasetBundle) -> ModelHandle:
+    """A Hugging Face model directory as a handle: classifiers for the text task, bare encoders for embeddings."""
     config = _load_config(path)
     architectures = config.architectures or []
-    if not any(name.endswith("ForSequenceClassification") for name in architectures):
-        raise InputFileError(
-            f"{path} holds {', '.join(architectures) or 'a model with no recorded architecture'}; "
-            "only *ForSequenceClassification models are supported"
-        )
+    if any(name.endswith("ForSequenceClassification") for name in architectures):
+        return _load_classifier(path, config, bundle)
+    if any(name.endswith("Model") for name in architectures):
+        return _load_embedder(path, bundle)
+    raise InputFileError(
+        f"{path} holds {', '.join(architectures) or 'a model with no recorded architecture'}; "
+        "supported: *ForSequenceClassification classifiers and bare encoders (*Model) for sentence embeddings"
+    )
+
+
+def _tokenized_spec(path: Path, config: Any) -> InputSpec:
+    tokenizer = hf_tokenizer(str(path))
+    positions = getattr(config, "max_position_embeddings", MAX_LENGTH)
+    return text_input_spec(min(MAX_LENGTH, positions, int(tokenizer.model_max_length)), tokenizer=str(path))
+
+
+def _load_pretrained(auto_class: Any, path: Path) -> nn.Module:
+    try:
+        return auto_class.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise InputFileError(f"{path}: cannot load the model weights: {brief(error)}") from error
+
+
+def _load_embedder(path: Path, bundle: DatasetBundle) -> ModelHandle:
+    require_text_bundle(bundle, str(path), labels_needed=False)
+    pooling = _pooling(path)
+    model = _load_pretrained(import_transformers().AutoModel, path)
+    return ModelHandle(
+        name=path.name,
+        task=EMBEDDING_TASK,
+        input_spec=_tokenized_spec(path, model.config),
+        class_names=[],
+        module=SentenceEmbedder(model, pooling).eval(),
+        source=str(path),
+        weights=str(path),
+    )
+
+
+def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHandle:
     text = require_text_bundle(bundle, str(path))
     if config.num_labels != text.num_classes:
         raise ModelMismatchError(
             f"{path} predicts {config.num_labels} labels but {text.name} has {text.num_classes}; "
             "pass the dataset it was fine-tuned on"
         )
-    transformers = import_transformers()
-    try:
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise InputFileError(f"{path}: cannot load the model weights: {brief(error)}") from error
-    tokenizer = hf_tokenizer(str(path))
-    positions = getattr(config, "max_position_embeddings", MAX_LENGTH)
-    max_length = min(MAX_LENGTH, positions, int(tokenizer.model_max_length))
+    model = _load_pretrained(import_transformers().AutoModelForSequenceClassification, path)
     return ModelHandle(
         name=path.name,
         task=TEXT_TASK,
-        input_spec=text_input_spec(max_length, tokenizer=str(path)),
+        input_spec=_tokenized_spec(path, config),
         class_names=list(text.class_names),
         module=SequenceClassifier(model).eval(),
         source=str(path),

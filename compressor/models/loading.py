@@ -172,9 +172,9 @@ def load_model(
     if path.is_dir():
         if weights is not None:
             raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
-        from compressor.models.huggingface import load_hf_classifier  # imports transformers only when asked
+        from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
 
-        return load_hf_classifier(path, bundle)
+        return load_hf_model(path, bundle)
     entry = get_entry(spec)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)

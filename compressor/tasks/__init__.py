@@ -6,12 +6,14 @@ from compressor.errors import UnknownNameError
 from compressor.tasks.base import MetricAccumulator, Task
 from compressor.tasks.classification import ClassificationTask
 from compressor.tasks.detection import DetectionTask
+from compressor.tasks.embedding import EmbeddingTask
 from compressor.tasks.text import TextClassificationTask
 
 _TASKS: dict[str, Task] = {
     "classification": ClassificationTask(),
     "detection": DetectionTask(),
     "text": TextClassificationTask(),
+    "embedding": EmbeddingTask(),
 }
 
 

@@ -6,9 +6,10 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from torch.utils.data import default_collate
+from torch.utils.data import Dataset, default_collate
 
 from compressor.models.handle import InputSpec
+from compressor.runtime.base import Runner
 from compressor.runtime.torch_runner import output_list
 
 
@@ -31,6 +32,11 @@ class Task(Protocol):
     train_batch_size: int
     fixed_batch_size: int | None
     measurement_note: str | None
+    scored_against_baseline: bool  # targets come from the baseline model's outputs, not from labels
+
+    def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
+        """The val set as this task scores it; tasks scored against the baseline put its outputs in as targets."""
+        ...
 
     def collate(self, samples: list[Any]) -> Any: ...
 
@@ -72,6 +78,10 @@ class TaskBase:
     train_batch_size = 32
     fixed_batch_size: int | None = None  # when the exported graph takes only one batch size (detectors: 1)
     measurement_note: str | None = None  # what the report should say about how this task is timed
+    scored_against_baseline = False
+
+    def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
+        return val
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {name: {0: "batch"} for name in (*self.input_names, *self.output_names)}
