@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.environment import collect_environment
-from compressor.errors import InputFileError, ModelMismatchError, brief
+from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
+from compressor.methods.half import torch_half_handle
+from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, quantize_onnx_int8, stamp
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.handle import ModelHandle
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
-from compressor.progress import info
-from compressor.report import DatasetInfo, Report
+from compressor.progress import info, warn
+from compressor.report import DatasetInfo, Report, ResultRow, write_report
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
+from compressor.verdict import speed_verdicts
 
 PARITY_SAMPLES = 32
 
@@ -137,6 +141,41 @@ def export(
     return export_onnx(handle, output, parity_inputs=_parity_batch(handle, bundle), **extra)
 
 
+def _baseline_artifacts(
+    handle: ModelHandle, bundle: DatasetBundle, with_onnx: bool, onnx_path: Path
+) -> dict[str, ModelHandle]:
+    """The baseline for each backend: the torch model itself, and its ONNX export (or the given .onnx)."""
+    if handle.module is None:
+        return {"onnxruntime": handle}
+    artifacts = {"torch": handle}
+    if with_onnx:
+        info("exporting to ONNX for the onnxruntime rows")
+        artifacts["onnxruntime"], parity = export_onnx(handle, onnx_path, parity_inputs=_parity_batch(handle, bundle))
+        info(f"ONNX parity: {parity.summary()}")
+    return artifacts
+
+
+def _report(handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any) -> Report:
+    task = get_task(handle.task)
+    return Report(
+        model=handle.name,
+        task=handle.task,
+        primary_metric=task.primary_metric,
+        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
+        environment=collect_environment(),
+        results=rows,
+        notes=[
+            f"weights: {handle.weights}",
+            "latency: per batch after warm-up; fps: samples per second over the timed loop",
+            "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
+            "on CUDA, peak bytes allocated by torch",
+            "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
+            *([task.measurement_note] if task.measurement_note else []),
+        ],
+        **extra,
+    )
+
+
 def bench(
     model: str,
     data: str = DEFAULT_DATASET,
@@ -156,38 +195,98 @@ def bench(
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
     _check_input_size(handle)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
-        artifacts: dict[str, ModelHandle] = {}
-        if handle.module is not None:
-            artifacts["torch"] = handle
-            if "onnxruntime" in backends:
-                onnx_dir = Path(workdir) if workdir is not None else Path(scratch)
-                info("exporting to ONNX for the onnxruntime rows")
-                artifacts["onnxruntime"], parity = export_onnx(
-                    handle, onnx_dir / "baseline.onnx", parity_inputs=_parity_batch(handle, bundle)
-                )
-                info(f"ONNX parity: {parity.summary()}")
-        else:
-            artifacts["onnxruntime"] = handle
+        onnx_dir = Path(workdir) if workdir is not None else Path(scratch)
+        artifacts = _baseline_artifacts(handle, bundle, "onnxruntime" in backends, onnx_dir / "baseline.onnx")
         rows, samples = measure_variants(
             [Variant("baseline", "fp32", artifacts)], bundle, backends, device, batch_sizes, max_samples
         )
-    task = get_task(handle.task)
-    return Report(
-        model=handle.name,
-        task=handle.task,
-        primary_metric=task.primary_metric,
-        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
-        environment=collect_environment(),
-        results=rows,
-        notes=[
-            f"weights: {handle.weights}",
-            "latency: per batch after warm-up; fps: samples per second over the timed loop",
-            "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
-            "on CUDA, peak bytes allocated by torch",
-            "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
-            *([task.measurement_note] if task.measurement_note else []),
-        ],
-    )
+    return _report(handle, bundle, rows, samples)
 
 
-__all__ = ["bench", "export", "get_entry", "list_models", "train", "train_handle"]
+def _prepare_output_dir(output_dir: Path, force: bool) -> None:
+    """Refuse to overwrite an earlier run's results unless asked: an hour of work is easy to lose."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputFileError(f"{output_dir} is a file; -o takes a directory")
+    if (output_dir / "report.json").exists() and not force:
+        raise InputFileError(f"{output_dir} already holds results (report.json); pass --force to overwrite them")
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def quantize(
+    model: str,
+    output_dir: str | Path,
+    precision: str,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    int8: Int8Request | None = None,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report:
+    """`compress quantize`: baseline and quantized model measured side by side in one run, written to OUTDIR."""
+    if precision not in PRECISIONS:
+        raise UnknownNameError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    int8 = int8 or Int8Request()
+    check_device(device)
+    output_dir = Path(output_dir)
+    bundle = load_dataset(data)
+    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    _check_input_size(handle)
+    if precision == "bf16" and handle.module is None:
+        raise InputFileError(
+            f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
+        )
+    _prepare_output_dir(output_dir, force)
+    baseline = _baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
+    onnx_baseline = baseline["onnxruntime"]
+    extra: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="compressor-quantize-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        if onnx_baseline.onnx_path != output_dir / "baseline.onnx":  # an .onnx model given: keep a copy beside
+            onnx_baseline = stamp(onnx_baseline.onnx_path, output_dir / "baseline.onnx", onnx_baseline, {})
+            baseline["onnxruntime"] = onnx_baseline
+        if precision == "int8":
+            outcome = quantize_onnx_int8(onnx_baseline, bundle, int8, output_dir / "model.int8.onnx", scratch)
+            variant = Variant("int8", "int8", {"onnxruntime": outcome.handle})
+            extra["quantization"] = outcome.summary()
+        else:
+            variant = _half_variant(handle, onnx_baseline, precision, output_dir, scratch)
+            onnx_half = variant.artifacts.get("onnxruntime")
+            extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
+        backends = [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
+        rows, samples = measure_variants(
+            [Variant("baseline", "fp32", baseline), variant],
+            bundle,
+            backends,
+            device,
+            batch_sizes or [1, 16],
+            max_samples,
+        )
+    verdicts = speed_verdicts(rows)
+    for verdict in verdicts:
+        (info if verdict.faster else warn)(verdict.sentence())
+    report = _report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
+    report.notes += [verdict.sentence() for verdict in verdicts]
+    write_report(report, output_dir / "report.json", output_dir / "report.md")
+    return report
+
+
+def _half_variant(
+    handle: ModelHandle, onnx_baseline: ModelHandle, precision: str, output_dir: Path, scratch: Path
+) -> Variant:
+    """fp16: a torch half model and an fp16 ONNX file; bf16: the torch model only."""
+    artifacts: dict[str, ModelHandle] = {}
+    if handle.module is not None:
+        artifacts["torch"] = torch_half_handle(handle, precision)
+        if is_zoo_name(handle.name):
+            state = artifacts["torch"].module.state_dict()  # type: ignore[union-attr]
+            save_checkpoint(output_dir / f"model.{precision}.pt", state, {**handle.describe(), "precision": precision})
+    if precision == "fp16":
+        artifacts["onnxruntime"], kept = fp16_onnx(onnx_baseline, output_dir / "model.fp16.onnx", scratch)
+        info(f"fp16 ONNX: {', '.join(kept) or 'no'} op types kept in float32; inputs and outputs stay float32")
+    return Variant(precision, precision, artifacts)
+
+
+__all__ = ["bench", "export", "get_entry", "list_models", "quantize", "train", "train_handle"]

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from compressor import api
 from compressor.errors import CompressorError, UnknownNameError
+from compressor.methods.quantize import Int8Request
 from compressor.report import to_markdown, write_report
 from compressor.runtime import parse_backends
 from compressor.tasks import get_task
@@ -163,6 +164,80 @@ def bench_command(
     if json_path is not None:
         write_report(report, json_path, markdown_path)
     stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+
+
+class Precision(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Int8Method(str, Enum):
+    static = "static"
+    dynamic = "dynamic"
+
+
+class Calibration(str, Enum):
+    minmax = "minmax"
+    entropy = "entropy"
+    percentile = "percentile"
+
+
+@app.command("quantize")
+@user_errors
+def quantize_command(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the models and report.")],
+    precision: Annotated[Precision, typer.Option("--precision", help="int8, fp16 or bf16.")],
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    method: Annotated[
+        Int8Method | None,
+        typer.Option(help="int8: static (calibrated) or dynamic. Default: dynamic for text models, else static."),
+    ] = None,
+    calibration: Annotated[Calibration, typer.Option(help="int8 static: range calibration.")] = Calibration.minmax,
+    calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="Train samples to calibrate on.")] = 256,
+    exclude: Annotated[
+        str, typer.Option(help="Comma-separated node names or op types to keep in float (e.g. Gemm).")
+    ] = "",
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            "--max-accuracy-drop",
+            min=0.0,
+            help="Points of the primary metric int8 may lose; beyond it, sensitive layers go back to float.",
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
+    max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
+    image_size: ImageSizeOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")] = False,
+) -> None:
+    """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
+    request = Int8Request(
+        method=method.value if method else None,
+        calibration=calibration.value,
+        calib_samples=calib_samples,
+        exclude=tuple(name.strip() for name in exclude.split(",") if name.strip()),
+        max_accuracy_drop=max_accuracy_drop,
+        max_samples=max_samples,
+    )
+    report = api.quantize(
+        model,
+        output,
+        precision.value,
+        data=data,
+        weights=weights,
+        int8=request,
+        device=device,
+        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+        max_samples=max_samples,
+        image_size=_image_size(image_size),
+        force=force,
+    )
+    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+    stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ same call, so the rows of one report always come from one run on one machine.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def torch_footprint(handle: ModelHandle) -> Footprint:
     module = handle.module.eval()
     size_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
     example = get_task(handle.task).example_inputs(handle.input_spec, 1)
+    if any(t.dtype in (torch.float16, torch.bfloat16) for t in module.state_dict().values()):
+        module = copy.deepcopy(module).float()  # the counter runs float32 inputs; counts do not depend on dtype
     with torch.no_grad():
         macs, params = tp.utils.count_ops_and_params(module, example[0] if len(example) == 1 else tuple(example))
     return Footprint(size_mb=size_bytes / 1e6, params=int(params), macs=int(macs))
@@ -148,9 +151,12 @@ def measure_variants(
     rows: list[ResultRow] = []
     samples = 0
     scored_against: Dataset | None = None
+    baseline_counts: Footprint | None = None
     for variant in variants:
         torch_handle = variant.torch_handle
-        reference = torch_footprint(torch_handle) if torch_handle is not None else None
+        # A variant with no torch model (int8 ONNX) keeps the baseline's architecture: its params and MACs.
+        reference = torch_footprint(torch_handle) if torch_handle is not None else baseline_counts
+        baseline_counts = baseline_counts or reference
         for backend in backends:
             handle = variant.artifacts.get(backend)
             if handle is None:

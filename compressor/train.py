@@ -28,6 +28,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.05
     warmup_fraction: float = 0.15
+    max_grad_norm: float | None = None  # clip the global gradient norm (Transformers from scratch need it)
     augment: bool = True
     seed: int = 0
     device: str = "cpu"
@@ -138,6 +139,8 @@ def fit(
                 loss = task.training_loss(module, _place(inputs, config), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if config.max_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 running_loss += loss.item()

@@ -21,6 +21,8 @@ from compressor.errors import InputFileError, brief
 from compressor.fsutil import atomic_path
 
 CHECKPOINT_FORMAT = "compressor.checkpoint/1"
+# A checkpoint's recorded `precision`, when its model runs in a 16-bit float type.
+REDUCED_PRECISION_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 _META_KEY = "compressor"
 
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from compressor.data.base import DatasetBundle
 from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
-from compressor.models.checkpoint import Checkpoint, read_checkpoint
+from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
@@ -132,6 +132,8 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     input_spec = InputSpec.from_dict(description["input_spec"])
     module = entry.build(len(description["class_names"]), input_spec)
     apply_state_dict(module, checkpoint.state_dict, str(path))
+    if description.get("precision") in REDUCED_PRECISION_DTYPES:  # e.g. model.fp16.pt from compress quantize
+        module = module.to(REDUCED_PRECISION_DTYPES[description["precision"]])
     return ModelHandle(
         name=entry.name,
         task=description["task"],

@@ -26,6 +26,11 @@ def output_list(outputs: torch.Tensor | dict[str, torch.Tensor] | tuple | list) 
     return list(outputs)
 
 
+def _reduced_precision(module: nn.Module) -> torch.dtype | None:
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32)
+    return dtype if dtype in (torch.float16, torch.bfloat16) else None
+
+
 class TorchRunner:
     backend = "torch"
 
@@ -34,7 +39,7 @@ class TorchRunner:
         self.device = device
         # A private copy: moving or casting it never changes the caller's model.
         self.module = copy.deepcopy(module).eval().to(device)
-        self.dtype = dtype
+        self.dtype = dtype or _reduced_precision(self.module)  # fp16/bf16 models take inputs in their dtype
         if dtype is not None:
             self.module = self.module.to(dtype)
 

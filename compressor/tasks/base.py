@@ -33,6 +33,8 @@ class Task(Protocol):
     fixed_batch_size: int | None
     measurement_note: str | None
     scored_against_baseline: bool  # targets come from the baseline model's outputs, not from labels
+    default_int8_method: str  # "static" or "dynamic" (Transformers on text: dynamic)
+    int8_op_types: tuple[str, ...] | None  # op types int8 may touch; None: all the quantizer supports
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         """The val set as this task scores it; tasks scored against the baseline put its outputs in as targets."""
@@ -79,6 +81,8 @@ class TaskBase:
     fixed_batch_size: int | None = None  # when the exported graph takes only one batch size (detectors: 1)
     measurement_note: str | None = None  # what the report should say about how this task is timed
     scored_against_baseline = False
+    default_int8_method = "static"
+    int8_op_types: tuple[str, ...] | None = None
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         return val

@@ -1,0 +1,1 @@
+"""Compression methods: each takes a model handle and gives one back (quantize today; prune and distill next)."""

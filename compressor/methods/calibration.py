@@ -1,0 +1,39 @@
+"""Calibration batches for onnxruntime's quantizer, streamed from the train split (never from val)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from onnxruntime.quantization import CalibrationDataReader
+from torch.utils.data import DataLoader, Dataset
+
+from compressor.models.handle import InputSpec
+from compressor.tasks.base import Task
+
+CALIBRATION_BATCH = 16
+
+
+class DatasetCalibrationReader(CalibrationDataReader):
+    """Feeds prepared batches (the model's own normalisation) one by one; `rewind` starts over for another pass."""
+
+    def __init__(self, dataset: Dataset, task: Task, spec: InputSpec, input_names: list[str]) -> None:
+        self.dataset, self.task, self.spec, self.input_names = dataset, task, spec, input_names
+        self.batch_size = task.fixed_batch_size or CALIBRATION_BATCH
+        self._batches: Iterator[dict[str, np.ndarray]] = iter(())
+        self.rewind()
+
+    def _generate(self) -> Iterator[dict[str, np.ndarray]]:
+        loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, collate_fn=self.task.collate)
+        for batch in loader:
+            inputs, _ = self.task.prepare_batch(batch, self.spec)
+            yield {name: tensor.numpy() for name, tensor in zip(self.input_names, inputs, strict=True)}
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._batches, None)
+
+    def rewind(self) -> None:
+        self._batches = self._generate()
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)  # type: ignore[arg-type]

@@ -1,0 +1,225 @@
+"""`compress quantize`: a float ONNX model in, an int8 or fp16 ONNX model (and torch fp16/bf16) out.
+
+int8 keeps an accuracy budget when asked: if the quantized model loses more than
+`max_accuracy_drop` points, the layers whose int8 error is largest go back to float one at a time
+until it holds, and the best model found so far is always the one on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+import torch
+from torch.utils.data import Dataset
+
+from compressor.data import calibration_split
+from compressor.data.base import DatasetBundle, deterministic_subset
+from compressor.evaluate import evaluate
+from compressor.export.onnx import METADATA_KEY
+from compressor.fsutil import atomic_path
+from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.half import convert_onnx_fp16
+from compressor.methods.onnx_int8 import (
+    Int8Settings,
+    calibrate,
+    node_names,
+    preprocess,
+    quantize_int8,
+    resolve_exclusions,
+)
+from compressor.methods.sensitivity import WEIGHTED_OP_TYPES, LayerSensitivity, measure_sensitivity
+from compressor.models.handle import ModelHandle
+from compressor.progress import info, warn
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.tasks import get_task
+
+SENSITIVITY_BATCHES = 8
+PRECISIONS = ("int8", "fp16", "bf16")
+
+
+@dataclass
+class Int8Request:
+    """What the user asked of int8 quantization (the CLI's options)."""
+
+    method: str | None = None  # None: the task's default (dynamic for Transformers on text, static otherwise)
+    calibration: str = "minmax"
+    calib_samples: int = 256
+    exclude: tuple[str, ...] = ()
+    max_accuracy_drop: float | None = None  # absolute points of the primary metric
+    max_samples: int | None = None  # val samples scored by the budget check
+
+
+@dataclass
+class Int8Outcome:
+    handle: ModelHandle
+    settings: Int8Settings
+    excluded: list[str]  # nodes kept in float at the user's request
+    kept_float: list[LayerSensitivity] = field(default_factory=list)  # returned to float by the budget
+    sensitivity: list[LayerSensitivity] = field(default_factory=list)
+    baseline_metric: float | None = None
+    metric: float | None = None
+
+    def summary(self) -> dict[str, object]:
+        """The `quantization` block of the report."""
+        return {
+            "method": self.settings.method,
+            "calibration": self.settings.calibration if self.settings.method == "static" else None,
+            "per_channel": self.settings.per_channel,
+            "activation_type": self.settings.activation_type if self.settings.method == "static" else "dynamic",
+            "weight_type": self.settings.weight_type,
+            "op_types": list(self.settings.op_types) if self.settings.op_types else "all supported",
+            "excluded": self.excluded,
+            "kept_float": [layer.to_dict() for layer in self.kept_float],
+            "sensitivity": [layer.to_dict() for layer in self.sensitivity],
+        }
+
+
+def stamp(source: Path, target: Path, baseline: ModelHandle, extra: dict[str, object]) -> ModelHandle:
+    """Copy `source` to `target` with the baseline's metadata (so it reloads by path) plus `extra`."""
+    model = onnx.load(str(source))
+    metadata = {**baseline.metadata, **baseline.describe(), **extra}
+    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
+    with atomic_path(target) as tmp:
+        onnx.save(model, str(tmp))
+    return ModelHandle(
+        name=baseline.name,
+        task=baseline.task,
+        input_spec=baseline.input_spec,
+        class_names=list(baseline.class_names),
+        onnx_path=target,
+        source=str(target),
+        weights=baseline.weights,
+        metadata=metadata,
+    )
+
+
+def fp16_onnx(baseline: ModelHandle, target: Path, scratch: Path) -> tuple[ModelHandle, list[str]]:
+    """An fp16 ONNX copy of the baseline, IO in float32; also returns the op types kept in float32."""
+    assert baseline.onnx_path is not None
+    converted = scratch / "fp16.onnx"
+    kept = convert_onnx_fp16(baseline.onnx_path, converted)
+    return stamp(converted, target, baseline, {"precision": "fp16", "kept_float32_ops": kept}), kept
+
+
+class _Scorer:
+    """The primary metric of an ONNX file on the val split (scored against the baseline where the task is)."""
+
+    def __init__(self, baseline: ModelHandle, bundle: DatasetBundle, max_samples: int | None) -> None:
+        assert baseline.onnx_path is not None
+        self.task = get_task(baseline.task)
+        self.spec = baseline.input_spec
+        self.val: Dataset = deterministic_subset(bundle.split("val", self.spec), max_samples)
+        if self.task.scored_against_baseline:
+            runner = OnnxRuntimeRunner(baseline.onnx_path)
+            self.val = self.task.scoring_set(self.val, runner, self.spec)
+            runner.close()
+
+    def __call__(self, model: Path, label: str) -> float:
+        runner = OnnxRuntimeRunner(model)
+        try:
+            return evaluate(runner, self.task, self.val, self.spec, label=label)[self.task.primary_metric]
+        finally:
+            runner.close()
+
+
+def _sensitivity_batches(reader: DatasetCalibrationReader, input_names: list[str]) -> list[list[torch.Tensor]]:
+    reader.rewind()
+    batches = []
+    for _ in range(SENSITIVITY_BATCHES):
+        feed = reader.get_next()
+        if feed is None:
+            break
+        batches.append([torch.from_numpy(feed[name]) for name in input_names])
+    return batches
+
+
+def quantize_onnx_int8(
+    baseline: ModelHandle, bundle: DatasetBundle, request: Int8Request, target: Path, scratch: Path
+) -> Int8Outcome:
+    """Pre-process, calibrate, quantize; then, if a budget is set, return layers to float until it holds."""
+    assert baseline.onnx_path is not None
+    task = get_task(baseline.task)
+    method = request.method or task.default_int8_method
+    settings = Int8Settings(
+        method=method, calibration=request.calibration, op_types=task.int8_op_types, exclude=request.exclude
+    )
+    preprocessed = scratch / "preprocessed.onnx"
+    info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
+    preprocess(baseline.onnx_path, preprocessed)
+    excluded = resolve_exclusions(preprocessed, request.exclude)
+    calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
+    reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, list(task.input_names))
+    if method == "static":
+        info(f"int8: calibrating on {len(reader.dataset)} train samples ({request.calibration})")  # type: ignore[arg-type]
+    cache = None
+    if method == "static":
+        cache = scratch / "calibration.ranges.json"
+        calibrate(preprocessed, reader, settings, cache)
+    candidate = scratch / "int8.onnx"
+    quantize_int8(preprocessed, candidate, settings, excluded, cache)
+    extra = {"precision": "int8", "quantization": {"method": method, "excluded": excluded}}
+    outcome = Int8Outcome(stamp(candidate, target, baseline, extra), settings, excluded)
+    if request.max_accuracy_drop is None:
+        return outcome
+    score = _Scorer(baseline, bundle, request.max_samples)
+    outcome.baseline_metric = score(baseline.onnx_path, "fp32 accuracy")
+    outcome.metric = score(target, "int8 accuracy")
+    if _drop(outcome) <= request.max_accuracy_drop:
+        info(f"int8: {task.primary_metric} drop {_drop(outcome):.2f} pt, within {request.max_accuracy_drop} pt")
+        return outcome
+    return _fall_back_to_float(outcome, preprocessed, reader, request, target, scratch, score, baseline, cache)
+
+
+def _drop(outcome: Int8Outcome) -> float:
+    assert outcome.baseline_metric is not None and outcome.metric is not None
+    return (outcome.baseline_metric - outcome.metric) * 100.0
+
+
+def _fall_back_to_float(
+    outcome: Int8Outcome,
+    preprocessed: Path,
+    reader: DatasetCalibrationReader,
+    request: Int8Request,
+    target: Path,
+    scratch: Path,
+    score: _Scorer,
+    baseline: ModelHandle,
+    cache: Path | None,
+) -> Int8Outcome:
+    """Return the most sensitive layers to float one at a time; the best model so far stays on disk."""
+    budget = request.max_accuracy_drop
+    assert budget is not None
+    settings = outcome.settings
+    warn(f"int8 loses {_drop(outcome):.2f} pt (budget {budget} pt): measuring per-layer sensitivity")
+    layers = {
+        name: op_type
+        for name, op_type in node_names(preprocessed).items()
+        if op_type in WEIGHTED_OP_TYPES and name not in outcome.excluded
+    }
+    batches = _sensitivity_batches(reader, list(score.task.input_names))
+
+    def quantize_only(name: str, path: Path) -> None:
+        quantize_int8(preprocessed, path, settings, [], cache, only_nodes=[name])
+
+    outcome.sensitivity = measure_sensitivity(preprocessed, layers, batches, quantize_only, scratch)
+    best_metric = outcome.metric
+    for count in range(1, len(outcome.sensitivity) + 1):
+        kept = outcome.sensitivity[:count]
+        candidate = scratch / "fallback.onnx"
+        excluded = outcome.excluded + [layer.name for layer in kept]
+        quantize_int8(preprocessed, candidate, settings, excluded, cache)
+        metric = score(candidate, f"int8, {count} layer(s) in float")
+        info(f"int8 with {count} layer(s) in float: {score.task.primary_metric} {metric:.4f}")
+        if best_metric is None or metric > best_metric:
+            best_metric = metric
+            extra = {"precision": "int8", "quantization": {"method": settings.method, "excluded": excluded}}
+            outcome.handle = stamp(candidate, target, baseline, extra)
+            outcome.kept_float, outcome.metric = kept, metric
+        if _drop(outcome) <= budget:
+            info(f"int8: within budget with {len(outcome.kept_float)} layer(s) in float")
+            return outcome
+    warn(f"int8 stays {_drop(outcome):.2f} pt below fp32 with every weighted layer tried in float")
+    return outcome

@@ -1,0 +1,163 @@
+"""`compress quantize` on tiny models: int8 (static, each calibration, dynamic), fp16/bf16, the accuracy
+budget's fallback on a model built to have one int8-fragile layer, verdicts and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+
+from compressor import api
+from compressor.cli import app
+from compressor.data import load_dataset
+from compressor.errors import InputFileError, UnknownNameError
+from compressor.export.onnx import read_onnx_handle
+from compressor.methods.quantize import Int8Request
+from compressor.models.checkpoint import read_checkpoint, save_checkpoint
+from compressor.models.loading import load_model
+
+FAST = {"batch_sizes": [1], "max_samples": 300}
+
+
+def _ops(path: Path) -> list[str]:
+    return [node.op_type for node in onnx.load(str(path)).graph.node]
+
+
+def _activation_scales(path: Path) -> list[float]:
+    """Scales of the activation QuantizeLinear nodes (weights are stored already quantized)."""
+    model = onnx.load(str(path))
+    inits = {init.name: init for init in model.graph.initializer}
+    return [
+        float(numpy_helper.to_array(inits[node.input[1]]).ravel()[0])
+        for node in model.graph.node
+        if node.op_type == "QuantizeLinear" and node.input[1] in inits
+    ]
+
+
+def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q"
+    report = api.quantize(str(trained_tiny), out, "int8", **FAST)
+    assert {p.name for p in out.iterdir()} >= {"baseline.onnx", "model.int8.onnx", "report.json", "report.md"}
+    rows = {(r.variant, r.backend, r.batch_size): r for r in report.results}
+    assert set(rows) == {("baseline", "onnxruntime", 1), ("int8", "onnxruntime", 1)}
+    base, int8 = rows[("baseline", "onnxruntime", 1)], rows[("int8", "onnxruntime", 1)]
+    assert int8.size_mb < 0.7 * base.size_mb and int8.params == base.params and int8.macs == base.macs
+    assert abs(base.metrics["top1"] - int8.metrics["top1"]) <= 0.05
+    ops = _ops(out / "model.int8.onnx")
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["quantization"]["method"] == "static" and saved["quantization"]["per_channel"] is True
+    assert saved["quantization"]["activation_type"] == "uint8"
+    (verdict,) = saved["verdicts"]
+    assert verdict["speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
+    assert verdict["faster"] == (verdict["speedup"] >= 1.05)
+    assert "the baseline's speed" in (out / "report.md").read_text()
+    reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
+    assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
+
+
+@pytest.mark.parametrize("calibration", ["entropy", "percentile"])
+def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny: Path, tmp_path: Path) -> None:
+    request = Int8Request(calibration=calibration, calib_samples=64)
+    api.quantize(str(trained_tiny), tmp_path / calibration, "int8", int8=request, **FAST)
+    api.quantize(str(trained_tiny), tmp_path / "minmax", "int8", int8=Int8Request(calib_samples=64), **FAST)
+    minmax = _activation_scales(tmp_path / "minmax" / "model.int8.onnx")
+    other = _activation_scales(tmp_path / calibration / "model.int8.onnx")
+    assert len(minmax) == len(other) > 0
+    assert sum(other) < sum(minmax)  # both clip the range that min/max keeps whole
+
+
+def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> None:
+    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(exclude=("Gemm",)), **FAST)
+    model = onnx.load(str(tmp_path / "q" / "model.int8.onnx"))
+    producers = {output: node.op_type for node in model.graph.node for output in node.output}
+    (gemm,) = [node for node in model.graph.node if node.op_type == "Gemm"]
+    assert producers.get(gemm.input[1]) != "DequantizeLinear"  # float weights
+    assert len(report.quantization["excluded"]) == 1  # type: ignore[attr-defined]
+    with pytest.raises(UnknownNameError, match="neither a node name nor an op type"):
+        api.quantize(str(trained_tiny), tmp_path / "bad", "int8", int8=Int8Request(exclude=("Gem",)), **FAST)
+
+
+@pytest.fixture(scope="module")
+def fragile_tiny(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trained tiny_cnn with one channel driven to a constant 1000 that nothing downstream reads.
+
+    The float model ignores that channel (its depthwise weights are zero), but int8 quantizes the
+    tensor with one range for all channels: a step of about 4 wipes out the 63 channels beside it.
+    Only the convs that write and read that tensor are fragile; returning them to float repairs the model.
+    """
+    module = load_model(str(trained_tiny), load_dataset("shapes")).module
+    with torch.no_grad():
+        module[13].weight[0], module[13].bias[0] = 0.0, 1000.0  # BN after block 2's pointwise conv
+        module[15].weight[0] = 0.0  # block 3's depthwise conv ignores channel 0
+    path = tmp_path_factory.mktemp("fragile") / "fragile.pt"
+    save_checkpoint(path, module.state_dict(), read_checkpoint(trained_tiny).description)
+    return path
+
+
+def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, tmp_path: Path) -> None:
+    plain = api.quantize(str(fragile_tiny), tmp_path / "plain", "int8", **FAST)
+    top1 = {r.variant: r.metrics["top1"] for r in plain.results}
+    assert top1["baseline"] - top1["int8"] > 0.05  # the construction really breaks plain int8
+
+    request = Int8Request(max_accuracy_drop=1.0, max_samples=300)
+    report = api.quantize(str(fragile_tiny), tmp_path / "budget", "int8", int8=request, **FAST)
+    top1 = {r.variant: r.metrics["top1"] for r in report.results}
+    assert top1["baseline"] - top1["int8"] <= 0.01
+    summary = report.quantization  # type: ignore[attr-defined]
+    sensitivity, kept = summary["sensitivity"], [layer["name"] for layer in summary["kept_float"]]
+    # The tensor's producer (its int32 bias overflows) and its reader stand out; nothing else matters.
+    assert 1 <= len(kept) <= 2 and kept == [layer["name"] for layer in sensitivity[: len(kept)]]
+    assert all(layer["op_type"] == "Conv" for layer in sensitivity[: len(kept)])
+    assert sensitivity[len(kept) - 1]["sensitivity"] > 5 * sensitivity[len(kept)]["sensitivity"]
+    metadata = read_onnx_handle(tmp_path / "budget" / "model.int8.onnx").metadata
+    assert sorted(metadata["quantization"]["excluded"]) == sorted(kept)
+
+
+def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
+    report = api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", **FAST)
+    assert report.quantization["method"] == "dynamic"  # type: ignore[attr-defined]
+    assert "MatMulInteger" in _ops(tmp_path / "q" / "model.int8.onnx")
+    accuracy = {r.variant: r.metrics["accuracy"] for r in report.results}
+    assert abs(accuracy["baseline"] - accuracy["int8"]) <= 0.05
+
+
+def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_path: Path) -> None:
+    report = api.quantize(str(trained_tiny), tmp_path / "q", "fp16", **FAST)
+    rows = {(r.variant, r.backend): r for r in report.results}
+    assert set(rows) == {(v, b) for v in ("baseline", "fp16") for b in ("torch", "onnxruntime")}
+    assert rows[("fp16", "onnxruntime")].size_mb <= 0.75 * rows[("baseline", "onnxruntime")].size_mb
+    assert rows[("fp16", "torch")].size_mb == pytest.approx(rows[("baseline", "torch")].size_mb / 2, rel=0.01)
+    for backend in ("torch", "onnxruntime"):
+        assert abs(rows[("fp16", backend)].metrics["top1"] - rows[("baseline", backend)].metrics["top1"]) <= 0.01
+    model = onnx.load(str(tmp_path / "q" / "model.fp16.onnx"))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
+    half = load_model(str(tmp_path / "q" / "model.fp16.pt"), load_dataset("shapes"))
+    assert next(half.module.parameters()).dtype == torch.float16
+
+
+def test_bf16_runs_on_torch_only(trained_tiny: Path, tmp_path: Path) -> None:
+    report = api.quantize(str(trained_tiny), tmp_path / "q", "bf16", **FAST)
+    assert {(r.variant, r.backend) for r in report.results} == {("baseline", "torch"), ("bf16", "torch")}
+    with pytest.raises(InputFileError, match="bf16 is for torch models"):
+        api.quantize(str(tmp_path / "q" / "baseline.onnx"), tmp_path / "q2", "bf16", **FAST)
+
+
+def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    result = cli.invoke(app, ["quantize", str(trained_tiny), "--precision", "int4", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "int4" in result.output
+    result = cli.invoke(
+        app, ["quantize", str(trained_tiny), "--precision", "int8", "--calib-samples", "0", "-o", str(tmp_path / "b")]
+    )
+    assert result.exit_code == 2 and "calib-samples" in result.output
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "report.json").write_text("{}")
+    result = cli.invoke(app, ["quantize", str(trained_tiny), "--precision", "int8", "-o", str(tmp_path / "done")])
+    assert result.exit_code == 2 and "--force" in result.stderr and "Traceback" not in result.output
+    with pytest.raises(UnknownNameError, match="unknown precision"):
+        api.quantize(str(trained_tiny), tmp_path / "c", "int4")
