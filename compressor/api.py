@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -228,7 +229,8 @@ def quantize(
     """`compress quantize`: baseline and quantized model measured side by side in one run, written to OUTDIR."""
     if precision not in PRECISIONS:
         raise UnknownNameError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    int8 = int8 or Int8Request()
+    batch_sizes = batch_sizes or [1, 16]
+    int8 = dataclasses.replace(int8 or Int8Request(), batch_sizes=tuple(batch_sizes))
     check_device(device)
     output_dir = Path(output_dir)
     bundle = load_dataset(data)
@@ -261,7 +263,7 @@ def quantize(
             bundle,
             backends,
             device,
-            batch_sizes or [1, 16],
+            batch_sizes,
             max_samples,
         )
     verdicts = speed_verdicts(rows)

@@ -56,6 +56,8 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert verdict["speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
+    trials = saved["quantization"]["speed_trials"]
+    assert trials and {"group", "nodes", "speedup", "kept_float"} <= set(trials[0])
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
 
@@ -115,7 +117,7 @@ def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, 
     assert all(layer["op_type"] == "Conv" for layer in sensitivity[: len(kept)])
     assert sensitivity[len(kept) - 1]["sensitivity"] > 5 * sensitivity[len(kept)]["sensitivity"]
     metadata = read_onnx_handle(tmp_path / "budget" / "model.int8.onnx").metadata
-    assert sorted(metadata["quantization"]["excluded"]) == sorted(kept)
+    assert set(kept) <= set(metadata["quantization"]["float_nodes"])
 
 
 def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:

@@ -3,13 +3,13 @@ import pytest
 import torch
 
 from compressor.data import load_dataset
-from compressor.data.shapes import SHAPE_CLASSES, render_sample, render_split
+from compressor.data.shapes import SHAPE_CLASSES, render_sample, render_split, shapes_split
 from compressor.models.handle import InputSpec
 
 
 def test_split_is_deterministic_for_a_seed() -> None:
     first_images, first_labels = render_split("val", 50, 64, 3)
-    render_split.cache_clear()
+    shapes_split.cache_clear()
     second_images, second_labels = render_split("val", 50, 64, 3)
     assert torch.equal(first_images, second_images)
     assert torch.equal(first_labels, second_labels)

@@ -134,7 +134,7 @@ def test_reference_checkpoint_trains_once_for_text(tmp_path: Path, isolated_cach
     ("content", "message"),
     [
         ("", "holds no rows"),
-        ('{"text": "a b c"}\n', "missing field 'label'"),
+        ('{"text": "a b c", "label": 1}\n{"text": "d e f"}\n', "row 2 has no 'label'"),
         ('{"label": 1}\n', "missing field 'text'"),
         ("not json\n", "not valid JSON"),
     ],
@@ -149,7 +149,7 @@ def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str
 def test_bad_csv_header_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("sentence,topic\nhello,1\n")
-    with pytest.raises(DataError, match="'text' and 'label'"):
+    with pytest.raises(DataError, match="needs a 'text' column"):
         load_dataset(str(path))
     with pytest.raises(DataError, match="not found"):
         load_dataset(str(tmp_path / "missing.jsonl"))

@@ -8,7 +8,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from compressor.data import shapes
-from compressor.data.base import DatasetBundle, TensorImageDataset, deterministic_subset
+from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.data.coco import load_coco
 from compressor.data.imagefolder import load_image_folder
 from compressor.data.shapes_det import shapes_det_bundle
@@ -26,8 +26,7 @@ def _shapes_bundle(seed: int) -> DatasetBundle:
         height, width = spec.image_size
         if height != width:
             raise DataError(f"the shapes set is square; got image size {height}x{width}")
-        images, labels = shapes.render_split(split, shapes.SPLIT_SIZES[split], height, seed)
-        return TensorImageDataset(images, labels)
+        return shapes.shapes_split(split, shapes.SPLIT_SIZES[split], height, seed)
 
     return DatasetBundle(
         name="shapes",

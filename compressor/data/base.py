@@ -36,20 +36,6 @@ class DatasetBundle:
         return self.split_factory(split, spec)
 
 
-class TensorImageDataset(Dataset):
-    """Images and labels already in memory as tensors."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images = images
-        self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index], int(self.labels[index])
-
-
 def in_val_split(key: str, val_percent: int = 20) -> bool:
     """Deterministic train/val assignment by a hash of a stable key (a relative path, a file name).
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from torch.utils.data import Dataset
 
 SHAPE_CLASSES: tuple[str, ...] = (
     "circle",
@@ -177,16 +178,44 @@ def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE
     return add_noise(rng, scene)
 
 
+class ShapesSplit(Dataset):
+    """One split whose images are drawn the first time they are asked for, then kept.
+
+    A calibration subset or a quick `--max-samples` run costs only the images it touches, at any
+    image size; the (N, 3, H, W) buffer is allocated untouched, so memory grows with use.
+    """
+
+    def __init__(self, split: str, samples: int, size: int, seed: int) -> None:
+        if split not in _SPLIT_CODES:
+            raise ValueError(f"unknown split {split!r}")
+        self.split, self.size, self.seed = split, size, seed
+        self.images = torch.empty((samples, 3, size, size), dtype=torch.uint8)
+        self.labels = torch.arange(samples, dtype=torch.int64) % len(SHAPE_CLASSES)
+        self.drawn = torch.zeros(samples, dtype=torch.bool)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        label = int(self.labels[index])
+        if not self.drawn[index]:
+            rng = np.random.default_rng([self.seed, _SPLIT_CODES[self.split], int(index)])
+            self.images[index] = torch.from_numpy(render_sample(rng, label, self.size)).permute(2, 0, 1)
+            self.drawn[index] = True
+        return self.images[index], label
+
+
 @lru_cache(maxsize=8)
+def shapes_split(split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> ShapesSplit:
+    """The split's dataset, shared within a process so images drawn once are never drawn again."""
+    return ShapesSplit(split, samples, size, seed)
+
+
 def render_split(
     split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """All images of a split as (N, 3, H, W) uint8 and their (N,) int64 labels; cached per process."""
-    if split not in _SPLIT_CODES:
-        raise ValueError(f"unknown split {split!r}")
-    images = np.empty((samples, size, size, 3), dtype=np.uint8)
-    labels = np.arange(samples, dtype=np.int64) % len(SHAPE_CLASSES)
-    for index in range(samples):
-        rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
-        images[index] = render_sample(rng, int(labels[index]), size)
-    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+    """All images of a split as (N, 3, H, W) uint8 and their (N,) int64 labels."""
+    dataset = shapes_split(split, samples, size, seed)
+    for index in range(len(dataset)):
+        dataset[index]
+    return dataset.images, dataset.labels

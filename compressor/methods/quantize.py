@@ -31,10 +31,12 @@ from compressor.methods.onnx_int8 import (
     resolve_exclusions,
 )
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES, LayerSensitivity, measure_sensitivity
+from compressor.methods.speed_tune import GroupTrial, tune_for_speed
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
+from compressor.tasks.base import Task
 
 SENSITIVITY_BATCHES = 8
 PRECISIONS = ("int8", "fp16", "bf16")
@@ -50,6 +52,8 @@ class Int8Request:
     exclude: tuple[str, ...] = ()
     max_accuracy_drop: float | None = None  # absolute points of the primary metric
     max_samples: int | None = None  # val samples scored by the budget check
+    tune_speed: bool = True  # time op groups in float vs int8 on this machine; keep float where it is faster
+    batch_sizes: tuple[int, ...] = (1, 16)  # the batch sizes speed is tuned for
 
 
 @dataclass
@@ -57,10 +61,17 @@ class Int8Outcome:
     handle: ModelHandle
     settings: Int8Settings
     excluded: list[str]  # nodes kept in float at the user's request
+    speed_kept: list[str] = field(default_factory=list)  # nodes kept in float because int8 was slower there
+    speed_trials: list[GroupTrial] = field(default_factory=list)
     kept_float: list[LayerSensitivity] = field(default_factory=list)  # returned to float by the budget
     sensitivity: list[LayerSensitivity] = field(default_factory=list)
     baseline_metric: float | None = None
     metric: float | None = None
+
+    @property
+    def float_nodes(self) -> list[str]:
+        """Every node kept in float: asked for, slower in int8, or returned to float by the budget."""
+        return self.excluded + self.speed_kept + [layer.name for layer in self.kept_float]
 
     def summary(self) -> dict[str, object]:
         """The `quantization` block of the report."""
@@ -72,6 +83,7 @@ class Int8Outcome:
             "weight_type": self.settings.weight_type,
             "op_types": list(self.settings.op_types) if self.settings.op_types else "all supported",
             "excluded": self.excluded,
+            "speed_trials": [trial.to_dict() for trial in self.speed_trials],
             "kept_float": [layer.to_dict() for layer in self.kept_float],
             "sensitivity": [layer.to_dict() for layer in self.sensitivity],
         }
@@ -158,10 +170,23 @@ def quantize_onnx_int8(
     if method == "static":
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
+    outcome = Int8Outcome(baseline, settings, excluded)  # handle replaced below, once the model is written
+    if request.tune_speed and method == "static":
+        batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
+
+        def quantize_excluding(nodes: list[str], path: Path) -> None:
+            quantize_int8(preprocessed, path, settings, nodes, cache)
+
+        outcome.speed_kept, outcome.speed_trials = tune_for_speed(
+            preprocessed, excluded, quantize_excluding, batches, scratch
+        )
+        for trial in outcome.speed_trials:
+            info(
+                f"int8: {trial.group} in float: {trial.speedup:.2f}x" + (", kept in float" if trial.kept_float else "")
+            )
     candidate = scratch / "int8.onnx"
-    quantize_int8(preprocessed, candidate, settings, excluded, cache)
-    extra = {"precision": "int8", "quantization": {"method": method, "excluded": excluded}}
-    outcome = Int8Outcome(stamp(candidate, target, baseline, extra), settings, excluded)
+    quantize_int8(preprocessed, candidate, settings, outcome.float_nodes, cache)
+    outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
     if request.max_accuracy_drop is None:
         return outcome
     score = _Scorer(baseline, bundle, request.max_samples)
@@ -171,6 +196,18 @@ def quantize_onnx_int8(
         info(f"int8: {task.primary_metric} drop {_drop(outcome):.2f} pt, within {request.max_accuracy_drop} pt")
         return outcome
     return _fall_back_to_float(outcome, preprocessed, reader, request, target, scratch, score, baseline, cache)
+
+
+def _tuning_batch_sizes(task: Task, request: Int8Request) -> tuple[int, ...]:
+    return (task.fixed_batch_size,) if task.fixed_batch_size else request.batch_sizes
+
+
+def _metadata(outcome: Int8Outcome) -> dict[str, object]:
+    """What the int8 file records about itself (reloaded by `compress bench`)."""
+    return {
+        "precision": "int8",
+        "quantization": {"method": outcome.settings.method, "float_nodes": outcome.float_nodes},
+    }
 
 
 def _drop(outcome: Int8Outcome) -> float:
@@ -197,7 +234,7 @@ def _fall_back_to_float(
     layers = {
         name: op_type
         for name, op_type in node_names(preprocessed).items()
-        if op_type in WEIGHTED_OP_TYPES and name not in outcome.excluded
+        if op_type in WEIGHTED_OP_TYPES and name not in outcome.float_nodes
     }
     batches = _sensitivity_batches(reader, list(score.task.input_names))
 
@@ -205,19 +242,16 @@ def _fall_back_to_float(
         quantize_int8(preprocessed, path, settings, [], cache, only_nodes=[name])
 
     outcome.sensitivity = measure_sensitivity(preprocessed, layers, batches, quantize_only, scratch)
-    best_metric = outcome.metric
+    best_metric, base_float = outcome.metric, outcome.excluded + outcome.speed_kept
     for count in range(1, len(outcome.sensitivity) + 1):
         kept = outcome.sensitivity[:count]
         candidate = scratch / "fallback.onnx"
-        excluded = outcome.excluded + [layer.name for layer in kept]
-        quantize_int8(preprocessed, candidate, settings, excluded, cache)
+        quantize_int8(preprocessed, candidate, settings, base_float + [layer.name for layer in kept], cache)
         metric = score(candidate, f"int8, {count} layer(s) in float")
         info(f"int8 with {count} layer(s) in float: {score.task.primary_metric} {metric:.4f}")
         if best_metric is None or metric > best_metric:
-            best_metric = metric
-            extra = {"precision": "int8", "quantization": {"method": settings.method, "excluded": excluded}}
-            outcome.handle = stamp(candidate, target, baseline, extra)
-            outcome.kept_float, outcome.metric = kept, metric
+            best_metric, outcome.kept_float, outcome.metric = metric, kept, metric
+            outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
         if _drop(outcome) <= budget:
             info(f"int8: within budget with {len(outcome.kept_float)} layer(s) in float")
             return outcome

@@ -1,0 +1,158 @@
+"""int8 on onnxruntime CPU: ours against the peers, on the same fp32 ONNX file, measured in one run.
+
+    python benchmarks/quantize.py                                   # mobilenet_v2, reference weights, 64x64
+    python benchmarks/quantize.py --models mobilenet_v2 resnet18 densenet121 --weights random --image-size 224
+
+Per model: export the fp32 baseline once; quantize it (1) with `compress quantize`'s int8, (2) with
+onnxruntime's `quantize_static` defaults, (3) with onnxruntime's best hand-set configuration for x86
+(pre-processed, QDQ, per-channel int8 weights, uint8 activations) and (4) with NNCF's default PTQ when
+nncf is installed; then time all of them side by side in one `measure_variants` call, batch 1 and 16.
+Speed is reported as ratios to the fp32 row of the same run (this machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from onnxruntime.quantization import QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from compressor import api
+from compressor.data import calibration_split, load_dataset
+from compressor.environment import collect_environment
+from compressor.export.onnx import read_onnx_handle
+from compressor.fsutil import write_text_atomic
+from compressor.measure import Variant, measure_variants
+from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
+from compressor.models.handle import ModelHandle
+from compressor.report import ResultRow
+from compressor.tasks import get_task
+
+CALIBRATION_SAMPLES = 256
+
+
+def _reader(baseline: ModelHandle, data: str) -> DatasetCalibrationReader:
+    task = get_task(baseline.task)
+    subset = calibration_split(load_dataset(data), baseline.input_spec, CALIBRATION_SAMPLES)
+    return DatasetCalibrationReader(subset, task, baseline.input_spec, list(task.input_names))
+
+
+def ort_defaults(baseline: ModelHandle, data: str, target: Path) -> None:
+    quantize_static(str(baseline.onnx_path), str(target), _reader(baseline, data))
+
+
+def ort_hand_set(baseline: ModelHandle, data: str, target: Path, scratch: Path) -> None:
+    preprocessed = scratch / "hand-set-pre.onnx"
+    quant_pre_process(str(baseline.onnx_path), str(preprocessed))
+    quantize_static(
+        str(preprocessed),
+        str(target),
+        _reader(baseline, data),
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+
+
+def nncf_default(baseline: ModelHandle, data: str, target: Path) -> bool:
+    """NNCF's default PTQ on the ONNX file; False when nncf is not installed."""
+    try:
+        import nncf
+        import onnx
+    except ImportError:
+        return False
+    reader = _reader(baseline, data)
+    feeds = list(iter(reader.get_next, None))
+    quantized = nncf.quantize(onnx.load(str(baseline.onnx_path)), nncf.Dataset(feeds))
+    onnx.save(quantized, str(target))
+    return True
+
+
+def _ratio_cells(rows: list[ResultRow], variant: str, reference: str) -> list[str]:
+    cells = []
+    for batch in (1, 16):
+        row = next(r for r in rows if r.variant == variant and r.batch_size == batch)
+        ref = next(r for r in rows if r.variant == reference and r.batch_size == batch)
+        cells.append(f"{ref.latency_ms.p50 / row.latency_ms.p50:.2f}x")
+    return cells
+
+
+def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[list[str], dict]:
+    size = (args.image_size, args.image_size) if args.image_size else None
+    weights = "random" if args.weights == "random" else None
+    baseline_path = scratch / f"{model}-fp32.onnx"
+    handle, _ = api.export(model, baseline_path, data=args.data, weights=weights, image_size=size)
+    baseline = read_onnx_handle(baseline_path)
+    files: dict[str, Path] = {}
+    ours = quantize_onnx_int8(baseline, load_dataset(args.data), Int8Request(), scratch / f"{model}-ours.onnx", scratch)
+    files["compressor int8"] = ours.handle.onnx_path  # type: ignore[assignment]
+    ort_defaults(baseline, args.data, scratch / f"{model}-ort-defaults.onnx")
+    files["onnxruntime defaults"] = scratch / f"{model}-ort-defaults.onnx"
+    ort_hand_set(baseline, args.data, scratch / f"{model}-ort-hand-set.onnx", scratch)
+    files["onnxruntime hand-set"] = scratch / f"{model}-ort-hand-set.onnx"
+    if nncf_default(baseline, args.data, scratch / f"{model}-nncf.onnx"):
+        files["nncf defaults"] = scratch / f"{model}-nncf.onnx"
+    variants = [Variant("fp32", "fp32", {"onnxruntime": baseline})]
+    for name, path in files.items():
+        stamped = path if name == "compressor int8" else stamp(path, path, baseline, {"precision": "int8"}).onnx_path
+        variants.append(Variant(name, "int8", {"onnxruntime": read_onnx_handle(stamped)}))  # type: ignore[arg-type]
+    rows, samples = measure_variants(
+        variants, load_dataset(args.data), ["onnxruntime"], "cpu", [1, 16], max_samples=args.max_samples
+    )
+    metric = get_task(handle.task).primary_metric
+    lines = []
+    for variant in variants:
+        row = next(r for r in rows if r.variant == variant.name and r.batch_size == 1)
+        accuracy = "- (random weights)" if args.weights == "random" else f"{row.metrics[metric]:.4f}"
+        cells = [model, variant.name, accuracy, f"{row.size_mb:.2f}"]
+        cells += _ratio_cells(rows, variant.name, "fp32") + _ratio_cells(rows, "compressor int8", variant.name)
+        lines.append("| " + " | ".join(cells) + " |")
+    record = {"model": model, "samples": samples, "rows": [r.model_dump(mode="json") for r in rows]}
+    return lines, record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["mobilenet_v2"])
+    parser.add_argument("--weights", choices=["random", "reference"], default="reference")
+    parser.add_argument("--data", default="shapes")
+    parser.add_argument("--image-size", type=int, default=None, help="Default: the data's own (shapes: 64).")
+    parser.add_argument("--max-samples", type=int, default=None, help="Val samples scored (random weights: 64).")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    if args.weights == "random" and args.max_samples is None:
+        args.max_samples = 64  # speed only: accuracy of random weights means nothing
+
+    header = (
+        "| model | int8 by | top1 | ONNX MB | speed vs fp32 bs1 | speed vs fp32 bs16 | "
+        "compressor int8 vs this bs1 | compressor int8 vs this bs16 |"
+    )
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    records = []
+    with tempfile.TemporaryDirectory(prefix="compressor-bench-quantize-") as scratch:
+        for model in args.models:
+            model_lines, record = bench_model(model, args, Path(scratch))
+            lines += model_lines
+            records.append(record)
+            print("\n".join(model_lines), flush=True)
+    env = collect_environment()
+    size = args.image_size or 64
+    lines += [
+        "",
+        f"Measured on {env['cpu']} ({env['cpu_count']} cores), onnxruntime {env['onnxruntime']}, CPU provider; "
+        f"{args.data} val, {size}x{size} input, {args.weights} weights. Ratios are p50 latency ratios of rows "
+        "timed in the same run." + ("" if any("nncf" in line for line in lines) else " NNCF not installed."),
+    ]
+    name = f"quantize-{args.weights}-{size}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out / f"{name}.md", "\n".join(lines) + "\n")
+    write_text_atomic(args.out / f"{name}.json", json.dumps(records, indent=1) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
