@@ -17,12 +17,14 @@ import json
 import tempfile
 from pathlib import Path
 
+import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor import api
 from compressor.data import calibration_split, load_dataset
 from compressor.environment import collect_environment
+from compressor.errors import brief
 from compressor.export.onnx import read_onnx_handle
 from compressor.fsutil import write_text_atomic
 from compressor.measure import Variant, measure_variants
@@ -65,11 +67,24 @@ def nncf_default(baseline: ModelHandle, data: str, target: Path) -> bool:
         import onnx
     except ImportError:
         return False
-    reader = _reader(baseline, data)
-    feeds = list(iter(reader.get_next, None))
+    # Batches of 16 as items (256 samples): fed one sample per item, NNCF 3.4 writes per-channel
+    # activation zero points that onnxruntime's QLinearConv rejects.
+    feeds = list(iter(_reader(baseline, data).get_next, None))
     quantized = nncf.quantize(onnx.load(str(baseline.onnx_path)), nncf.Dataset(feeds))
     onnx.save(quantized, str(target))
     return True
+
+
+def _fails_to_run(path: Path, baseline: ModelHandle) -> str | None:
+    """A peer's model that onnxruntime cannot run is reported as such, not allowed to stop the benchmark."""
+    task = get_task(baseline.task)
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        inputs = task.example_inputs(baseline.input_spec, 2)
+        session.run(None, {name: t.numpy() for name, t in zip(task.input_names, inputs, strict=True)})
+    except Exception as error:  # noqa: BLE001  (onnxruntime raises its own exception types)
+        return brief(error, 120)
+    return None
 
 
 def _ratio_cells(rows: list[ResultRow], variant: str, reference: str) -> list[str]:
@@ -97,7 +112,10 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
     if nncf_default(baseline, args.data, scratch / f"{model}-nncf.onnx"):
         files["nncf defaults"] = scratch / f"{model}-nncf.onnx"
     variants = [Variant("fp32", "fp32", {"onnxruntime": baseline})]
+    failed = {name: error for name, path in files.items() if (error := _fails_to_run(path, baseline))}
     for name, path in files.items():
+        if name in failed:
+            continue
         stamped = path if name == "compressor int8" else stamp(path, path, baseline, {"precision": "int8"}).onnx_path
         variants.append(Variant(name, "int8", {"onnxruntime": read_onnx_handle(stamped)}))  # type: ignore[arg-type]
     rows, samples = measure_variants(
@@ -108,10 +126,12 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
     for variant in variants:
         row = next(r for r in rows if r.variant == variant.name and r.batch_size == 1)
         accuracy = "- (random weights)" if args.weights == "random" else f"{row.metrics[metric]:.4f}"
-        cells = [model, variant.name, accuracy, f"{row.size_mb:.2f}"]
+        cells = [Path(model).name, variant.name, accuracy, f"{row.size_mb:.2f}"]
         cells += _ratio_cells(rows, variant.name, "fp32") + _ratio_cells(rows, "compressor int8", variant.name)
         lines.append("| " + " | ".join(cells) + " |")
-    record = {"model": model, "samples": samples, "rows": [r.model_dump(mode="json") for r in rows]}
+    for name, error in failed.items():
+        lines.append(f"| {model} | {name} | failed under onnxruntime: {error} | | | | | |")
+    record = {"model": model, "samples": samples, "rows": [r.model_dump(mode="json") for r in rows], "failed": failed}
     return lines, record
 
 
@@ -147,7 +167,7 @@ def main() -> None:
         f"{args.data} val, {size}x{size} input, {args.weights} weights. Ratios are p50 latency ratios of rows "
         "timed in the same run." + ("" if any("nncf" in line for line in lines) else " NNCF not installed."),
     ]
-    name = f"quantize-{args.weights}-{size}"
+    name = f"quantize-{Path(args.data).name}-{args.weights}-{size}"
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{name}.md", "\n".join(lines) + "\n")
     write_text_atomic(args.out / f"{name}.json", json.dumps(records, indent=1) + "\n")

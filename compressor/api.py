@@ -69,6 +69,12 @@ def train_handle(
     return result
 
 
+def train_config(model: str, **given: Any) -> TrainConfig:
+    """The zoo model's own training recipe (e.g. a Transformer's lower lr), with the options given (non-None) on top."""
+    recipe = dict(get_entry(model).train_recipe) if is_zoo_name(model) else {}
+    return TrainConfig(**{**recipe, **{key: value for key, value in given.items() if value is not None}})
+
+
 def train(
     model: str,
     output: str | Path,
@@ -86,7 +92,7 @@ def train(
             )
         get_entry(model)  # an unknown name: the registry's error suggests close names
     bundle, handle = _load_torch_model(model, data, RANDOM_WEIGHTS, image_size, "training")
-    return handle, train_handle(handle, bundle, output, epochs, config)
+    return handle, train_handle(handle, bundle, output, epochs, config or train_config(model))
 
 
 def _load_torch_model(

@@ -32,11 +32,15 @@ class LatencyStats:
 
 
 def time_runner(
-    runner: Runner, inputs: list[torch.Tensor], min_seconds: float = MIN_SECONDS, min_iterations: int = MIN_ITERATIONS
+    runner: Runner,
+    inputs: list[torch.Tensor],
+    min_seconds: float = MIN_SECONDS,
+    min_iterations: int = MIN_ITERATIONS,
+    warmup: int = WARMUP_ITERATIONS,
 ) -> LatencyStats:
     """Warm up, then time batches until both minimums are met; device work is synchronised per batch."""
     placed = runner.to_device(inputs)
-    for _ in range(WARMUP_ITERATIONS):
+    for _ in range(warmup):
         runner.run_on_device(placed)
     runner.synchronize()
     timings: list[float] = []

@@ -20,7 +20,6 @@ from compressor.methods.quantize import Int8Request
 from compressor.report import to_markdown, write_report
 from compressor.runtime import parse_backends
 from compressor.tasks import get_task
-from compressor.train import TrainConfig
 
 app = typer.Typer(
     name="compress",
@@ -97,12 +96,12 @@ def train_command(
     data: DataOpt = "shapes",
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Default: 32, or 8 for detectors.")] = None,
-    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the model's recipe (2e-3 for most).")] = None,
     seed: int = 0,
     image_size: ImageSizeOpt = None,
 ) -> None:
     """Train a model from scratch on a dataset and save a self-describing checkpoint."""
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config)
 
 
@@ -208,6 +207,9 @@ def quantize_command(
             help="Points of the primary metric int8 may lose; beyond it, sensitive layers go back to float.",
         ),
     ] = None,
+    tune_speed: Annotated[
+        bool, typer.Option(help="int8: time op groups in float vs int8 here; keep float where that is faster.")
+    ] = True,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
     max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
@@ -222,6 +224,7 @@ def quantize_command(
         exclude=tuple(name.strip() for name in exclude.split(",") if name.strip()),
         max_accuracy_drop=max_accuracy_drop,
         max_samples=max_samples,
+        tune_speed=tune_speed,
     )
     report = api.quantize(
         model,

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -13,6 +14,7 @@ from compressor import api
 from compressor.data import load_dataset
 from compressor.data.shapes_det import DETECTION_CLASSES, ShapesDetectionDataset, render_detection_sample
 from compressor.errors import DataError
+from compressor.methods.quantize import Int8Request
 from compressor.models.detection import pad_detections
 from compressor.models.handle import InputSpec
 from compressor.models.registry import get_entry
@@ -111,6 +113,20 @@ def test_ssdlite_exports_whole_pipeline_and_benches(tmp_path: Path) -> None:
     assert report.primary_metric == "map" and {"map", "map50", "precision", "recall"} <= set(row.metrics)
     assert [r.batch_size for r in report.results] == [1]  # detectors are timed one image at a time
     assert any("whole pipeline" in note for note in report.notes)
+
+    request = Int8Request(calib_samples=4, tune_speed=False)
+    report = api.quantize(
+        str(out), tmp_path / "q", "int8", data="shapes-det", int8=request, batch_sizes=[1], max_samples=3
+    )
+    assert {r.variant for r in report.results} == {"baseline", "int8"}
+    graph = onnx.load(str(tmp_path / "q" / "model.int8.onnx")).graph
+    producers = {output: node.op_type for node in graph.node for output in node.output}
+    int8_inputs = {
+        node.op_type for node in graph.node if any(producers.get(i) == "DequantizeLinear" for i in node.input)
+    }
+    assert "Conv" in int8_inputs  # backbone and head in int8 ...
+    assert int8_inputs <= {"Conv", "Gemm", "MatMul"}  # ... box decoding (Exp, Mul, Add) and NMS in float
+    assert "NonMaxSuppression" in producers.values()
 
 
 def _write_coco(root: Path, boxes: list[list[float]]) -> Path:

@@ -17,6 +17,7 @@ from compressor.data import load_dataset
 from compressor.errors import InputFileError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods.quantize import Int8Request
+from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
 
@@ -163,3 +164,13 @@ def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) -> None:  
     assert result.exit_code == 2 and "--force" in result.stderr and "Traceback" not in result.output
     with pytest.raises(UnknownNameError, match="unknown precision"):
         api.quantize(str(trained_tiny), tmp_path / "c", "int4")
+
+
+def test_speed_groups_never_offer_the_main_convolutions(trained_tiny: Path, tmp_path: Path) -> None:
+    api.export(str(trained_tiny), tmp_path / "m.onnx")
+    groups = candidate_groups(tmp_path / "m.onnx", exclude=[])
+    convs = [n.name for n in onnx.load(str(tmp_path / "m.onnx")).graph.node if n.op_type == "Conv"]
+    assert len(groups["input Conv"]) == 1 and len(groups["depthwise Conv"]) == 3  # tiny_cnn: 3 blocks
+    offered = {name for nodes in groups.values() for name in nodes}
+    assert len(set(convs) - offered) == 3  # the pointwise convolutions always stay int8
+    assert "Gemm" in groups

@@ -37,3 +37,10 @@ def test_vit_tiny_follows_the_image_size_and_refuses_bad_ones() -> None:
         assert handle.module.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ModelMismatchError, match="multiple of 8"):
         load_model("vit_tiny", shapes, weights="random", image_size=(60, 60))
+
+
+def test_vit_tiny_trains_with_its_own_recipe_unless_told_otherwise() -> None:
+    recipe = api.train_config("vit_tiny")
+    assert recipe.lr == 3e-4 and recipe.max_grad_norm == 1.0
+    assert api.train_config("vit_tiny", lr=1e-3, seed=None).lr == 1e-3
+    assert api.train_config("mobilenet_v2").lr == 2e-3 and api.train_config("mobilenet_v2").max_grad_norm is None

@@ -36,6 +36,8 @@ def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: In
         f"No reference checkpoint for {entry.name} on {bundle.name} yet: training one now "
         f"({entry.reference_epochs} epochs; cached at {path}). Pass --weights random to skip."
     )
+    from compressor.train import TrainConfig
+
     handle = build_zoo_handle(entry, bundle, spec)
-    train_handle(handle, bundle, path, epochs=entry.reference_epochs)
+    train_handle(handle, bundle, path, epochs=entry.reference_epochs, config=TrainConfig(**entry.train_recipe))
     return path

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from torch import nn
@@ -34,6 +34,8 @@ class ZooEntry:
     reference_epochs: int
     description: str
     input_spec: SpecHook | None = None  # None: an image model, sized by --image-size or the data
+    # TrainConfig fields this model trains best with (e.g. a Transformer's lower lr); the rest default.
+    train_recipe: Mapping[str, float] = field(default_factory=dict)
 
     def build(self, num_classes: int, spec: InputSpec | None = None) -> nn.Module:
         """A fresh model; factories with a `spec` parameter are shaped by the InputSpec (vocabulary, size)."""
@@ -56,6 +58,7 @@ def register(
     reference_epochs: int = 10,
     description: str | None = None,
     input_spec: SpecHook | None = None,
+    train_recipe: Mapping[str, float] | None = None,
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register `factory(num_classes=...)` under `name`; by default its docstring's first line describes it."""
 
@@ -63,7 +66,9 @@ def register(
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (factory.__doc__ or "").strip().partition("\n")[0]
-        _REGISTRY[name] = ZooEntry(name, task, factory, input_size, source, reference_epochs, text, input_spec)
+        _REGISTRY[name] = ZooEntry(
+            name, task, factory, input_size, source, reference_epochs, text, input_spec, dict(train_recipe or {})
+        )
         return factory
 
     return decorator

@@ -1,0 +1,41 @@
+"""The "is it faster?" verdict: ratios of rows from one run, a 5% margin, no baseline no verdict."""
+
+from __future__ import annotations
+
+from compressor.report import LatencyMs, ResultRow
+from compressor.verdict import speed_verdicts
+
+
+def _row(variant: str, backend: str, batch: int, p50: float) -> ResultRow:
+    return ResultRow(
+        variant=variant,
+        precision="fp32" if variant == "baseline" else "int8",
+        backend=backend,
+        device="cpu",
+        batch_size=batch,
+        artifact=None,
+        metrics={"top1": 0.9},
+        latency_ms=LatencyMs(p50=p50, p90=p50, p99=p50),
+        fps=batch * 1000 / p50,
+        size_mb=1.0,
+        params=None,
+        macs=None,
+        peak_memory_mb=None,
+    )
+
+
+def test_verdicts_compare_like_with_like() -> None:
+    rows = [
+        _row("baseline", "onnxruntime", 1, 2.0),
+        _row("baseline", "onnxruntime", 16, 20.0),
+        _row("int8", "onnxruntime", 1, 1.0),  # 2x: faster
+        _row("int8", "onnxruntime", 16, 19.5),  # 1.03x: within the noise margin, not faster
+        _row("int8", "torch", 1, 0.1),  # no torch baseline row: no verdict
+    ]
+    verdicts = {(v.batch_size, v.backend): v for v in speed_verdicts(rows)}
+    assert set(verdicts) == {(1, "onnxruntime"), (16, "onnxruntime")}
+    assert verdicts[(1, "onnxruntime")].speedup == 2.0 and verdicts[(1, "onnxruntime")].faster
+    assert not verdicts[(16, "onnxruntime")].faster
+    assert "no faster" in verdicts[(16, "onnxruntime")].sentence()
+    slower = speed_verdicts([_row("baseline", "torch", 1, 1.0), _row("fp16", "torch", 1, 3.0)])
+    assert "slower" in slower[0].sentence() and slower[0].speedup == 0.333
