@@ -30,11 +30,13 @@ from compressor.fsutil import write_text_atomic
 from compressor.measure import Variant, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
+from compressor.methods.speed_tune import relative_speed
 from compressor.models.handle import ModelHandle
 from compressor.report import ResultRow
 from compressor.tasks import get_task
 
 CALIBRATION_SAMPLES = 256
+HEAD_TO_HEAD_ROUNDS = 5
 
 
 def _reader(baseline: ModelHandle, data: str) -> DatasetCalibrationReader:
@@ -96,6 +98,15 @@ def _ratio_cells(rows: list[ResultRow], variant: str, reference: str) -> list[st
     return cells
 
 
+def _head_to_head(ours: Path, other: Path, baseline: ModelHandle) -> list[str]:
+    """Ours against one other file, timed in alternating rounds (median of 5) at batch 1 and 16."""
+    task = get_task(baseline.task)
+    return [
+        f"{relative_speed(other, ours, [task.example_inputs(baseline.input_spec, batch)], HEAD_TO_HEAD_ROUNDS):.2f}x"
+        for batch in (1, 16)
+    ]
+
+
 def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[list[str], dict]:
     size = (args.image_size, args.image_size) if args.image_size else None
     weights = "random" if args.weights == "random" else None
@@ -127,11 +138,19 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
         row = next(r for r in rows if r.variant == variant.name and r.batch_size == 1)
         accuracy = "- (random weights)" if args.weights == "random" else f"{row.metrics[metric]:.4f}"
         cells = [Path(model).name, variant.name, accuracy, f"{row.size_mb:.2f}"]
-        cells += _ratio_cells(rows, variant.name, "fp32") + _ratio_cells(rows, "compressor int8", variant.name)
+        path = variant.artifacts["onnxruntime"].onnx_path
+        versus = _head_to_head(files["compressor int8"], path, baseline) if variant.name != "compressor int8" else []
+        cells += _ratio_cells(rows, variant.name, "fp32") + (versus or ["1.00x", "1.00x"])
         lines.append("| " + " | ".join(cells) + " |")
     for name, error in failed.items():
         lines.append(f"| {model} | {name} | failed under onnxruntime: {error} | | | | | |")
-    record = {"model": model, "samples": samples, "rows": [r.model_dump(mode="json") for r in rows], "failed": failed}
+    record = {
+        "model": model,
+        "input_shape": list(baseline.input_spec.shape),
+        "samples": samples,
+        "rows": [r.model_dump(mode="json") for r in rows],
+        "failed": failed,
+    }
     return lines, record
 
 
@@ -149,7 +168,7 @@ def main() -> None:
 
     header = (
         "| model | int8 by | top1 | ONNX MB | speed vs fp32 bs1 | speed vs fp32 bs16 | "
-        "compressor int8 vs this bs1 | compressor int8 vs this bs16 |"
+        "compressor int8 vs this bs1 (head to head) | compressor int8 vs this bs16 (head to head) |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     records = []
@@ -160,12 +179,13 @@ def main() -> None:
             records.append(record)
             print("\n".join(model_lines), flush=True)
     env = collect_environment()
-    size = args.image_size or 64
+    size = "x".join(str(d) for d in records[0]["input_shape"][-2:])
     lines += [
         "",
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), onnxruntime {env['onnxruntime']}, CPU provider; "
-        f"{args.data} val, {size}x{size} input, {args.weights} weights. Ratios are p50 latency ratios of rows "
-        "timed in the same run." + ("" if any("nncf" in line for line in lines) else " NNCF not installed."),
+        f"{args.data} val, {size} input, {args.weights} weights. Ratios are p50 latency ratios of rows "
+        "timed in the same run; head to head: the two files timed in 5 alternating rounds, median."
+        + ("" if any("nncf" in line for line in lines) else " NNCF not installed."),
     ]
     name = f"quantize-{Path(args.data).name}-{args.weights}-{size}"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -75,12 +75,14 @@ def _time(runner: OnnxRuntimeRunner, batches: list[list[torch.Tensor]]) -> float
     return total
 
 
-def speedup_in_float(current: Path, trial: Path, batches: list[list[torch.Tensor]]) -> float:
-    """How much faster `trial` is than `current`: the median of alternating rounds, so that a burst of
-    load on a shared machine hits one round, not the verdict."""
-    runners = [OnnxRuntimeRunner(current), OnnxRuntimeRunner(trial)]
+def relative_speed(
+    reference: Path, candidate: Path, batches: list[list[torch.Tensor]], rounds: int = TIMING_ROUNDS
+) -> float:
+    """How much faster `candidate` is than `reference`: the median of alternating rounds, so that a
+    burst of load on a shared machine hits one round, not the verdict."""
+    runners = [OnnxRuntimeRunner(reference), OnnxRuntimeRunner(candidate)]
     try:
-        ratios = [_time(runners[0], batches) / _time(runners[1], batches) for _ in range(TIMING_ROUNDS)]
+        ratios = [_time(runners[0], batches) / _time(runners[1], batches) for _ in range(rounds)]
     finally:
         for runner in runners:
             runner.close()
@@ -115,7 +117,7 @@ def tune_for_speed(
                 continue
             trial = scratch / "speed-trial.onnx"
             quantize_excluding(exclude + kept + nodes, trial)
-            speedup = speedup_in_float(current, trial, batches)
+            speedup = relative_speed(current, trial, batches)
             keep = speedup >= MIN_GAIN
             trials.append(GroupTrial(group, nodes, speedup, keep))
             if keep:
