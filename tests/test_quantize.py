@@ -65,9 +65,11 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
 
 @pytest.mark.parametrize("calibration", ["entropy", "percentile"])
 def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny: Path, tmp_path: Path) -> None:
-    request = Int8Request(calibration=calibration, calib_samples=64)
+    request = Int8Request(calibration=calibration, calib_samples=64, tune_speed=False)
     api.quantize(str(trained_tiny), tmp_path / calibration, "int8", int8=request, **FAST)
-    api.quantize(str(trained_tiny), tmp_path / "minmax", "int8", int8=Int8Request(calib_samples=64), **FAST)
+    api.quantize(
+        str(trained_tiny), tmp_path / "minmax", "int8", int8=Int8Request(calib_samples=64, tune_speed=False), **FAST
+    )
     minmax = _activation_scales(tmp_path / "minmax" / "model.int8.onnx")
     other = _activation_scales(tmp_path / calibration / "model.int8.onnx")
     assert len(minmax) == len(other) > 0
@@ -75,7 +77,9 @@ def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny
 
 
 def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> None:
-    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(exclude=("Gemm",)), **FAST)
+    report = api.quantize(
+        str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(exclude=("Gemm",), tune_speed=False), **FAST
+    )
     model = onnx.load(str(tmp_path / "q" / "model.int8.onnx"))
     producers = {output: node.op_type for node in model.graph.node for output in node.output}
     (gemm,) = [node for node in model.graph.node if node.op_type == "Gemm"]
@@ -103,11 +107,11 @@ def fragile_tiny(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, tmp_path: Path) -> None:
-    plain = api.quantize(str(fragile_tiny), tmp_path / "plain", "int8", **FAST)
+    plain = api.quantize(str(fragile_tiny), tmp_path / "plain", "int8", int8=Int8Request(tune_speed=False), **FAST)
     top1 = {r.variant: r.metrics["top1"] for r in plain.results}
     assert top1["baseline"] - top1["int8"] > 0.05  # the construction really breaks plain int8
 
-    request = Int8Request(max_accuracy_drop=1.0, max_samples=300)
+    request = Int8Request(max_accuracy_drop=1.0, max_samples=300, tune_speed=False)
     report = api.quantize(str(fragile_tiny), tmp_path / "budget", "int8", int8=request, **FAST)
     top1 = {r.variant: r.metrics["top1"] for r in report.results}
     assert top1["baseline"] - top1["int8"] <= 0.01

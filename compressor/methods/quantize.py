@@ -178,7 +178,7 @@ def quantize_onnx_int8(
             quantize_int8(preprocessed, path, settings, nodes, cache)
 
         outcome.speed_kept, outcome.speed_trials = tune_for_speed(
-            preprocessed, excluded, quantize_excluding, batches, scratch
+            preprocessed, excluded, quantize_excluding, batches, scratch, settings.op_types
         )
         for trial in outcome.speed_trials:
             info(

@@ -20,8 +20,8 @@ from compressor.bench import time_runner
 from compressor.progress import make_progress
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
-# A group returns to float only if the model gets at least this much faster (timing noise is ~2%).
-MIN_GAIN = 1.03
+# A group returns to float only if the model gets at least this much faster (beyond the timing noise).
+MIN_GAIN = 1.05
 # Per timing: a short warm-up and a few batches; three alternating rounds per comparison.
 TIMING_SECONDS = 0.2
 TIMING_ITERATIONS = 5
@@ -47,15 +47,18 @@ class GroupTrial:
         }
 
 
-def candidate_groups(model_path: Path, exclude: list[str]) -> dict[str, list[str]]:
+def candidate_groups(
+    model_path: Path, exclude: list[str], op_types: tuple[str, ...] | None = None
+) -> dict[str, list[str]]:
     """Node groups worth trying in float: the first convolution (three input channels use int8 kernels
     poorly), depthwise convolutions, and each other op type (element-wise ops, pooling, classifier
-    Gemm/MatMul). The remaining convolutions are where int8 pays; they are never tried in float."""
+    Gemm/MatMul). The remaining convolutions are where int8 pays; they are never tried in float.
+    With `op_types` (what the quantizer may touch), other op types are float anyway and not tried."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
     graph_inputs = {value.name for value in graph.input}
     groups: dict[str, list[str]] = {}
     for node in graph.node:
-        if node.name in exclude:
+        if node.name in exclude or (op_types is not None and node.op_type not in op_types):
             continue
         if node.op_type == "Conv":
             if node.input[0] in graph_inputs:
@@ -95,12 +98,13 @@ def tune_for_speed(
     quantize_excluding: Callable[[list[str], Path], None],
     batches: list[list[torch.Tensor]],
     scratch: Path,
+    op_types: tuple[str, ...] | None = None,
 ) -> tuple[list[str], list[GroupTrial]]:
     """Greedy: try each group in float on top of what is already kept; keep it if the model is faster.
 
     Returns the node names to keep in float (beyond `exclude`) and every trial, for the report.
     """
-    groups = candidate_groups(float_model, exclude)
+    groups = candidate_groups(float_model, exclude, op_types)
     # First everything but the convolutions at once (int8 only where the weights are): on models
     # like DenseNet no single op type pays alone, but together their quantize steps cost the most.
     others = [name for group, nodes in groups.items() if group not in CONV_GROUPS for name in nodes]
