@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import onnx
@@ -30,16 +31,7 @@ def torch_half_handle(handle: ModelHandle, precision: str) -> ModelHandle:
     """A copy of the torch model in fp16 or bf16; runners cast float inputs to the model's dtype."""
     assert handle.module is not None
     module = copy.deepcopy(handle.module).eval().to(REDUCED_PRECISION_DTYPES[precision])
-    return ModelHandle(
-        name=handle.name,
-        task=handle.task,
-        input_spec=handle.input_spec,
-        class_names=list(handle.class_names),
-        module=module,
-        source=handle.source,
-        weights=handle.weights,
-        metadata={**handle.metadata, "precision": precision},
-    )
+    return dataclasses.replace(handle, module=module, metadata={**handle.metadata, "precision": precision})
 
 
 def convert_onnx_fp16(source: Path, target: Path) -> list[str]:

@@ -7,6 +7,7 @@ until it holds, and the best model found so far is always the one on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,16 +97,7 @@ def stamp(source: Path, target: Path, baseline: ModelHandle, extra: dict[str, ob
     onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
     with atomic_path(target) as tmp:
         onnx.save(model, str(tmp))
-    return ModelHandle(
-        name=baseline.name,
-        task=baseline.task,
-        input_spec=baseline.input_spec,
-        class_names=list(baseline.class_names),
-        onnx_path=target,
-        source=str(target),
-        weights=baseline.weights,
-        metadata=metadata,
-    )
+    return dataclasses.replace(baseline, module=None, onnx_path=target, source=str(target), metadata=metadata)
 
 
 def fp16_onnx(baseline: ModelHandle, target: Path, scratch: Path) -> tuple[ModelHandle, list[str]]:
