@@ -156,10 +156,9 @@ def quantize_onnx_int8(
     excluded = resolve_exclusions(preprocessed, request.exclude)
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
     reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, list(task.input_names))
+    cache = None  # dynamic int8 computes activation ranges at run time
     if method == "static":
         info(f"int8: calibrating on {len(reader.dataset)} train samples ({request.calibration})")  # type: ignore[arg-type]
-    cache = None
-    if method == "static":
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
     outcome = Int8Outcome(baseline, settings, excluded)  # handle replaced below, once the model is written
