@@ -10,12 +10,12 @@ and noisy); accuracy needs trained weights (`--weights reference` trains on firs
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from results_io import write_results
 
 from compressor import api
 from compressor.environment import collect_environment
-from compressor.fsutil import write_text_atomic
 from compressor.report import Report
 
 DEFAULT_MODELS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"]
@@ -75,10 +75,7 @@ def main() -> None:
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, "
         f"onnxruntime {env['onnxruntime']}; {args.data} val, 64x64 input."
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / f"backends-{args.weights}.md", "\n".join(lines) + "\n")
-    write_text_atomic(args.out / f"backends-{args.weights}.json", json.dumps(reports, indent=1) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, f"backends-{args.weights}", lines, reports)
 
 
 if __name__ == "__main__":

@@ -13,20 +13,19 @@ Speed is reported as ratios to the fp32 row of the same run (this machine is sha
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
+from results_io import write_results
 
 from compressor import api
 from compressor.data import calibration_split, load_dataset
 from compressor.environment import collect_environment
 from compressor.errors import brief
 from compressor.export.onnx import read_onnx_handle
-from compressor.fsutil import write_text_atomic
 from compressor.measure import Variant, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
@@ -188,10 +187,7 @@ def main() -> None:
         + ("" if any("nncf" in line for line in lines) else " NNCF not installed."),
     ]
     name = f"quantize-{Path(args.data).name}-{args.weights}-{size}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out / f"{name}.md", "\n".join(lines) + "\n")
-    write_text_atomic(args.out / f"{name}.json", json.dumps(records, indent=1) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, name, lines, records)
 
 
 if __name__ == "__main__":
