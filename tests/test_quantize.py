@@ -178,3 +178,26 @@ def test_speed_groups_never_offer_the_main_convolutions(trained_tiny: Path, tmp_
     offered = {name for nodes in groups.values() for name in nodes}
     assert len(set(convs) - offered) == 3  # the pointwise convolutions always stay int8
     assert "Gemm" in groups
+
+
+def test_preprocessing_leaves_no_files_in_the_working_directory(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime saves a weights copy into the working directory when symbolic shape inference fails."""
+    from compressor.methods import onnx_int8
+
+    real = onnx_int8.quant_pre_process
+
+    def failing_symbolic_pass(source: str, target: str, skip_symbolic_shape: bool = False) -> None:
+        if not skip_symbolic_shape:
+            Path("sym_shape_infer_temp.onnx").write_bytes(b"debug copy")
+            raise RuntimeError("Incomplete symbolic shape inference")
+        real(source, target, skip_symbolic_shape=True)
+
+    monkeypatch.setattr(onnx_int8, "quant_pre_process", failing_symbolic_pass)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    baseline, _ = api.export(str(trained_tiny), tmp_path / "model.onnx", data="shapes")
+    onnx_int8.preprocess(Path("../model.onnx"), Path("pre.onnx"))
+    assert sorted(p.name for p in work.iterdir()) == ["pre.onnx"]

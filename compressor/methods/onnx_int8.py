@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,15 +53,29 @@ def _quiet() -> contextlib.AbstractContextManager[None]:  # type: ignore[misc]
         yield
 
 
+@contextlib.contextmanager
+def _inside(folder: Path) -> contextlib.AbstractContextManager[None]:  # type: ignore[misc]
+    """Run with `folder` as the working directory: onnxruntime drops debug files into it."""
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def preprocess(source: Path, target: Path) -> None:
     """Shape inference and onnxruntime's graph optimisation (fusion), as its quantization guide asks.
 
     Symbolic shape inference fails on some graphs (detectors' data-dependent shapes); ONNX's own
-    shape inference is then enough for the quantizer.
+    shape inference is then enough for the quantizer. When it fails, onnxruntime saves the half-inferred
+    model (a full copy of the weights) into the working directory, so it runs inside a scratch folder.
     """
+    source, target = source.resolve(), target.resolve()
     with _quiet():
         try:
-            quant_pre_process(str(source), str(target))
+            with tempfile.TemporaryDirectory(prefix="compressor-shape-infer-") as scratch, _inside(Path(scratch)):
+                quant_pre_process(str(source), str(target))
         except Exception:  # noqa: BLE001  (the symbolic pass raises assorted errors on graphs it cannot follow)
             try:
                 quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
