@@ -58,7 +58,7 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
     trials = saved["quantization"]["speed_trials"]
-    assert trials and {"group", "nodes", "speedup", "kept_float"} <= set(trials[0])
+    assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
 

@@ -22,6 +22,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
 from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.shared_dequantization import share_dequantization
 
 CALIBRATION_METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -44,6 +45,12 @@ class Int8Settings:
     weight_type: str = "int8"
     op_types: tuple[str, ...] | None = None  # None: every op type the quantizer knows
     exclude: tuple[str, ...] = field(default=())  # node names or op types kept in float
+    shared_dequantization: bool = False  # see `shared_dequantization`; the speed tuner decides
+
+    @property
+    def quantized_op_types(self) -> tuple[str, ...] | None:
+        """The op types the quantizer may touch (None: every one it knows)."""
+        return self.op_types or (DYNAMIC_OP_TYPES if self.method == "dynamic" else None)
 
 
 @contextlib.contextmanager
@@ -153,7 +160,7 @@ def quantize_int8(
                 quantize_dynamic(
                     str(source),
                     str(target),
-                    op_types_to_quantize=list(settings.op_types or DYNAMIC_OP_TYPES),
+                    op_types_to_quantize=list(settings.quantized_op_types),  # type: ignore[arg-type]
                     per_channel=settings.per_channel,
                     weight_type=weight_type,
                     nodes_to_quantize=only_nodes,
@@ -176,5 +183,7 @@ def quantize_int8(
                 calibrate_method=CALIBRATION_METHODS[settings.calibration],
                 calibration_cache_path=str(ranges),
             )
+            if settings.shared_dequantization:
+                share_dequantization(target, target)
     except (ValueError, RuntimeError, KeyError, onnx.onnx_cpp2py_export.checker.ValidationError) as error:
         raise ExportError(f"int8 quantization failed: {brief(error)}") from error

@@ -82,6 +82,7 @@ class Int8Outcome:
             "per_channel": self.settings.per_channel,
             "activation_type": self.settings.activation_type if self.settings.method == "static" else "dynamic",
             "weight_type": self.settings.weight_type,
+            "shared_dequantization": self.settings.shared_dequantization,
             "op_types": list(self.settings.op_types) if self.settings.op_types else "all supported",
             "excluded": self.excluded,
             "speed_trials": [trial.to_dict() for trial in self.speed_trials],
@@ -162,21 +163,19 @@ def quantize_onnx_int8(
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
     outcome = Int8Outcome(baseline, settings, excluded)  # handle replaced below, once the model is written
-    if request.tune_speed and method == "static":
+    if request.tune_speed:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
 
         def quantize_excluding(nodes: list[str], path: Path) -> None:
             quantize_int8(preprocessed, path, settings, nodes, cache)
 
-        outcome.speed_kept, outcome.speed_trials = tune_for_speed(
-            preprocessed, excluded, quantize_excluding, batches, scratch, settings.op_types
-        )
+        plan = tune_for_speed(preprocessed, excluded, quantize_excluding, batches, scratch, settings.quantized_op_types)
+        outcome.speed_kept, outcome.speed_trials = plan.kept_float, plan.trials
+        outcome.settings = dataclasses.replace(settings, shared_dequantization=plan.shared_dequantization)
         for trial in outcome.speed_trials:
-            info(
-                f"int8: {trial.group} in float: {trial.speedup:.2f}x" + (", kept in float" if trial.kept_float else "")
-            )
+            info(f"int8: {trial.label}: {trial.speedup:.2f}x" + (", adopted" if trial.adopted else ""))
     candidate = scratch / "int8.onnx"
-    quantize_int8(preprocessed, candidate, settings, outcome.float_nodes, cache)
+    quantize_int8(preprocessed, candidate, outcome.settings, outcome.float_nodes, cache)
     outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
     if request.max_accuracy_drop is None:
         return outcome

@@ -3,7 +3,8 @@
 onnxruntime's x86 kernels do not gain from int8 everywhere: small element-wise ops pay for their
 extra quantize/dequantize steps, and depthwise convolutions are memory-bound either way. Which groups
 lose depends on the model and the CPU, so each group is tried in float on the target itself and
-kept there only when the whole model gets faster.
+kept there only when the whole model gets faster. Last, one dequantization shared by all float
+consumers of an int8 tensor (see `shared_dequantization`) is tried the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import onnx
 import torch
 
 from compressor.bench import time_runner
+from compressor.methods.shared_dequantization import share_dequantization
 from compressor.progress import make_progress
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
@@ -28,34 +30,52 @@ TIMING_ITERATIONS = 5
 TIMING_WARMUP = 2
 TIMING_ROUNDS = 3
 CONV_GROUPS = ("input Conv", "depthwise Conv")
-BULK_GROUP = "every op but convolutions and matrix products"
+WEIGHT_PRODUCT_GROUPS = ("MatMul", "Gemm")  # products with a weight matrix: where int8 pays on Transformers
+ACTIVATION_MATMUL = "activation MatMul"  # attention's products of two activations: int8 both sides
+BULK_GROUP = "every op but convolutions and weight products"
+SHARED_DEQUANTIZATION = "one dequantization shared by float consumers"
 
 
 @dataclass(frozen=True)
 class GroupTrial:
-    group: str
+    group: str  # the nodes tried in float, or SHARED_DEQUANTIZATION
     nodes: list[str]
-    speedup: float  # int8 model's time / time with this group also in float (>1: float is faster)
-    kept_float: bool
+    speedup: float  # int8 model's time / time with this change (>1: the change is faster)
+    adopted: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.group} in float" if self.nodes else self.group
 
     def to_dict(self) -> dict[str, object]:
         return {
             "group": self.group,
             "nodes": len(self.nodes),
             "speedup": round(self.speedup, 3),
-            "kept_float": self.kept_float,
+            "adopted": self.adopted,
         }
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """What the tuner found faster on this machine."""
+
+    kept_float: list[str]  # node names kept in float beyond the user's exclusions
+    shared_dequantization: bool
+    trials: list[GroupTrial]
 
 
 def candidate_groups(
     model_path: Path, exclude: list[str], op_types: tuple[str, ...] | None = None
 ) -> dict[str, list[str]]:
     """Node groups worth trying in float: the first convolution (three input channels use int8 kernels
-    poorly), depthwise convolutions, and each other op type (element-wise ops, pooling, classifier
-    Gemm/MatMul). The remaining convolutions are where int8 pays; they are never tried in float.
+    poorly), depthwise convolutions, MatMuls of two activations (attention scores: both sides are
+    quantized on the fly), and each other op type (element-wise ops, pooling, Gemm and weight MatMuls).
+    The remaining convolutions are where int8 pays; they are never tried in float.
     With `op_types` (what the quantizer may touch), other op types are float anyway and not tried."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
     graph_inputs = {value.name for value in graph.input}
+    weights = {init.name for init in graph.initializer}
     groups: dict[str, list[str]] = {}
     for node in graph.node:
         if node.name in exclude or (op_types is not None and node.op_type not in op_types):
@@ -65,6 +85,8 @@ def candidate_groups(
                 groups.setdefault("input Conv", []).append(node.name)
             elif next((a.i for a in node.attribute if a.name == "group"), 1) > 1:
                 groups.setdefault("depthwise Conv", []).append(node.name)
+        elif node.op_type == "MatMul" and not weights.intersection(node.input):
+            groups.setdefault(ACTIVATION_MATMUL, []).append(node.name)
         elif node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
             groups.setdefault(node.op_type, []).append(node.name)
     return groups
@@ -99,22 +121,21 @@ def tune_for_speed(
     batches: list[list[torch.Tensor]],
     scratch: Path,
     op_types: tuple[str, ...] | None = None,
-) -> tuple[list[str], list[GroupTrial]]:
+) -> SpeedPlan:
     """Greedy: try each group in float on top of what is already kept; keep it if the model is faster.
-
-    Returns the node names to keep in float (beyond `exclude`) and every trial, for the report.
-    """
+    Then try shared dequantization on the result. Every trial is returned for the report."""
     groups = candidate_groups(float_model, exclude, op_types)
-    # First everything but the convolutions at once (int8 only where the weights are): on models
-    # like DenseNet no single op type pays alone, but together their quantize steps cost the most.
-    others = [name for group, nodes in groups.items() if group not in CONV_GROUPS for name in nodes]
-    plan = [(BULK_GROUP, others)] if len(groups) > len(CONV_GROUPS) else []
+    # First everything but the convolutions and weight products at once (int8 only where the weights
+    # are): on models like DenseNet no single op type pays alone, but together their quantize steps
+    # cost the most.
+    bulk = [group for group in groups if group not in CONV_GROUPS + WEIGHT_PRODUCT_GROUPS]
+    plan = [(BULK_GROUP, [name for group in bulk for name in groups[group]])] if len(bulk) > 1 else []
     current = scratch / "speed-current.onnx"
     quantize_excluding(exclude, current)
     kept: list[str] = []
     trials = []
     with make_progress() as progress:
-        bar = progress.add_task("int8: where does int8 pay?", total=len(groups) + len(plan), status="")
+        bar = progress.add_task("int8: where does int8 pay?", total=len(groups) + len(plan) + 1, status="")
         for group, nodes in plan + list(groups.items()):
             if set(nodes) <= set(kept):  # already in float with the bulk group
                 progress.update(bar, advance=1)
@@ -128,4 +149,18 @@ def tune_for_speed(
                 kept += [name for name in nodes if name not in kept]
                 trial.replace(current)
             progress.update(bar, advance=1, status=group)
-    return kept, trials
+        shared = _try_shared_dequantization(current, batches, scratch, trials)
+        progress.update(bar, advance=1, status=SHARED_DEQUANTIZATION)
+    return SpeedPlan(kept, shared, trials)
+
+
+def _try_shared_dequantization(
+    current: Path, batches: list[list[torch.Tensor]], scratch: Path, trials: list[GroupTrial]
+) -> bool:
+    """Whether sharing dequantization makes `current` faster by MIN_GAIN; the trial joins `trials`."""
+    trial = scratch / "speed-trial.onnx"
+    if not share_dequantization(current, trial):
+        return False
+    speedup = relative_speed(current, trial, batches)
+    trials.append(GroupTrial(SHARED_DEQUANTIZATION, [], speedup, speedup >= MIN_GAIN))
+    return trials[-1].adopted
