@@ -16,12 +16,15 @@ from compressor.errors import InputFileError, ModelMismatchError, UnknownNameErr
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
 from compressor.methods.half import torch_half_handle
+from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
+from compressor.methods.prune_options import PruneRequest, sweep_requests
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, quantize_onnx_int8, stamp
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.handle import ModelHandle
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
 from compressor.progress import info, warn
+from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, write_report
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
@@ -265,20 +268,87 @@ def quantize(
             extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
         backends = [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
         rows, samples = measure_variants(
-            [Variant("baseline", "fp32", baseline), variant],
-            bundle,
-            backends,
-            device,
-            batch_sizes,
-            max_samples,
+            [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
         )
+    return _write_compared(handle, bundle, rows, samples, output_dir, extra)
+
+
+def _write_compared(
+    handle: ModelHandle,
+    bundle: DatasetBundle,
+    rows: list[ResultRow],
+    samples: int,
+    output_dir: Path,
+    extra: dict[str, Any],
+    notes: list[str] | None = None,
+) -> Report:
+    """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster) and written."""
     verdicts = speed_verdicts(rows)
     for verdict in verdicts:
         (info if verdict.faster else warn)(verdict.sentence())
     report = _report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
-    report.notes += [verdict.sentence() for verdict in verdicts]
+    report.notes += (notes or []) + [verdict.sentence() for verdict in verdicts]
     write_report(report, output_dir / "report.json", output_dir / "report.md")
     return report
+
+
+def prune(
+    model: str,
+    output_dir: str | Path,
+    request: PruneRequest | None = None,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    sweep: list[float] | None = None,
+    sweep_by: str = "sparsity",
+    lr: float | None = None,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report:
+    """`compress prune`: baseline and pruned model(s) measured side by side in one run, written to OUTDIR.
+
+    With `sweep`, the model is pruned once per level (`sweep_by`: sparsity or threshold), each from
+    the unpruned model, and the report adds a `sweep` block and sweep.png (accuracy against latency).
+    """
+    request = request or PruneRequest()
+    requests = sweep_requests(request, sweep, sweep_by) if sweep else [request]
+    for each in requests:
+        each.check()
+    batch_sizes = batch_sizes or [1, 16]
+    check_device(device)
+    output_dir = Path(output_dir)
+    bundle, handle = _load_torch_model(model, data, weights, image_size, "pruning")
+    _prepare_output_dir(output_dir, force)
+    baseline = _baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
+    config = train_config(model, lr=lr)
+    config.lr = lr or config.lr * FINETUNE_LR_SCALE
+    variants, outcomes = [], []
+    for each in requests:
+        name, stem = (
+            ("pruned", "model.pruned") if not sweep else (f"pruned@{each.level:g}", f"sweep/pruned-{each.level:g}")
+        )
+        info(f"{name}: pruning {handle.name}")
+        pruned, outcome = prune_model(handle, bundle, each, config)
+        pruned = save_pruned(pruned, output_dir / f"{stem}.pt")
+        onnx_handle, parity = export_onnx(
+            pruned, output_dir / f"{stem}.onnx", parity_inputs=_parity_batch(pruned, bundle)
+        )
+        info(f"{name} ONNX parity: {parity.summary()}")
+        variants.append(Variant(name, "fp32", {"torch": pruned, "onnxruntime": onnx_handle}))
+        outcomes.append(outcome)
+    measured = [Variant("baseline", "fp32", baseline), *variants]
+    rows, samples = measure_variants(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    annotate_rows(rows, measured, {variant.name: outcome for variant, outcome in zip(variants, outcomes, strict=True)})
+    extra: dict[str, Any] = {}
+    if sweep:
+        extra["sweep"] = sweep_summary(rows, outcomes, variants, get_task(handle.task).primary_metric)
+        extra["sweep_plot"] = str(sweep_plot(rows, variants, handle, get_task(handle.task).primary_metric, output_dir))
+    else:
+        extra["pruning"] = outcomes[0].summary()
+    notes = [UNSTRUCTURED_NOTE] if not request.structured else []
+    return _write_compared(handle, bundle, rows, samples, output_dir, extra, notes)
 
 
 def _half_variant(
@@ -297,4 +367,4 @@ def _half_variant(
     return Variant(precision, precision, artifacts)
 
 
-__all__ = ["bench", "export", "get_entry", "list_models", "quantize", "train", "train_handle"]
+__all__ = ["bench", "export", "get_entry", "list_models", "prune", "quantize", "train", "train_handle"]

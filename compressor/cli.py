@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from compressor import api
-from compressor.errors import CompressorError, UnknownNameError
+from compressor.errors import CompressorError, OptionError, UnknownNameError
+from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.report import to_markdown, write_report
 from compressor.runtime import parse_backends
@@ -74,6 +75,11 @@ WeightsOpt = Annotated[
     ),
 ]
 ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", help="Square input size; default: the data's own.")]
+OutDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Directory for the models and report.")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda.")]
+BatchSizesOpt = Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")]
+MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")]
 
 
 @app.command("models")
@@ -186,7 +192,7 @@ class Calibration(str, Enum):
 @user_errors
 def quantize_command(
     model: ModelArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the models and report.")],
+    output: OutDirOpt,
     precision: Annotated[Precision, typer.Option("--precision", help="int8, fp16 or bf16.")],
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
@@ -210,11 +216,11 @@ def quantize_command(
     tune_speed: Annotated[
         bool, typer.Option(help="int8: time op groups in float vs int8 here; keep float where that is faster.")
     ] = True,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
-    max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
+    device: DeviceOpt = "cpu",
+    batch_sizes: BatchSizesOpt = "1,16",
+    max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
     request = Int8Request(
@@ -233,6 +239,101 @@ def quantize_command(
         data=data,
         weights=weights,
         int8=request,
+        device=device,
+        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+        max_samples=max_samples,
+        image_size=_image_size(image_size),
+        force=force,
+    )
+    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+    stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
+
+
+def _float_list(text: str, what: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise OptionError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise OptionError(f"{what} must list at least one number")
+    return values
+
+
+class Norm(str, Enum):
+    l1 = "l1"
+    l2 = "l2"
+
+
+class SweepBy(str, Enum):
+    sparsity = "sparsity"
+    threshold = "threshold"
+
+
+@app.command("prune")
+@user_errors
+def prune_command(
+    model: ModelArg,
+    output: OutDirOpt,
+    sparsity: Annotated[
+        float | None, typer.Option(help="Remove this fraction of channels (structured) or weights (unstructured).")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Remove channels/weights whose magnitude is below T times their layer's mean (e.g. 0.5)."),
+    ] = None,
+    structured: Annotated[
+        bool, typer.Option("--structured/--unstructured", help="Whole channels (faster) or single weights.")
+    ] = True,
+    pattern: Annotated[
+        str | None, typer.Option(help="With --unstructured: 2:4 semi-structured sparsity (sparse tensor cores).")
+    ] = None,
+    norm: Annotated[Norm, typer.Option(help="Magnitude: L1 or L2 over each channel's group.")] = Norm.l2,
+    global_ranking: Annotated[
+        bool, typer.Option("--global", help="Rank all layers together instead of each layer on its own.")
+    ] = False,
+    ignore: Annotated[str, typer.Option(help="Comma-separated module names left unpruned (with their children).")] = "",
+    round_to: Annotated[int, typer.Option("--round-to", min=1, help="Keep channel counts multiples of N.")] = 8,
+    steps: Annotated[int, typer.Option(min=1, help="Prune in N steps, fine-tuning between them.")] = 1,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Fine-tuning epochs in all.")] = 0,
+    distill: Annotated[bool, typer.Option("--distill", help="Fine-tune against the unpruned model's outputs.")] = False,
+    lr: Annotated[
+        float | None, typer.Option(min=0.0, help="Fine-tuning lr; default: a quarter of the model's recipe.")
+    ] = None,
+    sweep: Annotated[
+        str | None, typer.Option(help="Comma-separated levels: prune at each and plot accuracy against latency.")
+    ] = None,
+    sweep_by: Annotated[SweepBy, typer.Option("--sweep-by", help="What the sweep levels are.")] = SweepBy.sparsity,
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    device: DeviceOpt = "cpu",
+    batch_sizes: BatchSizesOpt = "1,16",
+    max_samples: MaxSamplesOpt = None,
+    image_size: ImageSizeOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Prune by magnitude, optionally fine-tune, and measure against the unpruned model in one run."""
+    request = PruneRequest(
+        sparsity=sparsity,
+        threshold=threshold,
+        structured=structured,
+        pattern=pattern,
+        norm=norm.value,
+        global_ranking=global_ranking,
+        ignore=tuple(name.strip() for name in ignore.split(",") if name.strip()),
+        round_to=round_to,
+        steps=steps,
+        finetune_epochs=finetune_epochs,
+        distill=distill,
+    )
+    report = api.prune(
+        model,
+        output,
+        request,
+        data=data,
+        weights=weights,
+        sweep=_float_list(sweep, "--sweep") if sweep else None,
+        sweep_by=sweep_by.value,
+        lr=lr,
         device=device,
         batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
         max_samples=max_samples,

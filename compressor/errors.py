@@ -46,3 +46,7 @@ class MissingDependencyError(CompressorError):
 
 class BackendUnavailableError(CompressorError):
     """A requested backend or device is not available on this machine."""
+
+
+class OptionError(CompressorError):
+    """Options that contradict each other or lie out of range (e.g. both --threshold and --sparsity)."""

@@ -66,8 +66,13 @@ def _fmt(value: float | int | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+# Keys that some commands add to their rows (prune), shown as columns when present: key -> (title, format).
+OPTIONAL_COLUMNS = {"sparsity": ("sparsity", ".4f"), "compressed_size_mb": ("compressed MB", ".2f")}
+
+
 def to_markdown(report: Report) -> str:
     """The results table for people: one row per measurement, the primary metric first."""
+    optional = [key for key in OPTIONAL_COLUMNS if any(key in (row.model_extra or {}) for row in report.results)]
     metric_names = [report.primary_metric] + sorted(
         {name for row in report.results for name in row.metrics} - {report.primary_metric}
     )
@@ -86,6 +91,7 @@ def to_markdown(report: Report) -> str:
         "params",
         "MACs",
         "peak mem MB",
+        *(OPTIONAL_COLUMNS[key][0] for key in optional),
     ]
     lines = [
         f"# {report.model} on {report.dataset.name} ({report.dataset.split}, {report.dataset.samples} samples)",
@@ -105,6 +111,7 @@ def to_markdown(report: Report) -> str:
             _fmt(row.params, ","),
             _fmt(None if row.macs is None else row.macs / 1e6, ".1f") + ("M" if row.macs else ""),
             _fmt(row.peak_memory_mb, ".1f"),
+            *(_fmt((row.model_extra or {}).get(key), OPTIONAL_COLUMNS[key][1]) for key in optional),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     env = report.environment

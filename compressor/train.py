@@ -1,4 +1,5 @@
-"""The one training loop: `compress train`, reference checkpoints, and (later) fine-tuning and distillation.
+"""The one training loop: `compress train`, reference checkpoints, pruning's fine-tuning (with or
+without distillation from the unpruned model) and, later, `compress distill`.
 
 AdamW with a one-cycle schedule and light augmentation: a recipe that trains the reference models
 from scratch in minutes on a CPU. The best epoch by the task's primary metric is kept.
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from compressor.methods.distill import Teacher, hinton_loss
 from compressor.models.handle import InputSpec
 from compressor.progress import make_progress
 from compressor.runtime.torch_runner import output_list
@@ -83,6 +85,19 @@ def recalibrate_batchnorm(
         norm.momentum = momentum
 
 
+def recalibrate(module: nn.Module, task: Task, train_set: Dataset, spec: InputSpec, config: TrainConfig) -> None:
+    """BatchNorm statistics re-estimated on train batches, without training (e.g. right after pruning)."""
+    loader = DataLoader(
+        train_set,
+        batch_size=config.batch_size or task.train_batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+        collate_fn=task.collate,
+    )
+    recalibrate_batchnorm(module.to(config.device), task, loader, spec, config)
+    module.cpu().eval()
+
+
 @torch.inference_mode()
 def _validate(
     module: nn.Module, task: Task, loader: DataLoader, spec: InputSpec, config: TrainConfig
@@ -95,6 +110,17 @@ def _validate(
     return metric.compute()
 
 
+def _distillation_loss(
+    module: nn.Module, teacher: Teacher, inputs: list[torch.Tensor], targets: torch.Tensor
+) -> torch.Tensor:
+    with torch.no_grad():
+        teacher_logits = output_list(teacher.module(*inputs))[0]
+    student_logits = output_list(module(*inputs))[0]
+    return hinton_loss(
+        student_logits, teacher_logits, targets.to(student_logits.device), teacher.temperature, teacher.alpha
+    )
+
+
 def fit(
     module: nn.Module,
     task: Task,
@@ -103,8 +129,11 @@ def fit(
     spec: InputSpec,
     config: TrainConfig,
     description: str = "train",
+    teacher: Teacher | None = None,
 ) -> TrainResult:
-    """Train `module` in place; on return it holds the weights of the best epoch."""
+    """Train `module` in place; on return it holds the weights of the best epoch.
+
+    With a `teacher`, the loss is the distillation loss against its outputs (tasks with logits only)."""
     generator = seed_everything(config.seed)
     module.to(config.device)
     if config.channels_last:
@@ -125,6 +154,8 @@ def fit(
         pct_start=config.warmup_fraction,
         total_steps=max(1, config.epochs * len(train_loader)),
     )
+    if teacher is not None:
+        teacher.module.to(config.device).eval()
     result = TrainResult(best_metric=float("-inf"), best_epoch=-1)
     best_state = copy.deepcopy(module.state_dict())
     with make_progress(transient=False) as progress:
@@ -136,7 +167,11 @@ def fit(
                 inputs, targets = task.prepare_batch(batch, spec)
                 if config.augment:
                     inputs = task.augment(inputs, generator)
-                loss = task.training_loss(module, _place(inputs, config), targets)
+                placed = _place(inputs, config)
+                if teacher is None:
+                    loss = task.training_loss(module, placed, targets)
+                else:
+                    loss = _distillation_loss(module, teacher, placed, targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.max_grad_norm is not None:

@@ -85,4 +85,6 @@ class ModelHandle:
             "class_names": list(self.class_names),
             "source": self.source,
             "weights": self.weights,
+            # A pruned model's layer widths (see models.architecture_changes), so its copies reload too.
+            **{key: self.metadata[key] for key in ("architecture_changes", "pruning") if key in self.metadata},
         }

@@ -17,6 +17,7 @@ from torch import nn
 
 from compressor.data.base import DatasetBundle
 from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
+from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.reference import ensure_reference_checkpoint
@@ -131,6 +132,8 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     _check_classes(description["class_names"], bundle, str(path))
     input_spec = InputSpec.from_dict(description["input_spec"])
     module = entry.build(len(description["class_names"]), input_spec)
+    if ARCHITECTURE_CHANGES in description:  # a pruned model: narrower layers than the zoo's
+        apply_architecture_changes(module, description[ARCHITECTURE_CHANGES], checkpoint.state_dict)
     apply_state_dict(module, checkpoint.state_dict, str(path))
     if description.get("precision") in REDUCED_PRECISION_DTYPES:  # e.g. model.fp16.pt from compress quantize
         module = module.to(REDUCED_PRECISION_DTYPES[description["precision"]])
@@ -142,7 +145,7 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
         module=module,
         source=str(path),
         weights=str(path),
-        metadata={key: v for key, v in description.items() if key == "train"},
+        metadata={key: v for key, v in description.items() if key in ("train", ARCHITECTURE_CHANGES, "pruning")},
     )
 
 

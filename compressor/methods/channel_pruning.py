@@ -1,0 +1,112 @@
+"""Structured pruning: whole output channels removed, so the model is really smaller and faster.
+
+Channels are ranked by their group magnitude (L1 or L2 over every tensor coupled to the channel:
+torch-pruning's dependency graph keeps residual adds, depthwise convolutions, concatenations and
+BatchNorms consistent). Each channel's score is divided by its group's mean, so a threshold is
+scale-free: 0.5 removes channels with less than half their layer's mean magnitude. A sparsity removes
+that fraction of each group's channels, or of all channels ranked together (global ranking).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
+
+# In attention models the residual width couples every block (LayerNorm, attention projections,
+# embeddings): only groups that touch none of these, i.e. the MLPs' hidden widths, are pruned.
+RESIDUAL_COUPLED = (nn.MultiheadAttention, nn.LayerNorm, nn.Embedding)
+
+
+def _channel_counts(module: nn.Module) -> dict[str, int]:
+    return {
+        name: m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+        for name, m in module.named_modules()
+        if isinstance(m, PRUNABLE)
+    }
+
+
+def _kept_count(total: int, remove: int, round_to: int) -> int:
+    """Channels left after removing `remove` of `total`, rounded up to a multiple of `round_to`, never zero."""
+    kept = max(total - remove, 1)
+    return min(total, max(round_to, math.ceil(kept / round_to) * round_to))
+
+
+def _removal(
+    scores: list[torch.Tensor], original: list[int], request: PruneRequest, fraction: float, threshold: float | None
+) -> list[int]:
+    """How many channels each group loses: those below the threshold, or what brings it (or, with
+    global ranking, all groups together) to `fraction` of the original width removed."""
+    if threshold is not None:
+        return [int((s < threshold).sum()) for s in scores]
+    if not request.global_ranking:
+        return [max(0, len(s) - math.ceil(width * (1.0 - fraction))) for s, width in zip(scores, original, strict=True)]
+    already = sum(original) - sum(len(s) for s in scores)
+    count = int(fraction * sum(original)) - already
+    if count <= 0:
+        return [0 for _ in scores]
+    cutoff = torch.cat(scores).kthvalue(count).values
+    return [int((s <= cutoff).sum()) for s in scores]
+
+
+def _prune_once(
+    module: nn.Module,
+    example: list[torch.Tensor],
+    request: PruneRequest,
+    ignored: list[nn.Module],
+    original: dict[str, int],
+    fraction: float,
+    threshold: float | None,
+) -> None:
+    """One pruning step: score every channel group, then remove the weakest channels of each."""
+    with warnings.catch_warnings():  # ViT's class token and position embedding: never pruned, see RESIDUAL_COUPLED
+        warnings.simplefilter("ignore")
+        graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example))
+    importance = tp.importance.GroupMagnitudeImportance(p=NORMS[request.norm], normalizer="mean")
+    names = {m: name for name, m in module.named_modules()}
+    groups = []
+    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=list(PRUNABLE)):
+        if any(isinstance(dep.target.module, RESIDUAL_COUPLED) for dep, _ in group):
+            continue
+        root = group[0].dep.target.module
+        groups.append((root, group[0].dep.handler, importance(group).detach().cpu()))
+    scores = [group_scores for _, _, group_scores in groups]
+    widths = [original[names[root]] for root, _, _ in groups]
+    for (root, handler, group_scores), remove in zip(
+        groups, _removal(scores, widths, request, fraction, threshold), strict=True
+    ):
+        total = len(group_scores)
+        kept = _kept_count(total, remove, request.round_to)
+        if kept >= total:
+            continue
+        weakest = torch.argsort(group_scores)[: total - kept].tolist()
+        pruning_group = graph.get_pruning_group(root, handler, sorted(weakest))
+        if graph.check_pruning_group(pruning_group):
+            pruning_group.prune()
+
+
+def prune_structured(
+    module: nn.Module,
+    example: list[torch.Tensor],
+    request: PruneRequest,
+    ignored: list[nn.Module],
+    between_steps: Callable[[int], None],
+) -> PruneOutcome:
+    """Remove channels in `request.steps` steps (each followed by `between_steps(step)`, e.g. fine-tuning)."""
+    module.eval()
+    before = _channel_counts(module)
+    for step in range(1, request.steps + 1):
+        share = step / request.steps
+        fraction = (request.sparsity or 0.0) * share
+        threshold = request.threshold * share if request.threshold is not None else None
+        _prune_once(module, example, request, ignored, before, fraction, threshold)
+        between_steps(step)
+    after = _channel_counts(module)
+    channels = {name: (before[name], after[name]) for name in after if after[name] != before.get(name)}
+    return PruneOutcome(request, pruned_layers=list(channels), channels=channels)

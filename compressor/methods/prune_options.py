@@ -1,0 +1,109 @@
+"""What a pruning run was asked (`PruneRequest`, checked before any work) and what it did (`PruneOutcome`).
+
+The methods themselves: `channel_pruning` (structured) and `weight_pruning` (unstructured);
+`prune` runs them on a model, with fine-tuning, and records the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from compressor.errors import OptionError, UnknownNameError
+
+NORMS = {"l1": 1, "l2": 2}
+PATTERNS = ("2:4",)
+PRUNABLE = (nn.Conv2d, nn.Linear)
+
+
+@dataclass(frozen=True)
+class PruneRequest:
+    """What the user asked for (the CLI's options)."""
+
+    sparsity: float | None = None
+    threshold: float | None = None
+    structured: bool = True
+    pattern: str | None = None  # "2:4": semi-structured (unstructured only)
+    norm: str = "l2"
+    global_ranking: bool = False
+    ignore: tuple[str, ...] = ()  # module names (and everything under them) left untouched
+    round_to: int = 8
+    steps: int = 1
+    finetune_epochs: int = 0
+    distill: bool = False
+
+    def check(self) -> None:
+        """Contradictory or out-of-range options, in words, before any work starts."""
+        given = [name for name in ("sparsity", "threshold", "pattern") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise OptionError("give exactly one of --sparsity S, --threshold T or --pattern 2:4")
+        if self.sparsity is not None and not 0.0 <= self.sparsity < 1.0:
+            raise OptionError(f"--sparsity is a fraction in [0, 1); got {self.sparsity}")
+        if self.threshold is not None and self.threshold < 0.0:
+            raise OptionError(f"--threshold is a multiple of a layer's mean magnitude (>= 0); got {self.threshold}")
+        if self.pattern is not None and (self.pattern not in PATTERNS or self.structured):
+            raise OptionError(f"--pattern takes {', '.join(PATTERNS)} and goes with --unstructured")
+        if self.norm not in NORMS:
+            raise UnknownNameError(f"unknown --norm {self.norm!r}; choose from {', '.join(NORMS)}")
+        if self.round_to < 1 or self.steps < 1 or self.finetune_epochs < 0:
+            raise OptionError("--round-to and --steps are at least 1, --finetune-epochs at least 0")
+
+    @property
+    def level(self) -> float:
+        """The amount asked for, as one number (the sweep's x axis)."""
+        return self.sparsity if self.sparsity is not None else (self.threshold or 0.5)
+
+
+@dataclass
+class PruneOutcome:
+    """What pruning did, for the report's `pruning` block."""
+
+    request: PruneRequest
+    pruned_layers: list[str] = field(default_factory=list)
+    channels: dict[str, tuple[int, int]] = field(default_factory=dict)  # structured: layer -> (before, after)
+    sparsity: float | None = None  # unstructured: zero fraction of the pruned layers' weights
+
+    def summary(self) -> dict[str, object]:
+        request = self.request
+        return {
+            "mode": "structured" if request.structured else "unstructured",
+            "sparsity_requested": request.sparsity,
+            "threshold": request.threshold,
+            "pattern": request.pattern,
+            "norm": request.norm,
+            "global_ranking": request.global_ranking,
+            "round_to": request.round_to if request.structured else None,
+            "steps": request.steps,
+            "finetune_epochs": request.finetune_epochs,
+            "distill": request.distill,
+            "ignored": list(request.ignore),
+            "pruned_layers": len(self.pruned_layers),
+            "channels": {name: list(counts) for name, counts in self.channels.items()},
+            "sparsity": self.sparsity,
+        }
+
+
+def ignored_modules(module: nn.Module, num_classes: int, names: tuple[str, ...]) -> list[nn.Module]:
+    """The classifier (its outputs are the classes) and every module under the names the user gave."""
+    modules = dict(module.named_modules())
+    ignored = [m for m in modules.values() if isinstance(m, nn.Linear) and m.out_features == num_classes]
+    for name in names:
+        if name not in modules:
+            close = difflib.get_close_matches(name, list(modules), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownNameError(f"--ignore {name!r} is not a module of the model{hint}")
+        ignored += list(modules[name].modules())
+    return ignored
+
+
+def sweep_requests(request: PruneRequest, levels: list[float], by: str) -> list[PruneRequest]:
+    """One request per sweep level, the level taking the place of the sparsity or the threshold."""
+    if by not in ("sparsity", "threshold"):
+        raise UnknownNameError(f"unknown --sweep-by {by!r}; choose sparsity or threshold")
+    if not request.structured and request.pattern is not None:
+        raise OptionError("--sweep varies a sparsity or a threshold; the 2:4 pattern has neither")
+    base = dataclasses.replace(request, sparsity=None, threshold=None)
+    return [dataclasses.replace(base, **{by: level}) for level in levels]
