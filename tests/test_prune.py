@@ -1,0 +1,179 @@
+"""`compress prune` on tiny models: consistent channel removal, threshold vs sparsity, ignored layers,
+exact unstructured sparsity and 2:4, the pickle-free reload, the sweep, the distillation loss, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from compressor import api
+from compressor.cli import app
+from compressor.data import load_dataset
+from compressor.methods.channel_pruning import prune_structured
+from compressor.methods.distill import hinton_loss
+from compressor.methods.prune_options import PruneRequest, ignored_modules
+from compressor.methods.weight_pruning import unstructured_masks
+from compressor.models.checkpoint import read_checkpoint
+from compressor.models.loading import load_model
+from compressor.models.zoo import tiny_cnn
+
+FAST = {"batch_sizes": [1], "max_samples": 100}
+
+
+def _tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return tiny_cnn(10).eval()
+
+
+def _structured(module: nn.Module, **options: object) -> nn.Module:
+    request = PruneRequest(**{"round_to": 1, **options})  # type: ignore[arg-type]
+    example = [torch.randn(1, 3, 32, 32)]
+    prune_structured(module, example, request, ignored_modules(module, 10, request.ignore), lambda step: None)
+    return module
+
+
+def _convs(module: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+def test_structured_channels_shrink_consistently_and_outputs_keep_their_shape() -> None:
+    module = _structured(_tiny(), sparsity=0.5)
+    layers = list(module)
+    for conv, norm in zip(layers[:-3], layers[1:-3], strict=False):
+        if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+            assert norm.num_features == conv.out_channels == norm.weight.shape[0]
+    depthwise = [c for c in _convs(module) if c.groups > 1]
+    assert all(c.groups == c.in_channels == c.out_channels for c in depthwise)  # coupled with the layer before
+    assert layers[-1].in_features == 32 and layers[-1].out_features == 10  # 64 -> 32 inputs; the classes kept
+    assert module(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_threshold_removes_more_as_it_rises_and_nothing_at_zero() -> None:
+    params = [
+        sum(p.numel() for p in _structured(_tiny(), threshold=level).parameters())
+        for level in (0.0, 0.96, 1.0, 1.04)  # random weights: scores within 8% of the mean
+    ]
+    assert params[0] == sum(p.numel() for p in _tiny().parameters())
+    assert params[0] > params[1] > params[2] > params[3]
+
+
+def test_sparsity_removes_that_fraction_of_each_layer_and_round_to_keeps_multiples() -> None:
+    module = _structured(_tiny(), sparsity=0.25)
+    assert [c.out_channels for c in _convs(module)] == [12, 12, 24, 24, 48, 48, 48]  # 16/32/64 less a quarter
+    rounded = _structured(_tiny(), sparsity=0.3, round_to=8)
+    assert all(c.out_channels % 8 == 0 for c in _convs(rounded))
+
+
+def test_ignored_layers_are_untouched() -> None:
+    module = _structured(_tiny(), sparsity=0.5, ignore=("0",))  # the stem conv and its coupled depthwise
+    assert module[0].out_channels == 16 and module[3].out_channels == 16
+    assert module[6].out_channels == 16  # 32 halved
+    with pytest.raises(Exception, match="did you mean"):
+        ignored_modules(_tiny(), 10, ("23x",))
+
+
+@pytest.mark.parametrize("global_ranking", [False, True])
+def test_unstructured_sparsity_is_exact(global_ranking: bool) -> None:
+    module = _tiny()
+    request = PruneRequest(sparsity=0.8, structured=False, global_ranking=global_ranking)
+    masks = unstructured_masks(module, request, ignored_modules(module, 10, ()))
+    zeros = sum(int((mask == 0).sum()) for mask in masks.values())
+    total = sum(mask.numel() for mask in masks.values())
+    assert abs(zeros / total - 0.8) < 0.005
+    if not global_ranking:
+        assert all(abs(float((m == 0).float().mean()) - 0.8) < 0.5 / m.numel() + 1e-6 for m in masks.values())
+
+
+def test_two_of_four_keeps_the_two_largest_of_every_four_inputs() -> None:
+    module = _tiny()
+    masks = unstructured_masks(module, PruneRequest(pattern="2:4", structured=False), [])
+    assert masks  # the 1x1 convs and the classifier have inputs in multiples of 4
+    for name, mask in masks.items():
+        weight = dict(module.named_modules())[name].weight.detach()
+        inputs_last = mask.movedim(1, -1).reshape(-1, 4) if mask.dim() > 2 else mask.reshape(-1, 4)
+        assert torch.all(inputs_last.sum(dim=1) == 2)
+        magnitudes = (weight.movedim(1, -1) if weight.dim() > 2 else weight).abs().reshape(-1, 4)
+        kept_min = torch.where(inputs_last == 1, magnitudes, math.inf).min(dim=1).values
+        dropped_max = torch.where(inputs_last == 0, magnitudes, -math.inf).max(dim=1).values
+        assert torch.all(kept_min >= dropped_max)
+
+
+def test_prune_writes_a_checkpoint_that_reloads_without_pickle(trained_tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    report = api.prune(str(trained_tiny), out, PruneRequest(sparsity=0.5), data="shapes", **FAST)  # type: ignore[arg-type]
+    rows = {(r.variant, r.backend): r for r in report.results}
+    assert rows[("pruned", "torch")].params < 0.5 * rows[("baseline", "torch")].params
+    assert report.model_extra["pruning"]["channels"]  # type: ignore[index]
+
+    checkpoint = read_checkpoint(out / "model.pruned.pt")  # weights_only: tensors and plain values
+    assert checkpoint.description is not None and checkpoint.description["architecture_changes"]
+    bundle = load_dataset("shapes")
+    reloaded = load_model(str(out / "model.pruned.pt"), bundle).module
+    assert reloaded is not None
+    images = torch.randn(4, 3, 64, 64)
+    session = ort.InferenceSession(str(out / "model.pruned.onnx"), providers=["CPUExecutionProvider"])
+    (onnx_logits,) = session.run(None, {"input": images.numpy()})
+    torch.testing.assert_close(reloaded.eval()(images), torch.from_numpy(onnx_logits), atol=1e-4, rtol=1e-4)
+    again = api.bench(str(out / "model.pruned.pt"), data="shapes", backends=["torch"], batch_sizes=[1], max_samples=50)
+    assert again.results[0].params == rows[("pruned", "torch")].params
+
+
+def test_unstructured_rows_carry_sparsity_and_compressed_size(trained_tiny: Path, tmp_path: Path) -> None:
+    request = PruneRequest(sparsity=0.8, structured=False)
+    report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    pruned = [row for row in saved["results"] if row["variant"] == "pruned"]
+    base = next(row for row in saved["results"] if row["variant"] == "baseline" and row["backend"] == "onnxruntime")
+    assert all(abs(row["sparsity"] - 0.8) < 0.01 for row in pruned)
+    assert all(row["compressed_size_mb"] < base["compressed_size_mb"] for row in pruned)
+    assert any("no speed-up" in note for note in report.notes)
+
+
+def test_sweep_reports_each_level_and_plots(trained_tiny: Path, tmp_path: Path) -> None:
+    report = api.prune(str(trained_tiny), tmp_path / "out", data="shapes", sweep=[0.25, 0.5], **FAST)  # type: ignore[arg-type]
+    sweep = report.model_extra["sweep"]  # type: ignore[index]
+    assert [level["level"] for level in sweep] == [0.25, 0.5]
+    assert sweep[0]["params"] > sweep[1]["params"]
+    assert (tmp_path / "out" / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path) -> None:
+    request = PruneRequest(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
+    report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
+    assert report.model_extra["pruning"]["distill"] is True  # type: ignore[index]
+
+
+def test_hinton_loss_on_known_logits() -> None:
+    student = torch.tensor([[2.0, 0.0, -1.0]])
+    labels = torch.tensor([0])
+    assert hinton_loss(student, student.clone(), labels, 4.0, 1.0).item() == pytest.approx(0.0, abs=1e-7)
+    teacher = torch.tensor([[0.0, 1.0, 0.0]])
+    t = 2.0
+    p_teacher = torch.softmax(teacher / t, dim=-1)
+    kl = (p_teacher * (p_teacher.log() - torch.log_softmax(student / t, dim=-1))).sum()
+    ce = torch.nn.functional.cross_entropy(student, labels)
+    expected = 0.7 * t * t * kl + 0.3 * ce
+    assert hinton_loss(student, teacher, labels, t, 0.7).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--sparsity", "0.5", "--threshold", "0.5"], "exactly one of"),
+        (["--sparsity", "1.5"], "fraction in [0, 1)"),
+        (["--pattern", "2:4"], "goes with --unstructured"),
+        (["--sparsity", "0.5", "--ignore", "nope"], "not a module of the model"),
+        (["--sweep", "0.1,x"], "comma-separated numbers"),
+    ],
+)
+def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path, options: list[str], message: str) -> None:  # noqa: ANN001
+    result = cli.invoke(app, ["prune", str(trained_tiny), "-o", str(tmp_path / "out"), *options])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "report.json").exists()
