@@ -297,7 +297,7 @@ def prune_command(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Fine-tuning epochs in all.")] = 0,
     distill: Annotated[bool, typer.Option("--distill", help="Fine-tune against the unpruned model's outputs.")] = False,
     lr: Annotated[
-        float | None, typer.Option(min=0.0, help="Fine-tuning lr; default: a quarter of the model's recipe.")
+        float | None, typer.Option(min=0.0, help="Fine-tuning lr; default: 4x the model's from-scratch recipe.")
     ] = None,
     sweep: Annotated[
         str | None, typer.Option(help="Comma-separated levels: prune at each and plot accuracy against latency.")

@@ -29,7 +29,10 @@ from compressor.progress import info
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, fit, recalibrate
 
-FINETUNE_LR_SCALE = 0.25  # a trained model is fine-tuned, not retrained: a quarter of its from-scratch rate
+# Fine-tuning lr, as a multiple of the model's from-scratch recipe. Measured on mobilenet_v2/shapes,
+# 50% of channels removed, 3 epochs: top-1 0.849 at 1x, 0.901 at 2x (lr 4e-3), 0.916 at 4x (baseline 0.9225):
+# the narrower network has to relearn, and a cautious fine-tuning rate leaves it short.
+FINETUNE_LR_SCALE = 4.0
 
 
 def _epochs_for_step(total: int, steps: int, step: int) -> int:
