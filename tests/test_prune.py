@@ -177,3 +177,23 @@ def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path, options: l
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_detector_backbone_prunes_and_heads_keep_their_outputs() -> None:
+    from compressor.tasks import get_task
+
+    handle = load_model("ssdlite320_mobilenet_v3_large", load_dataset("shapes-det"), weights="random")
+    module = handle.module
+    assert module is not None
+    head_outputs = {
+        name: m.out_channels for name, m in module.named_modules() if "head" in name and isinstance(m, nn.Conv2d)
+    }
+    params = sum(p.numel() for p in module.parameters())
+    example = get_task(handle.task).example_inputs(handle.input_spec, 1)
+    ignored = ignored_modules(module, handle.num_classes, ())
+    prune_structured(module.eval(), example, PruneRequest(sparsity=0.3), ignored, lambda step: None)
+
+    assert sum(p.numel() for p in module.parameters()) < 0.8 * params
+    assert {name: m.out_channels for name, m in module.named_modules() if name in head_outputs} == head_outputs
+    boxes, scores, labels = module(*example)
+    assert boxes.shape == (1, 100, 4) and scores.shape == labels.shape == (1, 100)

@@ -65,9 +65,7 @@ def _prune_once(
     threshold: float | None,
 ) -> None:
     """One pruning step: score every channel group, then remove the weakest channels of each."""
-    with warnings.catch_warnings():  # ViT's class token and position embedding: never pruned, see RESIDUAL_COUPLED
-        warnings.simplefilter("ignore")
-        graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example))
+    graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example))
     importance = tp.importance.GroupMagnitudeImportance(p=NORMS[request.norm], normalizer="mean")
     names = {m: name for name, m in module.named_modules()}
     groups = []
@@ -105,7 +103,11 @@ def prune_structured(
         share = step / request.steps
         fraction = (request.sparsity or 0.0) * share
         threshold = request.threshold * share if request.threshold is not None else None
-        _prune_once(module, example, request, ignored, before, fraction, threshold)
+        # torch-pruning warns about ViT's class token (never pruned: see RESIDUAL_COUPLED) and about
+        # its shape-inference depth on detectors; neither concerns the user.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _prune_once(module, example, request, ignored, before, fraction, threshold)
         between_steps(step)
     after = _channel_counts(module)
     channels = {name: (before[name], after[name]) for name in after if after[name] != before.get(name)}

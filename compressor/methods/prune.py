@@ -47,8 +47,10 @@ def prune_model(
     assert handle.module is not None
     request.check()
     task = get_task(handle.task)
-    if not task.distillable:
-        raise OptionError(f"pruning supports classifiers (images and text); {handle.name} is a {task.name} model")
+    if task.scored_against_baseline:
+        raise OptionError(f"{handle.name} is a {task.name} model, scored against itself: pruning needs labelled data")
+    if request.distill and not task.distillable:
+        raise OptionError(f"--distill needs class logits; {handle.name} is a {task.name} model")
     module = copy.deepcopy(handle.module).eval()
     before = shape_attributes(module)
     ignored = ignored_modules(module, handle.num_classes, request.ignore)

@@ -87,9 +87,13 @@ class PruneOutcome:
 
 
 def ignored_modules(module: nn.Module, num_classes: int, names: tuple[str, ...]) -> list[nn.Module]:
-    """The classifier (its outputs are the classes) and every module under the names the user gave."""
+    """The classifier (its outputs are the classes), what the model declares unprunable (a detector's
+    heads, via `unprunable_modules()`), and every module under the names the user gave."""
     modules = dict(module.named_modules())
     ignored = [m for m in modules.values() if isinstance(m, nn.Linear) and m.out_features == num_classes]
+    declared = getattr(module, "unprunable_modules", None)
+    if callable(declared):
+        ignored += declared()
     for name in names:
         if name not in modules:
             close = difflib.get_close_matches(name, list(modules), n=3)

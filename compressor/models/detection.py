@@ -49,6 +49,12 @@ class Detector(nn.Module):
             return self.detector(list(images), shifted)
         return pad_detections(self.detector(list(images)), self.max_detections)
 
+    def unprunable_modules(self) -> list[nn.Module]:
+        """Everything but the backbone: pruning may narrow the backbone's features (the heads' inputs
+        follow), but the heads' outputs are the boxes and classes."""
+        backbone = set(self.detector.backbone.modules())
+        return [module for module in self.modules() if module not in backbone]
+
 
 def _torchvision_detector(builder: Callable[..., nn.Module], count_option: str, num_classes: int) -> nn.Module:
     """A detector with no downloaded weights (backbone included), one extra class for the background."""
