@@ -170,6 +170,7 @@ def test_hinton_loss_on_known_logits() -> None:
         (["--pattern", "2:4"], "goes with --unstructured"),
         (["--sparsity", "0.5", "--ignore", "nope"], "not a module of the model"),
         (["--sweep", "0.1,x"], "comma-separated numbers"),
+        (["--sweep", "0.1,0.2", "--sparsity", "0.5"], "--sweep gives the levels itself"),
     ],
 )
 def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path, options: list[str], message: str) -> None:  # noqa: ANN001

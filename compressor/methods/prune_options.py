@@ -54,7 +54,9 @@ class PruneRequest:
     @property
     def level(self) -> float:
         """The amount asked for, as one number (the sweep's x axis)."""
-        return self.sparsity if self.sparsity is not None else (self.threshold or 0.5)
+        if self.sparsity is not None:
+            return self.sparsity
+        return self.threshold if self.threshold is not None else 0.5  # 2:4 keeps half
 
 
 @dataclass
@@ -107,7 +109,7 @@ def sweep_requests(request: PruneRequest, levels: list[float], by: str) -> list[
     """One request per sweep level, the level taking the place of the sparsity or the threshold."""
     if by not in ("sparsity", "threshold"):
         raise UnknownNameError(f"unknown --sweep-by {by!r}; choose sparsity or threshold")
-    if not request.structured and request.pattern is not None:
-        raise OptionError("--sweep varies a sparsity or a threshold; the 2:4 pattern has neither")
+    if request.pattern is not None or request.sparsity is not None or request.threshold is not None:
+        raise OptionError("--sweep gives the levels itself: leave out --sparsity, --threshold and --pattern")
     base = dataclasses.replace(request, sparsity=None, threshold=None)
     return [dataclasses.replace(base, **{by: level}) for level in levels]
