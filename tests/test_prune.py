@@ -198,3 +198,20 @@ def test_detector_backbone_prunes_and_heads_keep_their_outputs() -> None:
     assert {name: m.out_channels for name, m in module.named_modules() if name in head_outputs} == head_outputs
     boxes, scores, labels = module(*example)
     assert boxes.shape == (1, 100, 4) and scores.shape == labels.shape == (1, 100)
+
+
+def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None:
+    source = tmp_path / "net.py"
+    source.write_text(
+        "from torch import nn\n"
+        "def build(num_classes: int = 10) -> nn.Module:\n"
+        "    return nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.AdaptiveAvgPool2d(1),\n"
+        "                         nn.Flatten(), nn.Linear(16, num_classes))\n"
+    )
+    factory = f"{source}:build"
+    api.prune(factory, tmp_path / "out", PruneRequest(sparsity=0.5, round_to=1), weights="random", **FAST)  # type: ignore[arg-type]
+    pruned = tmp_path / "out" / "model.pruned.pt"
+    with pytest.raises(Exception, match="load it with `--weights"):
+        load_model(str(pruned), load_dataset("shapes"))
+    module = load_model(factory, load_dataset("shapes"), weights=str(pruned)).module
+    assert module is not None and module[0].out_channels == 8

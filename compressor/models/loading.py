@@ -80,6 +80,9 @@ def _weights_into(handle: ModelHandle, weights: str, bundle: DatasetBundle) -> M
         handle.class_names = list(checkpoint.description["class_names"])
         handle.input_spec = InputSpec.from_dict(checkpoint.description["input_spec"])
     assert handle.module is not None
+    if checkpoint.description is not None and ARCHITECTURE_CHANGES in checkpoint.description:  # pruned
+        apply_architecture_changes(handle.module, checkpoint.description[ARCHITECTURE_CHANGES], checkpoint.state_dict)
+        handle.metadata[ARCHITECTURE_CHANGES] = checkpoint.description[ARCHITECTURE_CHANGES]
     apply_state_dict(handle.module, checkpoint.state_dict, weights)
     handle.weights = str(weights)
     return handle
@@ -128,6 +131,11 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
             f"to the model it belongs to (e.g. `compress bench mobilenet_v2 --weights {path}`)"
         )
     description = checkpoint.description
+    if is_file_factory(description["name"]):
+        raise InputFileError(
+            f"{path} holds a model built by {description['name']}; load it with "
+            f"`--weights {path}` on that factory (e.g. `compress bench {description['name']} --weights {path}`)"
+        )
     entry = get_entry(description["name"])
     _check_classes(description["class_names"], bundle, str(path))
     input_spec = InputSpec.from_dict(description["input_spec"])
