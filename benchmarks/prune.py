@@ -37,7 +37,9 @@ CASES = {
     "mobilenet_v2-structured-50-224": Case("mobilenet_v2", PruneRequest(sparsity=0.5), "random", 224),
     "resnet18-structured-30": Case("resnet18", PruneRequest(sparsity=0.3, finetune_epochs=3)),
     "densenet121-structured-30": Case("densenet121", PruneRequest(sparsity=0.3, finetune_epochs=3)),
-    "mobilenet_v2-unstructured-80": Case("mobilenet_v2", PruneRequest(sparsity=0.8, structured=False)),
+    "mobilenet_v2-unstructured-80": Case(
+        "mobilenet_v2", PruneRequest(sparsity=0.8, structured=False, finetune_epochs=3)
+    ),
 }
 
 
