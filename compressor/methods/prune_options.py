@@ -30,7 +30,9 @@ class PruneRequest:
     norm: str = "l2"
     global_ranking: bool = False
     ignore: tuple[str, ...] = ()  # module names (and everything under them) left untouched
-    round_to: int = 8
+    # onnxruntime's x86 convolutions work on blocks of 16 channels (NCHWc, AVX-512): mobilenet_v2 at
+    # 50% ran 1.82x the unpruned speed with multiples of 8 and 1.89x with 16 (64x64, batch 1).
+    round_to: int = 16
     steps: int = 1
     finetune_epochs: int = 0
     distill: bool = False

@@ -15,8 +15,19 @@ from torch.nn.utils import prune as torch_prune
 from compressor.methods.prune_options import PRUNABLE, PruneOutcome, PruneRequest
 
 
+def _is_depthwise(layer: nn.Module) -> bool:
+    return isinstance(layer, nn.Conv2d) and layer.groups > 1 and layer.weight.shape[1] == 1
+
+
 def _prunable_weights(module: nn.Module, ignored: list[nn.Module], pattern: str | None) -> dict[str, nn.Module]:
-    layers = {name: m for name, m in module.named_modules() if isinstance(m, PRUNABLE) and m not in ignored}
+    """Convolutions and linear layers, less depthwise convolutions: their few weights per channel are
+    its whole spatial filter (mobilenet_v2 at 80% fell to 0.62 top-1 after fine-tuning with them pruned),
+    and they hold 2.9% of mobilenet_v2's conv and linear weights."""
+    layers = {
+        name: m
+        for name, m in module.named_modules()
+        if isinstance(m, PRUNABLE) and m not in ignored and not _is_depthwise(m)
+    }
     if pattern == "2:4":  # groups of 4 along the input dimension; layers with fewer inputs per group stay dense
         layers = {name: m for name, m in layers.items() if m.weight.shape[1] % 4 == 0}
     return layers
