@@ -215,3 +215,14 @@ def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None
         load_model(str(pruned), load_dataset("shapes"))
     module = load_model(factory, load_dataset("shapes"), weights=str(pruned)).module
     assert module is not None and module[0].out_channels == 8
+
+
+def test_steps_reach_the_same_widths_as_one_step_and_call_back_between() -> None:
+    calls: list[int] = []
+    stepped = _tiny()
+    request = PruneRequest(sparsity=0.5, steps=3, round_to=1)
+    prune_structured(stepped, [torch.randn(1, 3, 32, 32)], request, ignored_modules(stepped, 10, ()), calls.append)
+    assert calls == [1, 2, 3]
+    assert [c.out_channels for c in _convs(stepped)] == [
+        c.out_channels for c in _convs(_structured(_tiny(), sparsity=0.5))
+    ]
