@@ -12,9 +12,10 @@ from torch.utils.data import DataLoader
 
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.environment import collect_environment
-from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
+from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
+from compressor.methods.distill import Teacher
 from compressor.methods.half import torch_half_handle
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
@@ -39,9 +40,15 @@ def list_models() -> list[ZooEntry]:
 
 
 def train_handle(
-    handle: ModelHandle, bundle: DatasetBundle, output: str | Path, epochs: int, config: TrainConfig | None = None
+    handle: ModelHandle,
+    bundle: DatasetBundle,
+    output: str | Path,
+    epochs: int,
+    config: TrainConfig | None = None,
+    teacher: Teacher | None = None,
 ) -> TrainResult:
-    """Train a torch handle on `bundle` and write a self-describing checkpoint to `output`."""
+    """Train a torch handle on `bundle` (against a `teacher`'s outputs too, if given) and write a
+    self-describing checkpoint to `output`."""
     assert handle.module is not None
     config = config or TrainConfig()
     config.epochs = epochs
@@ -53,7 +60,8 @@ def train_handle(
         bundle.split("val", handle.input_spec),
         handle.input_spec,
         config,
-        description=f"train {handle.name}",
+        description=f"{'distill' if teacher else 'train'} {handle.name}",
+        teacher=teacher,
     )
     description = {
         **handle.describe(),
@@ -64,6 +72,7 @@ def train_handle(
             "best_epoch": result.best_epoch,
             task.primary_metric: result.best_metric,
             "seed": config.seed,
+            **({"temperature": teacher.temperature, "alpha": teacher.alpha} if teacher else {}),
         },
     }
     save_checkpoint(output, handle.module.state_dict(), description)
@@ -154,7 +163,8 @@ def export(
 def _baseline_artifacts(
     handle: ModelHandle, bundle: DatasetBundle, with_onnx: bool, onnx_path: Path
 ) -> dict[str, ModelHandle]:
-    """The baseline for each backend: the torch model itself, and its ONNX export (or the given .onnx)."""
+    """The artifact for each backend: the torch model itself and its ONNX export (or the given .onnx).
+    Used for baselines and for every torch variant (pruned, distilled) alike."""
     if handle.module is None:
         return {"onnxruntime": handle}
     artifacts = {"torch": handle}
@@ -281,9 +291,10 @@ def _write_compared(
     output_dir: Path,
     extra: dict[str, Any],
     notes: list[str] | None = None,
+    baseline: str = "baseline",
 ) -> Report:
     """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster) and written."""
-    verdicts = speed_verdicts(rows)
+    verdicts = speed_verdicts(rows, baseline)
     for verdict in verdicts:
         (info if verdict.faster else warn)(verdict.sentence())
     report = _report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
@@ -332,11 +343,7 @@ def prune(
         info(f"{name}: pruning {handle.name}")
         pruned, outcome = prune_model(handle, bundle, each, config)
         pruned = save_pruned(pruned, output_dir / f"{stem}.pt")
-        onnx_handle, parity = export_onnx(
-            pruned, output_dir / f"{stem}.onnx", parity_inputs=_parity_batch(pruned, bundle)
-        )
-        info(f"{name} ONNX parity: {parity.summary()}")
-        variants.append(Variant(name, "fp32", {"torch": pruned, "onnxruntime": onnx_handle}))
+        variants.append(Variant(name, "fp32", _baseline_artifacts(pruned, bundle, True, output_dir / f"{stem}.onnx")))
         outcomes.append(outcome)
     measured = [Variant("baseline", "fp32", baseline), *variants]
     rows, samples = measure_variants(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
@@ -349,6 +356,75 @@ def prune(
         extra["pruning"] = outcomes[0].summary()
     notes = [UNSTRUCTURED_NOTE] if not request.structured else []
     return _write_compared(handle, bundle, rows, samples, output_dir, extra, notes)
+
+
+def distill(
+    teacher: str,
+    student: str,
+    output_dir: str | Path,
+    data: str = DEFAULT_DATASET,
+    teacher_weights: str | None = None,
+    epochs: int = 5,
+    temperature: float = 4.0,
+    alpha: float = 0.7,
+    compare_scratch: bool = False,
+    lr: float | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report:
+    """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
+    without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR."""
+    if temperature <= 0 or not 0.0 <= alpha <= 1.0:
+        raise OptionError(f"--temperature must be > 0 and --alpha in [0, 1]; got {temperature} and {alpha}")
+    batch_sizes = batch_sizes or [1, 16]
+    check_device(device)
+    output_dir = Path(output_dir)
+    bundle, teacher_handle = _load_torch_model(teacher, data, teacher_weights, image_size, "distillation")
+    if not get_task(teacher_handle.task).distillable:
+        raise OptionError(f"distillation needs class logits; {teacher_handle.name} is a {teacher_handle.task} model")
+    students = {"distilled": _student(student, bundle, teacher_handle, image_size)}
+    if compare_scratch:  # built again from the same seed: the same initial weights
+        students["scratch"] = _student(student, bundle, teacher_handle, image_size)
+    _prepare_output_dir(output_dir, force)
+    variants = [
+        Variant("teacher", "fp32", _baseline_artifacts(teacher_handle, bundle, True, output_dir / "teacher.onnx"))
+    ]
+    config = train_config(student, lr=lr, seed=seed)
+    assert teacher_handle.module is not None
+    summary: dict[str, Any] = {
+        "teacher": teacher_handle.name,
+        "temperature": temperature,
+        "alpha": alpha,
+        "epochs": epochs,
+    }
+    for name, handle in students.items():
+        guide = Teacher(teacher_handle.module, temperature, alpha) if name == "distilled" else None
+        result = train_handle(handle, bundle, output_dir / f"{name}.pt", epochs, dataclasses.replace(config), guide)
+        variants.append(Variant(name, "fp32", _baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx")))
+        summary[name] = {"best_epoch": result.best_epoch, "best_val": result.best_metric}
+    rows, samples = measure_variants(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    return _write_compared(
+        students["distilled"], bundle, rows, samples, output_dir, {"distillation": summary}, baseline="teacher"
+    )
+
+
+def _student(
+    student: str, bundle: DatasetBundle, teacher: ModelHandle, image_size: tuple[int, int] | None
+) -> ModelHandle:
+    """A freshly initialised student that takes the teacher's inputs."""
+    handle = load_model(student, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
+    if handle.module is None:
+        raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
+    if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:
+        raise ModelMismatchError(
+            f"student {student} ({handle.task}, input {handle.input_spec.shape}) does not take the teacher's "
+            f"inputs ({teacher.task}, {teacher.input_spec.shape}); pass --image-size to size both alike"
+        )
+    return handle
 
 
 def _half_variant(
@@ -367,4 +443,4 @@ def _half_variant(
     return Variant(precision, precision, artifacts)
 
 
-__all__ = ["bench", "export", "get_entry", "list_models", "prune", "quantize", "train", "train_handle"]
+__all__ = ["bench", "distill", "export", "get_entry", "list_models", "prune", "quantize", "train", "train_handle"]

@@ -18,7 +18,7 @@ from compressor import api
 from compressor.errors import CompressorError, OptionError, UnknownNameError
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
-from compressor.report import to_markdown, write_report
+from compressor.report import Report, to_markdown, write_report
 from compressor.runtime import parse_backends
 from compressor.tasks import get_task
 
@@ -245,8 +245,7 @@ def quantize_command(
         image_size=_image_size(image_size),
         force=force,
     )
-    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
-    stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
+    _print_written(report, output)
 
 
 def _float_list(text: str, what: str) -> list[float]:
@@ -342,6 +341,58 @@ def prune_command(
         image_size=_image_size(image_size),
         force=force,
     )
+    _print_written(report, output)
+
+
+@app.command("distill")
+@user_errors
+def distill_command(
+    teacher: Annotated[
+        str, typer.Option("--teacher", help="The trained model to learn from (zoo name, checkpoint...).")
+    ],
+    student: Annotated[str, typer.Option("--student", help="The model to train (zoo name or file.py:factory).")],
+    output: OutDirOpt,
+    data: DataOpt = "shapes",
+    teacher_weights: Annotated[
+        str | None, typer.Option("--teacher-weights", help="Teacher checkpoint; default: its reference weights.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    temperature: Annotated[float, typer.Option(help="Softening of both models' class probabilities.")] = 4.0,
+    alpha: Annotated[float, typer.Option(help="Weight of the teacher's term; 1 - alpha weighs the labels.")] = 0.7,
+    compare_scratch: Annotated[
+        bool, typer.Option("--compare-scratch", help="Also train the student without the teacher (same seed, budget).")
+    ] = False,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the student's recipe.")] = None,
+    seed: int = 0,
+    device: DeviceOpt = "cpu",
+    batch_sizes: BatchSizesOpt = "1,16",
+    max_samples: MaxSamplesOpt = None,
+    image_size: ImageSizeOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
+    report = api.distill(
+        teacher,
+        student,
+        output,
+        data=data,
+        teacher_weights=teacher_weights,
+        epochs=epochs,
+        temperature=temperature,
+        alpha=alpha,
+        compare_scratch=compare_scratch,
+        lr=lr,
+        seed=seed,
+        device=device,
+        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
+        max_samples=max_samples,
+        image_size=_image_size(image_size),
+        force=force,
+    )
+    _print_written(report, output)
+
+
+def _print_written(report: Report, output: Path) -> None:
     stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
     stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
 

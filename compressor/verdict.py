@@ -18,14 +18,15 @@ class SpeedVerdict(BaseModel):
     backend: str
     device: str
     batch_size: int
-    speedup: float  # baseline p50 latency / variant p50 latency
+    speedup: float  # reference p50 latency / variant p50 latency
     faster: bool
+    reference: str = "baseline"  # the variant compared against (distillation: the teacher)
 
     def sentence(self) -> str:
         verdict = "faster" if self.faster else ("slower" if self.speedup < 1 / FASTER_MARGIN else "no faster")
         return (
             f"{self.variant} on {self.backend} ({self.device}, batch {self.batch_size}): {self.speedup:.2f}x "
-            f"the baseline's speed, {verdict}"
+            f"the {self.reference}'s speed, {verdict}"
         )
 
 
@@ -46,6 +47,7 @@ def speed_verdicts(rows: list[ResultRow], baseline: str = "baseline") -> list[Sp
                 batch_size=row.batch_size,
                 speedup=round(speedup, 3),
                 faster=speedup >= FASTER_MARGIN,
+                reference=baseline,
             )
         )
     return verdicts
