@@ -239,11 +239,7 @@ def quantize_command(
         data=data,
         weights=weights,
         int8=request,
-        device=device,
-        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
-        max_samples=max_samples,
-        image_size=_image_size(image_size),
-        force=force,
+        **_run_options(device, batch_sizes, max_samples, image_size, force),
     )
     _print_written(report, output)
 
@@ -335,11 +331,7 @@ def prune_command(
         sweep=_float_list(sweep, "--sweep") if sweep else None,
         sweep_by=sweep_by.value,
         lr=lr,
-        device=device,
-        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
-        max_samples=max_samples,
-        image_size=_image_size(image_size),
-        force=force,
+        **_run_options(device, batch_sizes, max_samples, image_size, force),
     )
     _print_written(report, output)
 
@@ -383,13 +375,22 @@ def distill_command(
         compare_scratch=compare_scratch,
         lr=lr,
         seed=seed,
-        device=device,
-        batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
-        max_samples=max_samples,
-        image_size=_image_size(image_size),
-        force=force,
+        **_run_options(device, batch_sizes, max_samples, image_size, force),
     )
     _print_written(report, output)
+
+
+def _run_options(
+    device: str, batch_sizes: str, max_samples: int | None, image_size: int | None, force: bool
+) -> dict[str, Any]:
+    """The measuring and OUTDIR options that quantize, prune and distill share, parsed for the library."""
+    return {
+        "device": device,
+        "batch_sizes": _int_list(batch_sizes, "--batch-sizes"),
+        "max_samples": max_samples,
+        "image_size": _image_size(image_size),
+        "force": force,
+    }
 
 
 def _print_written(report: Report, output: Path) -> None:
