@@ -3,33 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.environment import collect_environment
 from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.measure import Variant, measure_variants
-from compressor.methods.distill import Teacher
+from compressor.methods.distill import Teacher, parse_feature_pairs
 from compressor.methods.half import torch_half_handle
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, quantize_onnx_int8, stamp
-from compressor.models.checkpoint import save_checkpoint
+from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.handle import ModelHandle
+from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, write_report
-from compressor.runtime.torch_runner import check_device
+from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
+from compressor.train_state import run_signature, state_path_for
 from compressor.verdict import speed_verdicts
 
 PARITY_SAMPLES = 32
@@ -46,39 +50,89 @@ def train_handle(
     epochs: int,
     config: TrainConfig | None = None,
     teacher: Teacher | None = None,
+    resume: bool = False,
+    val_set: Dataset | None = None,
 ) -> TrainResult:
     """Train a torch handle on `bundle` (against a `teacher`'s outputs too, if given) and write a
-    self-describing checkpoint to `output`."""
+    self-describing checkpoint to `output` (a Hugging Face model: a model directory).
+
+    The training state is saved beside it after every epoch (NAME.state.pt, removed once the
+    checkpoint is written); with `resume` the run continues from that state, and a checkpoint this
+    run already finished is taken as it is."""
     assert handle.module is not None
     config = config or TrainConfig()
     config.epochs = epochs
     task = get_task(handle.task)
+    output, state_path = Path(output), state_path_for(output)
+    signature = run_signature(config, world_size())
+    if resume and output.exists() and not state_path.is_file():
+        return _finished_training(handle, bundle, output, signature, task.primary_metric)
+    if state_path.is_file() and not resume:
+        warn(f"{state_path} holds an interrupted run; training from the start (pass --resume to continue it)")
     result = fit(
         handle.module,
         task,
         bundle.split("train", handle.input_spec),
-        bundle.split("val", handle.input_spec),
+        val_set if val_set is not None else bundle.split("val", handle.input_spec),
         handle.input_spec,
         config,
         description=f"{'distill' if teacher else 'train'} {handle.name}",
         teacher=teacher,
+        state_path=state_path,
+        resume=resume,
     )
-    description = {
-        **handle.describe(),
-        "train": {
-            "dataset": bundle.name,
-            "dataset_fingerprint": bundle.fingerprint,
-            "epochs": epochs,
-            "best_epoch": result.best_epoch,
-            task.primary_metric: result.best_metric,
-            "seed": config.seed,
-            **({"temperature": teacher.temperature, "alpha": teacher.alpha} if teacher else {}),
-        },
+    training = {
+        "dataset": bundle.name,
+        "dataset_fingerprint": bundle.fingerprint,
+        "epochs": epochs,
+        "best_epoch": result.best_epoch,
+        task.primary_metric: result.best_metric,
+        "seed": config.seed,
+        "signature": signature,
+        **({"temperature": teacher.temperature, "alpha": teacher.alpha} if teacher else {}),
     }
-    save_checkpoint(output, handle.module.state_dict(), description)
+    if is_main_process():
+        _save_trained(handle, output, {**handle.describe(), "train": training})
+        state_path.unlink(missing_ok=True)
     handle.weights = str(output)
     info(f"saved {output}: best val {task.primary_metric} {result.best_metric:.4f} at epoch {result.best_epoch}")
     return result
+
+
+def _save_trained(handle: ModelHandle, output: Path, description: dict[str, Any]) -> None:
+    assert handle.module is not None
+    if is_hf_model(handle):
+        save_hf_directory(handle, output, description)
+    else:
+        save_checkpoint(output, handle.module.state_dict(), description)
+
+
+def read_training_record(output: Path) -> dict[str, Any]:
+    """What the training that wrote `output` (a checkpoint or a model directory) recorded about itself."""
+    if output.is_dir():
+        record = output / TRAINING_RECORD
+        description = json.loads(record.read_text()) if record.is_file() else {}
+    else:
+        description = read_checkpoint(output).description or {}
+    return description.get("train", {})
+
+
+def _finished_training(
+    handle: ModelHandle, bundle: DatasetBundle, output: Path, signature: dict[str, Any], metric: str
+) -> TrainResult:
+    """--resume where this run's checkpoint is already written: its weights, and what its training recorded."""
+    training = read_training_record(output)
+    if training.get("signature") != signature:
+        raise OptionError(
+            f"{output} was written by a run with other options; resume with the same options, or pass --force "
+            "without --resume to start again"
+        )
+    finished = load_model(str(output), bundle)
+    assert handle.module is not None and finished.module is not None
+    handle.module.load_state_dict(finished.module.state_dict())
+    handle.weights = str(output)
+    info(f"{output} is already trained (val {metric} {training[metric]:.4f}); resuming past it")
+    return TrainResult(training[metric], training["best_epoch"])
 
 
 def train_config(model: str, **given: Any) -> TrainConfig:
@@ -94,8 +148,9 @@ def train(
     epochs: int = 5,
     image_size: tuple[int, int] | None = None,
     config: TrainConfig | None = None,
+    resume: bool = False,
 ) -> tuple[ModelHandle, TrainResult]:
-    """`compress train`: a zoo model or file factory from random weights to a checkpoint."""
+    """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun)."""
     if not (is_zoo_name(model) or is_file_factory(model)):
         if Path(model).expanduser().exists():
             raise InputFileError(
@@ -103,8 +158,12 @@ def train(
                 "(checkpoint, .onnx or Hugging Face directory): bench or export it by path instead"
             )
         get_entry(model)  # an unknown name: the registry's error suggests close names
+    config = config or train_config(model)
+    check_device(config.device)
+    config.device = init_distributed(config.device)
+    config.distributed = is_distributed()
     bundle, handle = _load_torch_model(model, data, RANDOM_WEIGHTS, image_size, "training")
-    return handle, train_handle(handle, bundle, output, epochs, config or train_config(model))
+    return handle, train_handle(handle, bundle, output, epochs, config, resume=resume)
 
 
 def _load_torch_model(
@@ -367,56 +426,88 @@ def distill(
     epochs: int = 5,
     temperature: float = 4.0,
     alpha: float = 0.7,
+    feature_pairs: list[str] | None = None,
+    feature_weight: float = 1.0,
     compare_scratch: bool = False,
     lr: float | None = None,
     seed: int = 0,
+    resume: bool = False,
     device: str = "cpu",
     batch_sizes: list[int] | None = None,
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
     force: bool = False,
-) -> Report:
+) -> Report | None:
     """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
-    without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR."""
-    if temperature <= 0 or not 0.0 <= alpha <= 1.0:
-        raise OptionError(f"--temperature must be > 0 and --alpha in [0, 1]; got {temperature} and {alpha}")
+    without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
+
+    Under torchrun every process trains a DDP replica; rank 0 measures and writes, and the others
+    return None once training is done."""
+    if temperature <= 0 or not 0.0 <= alpha <= 1.0 or feature_weight < 0:
+        raise OptionError(
+            f"--temperature must be > 0, --alpha in [0, 1] and --feature-weight >= 0; got {temperature}, {alpha} "
+            f"and {feature_weight}"
+        )
+    pairs = parse_feature_pairs(feature_pairs or [])
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     output_dir = Path(output_dir)
-    bundle, teacher_handle = _load_torch_model(teacher, data, teacher_weights, image_size, "distillation")
-    if not get_task(teacher_handle.task).distillable:
-        raise OptionError(f"distillation needs class logits; {teacher_handle.name} is a {teacher_handle.task} model")
+    train_device = init_distributed(device)
+    with main_process_first():  # a missing reference teacher is trained once, by rank 0
+        bundle, teacher_handle = _load_torch_model(teacher, data, teacher_weights, image_size, "distillation")
+    objective = get_task(teacher_handle.task).distillation
+    if objective is None:
+        raise OptionError(f"no distillation loss for {teacher_handle.task} models like {teacher_handle.name}")
+    if compare_scratch and objective == "embedding":
+        raise OptionError("--compare-scratch: an embedding student has no labels to learn from without its teacher")
     students = {"distilled": _student(student, bundle, teacher_handle, image_size)}
     if compare_scratch:  # built again from the same seed: the same initial weights
         students["scratch"] = _student(student, bundle, teacher_handle, image_size)
     _prepare_output_dir(output_dir, force)
-    variants = [
-        Variant("teacher", "fp32", _baseline_artifacts(teacher_handle, bundle, True, output_dir / "teacher.onnx"))
-    ]
-    config = train_config(student, lr=lr, seed=seed)
     assert teacher_handle.module is not None
+    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight)
+    config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
+    val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
     summary: dict[str, Any] = {
         "teacher": teacher_handle.name,
+        "objective": objective,
         "temperature": temperature,
         "alpha": alpha,
+        "feature_pairs": [f"{t}:{s}" for t, s in pairs],
         "epochs": epochs,
+        "processes": world_size(),
     }
     for name, handle in students.items():
-        guide = Teacher(teacher_handle.module, temperature, alpha) if name == "distilled" else None
-        result = train_handle(handle, bundle, output_dir / f"{name}.pt", epochs, dataclasses.replace(config), guide)
-        variants.append(Variant(name, "fp32", _baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx")))
+        output = output_dir / (name if is_hf_model(handle) else f"{name}.pt")
+        taught = guide if name == "distilled" else None
+        result = train_handle(handle, bundle, output, epochs, dataclasses.replace(config), taught, resume, val_set)
         summary[name] = {"best_epoch": result.best_epoch, "best_val": result.best_metric}
+    if not is_main_process():
+        return None
+    variants = [
+        Variant(name, "fp32", _baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx"))
+        for name, handle in {"teacher": teacher_handle, **students}.items()
+    ]
     rows, samples = measure_variants(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
     return _write_compared(
         students["distilled"], bundle, rows, samples, output_dir, {"distillation": summary}, baseline="teacher"
     )
 
 
+def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Dataset:
+    """Val texts scored by the cosine of the student's embeddings to the teacher's (no labels needed)."""
+    assert teacher.module is not None
+    task = get_task(teacher.task)
+    return task.scoring_set(bundle.split("val", teacher.input_spec), TorchRunner(teacher.module), teacher.input_spec)
+
+
 def _student(
     student: str, bundle: DatasetBundle, teacher: ModelHandle, image_size: tuple[int, int] | None
 ) -> ModelHandle:
-    """A freshly initialised student that takes the teacher's inputs."""
-    handle = load_model(student, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
+    """The student: a zoo model or factory freshly initialised; a checkpoint or model directory as saved.
+    Either way it must take the teacher's inputs."""
+    fresh = is_zoo_name(student) or is_file_factory(student)
+    handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
     if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:

@@ -80,6 +80,9 @@ DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda.")]
 BatchSizesOpt = Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")]
 MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue an interrupted run from the state saved after its last epoch.")
+]
 
 
 @app.command("models")
@@ -105,10 +108,12 @@ def train_command(
     lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the model's recipe (2e-3 for most).")] = None,
     seed: int = 0,
     image_size: ImageSizeOpt = None,
+    device: DeviceOpt = "cpu",
+    resume: ResumeOpt = False,
 ) -> None:
-    """Train a model from scratch on a dataset and save a self-describing checkpoint."""
-    config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config)
+    """Train a model from scratch on a dataset and save a self-describing checkpoint (under torchrun: DDP)."""
+    config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config, resume=resume)
 
 
 class ExportFormat(str, Enum):
@@ -351,11 +356,20 @@ def distill_command(
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     temperature: Annotated[float, typer.Option(help="Softening of both models' class probabilities.")] = 4.0,
     alpha: Annotated[float, typer.Option(help="Weight of the teacher's term; 1 - alpha weighs the labels.")] = 0.7,
+    feature_pairs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feature-pairs",
+            help="teacher.layer:student.layer whose outputs the student also matches (MSE; repeatable).",
+        ),
+    ] = None,
+    feature_weight: Annotated[float, typer.Option(help="Weight of each feature pair's MSE.")] = 1.0,
     compare_scratch: Annotated[
         bool, typer.Option("--compare-scratch", help="Also train the student without the teacher (same seed, budget).")
     ] = False,
     lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the student's recipe.")] = None,
     seed: int = 0,
+    resume: ResumeOpt = False,
     device: DeviceOpt = "cpu",
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
@@ -372,12 +386,16 @@ def distill_command(
         epochs=epochs,
         temperature=temperature,
         alpha=alpha,
+        feature_pairs=feature_pairs,
+        feature_weight=feature_weight,
         compare_scratch=compare_scratch,
         lr=lr,
         seed=seed,
+        resume=resume,
         **_run_options(device, batch_sizes, max_samples, image_size, force),
     )
-    _print_written(report, output)
+    if report is not None:  # None on the torchrun ranks other than 0, which only train
+        _print_written(report, output)
 
 
 def _run_options(

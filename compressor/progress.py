@@ -5,7 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+from compressor.distributed import is_main_process
+
+# Under torchrun only rank 0 speaks: N copies of every progress bar and message help no one.
+console = Console(stderr=True, quiet=not is_main_process())
 
 
 def make_progress(transient: bool = True) -> Progress:

@@ -1,5 +1,5 @@
 """The one training loop: `compress train`, reference checkpoints, pruning's fine-tuning (with or
-without distillation from the unpruned model) and, later, `compress distill`.
+without distillation from the unpruned model) and `compress distill`.
 
 AdamW with a one-cycle schedule and light augmentation: a recipe that trains the reference models
 from scratch in minutes on a CPU. The best epoch by the task's primary metric is kept.
@@ -10,17 +10,22 @@ from __future__ import annotations
 import copy
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from compressor.methods.distill import Teacher, hinton_loss
+from compressor.distributed import broadcast_buffers, broadcast_object, is_main_process, rank, world_size
+from compressor.methods.distill import DistillationStudent, Teacher
 from compressor.models.handle import InputSpec
-from compressor.progress import make_progress
+from compressor.progress import info, make_progress
 from compressor.runtime.torch_runner import output_list
 from compressor.tasks.base import Task
+from compressor.train_state import load_state, run_signature, save_state
 
 
 @dataclass
@@ -35,6 +40,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     channels_last: bool = True  # about 2x faster convolution training on CPU (oneDNN)
+    mixed_precision: bool = True  # autocast on CUDA (bf16, or fp16 with loss scaling); CPU trains in fp32
+    distributed: bool = False  # a DDP replica per torchrun process (set by commands that support it)
 
 
 @dataclass
@@ -110,15 +117,122 @@ def _validate(
     return metric.compute()
 
 
-def _distillation_loss(
-    module: nn.Module, teacher: Teacher, inputs: list[torch.Tensor], targets: torch.Tensor
-) -> torch.Tensor:
-    with torch.no_grad():
-        teacher_logits = output_list(teacher.module(*inputs))[0]
-    student_logits = output_list(module(*inputs))[0]
-    return hinton_loss(
-        student_logits, teacher_logits, targets.to(student_logits.device), teacher.temperature, teacher.alpha
-    )
+def _epoch_seed(config: TrainConfig, epoch: int) -> int:
+    """The seed of one epoch's random streams (shuffle, augmentation, dropout) on this rank.
+
+    Reseeding every epoch makes the streams a function of (seed, epoch, rank): a resumed run draws
+    exactly what the uninterrupted run drew, with no generator state to save."""
+    return config.seed + 1_000_003 * epoch + 7_919 * rank()
+
+
+def _train_loader(train_set: Dataset, task: Task, config: TrainConfig, generator: torch.Generator) -> DataLoader:
+    """Shuffled training batches; under DDP each rank gets its own shard (DistributedSampler)."""
+    batch_size = config.batch_size or task.train_batch_size
+    if config.distributed:
+        sampler = DistributedSampler(train_set, shuffle=True, seed=config.seed, drop_last=True)
+        return DataLoader(train_set, batch_size, sampler=sampler, drop_last=True, collate_fn=task.collate)
+    return DataLoader(train_set, batch_size, shuffle=True, drop_last=True, generator=generator, collate_fn=task.collate)
+
+
+def _autocast_dtype(config: TrainConfig) -> torch.dtype | None:
+    """Mixed precision on CUDA: bf16 where the GPU has it (no loss scaling needed), else fp16."""
+    if not (config.mixed_precision and config.device.startswith("cuda")):
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class _Run:
+    """One training run's moving parts: the model as optimised (with a teacher's loss, wrapped in DDP
+    under torchrun), optimizer, schedule, loss scaling, the best epoch so far, and its saved state."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        task: Task,
+        config: TrainConfig,
+        steps_per_epoch: int,
+        teacher: Teacher | None,
+        probe: list[torch.Tensor],
+    ) -> None:
+        self.module, self.task, self.config = module, task, config
+        self.distiller = DistillationStudent(module, teacher, probe) if teacher is not None else None
+        self.trained: nn.Module = self.distiller if self.distiller is not None else module  # incl. projections
+        self.model = DistributedDataParallel(self.trained) if config.distributed else self.trained
+        self.optimizer = torch.optim.AdamW(self.trained.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer,
+            max_lr=config.lr,
+            pct_start=config.warmup_fraction,
+            total_steps=max(1, config.epochs * steps_per_epoch),
+        )
+        self.autocast_dtype = _autocast_dtype(config)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.autocast_dtype == torch.float16)
+        self.signature = run_signature(config, world_size())
+        self.result = TrainResult(best_metric=float("-inf"), best_epoch=-1)
+        self.best_state = copy.deepcopy(module.state_dict())
+        self.epochs_done = 0
+
+    def step(self, inputs: list[torch.Tensor], targets: Any) -> float:
+        """One optimisation step; returns the batch loss."""
+        with torch.autocast(
+            "cuda", dtype=self.autocast_dtype or torch.float16, enabled=self.autocast_dtype is not None
+        ):
+            if self.distiller is None:
+                loss = self.task.training_loss(self.model, inputs, targets)
+            else:
+                loss = self.distiller.loss(self.model(*inputs), self.distiller.teacher_outputs(inputs), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.max_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.trained.parameters(), self.config.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.item()
+
+    def record(self, epoch: int, loss: float, metrics: dict[str, float]) -> float:
+        """Log an epoch's validation metrics, keeping the weights if they are the best so far."""
+        primary = metrics[self.task.primary_metric]
+        self.result.history.append({"epoch": epoch, "loss": loss, **metrics})
+        if primary > self.result.best_metric:
+            self.result.best_metric, self.result.best_epoch = primary, epoch
+            self.best_state = copy.deepcopy(self.module.state_dict())
+        self.epochs_done = epoch
+        return primary
+
+    def save(self, path: Path) -> None:
+        save_state(
+            path,
+            {
+                "signature": self.signature,
+                "epoch": self.epochs_done,
+                "model": self.trained.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "best_metric": self.result.best_metric,
+                "best_epoch": self.result.best_epoch,
+                "best_state": self.best_state,
+                "history": self.result.history,
+            },
+        )
+
+    def restore(self, path: Path) -> None:
+        state = load_state(path, self.signature)
+        self.trained.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epochs_done, self.best_state = state["epoch"], state["best_state"]
+        self.result = TrainResult(state["best_metric"], state["best_epoch"], state["history"])
+
+    def finish(self) -> TrainResult:
+        """The best epoch's weights back in the module, the hooks of distillation removed."""
+        if self.distiller is not None:
+            self.distiller.release()
+        self.module.load_state_dict(self.best_state)
+        return self.result
 
 
 def fit(
@@ -130,70 +244,61 @@ def fit(
     config: TrainConfig,
     description: str = "train",
     teacher: Teacher | None = None,
+    state_path: Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train `module` in place; on return it holds the weights of the best epoch.
 
-    With a `teacher`, the loss is the distillation loss against its outputs (tasks with logits only)."""
+    With a `teacher`, the loss is the distillation loss against its outputs. With `state_path`, the
+    training state is saved there after every epoch and, with `resume`, a run continues from it.
+    Under torchrun (config.distributed) every rank trains a DDP replica and rank 0 validates."""
     generator = seed_everything(config.seed)
     module.to(config.device)
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
-    train_loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size or task.train_batch_size,
-        shuffle=True,
-        drop_last=True,
-        generator=generator,
-        collate_fn=task.collate,
-    )
+    train_loader = _train_loader(train_set, task, config, generator)
     val_loader = DataLoader(val_set, batch_size=task.eval_batch_size, shuffle=False, collate_fn=task.collate)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=config.lr,
-        pct_start=config.warmup_fraction,
-        total_steps=max(1, config.epochs * len(train_loader)),
-    )
     if teacher is not None:
         teacher.module.to(config.device).eval()
-    result = TrainResult(best_metric=float("-inf"), best_epoch=-1)
-    best_state = copy.deepcopy(module.state_dict())
-    with make_progress(transient=False) as progress:
-        bar = progress.add_task(description, total=config.epochs * len(train_loader), status="")
-        for epoch in range(config.epochs):
-            module.train()
-            running_loss = 0.0
-            for step, batch in enumerate(train_loader, start=1):
-                inputs, targets = task.prepare_batch(batch, spec)
-                if config.augment:
-                    inputs = task.augment(inputs, generator)
-                placed = _place(inputs, config)
-                if teacher is None:
-                    loss = task.training_loss(module, placed, targets)
-                else:
-                    loss = _distillation_loss(module, teacher, placed, targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                running_loss += loss.item()
-                progress.update(
-                    bar, advance=1, status=f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}"
-                )
-            recalibrate_batchnorm(module, task, train_loader, spec, config)
-            metrics = _validate(module, task, val_loader, spec, config)
-            primary = metrics[task.primary_metric]
-            result.history.append({"epoch": epoch + 1, "loss": running_loss / max(1, len(train_loader)), **metrics})
-            if primary > result.best_metric:
-                result.best_metric, result.best_epoch = primary, epoch + 1
-                best_state = copy.deepcopy(module.state_dict())
-            progress.console.print(
-                f"{description}: epoch {epoch + 1}/{config.epochs} loss {result.history[-1]['loss']:.4f}"
-                f" val {task.primary_metric} {primary:.4f}",
-                highlight=False,
+    probe = _place(task.prepare_batch(next(iter(val_loader)), spec)[0], config) if teacher else []
+    run = _Run(module, task, config, len(train_loader), teacher, probe)
+    if resume and state_path is not None and state_path.is_file():
+        run.restore(state_path)
+        info(f"{description}: resuming after epoch {run.epochs_done}/{config.epochs} from {state_path}")
+    try:
+        with make_progress(transient=False) as progress:
+            steps = len(train_loader)
+            bar = progress.add_task(
+                description, total=config.epochs * steps, completed=run.epochs_done * steps, status=""
             )
-    module.load_state_dict(best_state)
+            for epoch in range(run.epochs_done, config.epochs):
+                generator.manual_seed(_epoch_seed(config, epoch))
+                torch.manual_seed(_epoch_seed(config, epoch))
+                if isinstance(train_loader.sampler, DistributedSampler):
+                    train_loader.sampler.set_epoch(epoch)
+                run.model.train()
+                running_loss = 0.0
+                for step, batch in enumerate(train_loader, start=1):
+                    inputs, targets = task.prepare_batch(batch, spec)
+                    if config.augment:
+                        inputs = task.augment(inputs, generator)
+                    running_loss += run.step(_place(inputs, config), targets)
+                    status = f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}"
+                    progress.update(bar, advance=1, status=status)
+                metrics = None
+                if is_main_process():
+                    recalibrate_batchnorm(module, task, train_loader, spec, config)
+                    metrics = _validate(module, task, val_loader, spec, config)
+                broadcast_buffers(module)
+                primary = run.record(epoch + 1, running_loss / max(1, steps), broadcast_object(metrics))
+                progress.console.print(
+                    f"{description}: epoch {epoch + 1}/{config.epochs} loss {running_loss / max(1, steps):.4f}"
+                    f" val {task.primary_metric} {primary:.4f}",
+                    highlight=False,
+                )
+                if state_path is not None and is_main_process():
+                    run.save(state_path)
+    finally:
+        result = run.finish()
     module.cpu().to(memory_format=torch.contiguous_format).eval()
     return result

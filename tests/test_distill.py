@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+import torch
+
+from compressor import api
+from compressor import train as train_module
 from compressor.cli import app
 from compressor.data import load_dataset
+from compressor.errors import OptionError
+from compressor.methods.distill import (
+    DistillationStudent,
+    Teacher,
+    embedding_loss,
+    hinton_loss,
+    parse_feature_pairs,
+)
+from compressor.models.checkpoint import read_checkpoint
 from compressor.models.loading import load_model
+from compressor.models.zoo import TinyCNN
+from compressor.train import TrainConfig
 
 
 def test_distill_writes_teacher_distilled_and_scratch_rows(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -33,3 +52,133 @@ def test_distill_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) ->
     wrong_size = cli.invoke(app, [*base, "--student", "tiny_cnn", "--image-size", "32"])
     assert wrong_size.exit_code == 2 and "Traceback" not in wrong_size.output
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_hinton_loss_on_known_logits() -> None:
+    student = torch.tensor([[2.0, 0.0, -1.0]])
+    teacher = torch.tensor([[0.0, 3.0, 0.0]])
+    target = torch.tensor([1])
+    temperature, alpha = 2.0, 0.7
+    p_teacher = torch.softmax(teacher / temperature, dim=1)
+    log_p_student = torch.log_softmax(student / temperature, dim=1)
+    kl = float((p_teacher * (p_teacher.log() - log_p_student)).sum())
+    cross_entropy = -float(torch.log_softmax(student, dim=1)[0, 1])
+    expected = alpha * temperature**2 * kl + (1 - alpha) * cross_entropy
+    assert hinton_loss(student, teacher, target, temperature, alpha).item() == pytest.approx(expected, rel=1e-6)
+    # A student that already answers like the teacher pays only the label term.
+    same = hinton_loss(teacher, teacher, target, temperature, alpha).item()
+    assert same == pytest.approx((1 - alpha) * -float(torch.log_softmax(teacher, dim=1)[0, 1]), rel=1e-6)
+
+
+def test_embedding_loss_is_cosine_distance() -> None:
+    a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    assert embedding_loss(a, a * 3).item() == pytest.approx(0.0, abs=1e-6)
+    assert embedding_loss(a, torch.tensor([[0.0, 1.0], [0.0, -1.0]])).item() == pytest.approx(1.5)
+
+
+def test_feature_pairs_project_a_narrower_student_onto_the_teacher() -> None:
+    teacher, student = TinyCNN(num_classes=4, width=16), TinyCNN(num_classes=4, width=8)
+    guide = Teacher(teacher.eval(), feature_pairs=parse_feature_pairs(["11:11"]))
+    wrapped = DistillationStudent(student, guide, [torch.randn(2, 3, 32, 32)])
+    assert isinstance(wrapped.projections[0], torch.nn.Conv2d)  # 16 -> 32 channels onto 32 -> 64
+    assert wrapped.projections[0].in_channels == 16 and wrapped.projections[0].out_channels == 32
+    inputs = [torch.randn(4, 3, 32, 32)]
+    loss = wrapped.loss(wrapped(*inputs), wrapped.teacher_outputs(inputs), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    assert wrapped.projections[0].weight.grad is not None and student[0].weight.grad is not None
+    wrapped.release()
+    assert not student[11]._forward_hooks and not teacher[11]._forward_hooks
+
+
+def test_feature_pair_errors_name_the_layer() -> None:
+    with pytest.raises(OptionError, match="teacher.layer:student.layer"):
+        parse_feature_pairs(["layer3"])
+    guide = Teacher(TinyCNN(4).eval(), feature_pairs=[("11", "features.3")])
+    with pytest.raises(OptionError, match="student has no layer 'features.3'"):
+        DistillationStudent(TinyCNN(4), guide, [torch.randn(1, 3, 32, 32)])
+
+
+def test_distill_with_feature_pairs_from_the_command_line(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    args = ["distill", "--teacher", str(trained_tiny), "--student", "tiny_cnn", "--epochs", "1"]
+    result = cli.invoke(
+        app, [*args, "--feature-pairs", "8:8", "--max-samples", "50", "--batch-sizes", "1", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "report.json").read_text())["distillation"]["feature_pairs"] == ["8:8"]
+    unknown = cli.invoke(app, [*args, "--feature-pairs", "8:layer9", "-o", str(tmp_path / "bad")])
+    assert unknown.exit_code == 2 and "student has no layer 'layer9'" in unknown.output
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_resume_after_a_crash_ends_where_an_uninterrupted_run_ends(
+    image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed in its second epoch and resumed gives the same weights as one never stopped."""
+    config = {"lr": 5e-3, "batch_size": 8}
+    api.train("tiny_cnn", tmp_path / "straight.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config))
+
+    original_step = train_module._Run.step
+    calls = {"n": 0}
+
+    def step_then_crash(self, inputs, targets):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 13:  # 9 steps per epoch: mid-way through the second
+            raise _Interrupted
+        return original_step(self, inputs, targets)
+
+    monkeypatch.setattr(train_module._Run, "step", step_then_crash)
+    resumed_path = tmp_path / "resumed.pt"
+    with pytest.raises(_Interrupted):
+        api.train("tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config))
+    state = tmp_path / "resumed.state.pt"
+    assert state.is_file() and not resumed_path.exists()
+    assert torch.load(state, weights_only=True)["epoch"] == 1
+    monkeypatch.setattr(train_module._Run, "step", original_step)
+
+    api.train("tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config), resume=True)
+    straight, resumed = read_checkpoint(tmp_path / "straight.pt"), read_checkpoint(resumed_path)
+    assert resumed.description["train"]["top1"] == straight.description["train"]["top1"]
+    for key, tensor in straight.state_dict.items():
+        assert torch.equal(tensor, resumed.state_dict[key]), key
+    assert not state.exists()  # removed once the checkpoint is written
+
+    with pytest.raises(OptionError, match="epochs=3"):  # a state from other options is not silently mixed in
+        monkeypatch.setattr(train_module._Run, "step", step_then_crash)
+        calls["n"] = 0
+        with pytest.raises(_Interrupted):
+            api.train("tiny_cnn", tmp_path / "x.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config))
+        monkeypatch.setattr(train_module._Run, "step", original_step)
+        api.train(
+            "tiny_cnn", tmp_path / "x.pt", data=str(image_folder), epochs=4, config=TrainConfig(**config), resume=True
+        )
+
+
+def test_two_process_gloo_run_writes_the_report_one_process_writes(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    """`torchrun --nproc_per_node 2 -m compressor distill` on CPU: DDP over gloo, one report from rank 0."""
+    args = ["distill", "--teacher", str(trained_tiny), "--student", "tiny_cnn", "--epochs", "1"]
+    args += ["--max-samples", "50", "--batch-sizes", "1"]
+    single = cli.invoke(app, [*args, "-o", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [*torchrun, "-m", "compressor", *args, "-o", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    one, two = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("one", "two"))
+    assert one.keys() == two.keys()
+    assert [(r["variant"], r["backend"]) for r in one["results"]] == [
+        (r["variant"], r["backend"]) for r in two["results"]
+    ]
+    assert one["distillation"]["processes"] == 1 and two["distillation"]["processes"] == 2
+    assert run.stdout.count("wrote ") == 1  # rank 0 alone reports and writes
+    assert run.stderr.count("saved ") == 1
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())

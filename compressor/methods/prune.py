@@ -49,13 +49,17 @@ def prune_model(
     task = get_task(handle.task)
     if task.scored_against_baseline:
         raise OptionError(f"{handle.name} is a {task.name} model, scored against itself: pruning needs labelled data")
-    if request.distill and not task.distillable:
-        raise OptionError(f"--distill needs class logits; {handle.name} is a {task.name} model")
+    if request.distill and task.distillation is None:
+        raise OptionError(f"--distill: no distillation loss for {task.name} models like {handle.name}")
     module = copy.deepcopy(handle.module).eval()
     before = shape_attributes(module)
     ignored = ignored_modules(module, handle.num_classes, request.ignore)
     train_set, val_set = bundle.split("train", handle.input_spec), bundle.split("val", handle.input_spec)
-    teacher = Teacher(copy.deepcopy(handle.module).eval()) if request.distill else None
+    teacher = (
+        Teacher(copy.deepcopy(handle.module).eval(), objective=task.distillation or "logits")
+        if request.distill
+        else None
+    )
 
     def finetune(epochs: int, label: str) -> None:
         if epochs == 0:

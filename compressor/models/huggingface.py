@@ -11,6 +11,7 @@ Nothing is downloaded: the model and its tokenizer must both be in the directory
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,28 @@ def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHan
         source=str(path),
         weights=str(path),
     )
+
+
+# What compressor records about a model directory it wrote (training options, best epoch), beside its files.
+TRAINING_RECORD = "compressor.json"
+
+
+def is_hf_model(handle: ModelHandle) -> bool:
+    return isinstance(handle.module, SequenceClassifier | SentenceEmbedder)
+
+
+def save_hf_directory(handle: ModelHandle, output: Path, description: dict[str, Any]) -> None:
+    """The trained model as a directory like its source (tokenizer and pooling config copied), replaced whole.
+
+    Built beside `output` and renamed into place, so an interrupted save leaves the old directory."""
+    assert isinstance(handle.module, SequenceClassifier | SentenceEmbedder)
+    staging = output.with_name(f".{output.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(handle.source, staging)
+    handle.module.model.save_pretrained(str(staging))
+    (staging / TRAINING_RECORD).write_text(json.dumps(description, indent=2))
+    retired = output.with_name(f".{output.name}.old")
+    if output.exists():
+        output.rename(retired)
+    staging.rename(output)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -35,7 +35,9 @@ class Task(Protocol):
     scored_against_baseline: bool  # targets come from the baseline model's outputs, not from labels
     default_int8_method: str  # "static" or "dynamic" (Transformers on text: dynamic)
     int8_op_types: tuple[str, ...] | None  # op types int8 may touch; None: all the quantizer supports
-    distillable: bool  # its first output is class logits, which the distillation loss needs
+    # What a student matches when distilled: the teacher's class "logits" (Hinton KD), its
+    # "embedding" (cosine), or None where no distillation loss is defined (detection).
+    distillation: str | None
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         """The val set as this task scores it; tasks scored against the baseline put its outputs in as targets."""
@@ -84,7 +86,7 @@ class TaskBase:
     scored_against_baseline = False
     default_int8_method = "static"
     int8_op_types: tuple[str, ...] | None = None
-    distillable = False
+    distillation = None
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         return val

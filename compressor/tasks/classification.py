@@ -46,7 +46,7 @@ class ClassificationTask(TaskBase):
     primary_metric = "top1"
     input_names = ("input",)
     output_names = ("logits",)
-    distillable = True
+    distillation = "logits"
 
     def prepare_batch(
         self, batch: tuple[torch.Tensor, torch.Tensor], spec: InputSpec

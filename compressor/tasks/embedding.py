@@ -41,7 +41,7 @@ class EmbeddingTask(TextClassificationTask):
     primary_metric = "cosine"
     output_names = ("embeddings",)
     scored_against_baseline = True
-    distillable = False  # embeddings, not logits
+    distillation = "embedding"
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {**super().dynamic_axes(), "embeddings": {0: "batch"}}
