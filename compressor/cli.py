@@ -46,7 +46,9 @@ def user_errors(command: F) -> F:
             stderr.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            stderr.print("[red]interrupted[/red]; no partial output was written")
+            stderr.print(
+                "[red]interrupted[/red]; no half-written file was left (train and distill continue with --resume)"
+            )
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]

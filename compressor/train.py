@@ -201,6 +201,12 @@ class _Run:
         self.epochs_done = epoch
         return primary
 
+    def last_val(self) -> str:
+        """The latest validation metric, for the progress bar ('' before the first)."""
+        if not self.result.history:
+            return ""
+        return f" val {self.task.primary_metric} {self.result.history[-1][self.task.primary_metric]:.4f}"
+
     def save(self, path: Path) -> None:
         save_state(
             path,
@@ -283,7 +289,7 @@ def fit(
                     if config.augment:
                         inputs = task.augment(inputs, generator)
                     running_loss += run.step(_place(inputs, config), targets)
-                    status = f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}"
+                    status = f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}{run.last_val()}"
                     progress.update(bar, advance=1, status=status)
                 metrics = None
                 if is_main_process():

@@ -19,7 +19,7 @@ from compressor import api
 from compressor.data import load_dataset
 from compressor.data.text import hf_tokenizer, words
 from compressor.data.topics import TOPICS, make_split
-from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError
+from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
 from compressor.measure import Variant, measure_variants
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
@@ -181,3 +181,51 @@ def test_classifier_needs_labels_and_labels_are_all_or_nothing(
     half.write_text(json.dumps({"text": "a b c", "label": "x"}) + "\n" + json.dumps({"text": "d e f"}) + "\n")
     with pytest.raises(DataError, match="row 2 has no 'label'"):
         load_dataset(str(half))
+
+
+@pytest.fixture(scope="module")
+def small_embedder_dir(tmp_path_factory: pytest.TempPathFactory, embedder_dir: Path) -> Path:
+    """A one-layer student for the two-layer embedder: same width and tokenizer, its own random weights."""
+    directory = tmp_path_factory.mktemp("tiny-embedder-student")
+    for item in ("1_Pooling",):
+        (directory / item).mkdir()
+        (directory / item / "config.json").write_text((embedder_dir / item / "config.json").read_text())
+    hf_tokenizer.__wrapped__(str(embedder_dir)).save_pretrained(directory)
+    config = transformers.BertConfig.from_pretrained(embedder_dir)
+    config.num_hidden_layers = 1
+    torch.manual_seed(2)
+    transformers.BertModel(config).eval().save_pretrained(directory)
+    return directory
+
+
+def test_embedding_student_is_distilled_by_cosine(
+    embedder_dir: Path, small_embedder_dir: Path, text_data: Path, tmp_path: Path
+) -> None:
+    """An embedding teacher needs no labels: the student learns to point where the teacher points."""
+    bundle = load_dataset(str(text_data))
+    teacher = load_model(str(embedder_dir), bundle)
+    before_rows, _ = measure_variants(
+        [
+            Variant("teacher", "fp32", {"torch": teacher}),
+            Variant("student", "fp32", {"torch": load_model(str(small_embedder_dir), bundle)}),
+        ],
+        bundle,
+        ["torch"],
+        "cpu",
+        [4],
+    )
+    before = {row.variant: row.metrics["cosine"] for row in before_rows}["student"]
+    out = tmp_path / "out"
+    report = api.distill(
+        str(embedder_dir), str(small_embedder_dir), out, data=str(text_data), epochs=3, lr=1e-3, batch_sizes=[4]
+    )
+    cosine = {(row.variant, row.backend): row.metrics["cosine"] for row in report.results}
+    assert report.distillation["objective"] == "embedding"
+    assert cosine[("distilled", "torch")] > before + 0.05
+    assert cosine[("distilled", "onnxruntime")] == pytest.approx(cosine[("distilled", "torch")], abs=1e-3)
+    reloaded = load_model(str(out / "distilled"), bundle)  # a model directory like the student's own
+    assert reloaded.task == "embedding" and (out / "distilled" / "compressor.json").is_file()
+    with pytest.raises(OptionError, match="no labels"):
+        api.distill(
+            str(embedder_dir), str(small_embedder_dir), tmp_path / "x", data=str(text_data), compare_scratch=True
+        )

@@ -28,14 +28,24 @@ TORCHVISION_CLASSIFIERS = {
 }
 
 
+# From scratch on `shapes` (5 epochs, 64x64), MobileNetV3-Small reached top-1 0.435 at lr 1e-3 against
+# 0.339 at the default 2e-3 and 0.110 (stuck at chance) at 5e-3.
+TRAIN_RECIPES = {"mobilenet_v3_small": {"lr": 1e-3}}
+
+
 def _torchvision_classifier(arch: str, num_classes: int) -> nn.Module:
     return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
 
 
 for _arch, _description in TORCHVISION_CLASSIFIERS.items():
-    register(_arch, task="classification", input_size=IMAGENET_SIZE, source="torchvision", description=_description)(
-        partial(_torchvision_classifier, _arch)
-    )
+    register(
+        _arch,
+        task="classification",
+        input_size=IMAGENET_SIZE,
+        source="torchvision",
+        description=_description,
+        train_recipe=TRAIN_RECIPES.get(_arch),
+    )(partial(_torchvision_classifier, _arch))
 
 
 class TinyCNN(nn.Sequential):
