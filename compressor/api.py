@@ -11,12 +11,24 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.environment import collect_environment
 from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
+from compressor.export.engines import engine_artifact, engine_from_onnx
+from compressor.export.jetson import (
+    JETSON_OPSET,
+    JetsonManifest,
+    calibration_record,
+    check_jetson_options,
+    make_static,
+    measure_bundle_accuracy,
+    write_bundle_files,
+)
 from compressor.export.onnx import ParityResult, export_onnx
+from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
 from compressor.measure import Variant, measure_variants
+from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.distill import Teacher, parse_feature_pairs
 from compressor.methods.half import torch_half_handle
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
@@ -219,6 +231,85 @@ def export(
     return export_onnx(handle, output, parity_inputs=_parity_batch(handle, bundle), **extra)
 
 
+def export_tensorrt(
+    model: str,
+    output: str | Path,
+    precision: str = "fp32",
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    batch: BatchProfile | None = None,
+    timing_cache: str | Path | None = None,
+    int8: Int8Request | None = None,
+) -> EngineRecord:
+    """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
+    (Q/DQ for int8), with the ONNX it came from and a JSON record beside it."""
+    if precision not in ENGINE_PRECISIONS:
+        raise UnknownNameError(
+            f"unknown precision {precision!r} for TensorRT; choose from {', '.join(ENGINE_PRECISIONS)}"
+        )
+    import_tensorrt()  # fail before any export work: one line naming the extra
+    require_cuda()
+    output = Path(output)
+    bundle, handle = _load_torch_model(model, data, weights, image_size, "TensorRT export")
+    onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=_parity_batch(handle, bundle))
+    with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
+        if precision == "int8":
+            request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
+            onnx_handle = quantize_onnx_int8(
+                onnx_handle, bundle, request, output.with_suffix(".int8.onnx"), Path(scratch)
+            ).handle
+        cache = Path(timing_cache) if timing_cache else output.with_suffix(".timing-cache")
+        return engine_from_onnx(onnx_handle, output, precision, batch, cache)[1]
+
+
+def export_jetson(
+    model: str,
+    output_dir: str | Path,
+    precision: str = "int8",
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    jetpack: str = "6.2",
+    batch_size: int = 1,
+    int8: Int8Request | None = None,
+    max_samples: int | None = None,
+    force: bool = False,
+) -> JetsonManifest:
+    """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
+    and benchmark scripts; manifest with the accuracy model.onnx gives under onnxruntime here)."""
+    check_jetson_options(precision, jetpack, batch_size)
+    bundle, handle = _load_torch_model(model, data, weights, image_size, "a Jetson bundle")
+    if handle.task not in ("classification", "detection"):
+        raise OptionError(
+            f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
+        )
+    output_dir = Path(output_dir)
+    _prepare_output_dir(output_dir, force, marker="manifest.json")
+    task = get_task(handle.task)
+    with tempfile.TemporaryDirectory(prefix="compressor-jetson-") as scratch:
+        work = Path(scratch)
+        fp32, _ = export_onnx(
+            handle, work / "fp32.onnx", parity_inputs=_parity_batch(handle, bundle), opset=JETSON_OPSET
+        )
+        source, calibration = fp32, None
+        if precision == "int8":
+            request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
+            source = quantize_onnx_int8(fp32, bundle, request, work / "int8.onnx", work).handle
+            calibration_set = calibration_split(bundle, handle.input_spec, request.calib_samples)
+            reader = DatasetCalibrationReader(calibration_set, task, handle.input_spec, list(task.input_names))
+            calibration = calibration_record(bundle, reader, len(calibration_set), request.calibration)  # type: ignore[arg-type]
+        assert source.onnx_path is not None
+        static = make_static(source.onnx_path, output_dir / "model.onnx", batch_size, handle.input_spec.shape)
+        accuracy = measure_bundle_accuracy(fp32, output_dir / "model.onnx", bundle, batch_size, max_samples)
+    manifest = write_bundle_files(output_dir, handle, static, precision, jetpack, batch_size, accuracy, calibration)
+    info(
+        f"bundle {task.primary_metric}: {accuracy.bundle:.4f} (fp32 {accuracy.fp32:.4f}) on {accuracy.samples} val "
+        "samples, onnxruntime CPU"
+    )
+    return manifest
+
+
 def _baseline_artifacts(
     handle: ModelHandle, bundle: DatasetBundle, with_onnx: bool, onnx_path: Path
 ) -> dict[str, ModelHandle]:
@@ -266,28 +357,55 @@ def bench(
     image_size: tuple[int, int] | None = None,
     workdir: str | Path | None = None,
 ) -> Report:
-    """`compress bench`: accuracy, latency, throughput, memory and size of one model on each backend."""
-    backends = backends or ["torch", "onnxruntime"]
+    """`compress bench`: accuracy, latency, throughput, memory and size of one model on each backend.
+
+    On CUDA it also measures the torch model in fp16 and bf16 and, with TensorRT installed, fp32 and
+    fp16 engines built from the ONNX export (the `tensorrt` backend, on by default there)."""
+    backends = backends or ["torch", "onnxruntime", *(["tensorrt"] if device == "cuda" else [])]
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
     _check_input_size(handle)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
-        onnx_dir = Path(workdir) if workdir is not None else Path(scratch)
-        artifacts = _baseline_artifacts(handle, bundle, "onnxruntime" in backends, onnx_dir / "baseline.onnx")
-        rows, samples = measure_variants(
-            [Variant("baseline", "fp32", artifacts)], bundle, backends, device, batch_sizes, max_samples
-        )
+        work = Path(workdir) if workdir is not None else Path(scratch)
+        needs_onnx = bool({"onnxruntime", "tensorrt"} & set(backends))
+        artifacts = _baseline_artifacts(handle, bundle, needs_onnx, work / "baseline.onnx")
+        variants = [Variant("baseline", "fp32", artifacts)]
+        if device == "cuda":
+            variants += _cuda_variants(handle, artifacts, "tensorrt" in backends, work, batch_sizes)
+        rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
     return _report(handle, bundle, rows, samples)
 
 
-def _prepare_output_dir(output_dir: Path, force: bool) -> None:
+def _cuda_variants(
+    handle: ModelHandle, baseline: dict[str, ModelHandle], tensorrt: bool, work: Path, batch_sizes: list[int]
+) -> list[Variant]:
+    """What a GPU user compares: torch fp16/bf16, and TensorRT engines (fp32 joins the baseline's artifacts)."""
+    onnx_handle = baseline.get("onnxruntime") if tensorrt else None
+    cache = work / "tensorrt.timing-cache"
+    engine = engine_artifact(onnx_handle, work / "fp32.engine", "fp32", cache, batch_sizes)
+    if engine is None:
+        onnx_handle = None  # TensorRT cannot run here: no fp16 engine either
+    else:
+        baseline["tensorrt"] = engine
+    variants = []
+    for precision in ("fp16", "bf16"):
+        artifacts = {"torch": torch_half_handle(handle, precision)} if handle.module is not None else {}
+        if precision == "fp16":
+            half_engine = engine_artifact(onnx_handle, work / "fp16.engine", "fp16", cache, batch_sizes)
+            artifacts.update({"tensorrt": half_engine} if half_engine is not None else {})
+        if artifacts:
+            variants.append(Variant(precision, precision, artifacts))
+    return variants
+
+
+def _prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
     """Refuse to overwrite an earlier run's results unless asked: an hour of work is easy to lose."""
     if output_dir.exists() and not output_dir.is_dir():
         raise InputFileError(f"{output_dir} is a file; -o takes a directory")
-    if (output_dir / "report.json").exists() and not force:
-        raise InputFileError(f"{output_dir} already holds results (report.json); pass --force to overwrite them")
+    if (output_dir / marker).exists() and not force:
+        raise InputFileError(f"{output_dir} already holds results ({marker}); pass --force to overwrite them")
     output_dir.mkdir(parents=True, exist_ok=True)
 
 

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from compressor import api
 from compressor.errors import CompressorError, OptionError, UnknownNameError
+from compressor.export.tensorrt import BatchProfile
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.report import Report, to_markdown, write_report
@@ -87,6 +88,23 @@ ResumeOpt = Annotated[
 ]
 
 
+class Precision(str, Enum):
+    int8 = "int8"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class Int8Method(str, Enum):
+    static = "static"
+    dynamic = "dynamic"
+
+
+class Calibration(str, Enum):
+    minmax = "minmax"
+    entropy = "entropy"
+    percentile = "percentile"
+
+
 @app.command("models")
 @user_errors
 def models_command() -> None:
@@ -120,23 +138,65 @@ def train_command(
 
 class ExportFormat(str, Enum):
     onnx = "onnx"
+    tensorrt = "tensorrt"
+    jetson = "jetson"
 
 
 @app.command("export")
 @user_errors
 def export_command(
     model: ModelArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.onnx,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File to write (onnx, tensorrt) or bundle directory (jetson).")
+    ],
+    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = ExportFormat.onnx,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="tensorrt: fp32, fp16 or int8 (default fp32); jetson: int8 or fp16 (default int8)."),
+    ] = None,
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
-    opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18).")] = None,
+    opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18; jetson: 17).")] = None,
     image_size: ImageSizeOpt = None,
+    jetpack: Annotated[str, typer.Option(help="jetson: the JetPack on the board (6.2 ships TensorRT 10.3).")] = "6.2",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="jetson: the static batch size.")] = 1,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, help="tensorrt: largest batch the engine takes.")
+    ] = 32,
+    timing_cache: Annotated[
+        Path | None, typer.Option("--timing-cache", help="tensorrt: timing cache to reuse (default: beside -o).")
+    ] = None,
+    calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = Calibration.minmax,
+    calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
+    max_samples: MaxSamplesOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Export a model to ONNX (dynamic batch axis; text: sequence too), checked and parity-tested against torch."""
-    handle, parity = api.export(
-        model, output, data=data, weights=weights, image_size=_image_size(image_size), opset=opset
-    )
+    """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
+    size = _image_size(image_size)
+    int8 = Int8Request(calibration=calibration.value, calib_samples=calib_samples)
+    if format is ExportFormat.tensorrt:
+        record = api.export_tensorrt(
+            model, output, precision or "fp32", data=data, weights=weights, image_size=size,
+            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
+        )  # fmt: skip
+        stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
+        return
+    if format is ExportFormat.jetson:
+        manifest = api.export_jetson(
+            model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
+            batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
+        )  # fmt: skip
+        accuracy = manifest.expected_accuracy
+        stdout.print(
+            f"wrote {output}/ (model.onnx {manifest.precision}, static {manifest.inputs[0].shape}, JetPack "
+            f"{manifest.jetpack}/TensorRT {manifest.tensorrt}); {accuracy.metric} {accuracy.bundle:.4f} on "
+            f"onnxruntime here, fp32 {accuracy.fp32:.4f}",
+            highlight=False,
+        )
+        return
+    if precision not in (None, "fp32"):
+        raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
+    handle, parity = api.export(model, output, data=data, weights=weights, image_size=size, opset=opset)
     verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
     axes = sorted(
         {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}
@@ -176,23 +236,6 @@ def bench_command(
     if json_path is not None:
         write_report(report, json_path, markdown_path)
     stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
-
-
-class Precision(str, Enum):
-    int8 = "int8"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class Int8Method(str, Enum):
-    static = "static"
-    dynamic = "dynamic"
-
-
-class Calibration(str, Enum):
-    minmax = "minmax"
-    entropy = "entropy"
-    percentile = "percentile"
 
 
 @app.command("quantize")

@@ -25,3 +25,13 @@ def test_cuda_and_cpu_agree_on_accuracy() -> None:
     cpu = api.bench("tiny_cnn", weights="random", backends=["torch"], batch_sizes=[1], max_samples=256)
     cuda = api.bench("tiny_cnn", weights="random", backends=["torch"], device="cuda", batch_sizes=[1], max_samples=256)
     assert abs(cpu.results[0].metrics["top1"] - cuda.results[0].metrics["top1"]) <= 0.004
+
+
+def test_bench_on_cuda_adds_half_precision_torch_rows() -> None:
+    report = api.bench(
+        "tiny_cnn", weights="random", backends=["torch"], device="cuda", batch_sizes=[8], max_samples=256
+    )
+    precisions = {row.precision for row in report.results if row.backend == "torch"}
+    assert precisions == {"fp32", "fp16", "bf16"}
+    top1 = {row.precision: row.metrics["top1"] for row in report.results}
+    assert abs(top1["fp16"] - top1["fp32"]) <= 0.01

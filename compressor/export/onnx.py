@@ -91,13 +91,23 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
                     opset_version=opset,
                     **options,
                 )
-            return exporter
         except Exception as error:  # noqa: BLE001  (the exporters raise many unrelated types)
             errors.append(str(error))
+            continue
+        written = _default_opset(target)
+        if written == opset:
+            return exporter
+        errors.append(f"the {exporter} exporter wrote opset {written}, not the {opset} asked for")
     ops = sorted({match for text in errors for match in _OP_PATTERN.findall(text)})
     culprit = f" (operator {', '.join(ops[:3])})" if ops else ""
     last = brief(errors[-1]) if errors else "unknown error"
     raise ExportError(f"ONNX export failed{culprit}: {last}")
+
+
+def _default_opset(path: Path) -> int | None:
+    """The ai.onnx opset a file declares (the dynamo exporter writes 18 even when asked for 17)."""
+    model = onnx.load(str(path), load_external_data=False)
+    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
 
 
 def run_in_chunks(runner: Runner, inputs: list[torch.Tensor], chunk: int | None) -> list[torch.Tensor]:

@@ -46,6 +46,7 @@ class Int8Settings:
     op_types: tuple[str, ...] | None = None  # None: every op type the quantizer knows
     exclude: tuple[str, ...] = field(default=())  # node names or op types kept in float
     shared_dequantization: bool = False  # see `shared_dequantization`; the speed tuner decides
+    symmetric_activations: bool = False  # zero-point-0 activations, the only kind TensorRT takes
 
     @property
     def quantized_op_types(self) -> tuple[str, ...] | None:
@@ -182,6 +183,7 @@ def quantize_int8(
                 nodes_to_exclude=exclude_nodes,
                 calibrate_method=CALIBRATION_METHODS[settings.calibration],
                 calibration_cache_path=str(ranges),
+                extra_options={"ActivationSymmetric": settings.symmetric_activations, "WeightSymmetric": True},
             )
             if settings.shared_dequantization:
                 share_dequantization(target, target)

@@ -41,6 +41,8 @@ from compressor.tasks.base import Task
 
 SENSITIVITY_BATCHES = 8
 PRECISIONS = ("int8", "fp16", "bf16")
+# Quantized for TensorRT: the inputs of its int8 kernels. Q/DQ around other ops only adds reformatting.
+TENSORRT_OP_TYPES = WEIGHTED_OP_TYPES
 
 
 @dataclass
@@ -55,6 +57,9 @@ class Int8Request:
     max_samples: int | None = None  # val samples scored by the budget check
     tune_speed: bool = True  # time op groups in float vs int8 on this machine; keep float where it is faster
     batch_sizes: tuple[int, ...] = (1, 16)  # the batch sizes speed is tuned for
+    # "onnxruntime": fast on this CPU (uint8 activations, tuned). "tensorrt": what TensorRT builds int8
+    # engines from (explicit Q/DQ, symmetric int8, weighted ops only; no CPU tuning, it would time the wrong chip).
+    target: str = "onnxruntime"
 
 
 @dataclass
@@ -147,9 +152,15 @@ def quantize_onnx_int8(
     """Pre-process, calibrate, quantize; then, if a budget is set, return layers to float until it holds."""
     assert baseline.onnx_path is not None
     task = get_task(baseline.task)
-    method = request.method or task.default_int8_method
+    for_tensorrt = request.target == "tensorrt"
+    method = "static" if for_tensorrt else request.method or task.default_int8_method
     settings = Int8Settings(
-        method=method, calibration=request.calibration, op_types=task.int8_op_types, exclude=request.exclude
+        method=method,
+        calibration=request.calibration,
+        op_types=TENSORRT_OP_TYPES if for_tensorrt else task.int8_op_types,
+        exclude=request.exclude,
+        activation_type="int8" if for_tensorrt else "uint8",
+        symmetric_activations=for_tensorrt,
     )
     preprocessed = scratch / "preprocessed.onnx"
     info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
@@ -163,7 +174,7 @@ def quantize_onnx_int8(
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
     outcome = Int8Outcome(baseline, settings, excluded)  # handle replaced below, once the model is written
-    if request.tune_speed:
+    if request.tune_speed and not for_tensorrt:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
 
         def quantize_excluding(nodes: list[str], path: Path) -> None:

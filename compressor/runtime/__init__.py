@@ -6,7 +6,9 @@ from compressor.errors import BackendUnavailableError, UnknownNameError
 from compressor.models.handle import ModelHandle
 from compressor.runtime.base import Runner
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+# Where a handle records the TensorRT engine built from its ONNX file (bench builds one per precision).
+ENGINE_KEY = "tensorrt_engine"
 
 
 def parse_backends(text: str) -> list[str]:
@@ -31,7 +33,13 @@ def make_runner(handle: ModelHandle, backend: str, device: str = "cpu") -> Runne
         from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(handle.onnx_path, device)
+    if backend == "tensorrt":
+        if ENGINE_KEY not in handle.metadata:
+            raise BackendUnavailableError(f"{handle.name} has no TensorRT engine built")
+        from compressor.runtime.tensorrt_runner import TensorRTRunner
+
+        return TensorRTRunner(handle.metadata[ENGINE_KEY], device)
     raise UnknownNameError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Runner", "make_runner", "parse_backends"]
+__all__ = ["BACKENDS", "ENGINE_KEY", "Runner", "make_runner", "parse_backends"]

@@ -1,0 +1,52 @@
+"""TensorRT artifacts for the measuring engine and `compress export --format tensorrt`.
+
+Each precision gets its engine from the right ONNX: fp32 and flag-built fp16 from the fp32 file, fp16
+on strongly typed TensorRT from an fp16 copy, int8 from the Q/DQ file quantize wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from compressor.errors import BackendUnavailableError, MissingDependencyError
+from compressor.export.tensorrt import BatchProfile, EngineRecord, build_engine, import_tensorrt, uses_strong_typing
+from compressor.methods.half import convert_onnx_fp16
+from compressor.models.handle import ModelHandle
+from compressor.progress import info, warn
+from compressor.runtime import ENGINE_KEY
+
+
+def engine_from_onnx(
+    onnx_handle: ModelHandle,
+    engine_path: Path,
+    precision: str,
+    batch: BatchProfile | None = None,
+    timing_cache: Path | None = None,
+) -> tuple[ModelHandle, EngineRecord]:
+    """Build the engine for `precision` from this ONNX handle; the returned handle runs it on `tensorrt`."""
+    assert onnx_handle.onnx_path is not None
+    source = onnx_handle.onnx_path
+    if precision == "fp16" and uses_strong_typing(import_tensorrt(), "fp16"):
+        source = engine_path.with_name(f"{engine_path.stem}.fp16.onnx")
+        convert_onnx_fp16(onnx_handle.onnx_path, source)
+    info(f"building a TensorRT {precision} engine from {source.name}")
+    record = build_engine(source, engine_path, precision, batch, timing_cache)
+    info(f"built {engine_path} in {record.build_seconds:.1f} s (TensorRT {record.tensorrt_version}, {record.gpu})")
+    metadata = {**onnx_handle.metadata, ENGINE_KEY: str(engine_path), "precision": precision}
+    return dataclasses.replace(onnx_handle, metadata=metadata), record
+
+
+def engine_artifact(
+    onnx_handle: ModelHandle | None, engine_path: Path, precision: str, timing_cache: Path, batch_sizes: list[int]
+) -> ModelHandle | None:
+    """The tensorrt artifact of a variant for `compress bench`, or None (with a warning) where TensorRT
+    cannot run here: rows for the other backends are still worth having."""
+    if onnx_handle is None:
+        return None
+    batch = BatchProfile(minimum=1, optimum=max(batch_sizes), maximum=max(batch_sizes))
+    try:
+        return engine_from_onnx(onnx_handle, engine_path, precision, batch, timing_cache)[0]
+    except (MissingDependencyError, BackendUnavailableError) as error:
+        warn(f"no TensorRT rows: {error}")
+        return None

@@ -1,0 +1,269 @@
+"""A bundle to copy to a Jetson board: the ONNX its TensorRT accepts, the scripts that build and time the
+engine there, and a manifest of what the model expects and what accuracy it should give.
+
+Engines are built on the device (they belong to its GPU and TensorRT version), so the bundle needs no
+GPU to make. int8 is explicit Q/DQ in the ONNX (symmetric int8, calibrated on train data), which
+TensorRT builds from without a calibrator or a calibration cache that could be reused on the wrong
+device. Shapes are static and the opset one JetPack's TensorRT parses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import onnx
+from pydantic import BaseModel
+
+from compressor import __version__
+from compressor.data.base import DatasetBundle, deterministic_subset
+from compressor.errors import OptionError
+from compressor.evaluate import evaluate
+from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
+from compressor.fsutil import atomic_path, write_text_atomic
+from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.models.handle import ModelHandle
+from compressor.runtime.fixed_batch import FixedBatchRunner
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.tasks import get_task
+
+# The TensorRT each JetPack ships (JetPack 6.2 pins TensorRT 10.3).
+JETPACK_TENSORRT = {"6.2": "10.3", "6.1": "10.3", "6.0": "8.6", "5.1.3": "8.5", "5.1": "8.5"}
+JETSON_OPSET = 17  # parsed by TensorRT 8.5 and 10.3 alike
+JETSON_PRECISIONS = ("int8", "fp16")
+_PRECISION_FLAGS = {"int8": "--int8 --fp16", "fp16": "--fp16"}  # int8 engines keep unquantized layers in fp16
+
+
+class TensorSpec(BaseModel):
+    name: str
+    shape: list[int]
+    dtype: str
+
+
+class Preprocessing(BaseModel):
+    """How a camera frame becomes the input tensor."""
+
+    layout: str = "NCHW"
+    color: str = "RGB"
+    scale: float = 1.0 / 255.0  # pixel values 0-255 times scale, then (x - mean) / std per channel
+    mean: list[float]
+    std: list[float]
+    resize: list[int]  # height, width
+
+
+class ExpectedAccuracy(BaseModel):
+    metric: str
+    bundle: float  # this bundle's model.onnx, run by onnxruntime on CPU
+    fp32: float  # the float model it came from, same samples
+    samples: int
+    dataset: str
+    backend: str = "onnxruntime (CPU)"
+
+
+class Calibration(BaseModel):
+    dataset: str
+    dataset_fingerprint: str
+    split: str = "train"
+    samples: int
+    method: str
+    fingerprint: str  # sha256 of the calibration inputs exactly as fed to the calibrator
+
+
+class JetsonManifest(BaseModel):
+    format: str = "compressor.jetson-bundle/1"
+    created_by: str
+    model: str
+    task: str
+    precision: str
+    jetpack: str
+    tensorrt: str
+    onnx: str
+    onnx_sha256: str
+    opset: int
+    batch_size: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocessing: Preprocessing
+    labels: list[str]
+    expected_accuracy: ExpectedAccuracy
+    calibration: Calibration | None
+    builder_optimization_level: int
+
+
+def check_jetson_options(precision: str, jetpack: str, batch_size: int) -> None:
+    if precision not in JETSON_PRECISIONS:
+        raise OptionError(f"a Jetson bundle is int8 or fp16, not {precision!r} (fp32 wastes the device)")
+    if jetpack not in JETPACK_TENSORRT:
+        raise OptionError(f"unknown JetPack {jetpack!r}; known: {', '.join(JETPACK_TENSORRT)}")
+    if batch_size < 1:
+        raise OptionError(f"--batch-size must be at least 1, got {batch_size}")
+
+
+def make_static(source: Path, target: Path, batch_size: int, spec_shape: tuple[int, ...]) -> onnx.ModelProto:
+    """`source` with every input's and output's symbolic axes fixed (batch, and a text model's length)."""
+    model = onnx.load(str(source))
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        for axis, dim in enumerate(dims):
+            if not dim.HasField("dim_value"):
+                dim.dim_value = batch_size if axis == 0 else int(spec_shape[axis - 1])
+    used = {node.domain for node in model.graph.node} | {"", "ai.onnx"}
+    kept = [entry for entry in model.opset_import if entry.domain in used]  # onnxruntime's passes add many
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    del model.graph.value_info[:]  # stale symbolic shapes; re-inferred below
+    model = onnx.shape_inference.infer_shapes(model)
+    onnx.checker.check_model(model)
+    with atomic_path(target) as tmp:
+        onnx.save(model, str(tmp))
+    return model
+
+
+def calibration_fingerprint(reader: DatasetCalibrationReader) -> str:
+    """A hash of the calibration batches themselves: two bundles share it only if calibrated alike."""
+    digest = hashlib.sha256()
+    reader.rewind()
+    while (batch := reader.get_next()) is not None:
+        for name in sorted(batch):
+            digest.update(name.encode())
+            digest.update(batch[name].tobytes())
+    reader.rewind()
+    return digest.hexdigest()
+
+
+def _tensor_specs(values: Any) -> list[TensorSpec]:
+    return [
+        TensorSpec(
+            name=value.name,
+            shape=[dim.dim_value for dim in value.type.tensor_type.shape.dim],
+            dtype=onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name,
+        )
+        for value in values
+    ]
+
+
+def write_bundle_files(
+    output_dir: Path,
+    handle: ModelHandle,
+    model: onnx.ModelProto,
+    precision: str,
+    jetpack: str,
+    batch_size: int,
+    accuracy: ExpectedAccuracy,
+    calibration: Calibration | None,
+) -> JetsonManifest:
+    """The manifest, labels, scripts and device README beside model.onnx (already in `output_dir`)."""
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    manifest = JetsonManifest(
+        created_by=f"compressor {__version__}",
+        model=handle.name,
+        task=handle.task,
+        precision=precision,
+        jetpack=jetpack,
+        tensorrt=JETPACK_TENSORRT[jetpack],
+        onnx="model.onnx",
+        onnx_sha256=sha256_of(output_dir / "model.onnx"),
+        opset=next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")),
+        batch_size=batch_size,
+        inputs=_tensor_specs([v for v in model.graph.input if v.name not in initializers]),
+        outputs=_tensor_specs(model.graph.output),
+        preprocessing=Preprocessing(
+            mean=list(handle.input_spec.mean),
+            std=list(handle.input_spec.std),
+            resize=list(handle.input_spec.image_size),
+        ),
+        labels=list(handle.class_names),
+        expected_accuracy=accuracy,
+        calibration=calibration,
+        builder_optimization_level=OPTIMIZATION_LEVEL,
+    )
+    templates = resources.files("compressor.export") / "jetson_templates"
+    substitutions = {
+        "__TENSORRT__": manifest.tensorrt,
+        "__JETPACK__": jetpack,
+        "__PRECISION__": precision,
+        "__PRECISION_FLAGS__": _PRECISION_FLAGS[precision],
+        "__OPT_LEVEL__": str(OPTIMIZATION_LEVEL),
+    }
+    for script in ("build_engine.sh", "benchmark.sh"):
+        text = (templates / script).read_text()
+        for key, value in substitutions.items():
+            text = text.replace(key, value)
+        write_text_atomic(output_dir / script, text)
+        (output_dir / script).chmod(0o755)
+    write_text_atomic(output_dir / "labels.txt", "\n".join(manifest.labels) + "\n")
+    write_text_atomic(output_dir / "README.md", _device_readme(manifest))
+    write_text_atomic(output_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
+    return manifest
+
+
+def _device_readme(manifest: JetsonManifest) -> str:
+    source = manifest.inputs[0]
+    prep = manifest.preprocessing
+    return f"""# {manifest.model} for Jetson ({manifest.precision}, JetPack {manifest.jetpack})
+
+Made by {manifest.created_by}. Copy this folder to the board, then:
+
+```bash
+./build_engine.sh                 # model.engine, built by trtexec on this device (TensorRT {manifest.tensorrt})
+./build_engine.sh --useDLACore 0  # or on a DLA core, unsupported layers falling back to the GPU
+./benchmark.sh 10                 # latency/throughput for 10 s, board power from tegrastats -> benchmark/
+```
+
+Engines belong to the GPU and TensorRT version that built them: build on the device, do not copy
+model.engine between boards or JetPack versions. `timing.cache` speeds up rebuilds on the same board.
+Record the power mode first (`sudo nvpmodel -q`; `sudo jetson_clocks` for steady clocks): benchmark.sh
+saves both in benchmark/settings.txt.
+
+Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {prep.color}); pixels 0-255
+times {prep.scale:.6g}, then (x - mean) / std with mean {prep.mean} and std {prep.std}, resized to
+{prep.resize[0]}x{prep.resize[1]}. Labels: labels.txt, in output order.
+
+Expected {manifest.expected_accuracy.metric}: {manifest.expected_accuracy.bundle:.4f} for model.onnx on
+{manifest.expected_accuracy.backend} ({manifest.expected_accuracy.samples} samples of
+{manifest.expected_accuracy.dataset}; fp32 model {manifest.expected_accuracy.fp32:.4f}). A TensorRT engine
+should land within a few tenths of a point of it. manifest.json holds all of this, machine-readable.
+"""
+
+
+def read_manifest(path: Path) -> JetsonManifest:
+    return JetsonManifest.model_validate(json.loads(Path(path).read_text()))
+
+
+def calibration_record(
+    bundle: DatasetBundle, reader: DatasetCalibrationReader, samples: int, method: str
+) -> Calibration:
+    return Calibration(
+        dataset=bundle.name,
+        dataset_fingerprint=bundle.fingerprint,
+        samples=samples,
+        method=method,
+        fingerprint=calibration_fingerprint(reader),
+    )
+
+
+def measure_bundle_accuracy(
+    fp32: ModelHandle, bundle_onnx: Path, bundle: DatasetBundle, batch_size: int, max_samples: int | None
+) -> ExpectedAccuracy:
+    """The bundle's model.onnx (static batch) and its float source, scored on the same val samples."""
+    assert fp32.onnx_path is not None
+    task = get_task(fp32.task)
+    val = deterministic_subset(bundle.split("val", fp32.input_spec), max_samples)
+    scores = {}
+    for name, runner in (
+        ("fp32", OnnxRuntimeRunner(fp32.onnx_path)),
+        ("bundle", FixedBatchRunner(OnnxRuntimeRunner(bundle_onnx), batch_size)),
+    ):
+        try:
+            scores[name] = evaluate(runner, task, val, fp32.input_spec, label=f"{name} accuracy")[task.primary_metric]
+        finally:
+            runner.close()
+    return ExpectedAccuracy(
+        metric=task.primary_metric,
+        samples=len(val),
+        dataset=bundle.name,
+        **scores,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,204 @@
+"""TensorRT engines built from our ONNX files with the tensorrt Python API, with a record of what they are.
+
+An engine is specific to the GPU, TensorRT and CUDA versions it was built with, so it is built on the
+machine that runs it and a JSON file beside it records those versions, the precision, the input
+shapes and the hash of the ONNX it came from. int8 comes from the Q/DQ nodes of our quantized ONNX
+(explicit quantization; TensorRT's implicit calibrators are deprecated since 10.1). fp16 uses the
+builder flag where the installed TensorRT still has it and a strongly typed network of an fp16 ONNX
+where it does not. A timing cache is reused between builds (same tactics, same engine, faster
+builds) and the builder optimisation level is fixed, so rebuilding gives the same engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import onnx
+import torch
+
+from compressor.errors import BackendUnavailableError, ExportError, InputFileError, MissingDependencyError, brief
+from compressor.export.onnx import METADATA_KEY
+from compressor.fsutil import atomic_path, write_text_atomic
+
+ENGINE_PRECISIONS = ("fp32", "fp16", "int8")
+OPTIMIZATION_LEVEL = 3  # TensorRT's default, pinned so a newer default never changes our engines silently
+WORKSPACE_BYTES = 2 << 30
+
+
+def import_tensorrt() -> ModuleType:
+    try:
+        import tensorrt
+    except ImportError as error:
+        raise MissingDependencyError(
+            "TensorRT is not installed: pip install 'compressor[tensorrt]' on a machine with an NVIDIA GPU "
+            "(or use --format jetson, which builds its engine on the device)"
+        ) from error
+    return tensorrt
+
+
+def require_cuda() -> None:
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError(
+            "TensorRT builds and runs engines on an NVIDIA GPU and torch sees none here; build on the GPU that "
+            "will run the engine (or use --format jetson, which needs no GPU)"
+        )
+
+
+@dataclass
+class BatchProfile:
+    """The batch sizes an engine accepts (TensorRT optimisation profile): min, the one it is tuned for, max."""
+
+    minimum: int = 1
+    optimum: int = 8
+    maximum: int = 32
+
+    def check(self) -> None:
+        if not 1 <= self.minimum <= self.optimum <= self.maximum:
+            raise ExportError(f"batch profile must satisfy 1 <= min <= opt <= max, got {asdict(self)}")
+
+
+@dataclass
+class EngineRecord:
+    """What the metadata file beside an engine says: enough to tell whether it fits a machine."""
+
+    precision: str
+    tensorrt_version: str
+    cuda_version: str | None
+    gpu: str
+    inputs: dict[str, dict[str, list[int]]]  # name -> {"min", "opt", "max"} shapes
+    onnx_sha256: str
+    builder_optimization_level: int
+    strongly_typed: bool
+    timing_cache: str | None
+    build_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def metadata_path(engine_path: Path) -> Path:
+    return engine_path.with_name(f"{engine_path.name}.json")
+
+
+def profile_shapes(onnx_path: Path, batch: BatchProfile) -> dict[str, dict[str, list[int]]]:
+    """Min/opt/max shapes of every graph input: the batch axis from `batch`, other axes as exported
+    (a text model's dynamic sequence axis from 1 to the length it was exported for)."""
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    length = exported_sequence_length(model)
+    shapes: dict[str, dict[str, list[int]]] = {}
+    for graph_input in model.graph.input:
+        if graph_input.name in initializers:
+            continue
+        rest = list(graph_input.type.tensor_type.shape.dim)[1:]
+        low = [d.dim_value if d.HasField("dim_value") else 1 for d in rest]
+        high = [d.dim_value if d.HasField("dim_value") else length for d in rest]
+        shapes[graph_input.name] = {
+            "min": [batch.minimum, *low],
+            "opt": [batch.optimum, *high],
+            "max": [batch.maximum, *high],
+        }
+    return shapes
+
+
+def exported_sequence_length(model: onnx.ModelProto) -> int:
+    """The longest sequence a text model was exported for (its recorded input spec), else 128."""
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            shape = json.loads(prop.value).get("input_spec", {}).get("shape", [])
+            if len(shape) == 1:
+                return int(shape[0])
+    return 128
+
+
+def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
+    flags = 0
+    if strongly_typed:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    return flags
+
+
+def uses_strong_typing(trt: ModuleType, precision: str) -> bool:
+    """fp16/int8 by builder flag where it exists; newer TensorRT dropped the flags for strongly typed networks."""
+    flag = {"fp16": "FP16", "int8": "INT8"}.get(precision)
+    return flag is not None and not hasattr(trt.BuilderFlag, flag)
+
+
+def build_engine(
+    onnx_path: Path,
+    engine_path: Path,
+    precision: str,
+    batch: BatchProfile | None = None,
+    timing_cache: Path | None = None,
+) -> EngineRecord:
+    """Build and write a serialized engine for `onnx_path` (Q/DQ ONNX for int8; fp16 ONNX where strongly
+    typed), and the JSON record beside it. The timing cache is read if present and written back."""
+    if precision not in ENGINE_PRECISIONS:
+        raise ExportError(f"TensorRT precision must be one of {', '.join(ENGINE_PRECISIONS)}, not {precision!r}")
+    batch = batch or BatchProfile()
+    batch.check()
+    trt = import_tensorrt()
+    require_cuda()
+    started = time.perf_counter()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    strongly_typed = uses_strong_typing(trt, precision)
+    network = builder.create_network(_network_flags(trt, strongly_typed))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes(), str(onnx_path)):
+        problems = "; ".join(brief(str(parser.get_error(i))) for i in range(parser.num_errors))
+        raise ExportError(f"TensorRT cannot parse {onnx_path}: {problems}")
+    config = builder.create_builder_config()
+    config.builder_optimization_level = OPTIMIZATION_LEVEL
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    if not strongly_typed and precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)  # int8 engines keep their unquantized layers in fp16, not fp32
+        if precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
+    shapes = profile_shapes(onnx_path, batch)
+    profile = builder.create_optimization_profile()
+    for name, bounds in shapes.items():
+        profile.set_shape(name, bounds["min"], bounds["opt"], bounds["max"])
+    config.add_optimization_profile(profile)
+    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise ExportError(f"TensorRT could not build an engine from {onnx_path} (its log above says why)")
+    with atomic_path(engine_path) as tmp:
+        tmp.write_bytes(bytes(serialized))
+    if timing_cache is not None:
+        with atomic_path(timing_cache) as tmp:
+            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
+    record = EngineRecord(
+        precision=precision,
+        tensorrt_version=str(trt.__version__),
+        cuda_version=torch.version.cuda,
+        gpu=torch.cuda.get_device_name(),
+        inputs=shapes,
+        onnx_sha256=sha256_of(onnx_path),
+        builder_optimization_level=OPTIMIZATION_LEVEL,
+        strongly_typed=strongly_typed,
+        timing_cache=str(timing_cache) if timing_cache else None,
+        build_seconds=round(time.perf_counter() - started, 2),
+    )
+    write_text_atomic(metadata_path(engine_path), json.dumps(asdict(record), indent=2))
+    return record
+
+
+def read_engine_record(engine_path: Path) -> EngineRecord | None:
+    path = metadata_path(engine_path)
+    if not path.is_file():
+        return None
+    try:
+        return EngineRecord(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as error:
+        raise InputFileError(f"{path}: unreadable engine record: {brief(error)}") from error

@@ -1,0 +1,130 @@
+"""`compress export --format jetson`: what the bundle holds, that its ONNX gives the accuracy its manifest
+promises, and its errors. Built on this CPU machine: a bundle needs no GPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from compressor.cli import app
+from compressor.data import load_dataset
+from compressor.evaluate import evaluate
+from compressor.export.jetson import read_manifest
+from compressor.export.tensorrt import sha256_of
+from compressor.runtime.fixed_batch import FixedBatchRunner
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.tasks import get_task
+
+BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
+
+
+@pytest.fixture(scope="module")
+def int8_bundle(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from typer.testing import CliRunner
+
+    out = tmp_path_factory.mktemp("bundle") / "int8"
+    args = ["export", str(trained_tiny), "--format", "jetson", "--precision", "int8", "--batch-size", "2"]
+    result = CliRunner().invoke(app, [*args, "--calib-samples", "64", "--max-samples", "300", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: Path) -> None:
+    assert {p.name for p in int8_bundle.iterdir()} == BUNDLE_FILES
+    manifest = read_manifest(int8_bundle / "manifest.json")  # the pydantic schema validates it
+    assert manifest.precision == "int8" and manifest.jetpack == "6.2" and manifest.tensorrt == "10.3"
+    assert manifest.onnx_sha256 == sha256_of(int8_bundle / "model.onnx")
+    assert manifest.inputs[0].shape == [2, 3, 64, 64] and manifest.outputs[0].shape == [2, 10]
+    assert manifest.calibration is not None and manifest.calibration.samples == 64
+    assert manifest.labels == (int8_bundle / "labels.txt").read_text().split()
+
+    model = onnx.load(str(int8_bundle / "model.onnx"))
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)] == [("", manifest.opset)]
+    for value in [*model.graph.input, *model.graph.output]:
+        assert all(dim.HasField("dim_value") for dim in value.type.tensor_type.shape.dim)  # static shapes
+    initializers = {tensor.name: tensor for tensor in model.graph.initializer}
+    zero_points = [
+        numpy_helper.to_array(initializers[node.input[2]])
+        for node in model.graph.node
+        if node.op_type == "QuantizeLinear" and len(node.input) > 2
+    ]
+    assert zero_points and all(
+        z.dtype.name == "int8" and not z.any() for z in zero_points
+    )  # symmetric, as TensorRT needs
+
+
+def test_bundle_onnx_gives_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:
+    manifest = read_manifest(int8_bundle / "manifest.json")
+    bundle = load_dataset("shapes")
+    from compressor.data.base import deterministic_subset
+    from compressor.export.onnx import read_onnx_handle
+
+    handle = read_onnx_handle(int8_bundle / "model.onnx")
+    val = deterministic_subset(bundle.split("val", handle.input_spec), manifest.expected_accuracy.samples)
+    runner = FixedBatchRunner(OnnxRuntimeRunner(int8_bundle / "model.onnx"), manifest.batch_size)
+    top1 = evaluate(runner, get_task("classification"), val, handle.input_spec)["top1"]
+    assert top1 == manifest.expected_accuracy.bundle
+    assert abs(manifest.expected_accuracy.bundle - manifest.expected_accuracy.fp32) <= 0.05
+
+
+def test_scripts_are_valid_bash_with_the_trtexec_flags(int8_bundle: Path) -> None:
+    build = (int8_bundle / "build_engine.sh").read_text()
+    for flag in ("--int8 --fp16", "--timingCacheFile=timing.cache", "--builderOptimizationLevel=3", "--useDLACore"):
+        assert flag in build
+    bench = (int8_bundle / "benchmark.sh").read_text()
+    assert "tegrastats" in bench and "nvpmodel -q" in bench and "jetson_clocks --show" in bench
+    for script in ("build_engine.sh", "benchmark.sh"):
+        assert subprocess.run(["bash", "-n", str(int8_bundle / script)]).returncode == 0
+        assert (int8_bundle / script).stat().st_mode & 0o111
+    assert "__" not in build + bench  # every placeholder filled
+
+
+def test_fp16_bundle_keeps_a_float_onnx(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "fp16"
+    result = cli.invoke(
+        app,
+        [
+            "export",
+            str(trained_tiny),
+            "--format",
+            "jetson",
+            "--precision",
+            "fp16",
+            "--max-samples",
+            "100",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["calibration"] is None and manifest["inputs"][0]["shape"] == [1, 3, 64, 64]
+    assert "--fp16" in (out / "build_engine.sh").read_text() and "--int8" not in (out / "build_engine.sh").read_text()
+    assert not any(node.op_type == "QuantizeLinear" for node in onnx.load(str(out / "model.onnx")).graph.node)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--precision", "fp32"], "int8 or fp16"),
+        (["--jetpack", "4.2"], "unknown JetPack '4.2'"),
+    ],
+)
+def test_bundle_option_errors_are_one_line(
+    cli, trained_tiny: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:  # noqa: ANN001
+    result = cli.invoke(app, ["export", str(trained_tiny), "--format", "jetson", *extra, "-o", str(tmp_path / "b")])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "b").exists()
+
+
+def test_an_existing_bundle_is_not_overwritten_without_force(cli, int8_bundle: Path, trained_tiny: Path) -> None:  # noqa: ANN001
+    before = (int8_bundle / "manifest.json").read_text()
+    result = cli.invoke(app, ["export", str(trained_tiny), "--format", "jetson", "-o", str(int8_bundle)])
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (int8_bundle / "manifest.json").read_text() == before

@@ -1,0 +1,171 @@
+"""TensorRT engines: the builder's settings (checked against a recording stand-in for the tensorrt module,
+so they are tested on any machine), and real engines where TensorRT and a GPU exist (skipped here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from compressor import api
+from compressor.cli import app
+from compressor.export.tensorrt import BatchProfile, build_engine, metadata_path, profile_shapes
+
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    api.export("tiny_cnn", path, weights="random")
+    return path
+
+
+class _Recorder:
+    """A stand-in for the tensorrt module that records what the builder is asked to do."""
+
+    def __init__(self, has_precision_flags: bool = True) -> None:
+        self.calls: list[tuple] = []
+        flags = {"FP16": 0, "INT8": 1} if has_precision_flags else {}
+        recorder = self
+        self.module = types.SimpleNamespace(
+            __version__="10.3.0",
+            Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}),
+            BuilderFlag=types.SimpleNamespace(**flags),
+            NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=5),
+            MemoryPoolType=types.SimpleNamespace(WORKSPACE="workspace"),
+            Builder=lambda logger: recorder,
+            OnnxParser=lambda network, logger: types.SimpleNamespace(parse=lambda data, path: True, num_errors=0),
+        )
+
+    # Builder
+    def create_network(self, flags: int) -> str:
+        self.calls.append(("network_flags", flags))
+        return "network"
+
+    def create_builder_config(self) -> _Recorder:
+        return self
+
+    def create_optimization_profile(self) -> _Recorder:
+        return self
+
+    def build_serialized_network(self, network: str, config: _Recorder) -> bytes:
+        return b"engine-bytes"
+
+    # Config and profile
+    def set_shape(self, name: str, low: list[int], opt: list[int], high: list[int]) -> None:
+        self.calls.append(("shape", name, low, opt, high))
+
+    def set_flag(self, flag: int) -> None:
+        self.calls.append(("flag", flag))
+
+    def set_memory_pool_limit(self, pool: str, size: int) -> None:
+        self.calls.append(("pool", pool, size))
+
+    def add_optimization_profile(self, profile: _Recorder) -> None:
+        self.calls.append(("profile",))
+
+    def create_timing_cache(self, data: bytes) -> bytes:
+        self.calls.append(("cache_in", data))
+        return data
+
+    def set_timing_cache(self, cache: bytes, ignore_mismatch: bool) -> None:
+        self.calls.append(("cache_set", ignore_mismatch))
+
+    def get_timing_cache(self) -> types.SimpleNamespace:
+        return types.SimpleNamespace(serialize=lambda: b"timings")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "builder_optimization_level":
+            self.calls.append(("level", value))
+        super().__setattr__(name, value)
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
+    fake = _Recorder()
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
+    return fake
+
+
+def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
+    recorder: _Recorder, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "timing.cache"
+    record = build_engine(tiny_onnx, tmp_path / "m.engine", "int8", BatchProfile(1, 4, 16), cache)
+    assert ("shape", "input", [1, 3, 64, 64], [4, 3, 64, 64], [16, 3, 64, 64]) in recorder.calls
+    assert ("level", 3) in recorder.calls and ("flag", 1) in recorder.calls and ("flag", 0) in recorder.calls
+    assert ("network_flags", 0) in recorder.calls  # weakly typed: precision by flags
+    assert ("cache_in", b"") in recorder.calls and cache.read_bytes() == b"timings"
+    assert (tmp_path / "m.engine").read_bytes() == b"engine-bytes"
+    written = json.loads(metadata_path(tmp_path / "m.engine").read_text())
+    assert (
+        written["precision"] == "int8" and written["gpu"] == "Stand-in GPU" and written["tensorrt_version"] == "10.3.0"
+    )
+    assert written["inputs"]["input"]["max"] == [16, 3, 64, 64] and len(written["onnx_sha256"]) == 64
+    assert record.builder_optimization_level == 3
+
+    recorder.calls.clear()
+    build_engine(tiny_onnx, tmp_path / "m2.engine", "fp32", timing_cache=cache)
+    assert ("cache_in", b"timings") in recorder.calls  # the second build starts from the first's timings
+    assert not [call for call in recorder.calls if call[0] == "flag"]
+
+
+def test_newer_tensorrt_without_precision_flags_builds_strongly_typed(
+    monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    fake = _Recorder(has_precision_flags=False)
+    monkeypatch.setitem(sys.modules, "tensorrt", fake.module)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
+    record = build_engine(tiny_onnx, tmp_path / "m.engine", "fp16")
+    assert record.strongly_typed and ("network_flags", 1 << 5) in fake.calls
+
+
+def test_text_models_get_a_sequence_range_in_the_profile(tmp_path: Path) -> None:
+    path = tmp_path / "text.onnx"
+    api.export("text_transformer", path, data="topics", weights="random")
+    shapes = profile_shapes(path, BatchProfile(1, 8, 32))
+    assert shapes["input_ids"]["min"] == [1, 1] and shapes["input_ids"]["max"][0] == 32
+    assert shapes["input_ids"]["opt"][1] == shapes["input_ids"]["max"][1] > 1
+
+
+def test_without_tensorrt_the_export_says_which_extra_to_install(
+    cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # noqa: ANN001
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # `import tensorrt` fails, as on this CI machine
+    result = cli.invoke(
+        app, ["export", "tiny_cnn", "--weights", "random", "--format", "tensorrt", "-o", str(tmp_path / "m.engine")]
+    )
+    assert result.exit_code == 2 and "compressor[tensorrt]" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.tensorrt
+@pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
+def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
+    from compressor.runtime.tensorrt_runner import TensorRTRunner
+
+    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random")
+    runner = TensorRTRunner(tmp_path / "m.engine")
+    inputs = torch.randn(4, 3, 64, 64)
+    expected = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": inputs.numpy()})[0]
+    np.testing.assert_allclose(runner.run([inputs])[0].numpy(), expected, atol=1e-3)
+    assert record.gpu == torch.cuda.get_device_name()
+
+
+@pytest.mark.tensorrt
+@pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
+def test_bench_on_cuda_has_tensorrt_rows() -> None:
+    report = api.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
+    assert {(r.backend, r.precision) for r in report.results} >= {("tensorrt", "fp32"), ("tensorrt", "fp16")}
