@@ -255,12 +255,17 @@ def export_tensorrt(
     onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=_parity_batch(handle, bundle))
     with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
         if precision == "int8":
-            request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
-            onnx_handle = quantize_onnx_int8(
-                onnx_handle, bundle, request, output.with_suffix(".int8.onnx"), Path(scratch)
-            ).handle
+            onnx_handle, _ = _tensorrt_int8(onnx_handle, bundle, int8, output.with_suffix(".int8.onnx"), Path(scratch))
         cache = Path(timing_cache) if timing_cache else output.with_suffix(".timing-cache")
         return engine_from_onnx(onnx_handle, output, precision, batch, cache)[1]
+
+
+def _tensorrt_int8(
+    fp32: ModelHandle, bundle: DatasetBundle, int8: Int8Request | None, output: Path, scratch: Path
+) -> tuple[ModelHandle, Int8Request]:
+    """Q/DQ ONNX the way TensorRT reads it (symmetric activations, every weighted op); no tuning for this CPU."""
+    request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
+    return quantize_onnx_int8(fp32, bundle, request, output, scratch).handle, request
 
 
 def export_jetson(
@@ -294,8 +299,7 @@ def export_jetson(
         )
         source, calibration = fp32, None
         if precision == "int8":
-            request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
-            source = quantize_onnx_int8(fp32, bundle, request, work / "int8.onnx", work).handle
+            source, request = _tensorrt_int8(fp32, bundle, int8, work / "int8.onnx", work)
             calibration_set = calibration_split(bundle, handle.input_spec, request.calib_samples)
             reader = DatasetCalibrationReader(calibration_set, task, handle.input_spec, list(task.input_names))
             calibration = calibration_record(bundle, reader, len(calibration_set), request.calibration)  # type: ignore[arg-type]

