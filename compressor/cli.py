@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -16,10 +17,12 @@ from rich.text import Text
 from compressor import api
 from compressor.errors import CompressorError, OptionError, UnknownNameError
 from compressor.export.tensorrt import BatchProfile
-from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
+from compressor.pipeline import run_recipe
+from compressor.recipe import Recipe, StageEntry, auto_prune_search, auto_quantize_search, load_recipe
 from compressor.report import Report, to_markdown, write_report
 from compressor.runtime import parse_backends
+from compressor.stages import BenchStage, DistillStage, ExportStage, PruneStage, QuantizeStage, Stage
 from compressor.tasks import get_task
 
 app = typer.Typer(
@@ -32,6 +35,7 @@ app = typer.Typer(
 stdout = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get whole table rows
 stderr = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+StageT = TypeVar("StageT", bound=Stage)
 
 
 def user_errors(command: F) -> F:
@@ -84,6 +88,16 @@ MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most th
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Continue an interrupted run from the state saved after its last epoch.")
+]
+DumpRecipeOpt = Annotated[
+    bool, typer.Option("--dump-recipe", help="Print the recipe this command would run (for `compress run`) and stop.")
+]
+SearchResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue an interrupted run: finished stages and candidates are kept.")
+]
+AutoOpt = Annotated[
+    bool,
+    typer.Option("--auto", help="Try the usual candidates; keep the fastest within --max-accuracy-drop (a search)."),
 ]
 
 
@@ -154,8 +168,17 @@ def export_command(
     calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
     max_samples: MaxSamplesOpt = None,
     force: ForceOpt = False,
+    dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
+    if dump_recipe:
+        stage = _stage(
+            ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
+            max_batch=max_batch, calibration=calibration, calib_samples=calib_samples,
+        )  # fmt: skip
+        run = _run_spec(data, weights, image_size, "cpu", "1,16", max_samples)
+        _dump_or_run_stage("export", stage, model, run, output, force, dump_recipe)
+        return
     size = _image_size(image_size)
     int8 = Int8Request(calibration=calibration, calib_samples=calib_samples)
     if format == "tensorrt":
@@ -205,8 +228,14 @@ def bench_command(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here (report contract).")] = None,
     markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown table.")] = None,
     image_size: ImageSizeOpt = None,
+    dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
+    if dump_recipe:
+        run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+        stage = _stage(BenchStage, backends=parse_backends(backend))
+        _dump_or_run_stage("bench", stage, model, run, Path("."), False, dump_recipe)
+        return
     report = api.bench(
         model,
         data=data,
@@ -227,7 +256,9 @@ def bench_command(
 def quantize_command(
     model: ModelArg,
     output: OutDirOpt,
-    precision: Annotated[Precision, typer.Option("--precision", help="int8, fp16 or bf16.")],
+    precision: Annotated[
+        Precision | None, typer.Option("--precision", help="int8, fp16 or bf16 (or --auto to try them).")
+    ] = None,
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
     method: Annotated[
@@ -255,27 +286,23 @@ def quantize_command(
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
+    auto: AutoOpt = False,
+    resume: SearchResumeOpt = False,
+    dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
-    request = Int8Request(
-        method=method,
-        calibration=calibration,
-        calib_samples=calib_samples,
-        exclude=tuple(name.strip() for name in exclude.split(",") if name.strip()),
-        max_accuracy_drop=max_accuracy_drop,
-        max_samples=max_samples,
-        tune_speed=tune_speed,
+    run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    options = {"method": method, "calib_samples": calib_samples, "tune_speed": tune_speed, "exclude": _names(exclude)}
+    if auto:
+        search = auto_quantize_search(options, max_accuracy_drop)
+        _dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
+        return
+    if precision is None:
+        raise OptionError("give --precision int8|fp16|bf16, or --auto to try each within --max-accuracy-drop")
+    stage = _stage(
+        QuantizeStage, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop, **options
     )
-    report = api.quantize(
-        model,
-        output,
-        precision,
-        data=data,
-        weights=weights,
-        int8=request,
-        **_run_options(device, batch_sizes, max_samples, image_size, force),
-    )
-    _print_written(report, output)
+    _dump_or_run_stage("quantize", stage, model, run, output, force, dump_recipe)
 
 
 def _float_list(text: str, what: str) -> list[float]:
@@ -331,25 +358,40 @@ def prune_command(
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
+    auto: AutoOpt = False,
+    resume: SearchResumeOpt = False,
+    max_accuracy_drop: Annotated[
+        float, typer.Option("--max-accuracy-drop", min=0.0, help="--auto: points of the primary metric to spend.")
+    ] = 1.0,
+    dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Prune by magnitude, optionally fine-tune, and measure against the unpruned model in one run."""
-    request = PruneRequest(
-        sparsity=sparsity,
-        threshold=threshold,
-        structured=structured,
-        pattern=pattern,
-        norm=norm,
-        global_ranking=global_ranking,
-        ignore=tuple(name.strip() for name in ignore.split(",") if name.strip()),
-        round_to=round_to,
-        steps=steps,
-        finetune_epochs=finetune_epochs,
-        distill=distill,
-    )
+    run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    options = {
+        "structured": structured,
+        "norm": norm,
+        "global_ranking": global_ranking,
+        "ignore": _names(ignore),
+        "round_to": round_to,
+        "steps": steps,
+        "finetune_epochs": finetune_epochs,
+        "distill": distill,
+        "lr": lr,
+    }
+    if auto:
+        search = auto_prune_search(options, max_accuracy_drop)
+        _dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
+        return
+    stage = _stage(PruneStage, sparsity=sparsity, threshold=threshold, pattern=pattern, **options)
+    if sweep is None:
+        _dump_or_run_stage("prune", stage, model, run, output, force, dump_recipe)
+        return
+    if dump_recipe:
+        raise OptionError("--sweep has no recipe form; a recipe `search:` with a prune grid does the same and more")
     report = api.prune(
         model,
         output,
-        request,
+        stage.request(),
         data=data,
         weights=weights,
         sweep=_float_list(sweep, "--sweep") if sweep else None,
@@ -394,8 +436,18 @@ def distill_command(
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
+    dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
+    if dump_recipe:
+        stage = _stage(
+            DistillStage, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
+            alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
+            compare_scratch=compare_scratch, lr=lr, seed=seed,
+        )  # fmt: skip
+        run = _run_spec(data, None, image_size, device, batch_sizes, max_samples)
+        _dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
+        return
     report = api.distill(
         teacher,
         student,
@@ -433,6 +485,81 @@ def _run_options(
 def _print_written(report: Report, output: Path) -> None:
     stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
     stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _run_spec(
+    data: str, weights: str | None, image_size: int | None, device: str, batch_sizes: str, max_samples: int | None
+) -> dict[str, Any]:
+    """The recipe's run options from the shared flags."""
+    batches = _int_list(batch_sizes, "--batch-sizes")
+    options = {"data": data, "weights": weights, "image_size": image_size, "device": device, "batch_sizes": batches}
+    return {**options, "max_samples": max_samples}
+
+
+def _stage(kind: type[StageT], **options: Any) -> StageT:
+    try:
+        return kind(**options)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise OptionError(f"--{where.replace('_', '-')}: {first['msg']}") from None
+
+
+def _dump_or_run_stage(
+    kind: str, stage: Stage, model: str, run: dict[str, Any], output: Path, force: bool, dump: bool
+) -> None:
+    """One verb, one stage: print it as a recipe, or run it here and print the report."""
+    try:
+        recipe = Recipe(model=model, stages=[StageEntry(**{kind: stage})], **run)
+    except ValidationError as error:
+        raise OptionError(" ".join(error.errors()[0]["msg"].split())) from None
+    if dump:
+        stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
+        return
+    result = stage.run(model, recipe.weights, recipe, output, force)
+    assert result.report is not None
+    _print_written(result.report, output)
+
+
+def _dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: bool = False) -> None:
+    """A whole recipe (or an --auto search): print it, or run it into OUTDIR."""
+    if dump:
+        stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
+        return
+    summary = run_recipe(recipe, output, force=force, resume=resume)
+    if summary is not None:
+        stdout.print(to_markdown(summary), highlight=False, markup=False, soft_wrap=True)
+    search = getattr(summary, "search", None) if summary is not None else None
+    if search is not None:
+        best = search["best"]
+        stdout.print(f"search: best {best} (copied to {output}/best/)" if best else "search: nothing within budget")
+    stdout.print(f"wrote {output}/ (pipeline.json, report.json, report.md and each stage's folder)", highlight=False)
+
+
+@app.command("run")
+@user_errors
+def run_command(
+    recipe_path: Annotated[Path, typer.Argument(metavar="RECIPE", help="A recipe YAML file (see recipes/).")],
+    output: OutDirOpt,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE over the recipe, e.g. stages.0.quantize.calibration=entropy."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Run the recipe on this model instead.")] = None,
+    data: Annotated[str | None, typer.Option(help="Run the recipe on this dataset instead.")] = None,
+    max_samples: MaxSamplesOpt = None,
+    force: ForceOpt = False,
+    resume: SearchResumeOpt = False,
+    dump_recipe: DumpRecipeOpt = False,
+) -> None:
+    """Run a recipe: its stages in order (each model in, model out), then its search, into OUTDIR."""
+    given = {"model": model, "data": data, "max_samples": max_samples}
+    sets = [f"{key}={value}" for key, value in given.items() if value is not None] + list(overrides or [])
+    _dump_or_run(load_recipe(recipe_path, sets), output, force, dump_recipe, resume)
 
 
 def main() -> None:

@@ -23,8 +23,20 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self._batches: Iterator[dict[str, np.ndarray]] = iter(())
         self.rewind()
 
+    @property
+    def _drop_last(self) -> bool:
+        """onnxruntime's histogram calibrators (entropy, percentile) stack every batch's outputs into one
+        array and fail on a short last batch; it is dropped whenever a full batch exists."""
+        return len(self.dataset) >= self.batch_size  # type: ignore[arg-type]
+
     def _generate(self) -> Iterator[dict[str, np.ndarray]]:
-        loader = DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, collate_fn=self.task.collate)
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            shuffle=False,
+            collate_fn=self.task.calibration_collate,
+            drop_last=self._drop_last,
+        )
         for batch in loader:
             inputs, _ = self.task.prepare_batch(batch, self.spec)
             yield {name: tensor.numpy() for name, tensor in zip(self.input_names, inputs, strict=True)}
@@ -36,4 +48,5 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self._batches = self._generate()
 
     def __len__(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)  # type: ignore[arg-type]
+        samples = len(self.dataset)  # type: ignore[arg-type]
+        return samples // self.batch_size if self._drop_last else 1

@@ -1,0 +1,184 @@
+"""Recipes (`compress run`): the schema and its one-line errors, `--dump-recipe`, the shipped recipes end
+to end (shrunk by overrides: random weights, small data), and the search (budget, best on disk, resume)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compressor.cli import app
+from compressor.errors import OptionError
+from compressor.pipeline import run_recipe
+from compressor.recipe import load_recipe
+from compressor.search import rank
+from compressor.stages import QuantizeStage
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+QUICK = ["--max-samples", "24", "--set", "batch_sizes=[1]", "--set", "weights=random"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - quantise: {}\n", "line 4: stages.1.quantise"),
+        ("model: tiny_cnn\nstages:\n  - quantize:\n      precision: int8\n      calibraton: x\n", "line 5:"),
+        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int9}\n", "line 3: stages.0.quantize.precision"),
+        ("model: tiny_cnn\ncolour: red\nstages: [bench]\n", "line 2: colour: unknown key"),
+        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - prune: {sparsity: 0.5}\n", "line 4"),
+        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - quantize: {precision: fp16}\n", "quantized already"),
+        ("model: tiny_cnn\n", "needs `stages`, a `search`, or both"),
+        ("model: tiny_cnn\nstages: [\n", "line 3"),
+        ("model: tiny_cnn\nsearch: {grid: {quantise: {precision: [int8]}}}\n", "unknown stage 'quantise'"),
+    ],
+)
+def test_bad_recipes_are_refused_with_their_line(text: str, message: str, tmp_path: Path, cli) -> None:
+    path = _write(tmp_path, text)
+    result = cli.invoke(app, ["run", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_overrides_apply_before_validation(tmp_path: Path) -> None:
+    path = _write(tmp_path, "model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n")
+    recipe = load_recipe(path, ["stages.0.quantize.calibration=entropy", "max_samples=10", "model=resnet18"])
+    (entry,) = recipe.stages
+    assert isinstance(entry.stage, QuantizeStage) and entry.stage.calibration == "entropy"
+    assert recipe.max_samples == 10 and recipe.model == "resnet18"
+    with pytest.raises(OptionError, match="calibration"):
+        load_recipe(path, ["stages.0.quantize.calibration=guess"])
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_shipped_recipes_validate_and_dump_back_the_same(recipe: Path, tmp_path: Path) -> None:
+    loaded = load_recipe(recipe)
+    again = load_recipe(_write(tmp_path, loaded.dump()))
+    assert again == loaded
+
+
+def test_every_verb_dumps_the_recipe_it_would_run(tmp_path: Path, cli) -> None:
+    commands = {
+        "quantize": ["quantize", "tiny_cnn", "--precision", "int8", "--calibration", "entropy", "-o", "q"],
+        "prune": ["prune", "tiny_cnn", "--sparsity", "0.5", "--finetune-epochs", "1", "-o", "p"],
+        "distill": ["distill", "--teacher", "resnet18", "--student", "tiny_cnn", "--epochs", "2", "-o", "d"],
+        "export": ["export", "tiny_cnn", "--format", "jetson", "--precision", "fp16", "-o", "j"],
+        "bench": ["bench", "tiny_cnn", "--backend", "onnxruntime"],
+    }
+    for kind, args in commands.items():
+        result = cli.invoke(app, [*args, "--dump-recipe"])
+        assert result.exit_code == 0, result.output
+        data = yaml.safe_load(result.stdout)
+        assert [next(iter(stage)) for stage in data["stages"]] == [kind]
+        load_recipe(_write(tmp_path, result.stdout))  # what it prints, `compress run` reads
+    quantize = yaml.safe_load(cli.invoke(app, [*commands["quantize"], "--dump-recipe"]).stdout)
+    assert quantize["stages"][0]["quantize"] == {"precision": "int8", "calibration": "entropy"}
+    assert not Path("q").exists()  # dumping runs nothing
+
+
+def test_mobilenet_v2_edge_recipe_runs(image_folder: Path, tmp_path: Path, cli) -> None:
+    out = tmp_path / "edge"
+    args = ["run", str(RECIPES / "mobilenet_v2-edge-int8.yaml"), "-o", str(out), "--data", str(image_folder)]
+    # shrunk for CI: min/max instead of entropy (its 2048-bin search takes 30 s a model here) and no
+    # per-layer sensitivity pass (random weights would send it through every layer)
+    shrink = ["--set", "image_size=32", "--set", "stages.1.quantize.tune_speed=false"]
+    shrink += ["--set", "stages.1.quantize.max_accuracy_drop=null", "--set", "stages.1.quantize.calibration=minmax"]
+    shrink += ["--set", "stages.0.export.calibration=minmax"]
+    result = cli.invoke(app, [*args, *QUICK, *shrink])
+    assert result.exit_code == 0, result.output
+    assert (out / "stages" / "01-export" / "manifest.json").is_file()
+    assert (out / "stages" / "02-quantize" / "model.int8.onnx").is_file()
+    rows = json.loads((out / "report.json").read_text())["results"]
+    assert {row["variant"] for row in rows} == {"baseline", "int8", "int8 (bench)"}
+    # run again: refused without --force; --resume finds every stage done and measures nothing new
+    assert cli.invoke(app, [*args, *QUICK, *shrink]).exit_code == 2
+    record = (out / "pipeline.json").read_text()
+    resumed = cli.invoke(app, [*args, *QUICK, *shrink, "--resume"])
+    assert resumed.exit_code == 0 and resumed.stderr.count("done in an earlier run") == 3
+    assert json.loads((out / "pipeline.json").read_text())["stages"] == json.loads(record)["stages"]
+
+
+def test_densenet121_prune_distill_int8_recipe_runs(image_folder: Path, tmp_path: Path, cli) -> None:
+    out = tmp_path / "dense"
+    args = ["run", str(RECIPES / "densenet121-prune-distill-int8.yaml"), "-o", str(out), "--data", str(image_folder)]
+    shrink = ["--set", "image_size=32", "--set", "stages.1.distill.epochs=1", "--set", "stages.2.quantize.tune_speed=0"]
+    result = cli.invoke(app, [*args, *QUICK, *shrink])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    variants = list(dict.fromkeys(row["variant"] for row in report["results"]))
+    assert variants == ["baseline", "pruned", "pruned+distilled", "pruned+distilled+int8"]
+    params = {row["variant"]: row["params"] for row in report["results"]}
+    assert params["pruned"] < params["baseline"] and params["pruned+distilled"] == params["pruned"]
+    distill = json.loads((out / "stages" / "02-distill" / "report.json").read_text())
+    assert distill["distillation"]["teacher"] == "densenet121"  # the recipe's own model taught the pruned one
+
+
+def test_ssdlite_recipe_runs(tmp_path: Path, cli) -> None:
+    out = tmp_path / "ssd"
+    args = ["run", str(RECIPES / "ssdlite-int8.yaml"), "-o", str(out), "--max-samples", "3", "--set", "weights=random"]
+    result = cli.invoke(app, [*args, "--set", "stages.0.quantize.calib_samples=4", "--set", "batch_sizes=[1]"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["primary_metric"] == "map" and {r["variant"] for r in report["results"]} == {"baseline", "int8"}
+
+
+def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli, monkeypatch) -> None:
+    out = tmp_path / "text"
+    args = ["run", str(RECIPES / "text_transformer-dynamic-int8.yaml"), "-o", str(out), *QUICK]
+    runs: list[str] = []
+    original = QuantizeStage.run
+
+    def interrupted(self, *a, **k):  # the second candidate is interrupted (Ctrl-C)
+        runs.append(self.method or "")
+        if len(runs) == 2:
+            raise KeyboardInterrupt
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(QuantizeStage, "run", interrupted)
+    assert cli.invoke(app, args).exit_code == 130
+    record = json.loads((out / "pipeline.json").read_text())["search"]
+    assert [c["name"] for c in record["candidates"]] == ["quantize-int8-dynamic"]
+    monkeypatch.setattr(QuantizeStage, "run", original)
+    result = cli.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "measured in an earlier run, skipped" in result.stderr
+    search = json.loads((out / "pipeline.json").read_text())["search"]
+    assert len(search["candidates"]) == 2 and all(c["status"] == "done" for c in search["candidates"])
+    done = [c for c in search["candidates"] if c["accuracy_drop"] <= 1.0 and c["latency_ratio"] < 1.0]
+    if done:
+        best = min(done, key=lambda c: c["latency_ratio"])
+        assert search["best"] == best["name"] and (out / "best" / Path(best["model"]).name).exists()
+    else:
+        assert search["best"] is None and not (out / "best").exists()
+
+
+def test_rank_keeps_the_pareto_front_and_never_picks_slower_than_the_input() -> None:
+    def candidate(name: str, metric: float, ratio: float, size: float) -> dict:
+        drop = (0.9 - metric) * 100
+        return {"name": name, "status": "done", "metric": metric, "latency_ratio": ratio, "size_mb": size,
+                "accuracy_drop": drop, "reference_metric": 0.9, "input_size_mb": 10.0}  # fmt: skip
+
+    a = candidate("fast-but-lossy", 0.80, 0.3, 2.0)
+    b = candidate("fast-within", 0.895, 0.5, 3.0)
+    c = candidate("dominated", 0.89, 0.6, 3.5)
+    front, best = rank([a, b, c], budget=1.0)
+    assert set(front) == {"input", "fast-but-lossy", "fast-within"} and best == "fast-within"
+    assert rank([candidate("slower", 0.9, 1.2, 2.0)], budget=1.0)[1] is None
+
+
+def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:
+    path = _write(tmp_path, "model: tiny_cnn\nweights: random\nmax_samples: 16\nbatch_sizes: [1]\nstages: [bench]\n")
+    out = tmp_path / "o"
+    run_recipe(load_recipe(path), out)
+    other = load_recipe(path, ["max_samples=8"])
+    with pytest.raises(Exception, match="another recipe"):
+        run_recipe(other, out, resume=True)
