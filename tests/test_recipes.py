@@ -34,7 +34,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("model: tiny_cnn\nstages:\n  - quantize: {precision: int9}\n", "line 3: stages.0.quantize.precision"),
         ("model: tiny_cnn\ncolour: red\nstages: [bench]\n", "line 2: colour: unknown key"),
         ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - prune: {sparsity: 0.5}\n", "line 4"),
-        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - quantize: {precision: fp16}\n", "quantized already"),
+        ("model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n  - quantize: {precision: fp16}\n", "already"),
         ("model: tiny_cnn\n", "needs `stages`, a `search`, or both"),
         ("model: tiny_cnn\nstages: [\n", "line 3"),
         ("model: tiny_cnn\nsearch: {grid: {quantise: {precision: [int8]}}}\n", "unknown stage 'quantise'"),
