@@ -34,28 +34,28 @@ def candidate_name(chain: list[StageEntry]) -> str:
     return "+".join(parts).replace("/", "_").replace(" ", "")
 
 
-def _row(report: Report, variant: str, spec: SearchSpec, device: str) -> ResultRow | None:
-    for row in report.results:
-        if (row.variant, row.backend, row.device, row.batch_size) == (variant, spec.backend, device, spec.batch_size):
-            return row
-    return None
+def _row(report: Report, variant: str, place: tuple[str, str, int]) -> ResultRow | None:
+    return next(
+        (row for row in report.results if (row.variant, row.backend, row.device, row.batch_size) == (variant, *place)),
+        None,
+    )
 
 
-def score_chain(root: Path, steps: list[ChainStep], spec: SearchSpec, device: str) -> dict[str, Any]:
-    """Metric, accuracy drop (points), latency ratio and size of a finished chain, from its stages' reports."""
+def score_chain(root: Path, steps: list[ChainStep], backend: str, device: str, batch_size: int) -> dict[str, Any]:
+    """Metric, accuracy drop (points), latency ratio and size of a finished chain, from its stages' reports:
+    the ratio is the product of each stage's ratio to its own input, timed side by side in that stage."""
+    place = (backend, device, batch_size)
     reference_metric, reference_size, ratio, last = None, 0.0, 1.0, None
     for step in steps:
         if step.report is None or step.kind == "bench" or step.variant is None:
             continue
         report = Report.model_validate_json((root / step.report).read_text())
         metric_name = report.primary_metric
-        reference = next(
-            (row for name in REFERENCE_VARIANTS if (row := _row(report, name, spec, device)) is not None), None
-        )
-        output = _row(report, step.variant, spec, device)
+        reference = next((row for name in REFERENCE_VARIANTS if (row := _row(report, name, place)) is not None), None)
+        output = _row(report, step.variant, place)
         if reference is None or output is None:
             raise CompressorError(
-                f"{step.folder} has no {spec.backend} rows at batch {spec.batch_size} on {device} to rank it by"
+                f"{step.folder} has no {backend} rows at batch {batch_size} on {device} to rank it by"
             )
         if reference_metric is None:
             reference_metric, reference_size = reference.metrics[metric_name], reference.size_mb
@@ -66,6 +66,7 @@ def score_chain(root: Path, steps: list[ChainStep], spec: SearchSpec, device: st
     row, metric_name = last
     metric = row.metrics[metric_name]
     return {
+        "metric_name": metric_name,
         "reference_metric": reference_metric,
         "input_size_mb": reference_size,
         "metric": metric,
@@ -148,7 +149,7 @@ def run_search(
             candidate = {"name": name, "folder": relative, "stages": [e.model_dump(exclude_none=True) for e in chain]}
             try:
                 state = run_chain(chain, state, run, root, folder, [], teacher, lambda _: None)
-                candidate.update(score_chain(root, state.steps, spec, run.device))
+                candidate.update(score_chain(root, state.steps, spec.backend, run.device, spec.batch_size))
                 candidate.update(status="done", model=state.model, steps=[s.as_dict() for s in state.steps])
             except CompressorError as error:  # one candidate that cannot run must not sink the search
                 warn(f"search: {name} failed: {error}")

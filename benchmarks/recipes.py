@@ -1,0 +1,82 @@
+"""Every reference family through its shipped recipe: the README's "Recipes" table, one command.
+
+    python benchmarks/recipes.py                      # every recipes/*.yaml, reference weights
+    python benchmarks/recipes.py --recipes ssdlite-int8 --max-samples 200
+
+Each recipe runs as `compress run` would (into benchmarks/results/recipes/NAME/, resumed if it was
+interrupted). Speed is the product of each stage's ratio to its own input, timed side by side within
+that stage's run (onnxruntime, CPU, batch 1), so the figures are ratios measured in one run each.
+For a recipe with a search, the row is the candidate it picked (or, when none beat the input, the
+fastest candidate inside the budget is named and the input kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from results_io import write_results
+
+from compressor.environment import collect_environment
+from compressor.pipeline import PIPELINE_FILE, ChainStep, run_recipe
+from compressor.recipe import load_recipe
+from compressor.search import score_chain
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+BACKEND, DEVICE, BATCH = "onnxruntime", "cpu", 1
+
+
+def _chains(root: Path) -> list[tuple[str, list[ChainStep]]]:
+    """The stages' chain, and each search candidate's chain after it (the picked one marked)."""
+    record = json.loads((root / PIPELINE_FILE).read_text())
+    stages = [ChainStep(**step) for step in record["stages"]]
+    search = record.get("search") or {}
+    chains = [("stages", stages)] if any(step.report for step in stages) else []
+    for candidate in search.get("candidates", []):
+        if candidate.get("status") == "done":
+            mark = " (picked)" if candidate["name"] == search.get("best") else ""
+            chains.append((f"search: {candidate['name']}{mark}", stages + [ChainStep(**s) for s in candidate["steps"]]))
+    return chains
+
+
+def summarise(name: str, root: Path) -> list[str]:
+    lines = []
+    for label, steps in _chains(root):
+        score = score_chain(root, [s for s in steps if s.report], BACKEND, DEVICE, BATCH)
+        chain = " -> ".join(step.kind for step in steps)
+        lines.append(
+            f"| {name} | {label}: {chain} | {score['metric_name']} {score['reference_metric']:.4f} | "
+            f"{score['metric']:.4f} | "
+            f"{score['accuracy_drop']:+.2f} | {score['speedup']:.2f}x | {score['input_size_mb']:.2f} -> "
+            f"{score['size_mb']:.2f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", nargs="*", default=[p.stem for p in sorted(RECIPES.glob("*.yaml"))])
+    parser.add_argument("--max-samples", type=int, default=None, help="Score at most this many val samples.")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    overrides = [f"max_samples={args.max_samples}"] if args.max_samples else []
+    lines = [
+        "| recipe | chain | metric before | after | drop (pt) | speed (ORT CPU, batch 1) | size MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in args.recipes:
+        root = args.out / "recipes" / name
+        recipe = load_recipe(RECIPES / f"{name}.yaml", overrides)
+        run_recipe(recipe, root, force=True, resume=(root / PIPELINE_FILE).exists())
+        lines += summarise(name, root)
+    environment = collect_environment()
+    lines += [
+        "",
+        f"Measured on {environment['cpu']}, torch {environment['torch']}, onnxruntime {environment['onnxruntime']}.",
+    ]
+    write_results(args.out, "recipes", lines, {"recipes": args.recipes, "environment": environment})
+
+
+if __name__ == "__main__":
+    main()
