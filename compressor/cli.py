@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -15,9 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from compressor import api
-from compressor.errors import CompressorError, OptionError, UnknownNameError
+from compressor.errors import CompressorError, OptionError, UnknownNameError, brief
 from compressor.export.tensorrt import BatchProfile
 from compressor.methods.quantize import Int8Request
+from compressor.models.checkpoint import trust_pickled_checkpoints
 from compressor.pipeline import run_recipe
 from compressor.recipe import Recipe, StageEntry, auto_prune_search, auto_quantize_search, load_recipe
 from compressor.report import Report, to_markdown, write_report
@@ -38,22 +41,62 @@ F = TypeVar("F", bound=Callable[..., Any])
 StageT = TypeVar("StageT", bound=Stage)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, a cluster's time limit): unwinds like Ctrl-C, so every file being
+    written is either left as it was or replaced whole."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+_debug = False
+INTERNAL_ERROR_EXIT = 3  # a bug of ours, not the user's input (2) nor a compare regression (1)
+
+
+@app.callback()
+def global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+    trust_checkpoint: Annotated[
+        bool,
+        typer.Option("--trust-checkpoint", help="Load full pickles (they can run code): only for files you trust."),
+    ] = False,
+) -> None:
+    """Model compression and edge deployment: quantize, prune, distill, export, and measure before/after."""
+    global _debug
+    _debug = debug
+    trust_pickled_checkpoints(trust_checkpoint)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _error_line(label: str, message: str) -> None:
+    stderr.print(Text.assemble((label, "red"), " ".join(message.split())), highlight=False, soft_wrap=True)
+
+
 def user_errors(command: F) -> F:
-    """Turn a CompressorError into one red line on stderr and its exit code; no traceback."""
+    """Turn a CompressorError into one red line on stderr and its exit code; no traceback (--debug shows it)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except CompressorError as error:
-            message = " ".join(str(error).split())  # one line, whatever the underlying library said
-            stderr.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
+            if _debug:
+                raise
+            _error_line("error: ", str(error))  # one line, whatever the underlying library said
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            stderr.print(
-                "[red]interrupted[/red]; no half-written file was left (train and distill continue with --resume)"
-            )
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as interruption:
+            what = "terminated" if isinstance(interruption, Terminated) else "interrupted"
+            _error_line(f"{what}: ", "no half-written file was left (train, distill and run continue with --resume)")
+            raise typer.Exit(143 if isinstance(interruption, Terminated) else 130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as error:  # a bug: still one line, with the way to the traceback
+            if _debug:
+                raise
+            _error_line("internal error: ", f"{type(error).__name__}: {brief(error)} (rerun with --debug to see where)")
+            raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -101,7 +144,6 @@ AutoOpt = Annotated[
 ]
 
 
-Precision = Literal["int8", "fp16", "bf16"]
 Int8Method = Literal["static", "dynamic"]
 Calibration = Literal["minmax", "entropy", "percentile"]
 ExportFormat = Literal["onnx", "tensorrt", "jetson"]
@@ -257,7 +299,7 @@ def quantize_command(
     model: ModelArg,
     output: OutDirOpt,
     precision: Annotated[
-        Precision | None, typer.Option("--precision", help="int8, fp16 or bf16 (or --auto to try them).")
+        str | None, typer.Option("--precision", help="int8, fp16 or bf16 (or --auto to try them).")
     ] = None,
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",

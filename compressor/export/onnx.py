@@ -49,18 +49,22 @@ class ParityResult:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """The exporters print graphs and diagnostics to stderr (also from C++); keep the terminal readable."""
+def _quiet_output() -> Iterator[None]:
+    """The exporters print graphs and diagnostics to stdout and stderr (also from C++, straight to the file
+    descriptors); keep the terminal readable: our own error line says what failed."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
     with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+        for fd in saved:
+            os.dup2(devnull.fileno(), fd)
         try:
-            with contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, task: Task, opset: int) -> str:
@@ -80,7 +84,7 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
     ]
     for exporter, options in attempts:
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_stderr():
+            with warnings.catch_warnings(), _quiet_output():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     module,
@@ -167,6 +171,37 @@ def export_onnx(
     return exported, parity
 
 
+def _stored_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Initializers and constant attributes, subgraphs (If, Loop) included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _stored_tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _stored_tensors(subgraph)
+
+
+def check_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """Refuse tensors stored outside the model's folder: a downloaded model must not make us read (and
+    maybe report or copy) arbitrary files such as ../../home/user/.ssh/id_rsa."""
+    folder = path.resolve().parent
+    for tensor in _stored_tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
+        target = (folder / location).resolve()
+        if not target.is_relative_to(folder):
+            raise InputFileError(
+                f"{path}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; refused"
+            )
+        if not target.is_file():
+            raise InputFileError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing")
+
+
 def read_onnx_handle(path: str | Path) -> ModelHandle:
     """An ONNX file as a handle: our metadata when present, otherwise what the graph itself says."""
     path = Path(path)
@@ -176,6 +211,7 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # noqa: BLE001  (protobuf raises its own DecodeError types)
         raise InputFileError(f"{path} is not a readable ONNX model (truncated or corrupt?): {brief(error)}") from error
+    check_external_data(model, path)
     props = {prop.key: prop.value for prop in model.metadata_props}
     if METADATA_KEY in props:
         meta = json.loads(props[METADATA_KEY])

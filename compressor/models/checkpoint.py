@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,16 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], descr
     return path
 
 
+_trust_pickles = False
+
+
+def trust_pickled_checkpoints(trust: bool) -> None:
+    """`compress --trust-checkpoint`: read full pickles (a whole pickled model, training-script objects).
+    Unpickling runs whatever code the file names, so this is only for files the user vouches for."""
+    global _trust_pickles
+    _trust_pickles = trust
+
+
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read a compressor checkpoint or a plain state_dict from .pt/.pth/.safetensors, safely."""
     path = Path(path)
@@ -59,17 +70,24 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=not _trust_pickles)
     except pickle.UnpicklingError as error:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise InputFileError(
                 f"{path} holds pickled Python objects besides tensors and was not loaded (unpickling can run "
-                f"code). Save a state_dict instead. ({brief(error, 160)})"
+                "code). Save a state_dict instead, or pass --trust-checkpoint if you trust the file "
+                f"({brief(error, 120)})"
             ) from error
         raise InputFileError(f"{path} is not a readable torch checkpoint: {brief(error)}") from error
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         message = f"{path} is not a readable torch checkpoint (truncated or corrupt?): {brief(error)}"
         raise InputFileError(message) from error
+    except Exception as error:  # a trusted pickle can fail in any way its own code does
+        raise InputFileError(f"{path} could not be unpickled: {brief(error)}") from error
+    if isinstance(payload, torch.nn.Module):  # a trusted, whole pickled model: its weights are what we keep
+        payload = payload.state_dict()
     return _from_payload(path, payload)
 
 

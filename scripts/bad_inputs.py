@@ -1,0 +1,255 @@
+"""The bad inputs we promise to answer with one clear line: each case builds its broken input, runs the
+`compress` command a user would, and records what they see. `tests/test_reliability.py` runs every
+case in CI; this script writes the table of docs/reliability.md from the same cases:
+
+    python scripts/bad_inputs.py            # rewrites docs/reliability.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+from typer.testing import CliRunner
+
+from compressor.cli import app
+from compressor.models.zoo import tiny_cnn
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    command: Callable[[Path], list[str]]  # builds the broken input in a scratch folder, returns the CLI args
+    expect: str  # a piece of the message the user must see
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stderr: str
+    traceback: bool
+
+
+def _tiny_checkpoint(folder: Path) -> Path:
+    torch.save(tiny_cnn(10).state_dict(), folder / "tiny.pt")
+    return folder / "tiny.pt"
+
+
+def _truncated(folder: Path) -> list[str]:
+    path = _tiny_checkpoint(folder)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return ["bench", "tiny_cnn", "--weights", str(path)]
+
+
+def _garbage(name: str) -> Callable[[Path], list[str]]:
+    def command(folder: Path) -> list[str]:
+        (folder / name).write_bytes(os.urandom(300))
+        path = str(folder / name)
+        return ["bench", path] if name.endswith(".onnx") else ["bench", "tiny_cnn", "--weights", path]
+
+    return command
+
+
+class _RunsCode:
+    """A pickle whose loading would run a shell command (creating a marker file)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _malicious(folder: Path) -> list[str]:
+    with (folder / "evil.pt").open("wb") as handle:
+        pickle.dump({"state_dict": _RunsCode(folder / "pwned")}, handle)
+    return ["bench", "tiny_cnn", "--weights", str(folder / "evil.pt")]
+
+
+def _images(folder: Path, classes: list[str], per_class: int) -> Path:
+    for name in classes:
+        (folder / "images" / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "images" / name / f"{index}.png")
+    return folder / "images"
+
+
+def _bad_coco(folder: Path) -> list[str]:
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "a.png")
+    data = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 32, "height": 32}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, -3, 4]}],
+        "categories": [{"id": 1, "name": "thing"}],
+    }
+    (folder / "coco.json").write_text(json.dumps(data))
+    return ["bench", "ssdlite320_mobilenet_v3_large", "--weights", "random", "--data", str(folder / "coco.json")]
+
+
+def _text_without_text(folder: Path) -> list[str]:
+    (folder / "t.jsonl").write_text('{"txt": "hello", "label": "a"}\n')
+    return ["bench", "text_transformer", "--weights", "random", "--data", str(folder / "t.jsonl")]
+
+
+def _recipe(text: str) -> Callable[[Path], list[str]]:
+    def command(folder: Path) -> list[str]:
+        (folder / "r.yaml").write_text(text)
+        return ["run", str(folder / "r.yaml"), "-o", str(folder / "out")]
+
+    return command
+
+
+def _unexportable(folder: Path) -> list[str]:
+    (folder / "eig.py").write_text(
+        "import torch\n\n\nclass M(torch.nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
+        "        self.head = torch.nn.Linear(4, n)\n\n    def forward(self, x):\n"
+        "        return self.head(torch.linalg.eigvals(x[:, 0, :4, :4]).real)\n\n\n"
+        "def factory(num_classes):\n    return M(num_classes)\n"
+    )
+    return ["export", f"{folder / 'eig.py'}:factory", "-o", str(folder / "eig.onnx")]
+
+
+def _external_data(folder: Path) -> list[str]:
+    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    (folder / "secret.bin").write_bytes(weight.raw_data)
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../secret.bin"), ("offset", "0"), ("length", "64")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("x", "y")]
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", io[:1], io[1:], [weight])
+    (folder / "model").mkdir()
+    (folder / "model" / "model.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    return ["bench", str(folder / "model" / "model.onnx")]
+
+
+def _outdir_with_results(folder: Path) -> list[str]:
+    (folder / "out").mkdir()
+    (folder / "out" / "report.json").write_text("{}")
+    return ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8", "-o", str(folder / "out")]
+
+
+def _other_architecture(folder: Path) -> list[str]:
+    return ["bench", "resnet18", "--weights", str(_tiny_checkpoint(folder))]
+
+
+CASES = [
+    Case("missing-file", "a model file that does not exist", lambda f: ["bench", str(f / "missing.pt")], "not found"),
+    Case("truncated-pt", "a truncated .pt checkpoint", _truncated, "truncated or corrupt"),
+    Case("corrupt-onnx", "random bytes named .onnx", _garbage("model.onnx"), "not a readable ONNX model"),
+    Case("corrupt-safetensors", "random bytes named .safetensors", _garbage("w.safetensors"), "safetensors"),
+    Case("other-architecture", "tiny_cnn weights for resnet18", _other_architecture, "does not fit"),
+    Case("unknown-model", "a misspelt zoo name", lambda f: ["bench", "mobilenet_v9"], "unknown model"),
+    Case(
+        "unknown-dataset",
+        "a misspelt dataset name",
+        lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", "shapez"],
+        "unknown dataset",
+    ),
+    Case(
+        "unknown-precision",
+        "a precision that does not exist",
+        lambda f: ["quantize", "tiny_cnn", "--precision", "int4", "-o", str(f / "q")],
+        "--precision",
+    ),
+    Case(
+        "imagefolder-empty",
+        "an ImageFolder whose class folders hold no images",
+        lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", str(_images(f, ["a", "b"], 0))],
+        "no images",
+    ),
+    Case(
+        "imagefolder-one-class",
+        "an ImageFolder with one class",
+        lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", str(_images(f, ["a"], 20))],
+        "two class folders",
+    ),
+    Case("coco-bad-box", "a COCO json with a negative box width", _bad_coco, "bad box"),
+    Case("text-no-field", "a .jsonl without `text`", _text_without_text, "missing field 'text'"),
+    Case(
+        "recipe-unknown-stage",
+        "a recipe with a misspelt stage",
+        _recipe("model: tiny_cnn\nstages:\n  - quantise: {precision: int8}\n"),
+        "line 3",
+    ),
+    Case(
+        "recipe-unknown-key",
+        "a recipe with a misspelt option",
+        _recipe("model: tiny_cnn\nstages:\n  - quantize:\n      precision: int8\n      calibraton: entropy\n"),
+        "unknown key 'calibraton'",
+    ),
+    Case(
+        "input-size",
+        "an input size the model cannot take",
+        lambda f: ["bench", "vit_tiny", "--weights", "random", "--image-size", "20"],
+        "multiple of 8",
+    ),
+    Case("unexportable-op", "a model with an op ONNX has no export for", _unexportable, "linalg_eigvals"),
+    Case("malicious-pickle", "a pickle that would run a shell command", _malicious, "--trust-checkpoint"),
+    Case("onnx-external-data", "ONNX external data outside the model's folder", _external_data, "outside"),
+    Case("outdir-has-results", "an OUTDIR holding earlier results", _outdir_with_results, "--force"),
+]
+
+
+def run_case(case: Case, folder: Path) -> Outcome:
+    """Run the case's command as a user would (the CLI, in this process) and keep what they see."""
+    result = CliRunner().invoke(app, case.command(folder))
+    traceback = "Traceback" in result.output or (result.exception is not None and result.exit_code != 2)
+    return Outcome(result.exit_code, result.stderr.strip(), traceback)
+
+
+def main() -> None:
+    lines = [
+        "# Reliability: what a user sees when the input is wrong",
+        "",
+        "Every row was produced by `python scripts/bad_inputs.py` (the same cases `tests/test_reliability.py`",
+        "runs in CI): the broken input, the command, its exit code and the one line on stderr.",
+        "",
+        "| case | input | exit | message |",
+        "|---|---|---|---|",
+    ]
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as scratch:
+            outcome = run_case(case, Path(scratch))
+            message = outcome.stderr.replace(scratch, "...").replace("|", "\\|")
+        lines.append(f"| `{case.name}` | {case.what} | {outcome.exit_code} | {message} |")
+        print(f"{case.name}: {outcome.exit_code}", file=sys.stderr)
+    DOC.write_text("\n".join(lines) + "\n" + DOC_TAIL)
+
+
+DOC_TAIL = """
+## What else is promised, and where it is tested
+
+- **No traceback**: every `CompressorError` is one line and exit 2; an unexpected error (a bug) is one
+  `internal error:` line and exit 3. `compress --debug COMMAND ...` shows the traceback instead.
+- **Nothing half-written**: models, reports and records are written to a temporary file beside the
+  target and renamed (`compressor/fsutil.py`); an OUTDIR holding results is not overwritten without
+  `--force`. Ctrl-C exits 130 and SIGTERM 143, unwinding so every file is the old one or a whole new
+  one (`tests/test_reliability.py` sends SIGTERM to a real run).
+- **Long runs resume**: `train` and `distill` (`--resume`, exact: the same final metric), `run` and
+  searches (`--resume`: finished stages and candidates are kept).
+- **Untrusted files**: checkpoints load with `torch.load(weights_only=True)`; a pickle that would run
+  code is refused (above) unless `compress --trust-checkpoint ...` is given for a file you trust;
+  `file.py:factory` imports only the file named; ONNX external data must lie inside the model's
+  folder.
+- **Bounded memory**: calibration and evaluation stream batches from the dataset; `--max-samples`
+  caps the val samples scored for quick runs.
+"""
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    main()
