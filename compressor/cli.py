@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import sys
 import threading
@@ -17,8 +18,11 @@ from rich.table import Table
 from rich.text import Text
 
 from compressor import api
+from compressor.compare import compare_files
+from compressor.compare import to_markdown as comparison_markdown
 from compressor.errors import CompressorError, OptionError, UnknownNameError, brief
 from compressor.export.tensorrt import BatchProfile
+from compressor.fsutil import write_text_atomic
 from compressor.methods.quantize import Int8Request
 from compressor.models.checkpoint import trust_pickled_checkpoints
 from compressor.pipeline import run_recipe
@@ -509,6 +513,31 @@ def distill_command(
     )
     if report is not None:  # None on the torchrun ranks other than 0, which only train
         _print_written(report, output)
+
+
+@app.command("compare")
+@user_errors
+def compare_command(
+    new: Annotated[Path, typer.Argument(metavar="NEW.json", help="The report of the change under test.")],
+    baseline: Annotated[Path, typer.Option("--baseline", help="The report to hold it to (e.g. from main).")],
+    max_accuracy_drop: Annotated[
+        float, typer.Option("--max-accuracy-drop", min=0.0, help="Points of the primary metric a row may lose.")
+    ] = 1.0,
+    max_latency_increase: Annotated[
+        float,
+        typer.Option(
+            "--max-latency-increase", min=0.0, help="Percent a row may slow down (as a ratio to its run's baseline)."
+        ),
+    ] = 10.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON.")] = None,
+) -> None:
+    """CI gate: exit 0 when every row is within bounds, 1 with a table of what regressed, 2 for a bad file."""
+    comparison = compare_files(new, baseline, max_accuracy_drop, max_latency_increase)
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps(comparison.as_dict(), indent=2) + "\n")
+    stdout.print(comparison_markdown(comparison), highlight=False, markup=False, soft_wrap=True)
+    if comparison.regressed:
+        raise typer.Exit(1)
 
 
 def _run_options(

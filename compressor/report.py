@@ -136,5 +136,7 @@ def read_report(path: str | Path) -> Report:
         return Report.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise InputFileError(f"report not found: {path}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputFileError(f"{path} cannot be read as a report: {error}") from error
     except ValidationError as error:
         raise InputFileError(f"{path} is not a compressor report: {error.errors()[0]['msg']}") from error

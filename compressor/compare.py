@@ -1,0 +1,151 @@
+"""`compress compare`: the CI regression gate. Two reports of the same model and data, row by row.
+
+Accuracy is compared in points of the primary metric. Latency is compared as a ratio where it can be:
+a row's p50 divided by the p50 of its own report's reference row (`baseline`, or `teacher` for
+distillation) at the same backend, device and batch size, measured side by side in that run. The
+ratio cancels a slower CI machine or a noisy neighbour; raw milliseconds are compared only for the
+reference rows themselves, which have nothing in their run to be divided by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compressor.errors import InputFileError
+from compressor.report import Report, ResultRow, read_report
+
+REFERENCE_VARIANTS = ("baseline", "teacher")
+RowKey = tuple[str, str, str, int]  # variant, backend, device, batch size
+
+
+@dataclass
+class RowComparison:
+    variant: str
+    backend: str
+    device: str
+    batch_size: int
+    status: str = "compared"  # "compared", "missing" (in the baseline only) or "new" (in the new report only)
+    metric_baseline: float | None = None
+    metric_new: float | None = None
+    accuracy_drop: float | None = None  # points; positive = worse
+    latency_basis: str = "none"  # "ratio to <reference>", "ms", or "none" (a row missing on one side)
+    latency_baseline: float | None = None  # in the basis' unit
+    latency_new: float | None = None
+    latency_increase: float | None = None  # percent; positive = slower
+    regressions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    model: str
+    metric: str
+    max_accuracy_drop: float
+    max_latency_increase: float
+    rows: list[RowComparison]
+
+    @property
+    def regressed(self) -> list[RowComparison]:
+        return [row for row in self.rows if row.regressions]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": not self.regressed}
+
+
+def _key(row: ResultRow) -> RowKey:
+    return (row.variant, row.backend, row.device, row.batch_size)
+
+
+def _reference(rows: dict[RowKey, ResultRow], key: RowKey) -> ResultRow | None:
+    for name in REFERENCE_VARIANTS:
+        if name != key[0] and (row := rows.get((name, *key[1:]))) is not None:
+            return row
+    return None
+
+
+def _check_comparable(new: Report, baseline: Report) -> None:
+    for what, a, b in (
+        ("model", new.model, baseline.model),
+        ("primary metric", new.primary_metric, baseline.primary_metric),
+        ("dataset", new.dataset.name, baseline.dataset.name),
+    ):
+        if a != b:
+            raise InputFileError(f"the reports measure different things: {what} {a!r} vs {b!r} in the baseline")
+
+
+def _latency(row: RowComparison, new: ResultRow, base: ResultRow, refs: tuple[ResultRow | None, ...]) -> None:
+    new_ref, base_ref = refs
+    if new_ref is not None and base_ref is not None:
+        row.latency_basis = f"ratio to {new_ref.variant}"
+        row.latency_new = new.latency_ms.p50 / new_ref.latency_ms.p50
+        row.latency_baseline = base.latency_ms.p50 / base_ref.latency_ms.p50
+    else:
+        row.latency_basis = "ms"
+        row.latency_new, row.latency_baseline = new.latency_ms.p50, base.latency_ms.p50
+    row.latency_increase = (row.latency_new / row.latency_baseline - 1.0) * 100.0
+
+
+def compare_reports(
+    new: Report, baseline: Report, max_accuracy_drop: float = 1.0, max_latency_increase: float = 10.0
+) -> Comparison:
+    """Every row of the baseline against the same row of the new report; rows only in the new one are listed."""
+    _check_comparable(new, baseline)
+    metric = new.primary_metric
+    new_rows = {_key(row): row for row in new.results}
+    base_rows = {_key(row): row for row in baseline.results}
+    compared = []
+    for key in list(base_rows) + [key for key in new_rows if key not in base_rows]:
+        base, fresh = base_rows.get(key), new_rows.get(key)
+        row = RowComparison(*key, status="missing" if fresh is None else "new" if base is None else "compared")
+        row.metric_baseline = base.metrics.get(metric) if base else None
+        row.metric_new = fresh.metrics.get(metric) if fresh else None
+        if fresh is None:
+            row.regressions.append("missing from the new report")
+        if base is not None and fresh is not None:
+            if row.metric_baseline is not None and row.metric_new is not None:
+                row.accuracy_drop = (row.metric_baseline - row.metric_new) * 100.0
+                if row.accuracy_drop > max_accuracy_drop:
+                    row.regressions.append(f"{metric} -{row.accuracy_drop:.2f} pt")
+            _latency(row, fresh, base, (_reference(new_rows, key), _reference(base_rows, key)))
+            if row.latency_increase is not None and row.latency_increase > max_latency_increase:
+                row.regressions.append(f"latency +{row.latency_increase:.1f}%")
+        compared.append(row)
+    return Comparison(new.model, metric, max_accuracy_drop, max_latency_increase, compared)
+
+
+def compare_files(
+    new_path: str | Path, baseline_path: str | Path, max_accuracy_drop: float = 1.0, max_latency_increase: float = 10.0
+) -> Comparison:
+    """`compress compare`: read both reports (a bad file is one clear error) and compare them."""
+    return compare_reports(read_report(new_path), read_report(baseline_path), max_accuracy_drop, max_latency_increase)
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def to_markdown(comparison: Comparison) -> str:
+    """The table CI logs show: every row, what it was compared by, and what regressed."""
+    metric = comparison.metric
+    lines = [
+        f"# {comparison.model}: {metric} drop <= {comparison.max_accuracy_drop:g} pt, latency increase <= "
+        f"{comparison.max_latency_increase:g}%",
+        "",
+        f"| variant | backend | device | batch | {metric} base | {metric} new | drop pt | latency by | base | new "
+        "| change | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in comparison.rows:
+        verdict = "REGRESSED: " + "; ".join(row.regressions) if row.regressions else "ok"
+        verdict = "new row" if row.status == "new" else verdict
+        unit = ".2f" if row.latency_basis == "ms" else ".3f"
+        lines.append(
+            f"| {row.variant} | {row.backend} | {row.device} | {row.batch_size} | {_cell(row.metric_baseline, '.4f')} "
+            f"| {_cell(row.metric_new, '.4f')} | {_cell(row.accuracy_drop, '+.2f')} | {row.latency_basis} "
+            f"| {_cell(row.latency_baseline, unit)} | {_cell(row.latency_new, unit)} "
+            f"| {_cell(row.latency_increase, '+.1f')}{'%' if row.latency_increase is not None else ''} | {verdict} |"
+        )
+    regressed = len(comparison.regressed)
+    lines += ["", f"{regressed} of {len(comparison.rows)} rows regressed" if regressed else "no regression"]
+    return "\n".join(lines) + "\n"

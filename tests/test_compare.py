@@ -1,0 +1,102 @@
+"""`compress compare`, the CI gate: exit 0 within bounds, 1 with the regressed rows named, 2 for bad files;
+latency as same-run ratios where a reference row exists, so a uniformly slower machine is no regression."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compressor import api
+from compressor.cli import app
+from compressor.compare import compare_reports
+from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow, write_report
+
+
+def _row(variant: str, p50: float, top1: float, batch: int = 1) -> ResultRow:
+    return ResultRow(
+        variant=variant, precision="int8" if variant == "int8" else "fp32", backend="onnxruntime", device="cpu",
+        batch_size=batch, artifact=None, metrics={"top1": top1}, latency_ms=LatencyMs(p50=p50, p90=p50, p99=p50),
+        fps=1000 / p50, size_mb=1.0, params=10, macs=100, peak_memory_mb=1.0,
+    )  # fmt: skip
+
+
+def _report(rows: list[ResultRow], model: str = "tiny_cnn", metric: str = "top1") -> Report:
+    return Report(
+        model=model, task="classification", primary_metric=metric, dataset=DatasetInfo(name="shapes", samples=100),
+        environment={}, results=rows,
+    )  # fmt: skip
+
+
+def _write(path: Path, report: Report) -> str:
+    write_report(report, path)
+    return str(path)
+
+
+BASE = _report([_row("baseline", 2.0, 0.90), _row("int8", 1.0, 0.89)])
+
+
+def test_within_bounds_exits_0(tmp_path: Path, cli) -> None:
+    new = _report([_row("baseline", 2.1, 0.90), _row("int8", 1.02, 0.885)])
+    args = ["compare", _write(tmp_path / "new.json", new), "--baseline", _write(tmp_path / "base.json", BASE)]
+    result = cli.invoke(app, [*args, "--json", str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    assert "no regression" in result.stdout
+    assert json.loads((tmp_path / "c.json").read_text())["passed"] is True
+
+
+def test_accuracy_and_latency_regressions_exit_1_and_are_named(tmp_path: Path, cli) -> None:
+    new = _report([_row("baseline", 2.0, 0.90), _row("int8", 1.5, 0.85)])  # int8: -4 pt and 1.5x slower
+    args = ["compare", _write(tmp_path / "new.json", new), "--baseline", _write(tmp_path / "base.json", BASE)]
+    result = cli.invoke(app, [*args, "--max-accuracy-drop", "1", "--max-latency-increase", "10"])
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stdout.splitlines() if "REGRESSED" in line]
+    assert line.startswith("| int8 |") and "top1 -4.00 pt" in line and "latency +50.0%" in line
+
+
+def test_a_uniformly_slower_machine_is_no_regression() -> None:
+    slower = _report([_row("baseline", 4.0, 0.90), _row("int8", 2.0, 0.89)])  # everything 2x: the ratio holds
+    comparison = compare_reports(slower, BASE, 1.0, 10.0)
+    int8 = next(row for row in comparison.rows if row.variant == "int8")
+    assert int8.latency_basis == "ratio to baseline" and int8.latency_increase == pytest.approx(0.0)
+    baseline = next(row for row in comparison.rows if row.variant == "baseline")
+    assert baseline.latency_basis == "ms" and baseline.regressions == ["latency +100.0%"]  # no reference for itself
+
+
+def test_missing_rows_regress_and_new_rows_are_listed() -> None:
+    new = _report([_row("baseline", 2.0, 0.90), _row("fp16", 1.8, 0.90)])
+    comparison = compare_reports(new, BASE)
+    status = {row.variant: (row.status, row.regressions) for row in comparison.rows}
+    assert status["int8"] == ("missing", ["missing from the new report"])
+    assert status["fp16"] == ("new", [])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "report not found"), ("{", "not a compressor report"), ('{"schema": 1}', "not a compressor report")],
+)
+def test_bad_files_exit_2_with_one_line(content: str | None, message: str, tmp_path: Path, cli) -> None:
+    new = tmp_path / "new.json"
+    if content is not None:
+        new.write_text(content)
+    result = cli.invoke(app, ["compare", str(new), "--baseline", _write(tmp_path / "base.json", BASE)])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_reports_of_different_models_are_refused(tmp_path: Path, cli) -> None:
+    other = _report([_row("baseline", 2.0, 0.90)], model="resnet18")
+    args = ["compare", _write(tmp_path / "new.json", other), "--baseline", _write(tmp_path / "base.json", BASE)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 2 and "different things: model" in result.stderr
+
+
+def test_real_reports_compare(trained_tiny: Path, tmp_path: Path, cli) -> None:
+    report = api.bench(str(trained_tiny), backends=["onnxruntime"], batch_sizes=[1], max_samples=200)
+    base = _write(tmp_path / "base.json", report)
+    assert cli.invoke(app, ["compare", base, "--baseline", base]).exit_code == 0
+    worse = report.model_copy(deep=True)
+    for row in worse.results:
+        row.metrics[report.primary_metric] -= 0.05
+    result = cli.invoke(app, ["compare", _write(tmp_path / "worse.json", worse), "--baseline", base])
+    assert result.exit_code == 1 and "-5.00 pt" in result.stdout
