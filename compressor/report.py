@@ -125,9 +125,13 @@ def to_markdown(report: Report) -> str:
 
 
 def write_report(report: Report, json_path: str | Path, markdown_path: str | Path | None = None) -> None:
+    """report.json, and with a Markdown path the table for people beside it: report.md and report.html."""
+    from compressor.report_html import to_html
+
     write_text_atomic(json_path, report.to_json())
     if markdown_path is not None:
         write_text_atomic(markdown_path, to_markdown(report))
+        write_text_atomic(Path(markdown_path).with_suffix(".html"), to_html(report))
 
 
 def read_report(path: str | Path) -> Report:
