@@ -577,7 +577,7 @@ def _stage(kind: type[StageT], **options: Any) -> StageT:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise OptionError(f"--{where.replace('_', '-')}: {first['msg']}") from None
+        raise OptionError(f"--{where.replace('_', '-')}: {first['msg']}, not {first.get('input')!r}") from None
 
 
 def _dump_or_run_stage(
