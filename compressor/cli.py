@@ -521,12 +521,21 @@ def compare_command(
     new: Annotated[Path, typer.Argument(metavar="NEW.json", help="The report of the change under test.")],
     baseline: Annotated[Path, typer.Option("--baseline", help="The report to hold it to (e.g. from main).")],
     max_accuracy_drop: Annotated[
-        float, typer.Option("--max-accuracy-drop", min=0.0, help="Points of the primary metric a row may lose.")
+        float,
+        typer.Option(
+            "--max-accuracy-drop",
+            min=0.0,
+            help="Percentage points of the primary metric a row may lose: metrics are fractions, so 0.5 allows "
+            "0.971 -> 0.966.",
+        ),
     ] = 1.0,
     max_latency_increase: Annotated[
         float,
         typer.Option(
-            "--max-latency-increase", min=0.0, help="Percent a row may slow down (as a ratio to its run's baseline)."
+            "--max-latency-increase",
+            min=0.0,
+            help="Percent a row's p50 may grow, as its ratio to the same run's baseline row where both reports have "
+            "one (that baseline row is then not latency-gated), else in ms.",
         ),
     ] = 10.0,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON.")] = None,

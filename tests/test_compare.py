@@ -10,7 +10,7 @@ import pytest
 
 from compressor import api
 from compressor.cli import app
-from compressor.compare import compare_reports
+from compressor.compare import REFERENCE_BASIS, compare_reports
 from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow, write_report
 
 
@@ -55,13 +55,47 @@ def test_accuracy_and_latency_regressions_exit_1_and_are_named(tmp_path: Path, c
     assert line.startswith("| int8 |") and "top1 -4.00 pt" in line and "latency +50.0%" in line
 
 
-def test_a_uniformly_slower_machine_is_no_regression() -> None:
+def test_a_uniformly_slower_machine_is_no_regression(tmp_path: Path, cli) -> None:
     slower = _report([_row("baseline", 4.0, 0.90), _row("int8", 2.0, 0.89)])  # everything 2x: the ratio holds
     comparison = compare_reports(slower, BASE, 1.0, 10.0)
     int8 = next(row for row in comparison.rows if row.variant == "int8")
     assert int8.latency_basis == "ratio to baseline" and int8.latency_increase == pytest.approx(0.0)
     baseline = next(row for row in comparison.rows if row.variant == "baseline")
-    assert baseline.latency_basis == "ms" and baseline.regressions == ["latency +100.0%"]  # no reference for itself
+    assert baseline.latency_basis == REFERENCE_BASIS and baseline.latency_increase == pytest.approx(100.0)
+    assert baseline.regressions == []  # the divisor of the ratios: shown in ms, not gated
+    args = ["compare", _write(tmp_path / "new.json", slower), "--baseline", _write(tmp_path / "base.json", BASE)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "| int8 | onnxruntime | cpu | 1 |" in result.stdout and "ratio to baseline" in result.stdout
+
+
+def test_the_lost_speedup_of_a_variant_fails_on_a_faster_machine() -> None:
+    faster = _report([_row("baseline", 1.0, 0.90), _row("int8", 1.0, 0.89)])  # raw ms 1.0 = base's 1.0, ratio 2x
+    (int8,) = [row for row in compare_reports(faster, BASE).rows if row.variant == "int8"]
+    assert int8.regressions == ["latency +100.0%"]
+
+
+def test_without_a_reference_row_raw_ms_are_gated() -> None:
+    base, new = _report([_row("int8", 1.0, 0.89)]), _report([_row("int8", 1.2, 0.89)])
+    (row,) = compare_reports(new, base).rows
+    assert row.latency_basis == "ms" and row.regressions == ["latency +20.0%"]
+    only_baseline = _report([_row("baseline", 2.0, 0.90)])  # a bench report: the reference alone is gated in ms
+    (row,) = compare_reports(_report([_row("baseline", 2.6, 0.90)]), only_baseline).rows
+    assert row.latency_basis == "ms" and row.regressions == ["latency +30.0%"]
+
+
+def test_a_change_equal_to_its_bound_passes() -> None:
+    new = _report([_row("baseline", 2.0, 0.90), _row("int8", 1.1, 0.88)])  # exactly -1 pt and +10%
+    assert not compare_reports(new, BASE, 1.0, 10.0).regressed
+    assert compare_reports(new, BASE, 0.99, 9.99).regressed
+
+
+def test_zero_latency_is_shown_not_divided_by() -> None:
+    base = _report([_row("baseline", 2.0, 0.90), _row("int8", 1.0, 0.89)])
+    base.results[0].latency_ms.p50 = 0.0
+    base.results[1].latency_ms.p50 = 0.0
+    rows = compare_reports(BASE, base).rows
+    assert all(row.latency_increase is None and not row.regressions for row in rows)
 
 
 def test_missing_rows_regress_and_new_rows_are_listed() -> None:
@@ -84,11 +118,19 @@ def test_bad_files_exit_2_with_one_line(content: str | None, message: str, tmp_p
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_reports_of_different_models_are_refused(tmp_path: Path, cli) -> None:
-    other = _report([_row("baseline", 2.0, 0.90)], model="resnet18")
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"model": "resnet18"}, "different things: model 'resnet18'"),
+        ({"primary_metric": "top5"}, "different things: primary metric 'top5'"),
+        ({"dataset": DatasetInfo(name="imagefolder", samples=100)}, "different things: dataset 'imagefolder'"),
+    ],
+)
+def test_reports_of_different_things_are_refused(changes: dict, message: str, tmp_path: Path, cli) -> None:
+    other = BASE.model_copy(update=changes)
     args = ["compare", _write(tmp_path / "new.json", other), "--baseline", _write(tmp_path / "base.json", BASE)]
-    result = cli.invoke(app, args)
-    assert result.exit_code == 2 and "different things: model" in result.stderr
+    result = cli.invoke(app, args, terminal_width=400)
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
 
 
 def test_real_reports_compare(trained_tiny: Path, tmp_path: Path, cli) -> None:
