@@ -168,3 +168,13 @@ def test_cli_reports_bad_text_data_in_one_line(cli, tmp_path: Path) -> None:
     result = cli.invoke(app, ["train", "text_transformer", "--data", str(path), "-o", str(tmp_path / "t.pt")])
     assert result.exit_code == 2
     assert "holds no rows" in result.output and "Traceback" not in result.output
+
+
+def test_fp16_onnx_of_the_text_transformer_runs_on_onnxruntime(trained_text: Path, tmp_path: Path) -> None:
+    # onnxruntime 1.32 segfaulted building this session at its highest optimisation level
+    report = api.quantize(str(trained_text), tmp_path / "f16", "fp16", data="topics", batch_sizes=[1], max_samples=64)
+    rows = {(row.variant, row.backend) for row in report.results}
+    assert ("fp16", "onnxruntime") in rows
+    fp16 = next(row for row in report.results if row.variant == "fp16" and row.backend == "onnxruntime")
+    base = next(row for row in report.results if row.variant == "baseline" and row.backend == "onnxruntime")
+    assert abs(fp16.metrics["accuracy"] - base.metrics["accuracy"]) <= 0.05

@@ -6,15 +6,33 @@ import os
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
 from compressor.errors import BackendUnavailableError, InputFileError, brief
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
+def _holds_float16(path: Path) -> bool:
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001  (a corrupt file: onnxruntime's own error names it next)
+        return False
+    return any(tensor.data_type == onnx.TensorProto.FLOAT16 for tensor in model.graph.initializer)
+
+
+def optimization_level(path: Path | None) -> ort.GraphOptimizationLevel:
+    """Full optimisation, except for fp16 graphs: the last level adds NCHWc layout passes, which serve
+    float32 CPU kernels only, and onnxruntime 1.32 crashes (segfault) in them on text_transformer's
+    fp16 graph. fp16 graphs stop at the extended level, which loses them nothing."""
+    if path is not None and path.is_file() and _holds_float16(path):
+        return ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
+def session_options(threads: int | None = None, path: Path | None = None) -> ort.SessionOptions:
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = optimization_level(path)
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.log_severity_level = 3  # errors only: keep the user's terminal readable
     return options
@@ -34,7 +52,7 @@ def providers_for(device: str) -> list[str]:
 
 def create_session(path: Path, device: str = "cpu") -> ort.InferenceSession:
     try:
-        return ort.InferenceSession(str(path), session_options(), providers=providers_for(device))
+        return ort.InferenceSession(str(path), session_options(path=path), providers=providers_for(device))
     except (
         ort.capi.onnxruntime_pybind11_state.Fail,
         ort.capi.onnxruntime_pybind11_state.InvalidProtobuf,
