@@ -245,8 +245,9 @@ DOC_TAIL = """
   code is refused (above) unless `compress --trust-checkpoint ...` is given for a file you trust;
   `file.py:factory` imports only the file named; ONNX external data must lie inside the model's
   folder.
-- **Bounded memory**: calibration and evaluation stream batches from the dataset; `--max-samples`
-  caps the val samples scored for quick runs.
+- **Bounded memory**: calibration and evaluation read the dataset one batch at a time
+  (`tests/test_streaming.py` checks what was read when); `--max-samples` caps the val samples scored
+  for quick runs.
 """
 
 
