@@ -20,6 +20,7 @@ from compressor.progress import info, warn
 from compressor.recipe import SearchSpec, StageEntry
 from compressor.report import Report, ResultRow
 from compressor.stages import RunOptions
+from compressor.verdict import FASTER_MARGIN
 
 REFERENCE_VARIANTS = ("baseline", "teacher")
 
@@ -102,15 +103,21 @@ INPUT = "input"  # the uncompressed model: a candidate that wins unless one is f
 
 def rank(candidates: list[dict[str, Any]], budget: float) -> tuple[list[str], str | None]:
     """The Pareto front (higher metric, lower latency ratio, smaller size) and the fastest within budget,
-    the uncompressed input included: a search must never hand back something slower than what it got."""
+    the uncompressed input included: a search must never hand back something slower than what it got,
+    nor a candidate less than FASTER_MARGIN faster (a tie within this machine's noise)."""
     measured = [c for c in candidates if c.get("status") == "done"]
     if measured:
         first = measured[0]
         reference = {"metric": first["reference_metric"], "size_mb": first["input_size_mb"]}
         measured = [{"name": INPUT, "latency_ratio": 1.0, "accuracy_drop": 0.0, **reference}, *measured]
+    # a candidate replaces the input only when it counts as faster (the verdicts' margin), not within noise
+    eligible = [
+        c
+        for c in measured
+        if c["accuracy_drop"] <= budget and (c["name"] == INPUT or c["latency_ratio"] <= 1 / FASTER_MARGIN)
+    ]
     points = [(c["metric"], c["latency_ratio"], c["size_mb"]) for c in measured]
     front = [measured[i]["name"] for i in pareto_front(points, maximize=(True, False, False))]
-    eligible = [c for c in measured if c["accuracy_drop"] <= budget]
     best = min(eligible, key=lambda c: (c["latency_ratio"], -c["metric"]), default=None)
     return front, best["name"] if best and best["name"] != INPUT else None
 

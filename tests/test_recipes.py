@@ -151,7 +151,7 @@ def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli,
     assert "measured in an earlier run, skipped" in result.stderr
     search = json.loads((out / "pipeline.json").read_text())["search"]
     assert len(search["candidates"]) == 2 and all(c["status"] == "done" for c in search["candidates"])
-    done = [c for c in search["candidates"] if c["accuracy_drop"] <= 1.0 and c["latency_ratio"] < 1.0]
+    done = [c for c in search["candidates"] if c["accuracy_drop"] <= 1.0 and c["latency_ratio"] <= 1 / 1.05]
     if done:
         best = min(done, key=lambda c: c["latency_ratio"])
         assert search["best"] == best["name"] and (out / "best" / Path(best["model"]).name).exists()
@@ -159,7 +159,7 @@ def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli,
         assert search["best"] is None and not (out / "best").exists()
 
 
-def test_rank_keeps_the_pareto_front_and_never_picks_slower_than_the_input() -> None:
+def test_rank_keeps_the_pareto_front_and_picks_only_a_real_speed_up() -> None:
     def candidate(name: str, metric: float, ratio: float, size: float) -> dict:
         drop = (0.9 - metric) * 100
         return {"name": name, "status": "done", "metric": metric, "latency_ratio": ratio, "size_mb": size,
@@ -171,6 +171,7 @@ def test_rank_keeps_the_pareto_front_and_never_picks_slower_than_the_input() -> 
     front, best = rank([a, b, c], budget=1.0)
     assert set(front) == {"input", "fast-but-lossy", "fast-within"} and best == "fast-within"
     assert rank([candidate("slower", 0.9, 1.2, 2.0)], budget=1.0)[1] is None
+    assert rank([candidate("a tie", 0.9, 0.98, 2.0)], budget=1.0)[1] is None  # within noise: keep the input
 
 
 def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:

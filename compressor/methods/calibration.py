@@ -34,7 +34,7 @@ class DatasetCalibrationReader(CalibrationDataReader):
             self.dataset,
             batch_size=self.batch_size,
             shuffle=False,
-            collate_fn=self.task.calibration_collate,
+            collate_fn=self.task.collate,
             drop_last=self._drop_last,
         )
         for batch in loader:

@@ -45,8 +45,6 @@ class Task(Protocol):
 
     def collate(self, samples: list[Any]) -> Any: ...
 
-    def calibration_collate(self, samples: list[Any]) -> Any: ...
-
     def training_loss(self, module: nn.Module, inputs: list[torch.Tensor], targets: Any) -> torch.Tensor: ...
 
     def parity(self, reference: list[torch.Tensor], candidate: list[torch.Tensor]) -> tuple[float, float]: ...
@@ -99,11 +97,6 @@ class TaskBase:
     def collate(self, samples: list[Any]) -> Any:
         """How a DataLoader stacks samples into a batch."""
         return default_collate(samples)
-
-    def calibration_collate(self, samples: list[Any]) -> Any:
-        """Batches for int8 calibration: onnxruntime's histogram calibrators stack every batch's outputs,
-        so every batch must have one shape."""
-        return self.collate(samples)
 
     def augment(self, inputs: list[torch.Tensor], generator: torch.Generator) -> list[torch.Tensor]:
         return inputs

@@ -48,10 +48,6 @@ class TextClassificationTask(ClassificationTask):
         length = max(1, int(attention_mask.sum(dim=1).max()))
         return [input_ids[:, :length], attention_mask[:, :length], labels]
 
-    def calibration_collate(self, samples: list[tuple[torch.Tensor, torch.Tensor, int]]) -> list[torch.Tensor]:
-        """Full-length batches (not trimmed): every calibration batch has the same shape."""
-        return list(default_collate(samples))
-
     def prepare_batch(self, batch: list[torch.Tensor], spec: InputSpec) -> tuple[list[torch.Tensor], torch.Tensor]:
         input_ids, attention_mask, labels = batch
         return [input_ids, attention_mask], labels
