@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from compressor.errors import InputFileError
-from compressor.report import Report, ResultRow, read_report
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, read_report
 
-REFERENCE_VARIANTS = ("baseline", "teacher")
 BOUND_SLACK = 1e-9  # a change equal to its bound passes, whatever float subtraction leaves (0.89 - 0.88)
 REFERENCE_BASIS = "ms, not gated (reference)"  # a reference row the ratios of its group were taken to
 RowKey = tuple[str, str, str, int]  # variant, backend, device, batch size

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from compressor.errors import InputFileError
-from compressor.fsutil import atomic_path
+from compressor.fsutil import write_text_atomic
 from compressor.progress import info
 from compressor.recipe import Recipe, StageEntry
-from compressor.report import Report, ResultRow, write_report
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, write_report
 from compressor.stages import RunOptions, StageResult
 
 PIPELINE_FILE = "pipeline.json"
-REFERENCE_VARIANTS = ("baseline", "teacher")
 
 
 @dataclass
@@ -47,11 +46,6 @@ class ChainState:
     weights: str | None
     torch_model: bool
     steps: list[ChainStep] = field(default_factory=list)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -201,7 +195,7 @@ def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resu
 
     def save(state: ChainState) -> None:
         record["stages"] = [step.as_dict() for step in state.steps]
-        _write_json(root / PIPELINE_FILE, record)
+        write_text_atomic(root / PIPELINE_FILE, json.dumps(record, indent=2) + "\n")
 
     state = ChainState(recipe.model, recipe.weights, not recipe.model.endswith(".onnx"))
     state = run_chain(recipe.stages, state, recipe, root, root / "stages", earlier.get("stages", []), teacher, save)
@@ -211,7 +205,7 @@ def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resu
 
         def save_search(search: dict[str, Any]) -> None:
             record["search"] = search
-            _write_json(root / PIPELINE_FILE, record)
+            write_text_atomic(root / PIPELINE_FILE, json.dumps(record, indent=2) + "\n")
 
         extra["search"] = run_search(recipe.search, state, recipe, root, record["search"], teacher, save_search)
         return write_summary(root, recipe, state.steps + best_steps(extra["search"]), extra)

@@ -14,6 +14,9 @@ from compressor.fsutil import write_text_atomic
 SCHEMA = "compressor.report/1"
 
 
+REFERENCE_VARIANTS = ("baseline", "teacher")  # the rows others are measured against (distillation: teacher)
+
+
 class DatasetInfo(BaseModel):
     name: str
     split: str = "val"

@@ -18,11 +18,9 @@ from compressor.pareto import pareto_front
 from compressor.pipeline import ChainState, ChainStep, run_chain
 from compressor.progress import info, warn
 from compressor.recipe import SearchSpec, StageEntry
-from compressor.report import Report, ResultRow
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow
 from compressor.stages import RunOptions
 from compressor.verdict import FASTER_MARGIN
-
-REFERENCE_VARIANTS = ("baseline", "teacher")
 
 
 def candidate_name(chain: list[StageEntry]) -> str:
