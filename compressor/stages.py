@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from compressor import api
+from compressor.export.tensorrt import BatchProfile
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.report import Report, write_report
@@ -182,8 +183,6 @@ class ExportStage(Stage):
             return StageResult(model, None, None)
         output_dir.mkdir(parents=True, exist_ok=True)
         if self.format == "tensorrt":
-            from compressor.export.tensorrt import BatchProfile
-
             batch = BatchProfile(1, min(8, self.max_batch), self.max_batch)
             engine = output_dir / "model.engine"
             api.export_tensorrt(
