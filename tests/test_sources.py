@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
+from torchvision.models import mobilenet_v3_small
 
 from compressor.data import load_dataset
 from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
 from compressor.models.checkpoint import read_checkpoint
+from compressor.models.handle import InputSpec
 from compressor.models.loading import load_model
 from compressor.models.registry import get_entry, list_entries
 
@@ -34,6 +36,17 @@ def test_zoo_models_build_with_dataset_classes(name: str, shapes) -> None:
     with torch.no_grad():
         logits = handle.module.eval()(torch.randn(2, 3, 64, 64))
     assert logits.shape == (2, shapes.num_classes)
+
+
+@pytest.mark.parametrize(("side", "final_map"), [(64, 4), (224, 7)])
+def test_mobilenet_v3_small_keeps_resolution_on_small_inputs(side: int, final_map: int) -> None:
+    """Below 128 px the first block keeps stride 1; the weights keep torchvision's names and shapes."""
+    model = get_entry("mobilenet_v3_small").build(10, InputSpec.image((side, side))).eval()
+    with torch.no_grad():
+        features = model.features(torch.randn(1, 3, side, side))
+    assert features.shape[-2:] == (final_map, final_map)
+    stock = mobilenet_v3_small(weights=None, num_classes=10).state_dict()
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in stock.items()}
 
 
 def test_unknown_zoo_name_suggests_close_names(shapes) -> None:
