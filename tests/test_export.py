@@ -72,3 +72,23 @@ def test_foreign_onnx_without_metadata_loads_from_its_graph(tmp_path: Path) -> N
     )
     handle = read_onnx_handle(out)
     assert handle.input_spec.shape == (3, 64, 64) and handle.num_classes == 10
+
+
+def test_an_identical_model_is_exported_once_per_process(tmp_path: Path, monkeypatch) -> None:
+    """The second export of the same weights copies the first file; changed weights export again."""
+    from compressor.export import onnx as onnx_export
+    from compressor.export.export_cache import ExportCache
+
+    monkeypatch.setattr(onnx_export, "_EXPORTS", ExportCache())
+    calls = []
+    real = onnx_export._run_exporter
+    monkeypatch.setattr(onnx_export, "_run_exporter", lambda *args: calls.append(1) or real(*args))
+    handle = load_model("tiny_cnn", load_dataset("shapes"), weights="random")
+    first, _ = export_onnx(handle, tmp_path / "a.onnx")
+    second, parity = export_onnx(handle, tmp_path / "b.onnx")
+    assert len(calls) == 1 and parity.max_abs_diff <= 1e-4
+    assert onnx.load(str(first.onnx_path)).graph == onnx.load(str(second.onnx_path)).graph
+    with torch.no_grad():
+        handle.module[-1].bias += 1.0
+    _, parity = export_onnx(handle, tmp_path / "c.onnx")
+    assert len(calls) == 2 and parity.max_abs_diff <= 1e-4  # new weights, new graph: parity still holds

@@ -19,6 +19,7 @@ import onnx
 import torch
 
 from compressor.errors import ExportError, InputFileError, brief
+from compressor.export.export_cache import ExportCache, export_key
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.runtime.base import Runner
@@ -46,6 +47,9 @@ class ParityResult:
         return (
             f"max abs diff {self.max_abs_diff:.2e}, prediction agreement {self.agreement:.2%} on {self.samples} samples"
         )
+
+
+_EXPORTS = ExportCache()
 
 
 @contextlib.contextmanager
@@ -108,6 +112,16 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
     raise ExportError(f"ONNX export failed{culprit}: {last}")
 
 
+def _export_once(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, task: Task, opset: int) -> str:
+    """`_run_exporter`, or a copy of the file an identical model was exported to earlier in this process."""
+    key = export_key(module, inputs, task.name, opset)
+    exporter = _EXPORTS.restore(key, target)
+    if exporter is None:
+        exporter = _run_exporter(module, inputs, target, task, opset)
+        _EXPORTS.store(key, target, exporter)
+    return exporter
+
+
 def _default_opset(path: Path) -> int | None:
     """The ai.onnx opset a file declares (the dynamo exporter writes 18 even when asked for 17)."""
     model = onnx.load(str(path), load_external_data=False)
@@ -148,7 +162,7 @@ def export_onnx(
     parity_inputs = parity_inputs or task.example_inputs(handle.input_spec, 8)
     with atomic_path(path) as tmp:
         trace_inputs = task.example_inputs(handle.input_spec, task.fixed_batch_size or 2)
-        exporter = _run_exporter(module, trace_inputs, tmp, task, opset)
+        exporter = _export_once(module, trace_inputs, tmp, task, opset)
         model = onnx.load(str(tmp))
         try:
             onnx.checker.check_model(model, full_check=True)
