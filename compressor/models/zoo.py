@@ -52,6 +52,9 @@ def _mobilenet_v3_small(num_classes: int, spec: InputSpec) -> nn.Module:
     return model
 
 
+# Torchvision classifiers whose factory does more than the plain torchvision call.
+ADAPTED_FACTORIES = {"mobilenet_v3_small": _mobilenet_v3_small}
+
 for _arch, _description in TORCHVISION_CLASSIFIERS.items():
     register(
         _arch,
@@ -60,7 +63,7 @@ for _arch, _description in TORCHVISION_CLASSIFIERS.items():
         source="torchvision",
         description=_description,
         train_recipe=TRAIN_RECIPES.get(_arch),
-    )(_mobilenet_v3_small if _arch == "mobilenet_v3_small" else partial(_torchvision_classifier, _arch))
+    )(ADAPTED_FACTORIES.get(_arch, partial(_torchvision_classifier, _arch)))
 
 
 class TinyCNN(nn.Sequential):
