@@ -33,7 +33,7 @@ from compressor.methods.distill import Teacher, parse_feature_pairs
 from compressor.methods.half import torch_half_handle
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
-from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, quantize_onnx_int8, stamp
+from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
@@ -440,6 +440,8 @@ def quantize(
         raise InputFileError(
             f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
         )
+    if precision == "int8":
+        int8_method(int8, get_task(handle.task))  # a contradictory request fails before OUTDIR is touched
     _prepare_output_dir(output_dir, force)
     baseline = _baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
     onnx_baseline = baseline["onnxruntime"]

@@ -23,19 +23,12 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self._batches: Iterator[dict[str, np.ndarray]] = iter(())
         self.rewind()
 
-    @property
-    def _drop_last(self) -> bool:
-        """onnxruntime's histogram calibrators (entropy, percentile) stack every batch's outputs into one
-        array and fail on a short last batch; it is dropped whenever a full batch exists."""
-        return len(self.dataset) >= self.batch_size  # type: ignore[arg-type]
-
     def _generate(self) -> Iterator[dict[str, np.ndarray]]:
         loader = DataLoader(
             self.dataset,
             batch_size=self.batch_size,
             shuffle=False,
             collate_fn=self.task.collate,
-            drop_last=self._drop_last,
         )
         for batch in loader:
             inputs, _ = self.task.prepare_batch(batch, self.spec)
@@ -48,5 +41,4 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self._batches = self._generate()
 
     def __len__(self) -> int:
-        samples = len(self.dataset)  # type: ignore[arg-type]
-        return samples // self.batch_size if self._drop_last else 1
+        return -(-len(self.dataset) // self.batch_size)  # type: ignore[arg-type]

@@ -11,14 +11,25 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
+import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, load_tensors_data, save_tensors_data
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
@@ -57,9 +68,17 @@ class Int8Settings:
 
 @contextlib.contextmanager
 def _quiet() -> contextlib.AbstractContextManager[None]:  # type: ignore[misc]
-    """onnxruntime's quantization tools log warnings to stdout; stdout carries our results only."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
+    """onnxruntime's quantization tools print to stdout, which carries our results only, and warn on
+    stderr about what we handle ourselves (per-channel axes of 1-D weights, the NaN scale of an
+    unbounded tensor whose nodes stay in float); none of it is for our users."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 @contextlib.contextmanager
@@ -118,40 +137,75 @@ def resolve_exclusions(model_path: Path, patterns: tuple[str, ...]) -> list[str]
 def calibrate(source: Path, reader: DatasetCalibrationReader, settings: Int8Settings, ranges: Path) -> None:
     """Collect activation ranges with `settings.calibration` and save them to `ranges` (onnxruntime's cache).
 
-    We drive onnxruntime's calibrator ourselves because `quantize_static` cannot pass it histogram
-    sizes: its entropy default (128 bins searched for a 128-bin range) always picks the full range,
-    i.e. min/max. We use 2048 bins searched for the best 128-bin window, TensorRT's classic setting.
+    Histogram methods run after a min/max pass: tensors whose range is not finite (an attention mask's
+    -inf) cannot be histogrammed, so they keep their min/max range, which `unbounded_nodes` then
+    keeps in float. Every pass feeds onnxruntime one batch at a time (see `_collect`).
     """
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
-
-    extra = {"num_bins": 2048, "num_quantized_bins": 128} if settings.calibration == "entropy" else {}
-    reader.rewind()
     with tempfile.TemporaryDirectory(prefix="compressor-calibrate-") as scratch, _quiet():
         try:
-            calibrator = create_calibrator(
-                source,
-                list(settings.op_types) if settings.op_types else [],
-                augmented_model_path=str(Path(scratch) / "augmented.onnx"),
-                calibrate_method=CALIBRATION_METHODS[settings.calibration],
-                extra_options=extra,
-            )
-            calibrator.collect_data(reader)
-            save_tensors_data(calibrator.compute_data(), ranges)
+            data = _collect(source, reader, "minmax", settings.op_types, Path(scratch))
+            if settings.calibration != "minmax":
+                unbounded = {name: value for name, value in data.items() if not _finite(value.range_value)}
+                histograms = _collect(source, reader, settings.calibration, settings.op_types, Path(scratch), unbounded)
+                data = TensorsData(histograms.calibration_method, {**unbounded, **histograms.data})
+            save_tensors_data(data, ranges)
         except (ValueError, RuntimeError, KeyError) as error:
             raise ExportError(f"int8 calibration failed: {brief(error)}") from error
+
+
+class _OneBatch(CalibrationDataReader):
+    """A reader holding a single batch, so onnxruntime's calibrator takes the data batch by batch."""
+
+    def __init__(self, batch: dict[str, np.ndarray]) -> None:
+        self._batch: dict[str, np.ndarray] | None = batch
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        batch, self._batch = self._batch, None
+        return batch
+
+
+def _collect(
+    source: Path,
+    reader: DatasetCalibrationReader,
+    method: str,
+    op_types: tuple[str, ...] | None,
+    scratch: Path,
+    skip: Collection[str] = (),
+) -> TensorsData:
+    """One calibration pass over `reader` with `method`, leaving out the tensors in `skip`.
+
+    onnxruntime's calibrators keep every output of every batch they are given and its histogram ones
+    stack them into one array, which fails on a text model's batches of different lengths; handing them
+    one batch per call keeps memory to one batch and merges the ranges or histograms as it goes.
+
+    We create the calibrator ourselves because `quantize_static` cannot pass it histogram sizes: its
+    entropy default (128 bins searched for a 128-bin range) always picks the full range, i.e. min/max.
+    We use 2048 bins searched for the best 128-bin window, TensorRT's classic setting.
+    """
+    calibrator = create_calibrator(
+        source,
+        list(op_types) if op_types else [],
+        augmented_model_path=str(scratch / f"augmented.{method}.onnx"),
+        calibrate_method=CALIBRATION_METHODS[method],
+        extra_options={"num_bins": 2048, "num_quantized_bins": 128} if method == "entropy" else {},
+    )
+    if skip:  # histogram calibrators only: min/max handles any range
+        calibrator.tensors_to_calibrate -= set(skip)
+    reader.rewind()
+    while (batch := reader.get_next()) is not None:
+        calibrator.collect_data(_OneBatch(batch))
+    return calibrator.compute_data()
+
+
+def _finite(values: tuple[np.ndarray, np.ndarray]) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(values, dtype=np.float64))))
 
 
 def unbounded_nodes(source: Path, ranges: Path) -> list[str]:
     """Nodes that read or write a tensor whose calibrated range is not finite (an attention mask's -inf).
     int8 cannot hold it: onnxruntime would compute a NaN scale and wreck the model (text_transformer lost
     27 points that way whenever the speed tuner happened not to keep the mask's ops in float)."""
-    from onnxruntime.quantization.calibrate import load_tensors_data
-
-    unbounded = {
-        name
-        for name, data in load_tensors_data(ranges).items()
-        if not np.all(np.isfinite(np.asarray(data.range_value, dtype=np.float64)))
-    }
+    unbounded = {name for name, data in load_tensors_data(ranges).items() if not _finite(data.range_value)}
     graph = onnx.load(str(source), load_external_data=False).graph
     return [node.name for node in graph.node if unbounded & {*node.input, *node.output}]
 

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle, deterministic_subset
+from compressor.errors import OptionError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import METADATA_KEY
 from compressor.fsutil import atomic_path
@@ -146,6 +147,19 @@ def _sensitivity_batches(reader: DatasetCalibrationReader, input_names: list[str
     return batches
 
 
+def int8_method(request: Int8Request, task: Task) -> str:
+    """static or dynamic for this request. A calibration asked of dynamic int8 is refused, not ignored:
+    a user who picked entropy ranges should not get a report that silently used none."""
+    method = "static" if request.target == "tensorrt" else request.method or task.default_int8_method
+    if method == "dynamic" and request.calibration != "minmax":
+        why = "--method dynamic" if request.method else f"{task.name} models default to dynamic int8"
+        raise OptionError(
+            f"--calibration {request.calibration} sets static int8's activation ranges, but {why} "
+            "(ranges computed at run time); add --method static"
+        )
+    return method
+
+
 def quantize_onnx_int8(
     baseline: ModelHandle, bundle: DatasetBundle, request: Int8Request, target: Path, scratch: Path
 ) -> Int8Outcome:
@@ -153,7 +167,7 @@ def quantize_onnx_int8(
     assert baseline.onnx_path is not None
     task = get_task(baseline.task)
     for_tensorrt = request.target == "tensorrt"
-    method = "static" if for_tensorrt else request.method or task.default_int8_method
+    method = int8_method(request, task)
     settings = Int8Settings(
         method=method,
         calibration=request.calibration,
