@@ -16,7 +16,7 @@ import torch
 
 from compressor import api
 from compressor.cli import app
-from compressor.export.tensorrt import BatchProfile, build_engine, metadata_path, profile_shapes
+from compressor.export.tensorrt import BatchProfile, build_engine, metadata_path, profile_shapes, uses_strong_typing
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
@@ -129,6 +129,14 @@ def test_newer_tensorrt_without_precision_flags_builds_strongly_typed(
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
     record = build_engine(tiny_onnx, tmp_path / "m.engine", "fp16")
     assert record.strongly_typed and ("network_flags", 1 << 5) in fake.calls
+
+
+def test_int8_is_strongly_typed_unless_both_precision_flags_exist() -> None:
+    # an int8 engine sets FP16 too (its float layers); a TensorRT with INT8 but no FP16 flag would fail there
+    only_int8 = types.SimpleNamespace(BuilderFlag=types.SimpleNamespace(INT8=1))
+    both = types.SimpleNamespace(BuilderFlag=types.SimpleNamespace(FP16=0, INT8=1))
+    assert uses_strong_typing(only_int8, "int8") and not uses_strong_typing(both, "int8")
+    assert not uses_strong_typing(only_int8, "fp32")
 
 
 def test_text_models_get_a_sequence_range_in_the_profile(tmp_path: Path) -> None:

@@ -127,9 +127,10 @@ def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
 
 
 def uses_strong_typing(trt: ModuleType, precision: str) -> bool:
-    """fp16/int8 by builder flag where it exists; newer TensorRT dropped the flags for strongly typed networks."""
-    flag = {"fp16": "FP16", "int8": "INT8"}.get(precision)
-    return flag is not None and not hasattr(trt.BuilderFlag, flag)
+    """fp16/int8 by builder flags where they exist; TensorRT 11 dropped them (its networks are always
+    strongly typed: the ONNX's own types decide). int8 builds use both flags (see `build_engine`)."""
+    flags = {"fp16": ("FP16",), "int8": ("FP16", "INT8")}.get(precision, ())
+    return any(not hasattr(trt.BuilderFlag, flag) for flag in flags)
 
 
 def build_engine(
