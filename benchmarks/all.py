@@ -3,8 +3,9 @@ first use and are cached):
 
     python benchmarks/all.py
 
-Runs each benchmark script with its defaults, one after another (never side by side: each measures
-speed as ratios within its own runs, and a second benchmark on the same cores would skew them).
+Runs each benchmark script with its defaults (gpu.py too where there is a GPU), one after another
+(never side by side: each measures speed as ratios within its own runs, and a second benchmark on
+the same cores would skew them).
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 SCRIPTS = ("backends.py", "quantize.py", "prune.py", "recipes.py")
+GPU_SCRIPTS = ("gpu.py",)  # run only where torch sees a CUDA GPU
 
 
 def main() -> None:
     here = Path(__file__).resolve().parent
-    for script in SCRIPTS:
+    scripts = SCRIPTS + (GPU_SCRIPTS if torch.cuda.is_available() else ())
+    for script in scripts:
         print(f"== {script}", flush=True)
         subprocess.run([sys.executable, str(here / script)], cwd=here, check=True)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results_io import write_results
+from results_io import RESULTS_DIR, write_results
 
 from compressor import api
 from compressor.environment import collect_environment
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--weights", choices=["random", "reference"], default="random")
     parser.add_argument("--data", default="shapes")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
 
     header = (

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from results_io import write_results
+from results_io import RESULTS_DIR, write_results
 
 from compressor import api
 from compressor.environment import collect_environment
@@ -84,7 +84,7 @@ def summarise(name: str, case: Case, report: Report, versus: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     header = (
         "| case | input | top1 fp32 → pruned | drop (pt) | params kept | onnxruntime speed bs1 (rows) | "

@@ -19,7 +19,7 @@ from pathlib import Path
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
-from results_io import write_results
+from results_io import RESULTS_DIR, write_results
 
 from compressor import api
 from compressor.data import calibration_split, load_dataset
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--data", default="shapes")
     parser.add_argument("--image-size", type=int, default=None, help="Default: the data's own (shapes: 64).")
     parser.add_argument("--max-samples", type=int, default=None, help="Val samples scored (random weights: 64).")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     if args.weights == "random" and args.max_samples is None:
         args.max_samples = 64  # speed only: accuracy of random weights means nothing

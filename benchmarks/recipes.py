@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from results_io import write_results
+from results_io import RESULTS_DIR, write_results
 
 from compressor.environment import collect_environment
 from compressor.pipeline import PIPELINE_FILE, ChainStep, run_recipe
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", nargs="*", default=[p.stem for p in sorted(RECIPES.glob("*.yaml"))])
     parser.add_argument("--max-samples", type=int, default=None, help="Score at most this many val samples.")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     overrides = [f"max_samples={args.max_samples}"] if args.max_samples else []
     lines = [

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from compressor.fsutil import write_text_atomic
 
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # wherever the script is run from
+
 
 def write_results(out: Path, name: str, lines: list[str], records: object) -> None:
     """`name`.md (the table people read) and `name`.json (the measurements behind it), then echo the table."""
