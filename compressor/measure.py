@@ -19,11 +19,13 @@ from compressor.bench import build_and_measure_memory, time_runner
 from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import BackendUnavailableError
 from compressor.evaluate import evaluate
+from compressor.export.onnx import static_batch_size
 from compressor.fsutil import file_size_mb
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.report import LatencyMs, ResultRow
 from compressor.runtime import make_runner
+from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.tasks import get_task
 
 
@@ -88,17 +90,22 @@ def _measure_on_backend(
     """Accuracy once, then latency per batch size, through one runner of `handle` on `backend`."""
     task = get_task(handle.task)
     info(f"measuring {variant.name} on {backend} ({device})")
+    static = static_batch_size(handle.onnx_path) if backend == "onnxruntime" and handle.onnx_path else None
     if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
         warn(
             f"{handle.task} models run {task.fixed_batch_size} sample at a time; timing batch size "
             f"{task.fixed_batch_size} only"
         )
         batch_sizes = [task.fixed_batch_size]
+    elif static is not None and batch_sizes != [static]:
+        warn(f"{handle.onnx_path} has a static batch size of {static}; timing batch size {static} only")
+        batch_sizes = [static]
     example = task.example_inputs(handle.input_spec, max(batch_sizes))
     runner, peak_mb = build_and_measure_memory(lambda: make_runner(handle, backend, device), example, device)
+    scorer = FixedBatchRunner(runner, static) if static is not None else runner  # scored in chunks of its size
     rows = []
     try:
-        metrics = evaluate(runner, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
+        metrics = evaluate(scorer, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
         for batch_size in batch_sizes:
             stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
             rows.append(

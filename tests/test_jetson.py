@@ -11,14 +11,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from compressor import api
 from compressor.cli import app
-from compressor.data import load_dataset
-from compressor.evaluate import evaluate
 from compressor.export.jetson import read_manifest
 from compressor.export.tensorrt import sha256_of
-from compressor.runtime.fixed_batch import FixedBatchRunner
-from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
-from compressor.tasks import get_task
 
 BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
 
@@ -58,17 +54,15 @@ def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: 
     )  # symmetric, as TensorRT needs
 
 
-def test_bundle_onnx_gives_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:
+def test_bundle_onnx_benches_at_its_batch_with_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:
     manifest = read_manifest(int8_bundle / "manifest.json")
-    bundle = load_dataset("shapes")
-    from compressor.data.base import deterministic_subset
-    from compressor.export.onnx import read_onnx_handle
-
-    handle = read_onnx_handle(int8_bundle / "model.onnx")
-    val = deterministic_subset(bundle.split("val", handle.input_spec), manifest.expected_accuracy.samples)
-    runner = FixedBatchRunner(OnnxRuntimeRunner(int8_bundle / "model.onnx"), manifest.batch_size)
-    top1 = evaluate(runner, get_task("classification"), val, handle.input_spec)["top1"]
-    assert top1 == manifest.expected_accuracy.bundle
+    samples = manifest.expected_accuracy.samples
+    report = api.bench(
+        str(int8_bundle / "model.onnx"), backends=["onnxruntime"], batch_sizes=[1, 16], max_samples=samples
+    )
+    (row,) = report.results  # a static graph is timed at its own batch size only, and scored in chunks of it
+    assert row.batch_size == manifest.batch_size == 2
+    assert row.metrics["top1"] == manifest.expected_accuracy.bundle
     assert abs(manifest.expected_accuracy.bundle - manifest.expected_accuracy.fp32) <= 0.05
 
 

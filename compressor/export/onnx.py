@@ -242,6 +242,16 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
     return _handle_from_graph(model, path)
 
 
+def static_batch_size(path: Path) -> int | None:
+    """The batch size an ONNX graph is fixed to (a Jetson bundle's, many downloaded files'), or None
+    when its batch axis is dynamic."""
+    model = onnx.load(str(path), load_external_data=False)
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    graph_input = next((i for i in model.graph.input if i.name not in initializers), None)
+    dims = list(graph_input.type.tensor_type.shape.dim) if graph_input is not None else []
+    return int(dims[0].dim_value) if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None
+
+
 def _handle_from_graph(model: onnx.ModelProto, path: Path) -> ModelHandle:
     """A foreign classifier: one NCHW float input with static C/H/W, logits out; ImageNet normalisation."""
     graph_inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
