@@ -90,7 +90,8 @@ def _measure_on_backend(
     """Accuracy once, then latency per batch size, through one runner of `handle` on `backend`."""
     task = get_task(handle.task)
     info(f"measuring {variant.name} on {backend} ({device})")
-    static = static_batch_size(handle.onnx_path) if backend == "onnxruntime" and handle.onnx_path else None
+    on_onnx = backend == "onnxruntime" and handle.onnx_path is not None and task.fixed_batch_size is None
+    static = static_batch_size(handle.onnx_path) if on_onnx else None  # type: ignore[arg-type]
     if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
         warn(
             f"{handle.task} models run {task.fixed_batch_size} sample at a time; timing batch size "
