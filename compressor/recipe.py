@@ -226,13 +226,17 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     return recipe_from_data(data, str(path), root)
 
 
-AUTO_CALIBRATIONS = ("minmax", "entropy", "percentile")
+HISTOGRAM_CALIBRATIONS = ("entropy", "percentile")
 AUTO_SPARSITIES = (0.25, 0.5, 0.75)
 
 
 def auto_quantize_search(options: dict[str, Any], budget: float | None) -> SearchSpec:
-    """`compress quantize --auto`: int8 with each calibration method, then fp16."""
-    int8 = [StageEntry(quantize=QuantizeStage(precision="int8", calibration=c, **options)) for c in AUTO_CALIBRATIONS]
+    """`compress quantize --auto`: int8 as the task does it by default (min/max ranges where static), int8
+    static with each histogram calibration (text models too; not when --method dynamic is asked), then fp16."""
+    histograms = () if options.get("method") == "dynamic" else HISTOGRAM_CALIBRATIONS
+    static = {**options, "method": "static"}
+    int8 = [StageEntry(quantize=QuantizeStage(precision="int8", **options))]
+    int8 += [StageEntry(quantize=QuantizeStage(precision="int8", calibration=c, **static)) for c in histograms]
     fp16 = StageEntry(quantize=QuantizeStage(precision="fp16"))
     return SearchSpec(max_accuracy_drop=1.0 if budget is None else budget, candidates=[*int8, fp16])
 

@@ -12,7 +12,7 @@ import yaml
 from compressor.cli import app
 from compressor.errors import OptionError
 from compressor.pipeline import run_recipe
-from compressor.recipe import load_recipe
+from compressor.recipe import auto_quantize_search, load_recipe
 from compressor.search import rank
 from compressor.stages import QuantizeStage
 
@@ -181,3 +181,15 @@ def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:
     other = load_recipe(path, ["max_samples=8"])
     with pytest.raises(Exception, match="another recipe"):
         run_recipe(other, out, resume=True)
+
+
+@pytest.mark.parametrize("method", [None, "static", "dynamic"])
+def test_auto_quantize_tries_histogram_calibrations_as_static_int8(method: str | None) -> None:
+    # a histogram calibration with dynamic int8 (text models' default) is refused, so --auto asks for static
+    options = {"method": method, "calib_samples": 64, "tune_speed": True, "exclude": []}
+    stages = [entry.quantize for entry in auto_quantize_search(options, None).candidates]
+    assert all(isinstance(stage, QuantizeStage) for stage in stages)
+    int8 = [(s.method, s.calibration) for s in stages if s.precision == "int8"]  # type: ignore[union-attr]
+    histograms = [] if method == "dynamic" else [("static", "entropy"), ("static", "percentile")]
+    assert int8 == [(method, "minmax"), *histograms]
+    assert stages[-1].precision == "fp16"  # type: ignore[union-attr]
