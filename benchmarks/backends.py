@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results_io import RESULTS_DIR, write_results
+from results_io import RESULTS_DIR, bench_models, write_results
 
-from compressor import api
 from compressor.environment import collect_environment
 from compressor.report import Report
 
@@ -57,18 +56,16 @@ def main() -> None:
         "ONNX MB | MMACs |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    reports = {}
-    for model in args.models:
-        report = api.bench(
-            model,
-            data=args.data,
-            weights=None if args.weights == "reference" else "random",
-            backends=["torch", "onnxruntime"],
-            batch_sizes=[1, 16],
-        )
-        reports[model] = report.model_dump(by_alias=True, mode="json")
-        lines.append(summarise(report, args.weights))
-        print(lines[-1], flush=True)
+    weights = None if args.weights == "reference" else "random"
+    rows, reports = bench_models(
+        args.models,
+        lambda report: [summarise(report, args.weights)],
+        data=args.data,
+        weights=weights,
+        backends=["torch", "onnxruntime"],
+        batch_sizes=[1, 16],
+    )
+    lines += rows
     env = collect_environment()
     lines.append("")
     lines.append(

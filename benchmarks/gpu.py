@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results_io import RESULTS_DIR, write_results
+from results_io import RESULTS_DIR, bench_models, write_results
 
-from compressor import api
 from compressor.environment import collect_environment
 from compressor.report import Report, ResultRow
 
@@ -49,20 +48,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
 
-    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
-    reports = {}
-    for model in args.models:
-        report = api.bench(
-            model,
-            data=args.data,
-            weights=None if args.weights == "reference" else "random",
-            device=args.device,
-            batch_sizes=[1, 16],
-            max_samples=args.max_samples,
-        )
-        reports[model] = report.model_dump(by_alias=True, mode="json")
-        lines += summarise(report)
-        print("\n".join(summarise(report)), flush=True)
+    weights = None if args.weights == "reference" else "random"
+    options = {"data": args.data, "weights": weights, "device": args.device, "max_samples": args.max_samples}
+    rows, reports = bench_models(args.models, summarise, batch_sizes=[1, 16], **options)
+    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *rows]
     env = collect_environment()
     lines.append("")
     lines.append(
