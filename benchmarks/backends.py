@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results_io import RESULTS_DIR, bench_models, write_results
+from results_io import RESULTS_DIR, bench_models, table, write_results
 
 from compressor.environment import collect_environment
 from compressor.report import Report
@@ -55,7 +55,6 @@ def main() -> None:
         "onnxruntime speed-up bs1 | FPS bs16 torch | FPS bs16 onnxruntime | onnxruntime speed-up bs16 | "
         "ONNX MB | MMACs |"
     )
-    lines = [header, "|" + "---|" * (header.count("|") - 1)]
     weights = None if args.weights == "reference" else "random"
     rows, reports = bench_models(
         args.models,
@@ -65,13 +64,12 @@ def main() -> None:
         backends=["torch", "onnxruntime"],
         batch_sizes=[1, 16],
     )
-    lines += rows
     env = collect_environment()
-    lines.append("")
-    lines.append(
+    note = (
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, "
         f"onnxruntime {env['onnxruntime']}; {args.data} val, 64x64 input."
     )
+    lines = table(header, rows, note)
     write_results(args.out, f"backends-{args.weights}", lines, reports)
 
 

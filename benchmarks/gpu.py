@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results_io import RESULTS_DIR, bench_models, write_results
+from results_io import RESULTS_DIR, bench_models, table, write_results
 
 from compressor.environment import collect_environment
 from compressor.report import Report, ResultRow
@@ -51,13 +51,12 @@ def main() -> None:
     weights = None if args.weights == "reference" else "random"
     options = {"data": args.data, "weights": weights, "device": args.device, "max_samples": args.max_samples}
     rows, reports = bench_models(args.models, summarise, batch_sizes=[1, 16], **options)
-    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1), *rows]
     env = collect_environment()
-    lines.append("")
-    lines.append(
+    note = (
         f"Measured on {env['gpu'] or env['cpu']}, torch {env['torch']}, TensorRT {env['tensorrt'] or 'not installed'}, "
         f"onnxruntime {env['onnxruntime']}; {args.data} val, 64x64 input, {args.weights} weights."
     )
+    lines = table(HEADER, rows, note)
     write_results(args.out, f"gpu-{args.device}-{args.weights}", lines, reports)
 
 

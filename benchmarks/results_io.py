@@ -34,3 +34,8 @@ def bench_models(models: list[str], rows_of: Callable[[Report], list[str]], **op
         print("\n".join(rows), flush=True)
         lines += rows
     return lines, reports
+
+
+def table(header: str, rows: list[str], note: str) -> list[str]:
+    """A Markdown table (header, separator, rows) and the note under it saying where it was measured."""
+    return [header, "|" + "---|" * (header.count("|") - 1), *rows, "", note]
