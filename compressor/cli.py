@@ -340,6 +340,7 @@ def quantize_command(
     run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     options = {"method": method, "calib_samples": calib_samples, "tune_speed": tune_speed, "exclude": _names(exclude)}
     if auto:
+        _refuse_alongside_auto({"--precision": precision})
         search = auto_quantize_search(options, max_accuracy_drop)
         _dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
@@ -349,6 +350,13 @@ def quantize_command(
         QuantizeStage, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop, **options
     )
     _dump_or_run_stage("quantize", stage, model, run, output, force, dump_recipe)
+
+
+def _refuse_alongside_auto(given: dict[str, object]) -> None:
+    """--auto chooses these itself; a value the user also gave would otherwise be ignored without a word."""
+    named = [flag for flag, value in given.items() if value is not None]
+    if named:
+        raise OptionError(f"--auto tries its own candidates; drop {' and '.join(named)} or drop --auto")
 
 
 def _float_list(text: str, what: str) -> list[float]:
@@ -425,6 +433,7 @@ def prune_command(
         "lr": lr,
     }
     if auto:
+        _refuse_alongside_auto({"--sparsity": sparsity, "--threshold": threshold, "--pattern": pattern, "--sweep": sweep})
         search = auto_prune_search(options, max_accuracy_drop)
         _dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
