@@ -433,7 +433,9 @@ def prune_command(
         "lr": lr,
     }
     if auto:
-        _refuse_alongside_auto({"--sparsity": sparsity, "--threshold": threshold, "--pattern": pattern, "--sweep": sweep})
+        _refuse_alongside_auto(
+            {"--sparsity": sparsity, "--threshold": threshold, "--pattern": pattern, "--sweep": sweep}
+        )
         search = auto_prune_search(options, max_accuracy_drop)
         _dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
