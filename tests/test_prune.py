@@ -13,10 +13,12 @@ import torch
 from torch import nn
 
 from compressor import api
+from compressor.api import train_config
 from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.methods.channel_pruning import prune_structured
 from compressor.methods.distill import hinton_loss
+from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
 from compressor.methods.weight_pruning import unstructured_masks
 from compressor.models.checkpoint import read_checkpoint
@@ -198,6 +200,24 @@ def test_detector_backbone_prunes_and_heads_keep_their_outputs() -> None:
     assert {name: m.out_channels for name, m in module.named_modules() if name in head_outputs} == head_outputs
     boxes, scores, labels = module(*example)
     assert boxes.shape == (1, 100, 4) and scores.shape == labels.shape == (1, 100)
+
+
+def test_densenet_prunes_through_its_concatenations_and_reloads_without_pickle(tmp_path: Path) -> None:
+    """Each dense layer reads the concatenation of every earlier one: narrowing a layer must narrow the
+    inputs of all that follow (torch-pruning's concat dependency), and the result must reload by state_dict."""
+    bundle = load_dataset("shapes")
+    handle = load_model("densenet121", bundle, weights="random", image_size=(32, 32))
+    pruned, _ = prune_model(handle, bundle, PruneRequest(sparsity=0.3), train_config("densenet121"))
+    assert handle.module is not None and pruned.module is not None
+    assert sum(p.numel() for p in pruned.module.parameters()) < 0.7 * sum(p.numel() for p in handle.module.parameters())
+    for name, module in pruned.module.named_modules():
+        if isinstance(module, nn.BatchNorm2d):  # norm1 of each dense layer sees the whole concatenation
+            assert module.weight.shape[0] == module.num_features == module.running_mean.shape[0], name
+    example = torch.randn(2, 3, 32, 32)
+    expected = pruned.module(example)
+    saved = save_pruned(pruned, tmp_path / "densenet.pruned.pt")
+    reloaded = load_model("densenet121", bundle, weights=str(saved.weights), image_size=(32, 32)).module
+    assert reloaded is not None and torch.equal(reloaded.eval()(example), expected)
 
 
 def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None:
