@@ -1,8 +1,7 @@
-"""ONNX Runtime: every CPU core and full graph optimisation, or the CUDA provider when installed."""
+"""ONNX Runtime: torch's thread count and full graph optimisation, or the CUDA provider when installed."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,12 @@ def optimization_level(path: Path | None) -> ort.GraphOptimizationLevel:
     return ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 
-def session_options(threads: int | None = None, path: Path | None = None) -> ort.SessionOptions:
+def session_options(path: Path | None = None) -> ort.SessionOptions:
+    """Threads: torch's own count, so the torch and onnxruntime rows of a report run on as many cores
+    (torch counts physical cores and honours OMP_NUM_THREADS; onnxruntime would take every logical one)."""
     options = ort.SessionOptions()
     options.graph_optimization_level = optimization_level(path)
-    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only: keep the user's terminal readable
     return options
 
