@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from compressor.data.shapes import render_sample
+
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if WORKERS > 1:
+    # pytest-xdist runs WORKERS test processes at once: each takes its share of the cores (onnxruntime
+    # follows torch's count; processes a test starts follow OMP_NUM_THREADS), or they oversubscribe them
+    # and the suite runs slower than on one worker.
+    THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+    torch.set_num_threads(THREADS)
+    os.environ["OMP_NUM_THREADS"] = str(THREADS)
 
 FOLDER_CLASSES = ("circle", "square", "star")  # labels 0, 2, 5 of the shapes generator
 FOLDER_LABELS = (0, 2, 5)
