@@ -128,7 +128,18 @@ WeightsOpt = Annotated[
     ),
 ]
 ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", help="Square input size; default: the data's own.")]
-OutDirOpt = Annotated[Path, typer.Option("-o", "--output", help="Directory for the models and report.")]
+
+
+def _path_not_flag(value: Path) -> Path:
+    """`-o --force` would otherwise write into a folder named --force: the user's path went missing."""
+    if str(value).startswith("-"):
+        raise typer.BadParameter(f"{value} looks like an option, not a path: give the path after -o")
+    return value
+
+
+OutDirOpt = Annotated[
+    Path, typer.Option("-o", "--output", callback=_path_not_flag, help="Directory for the models and report.")
+]
 DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda.")]
 BatchSizesOpt = Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")]
 MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")]
@@ -171,7 +182,9 @@ def models_command() -> None:
 @user_errors
 def train_command(
     model: ModelArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (.pt or .safetensors).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", callback=_path_not_flag, help="Checkpoint to write (.pt or .safetensors).")
+    ],
     data: DataOpt = "shapes",
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Default: 32, or 8 for detectors.")] = None,
@@ -191,7 +204,13 @@ def train_command(
 def export_command(
     model: ModelArg,
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="File to write (onnx, tensorrt) or bundle directory (jetson).")
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            callback=_path_not_flag,
+            help="File to write (onnx, tensorrt) or bundle directory (jetson).",
+        ),
     ],
     format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = "onnx",
     precision: Annotated[

@@ -65,6 +65,17 @@ def test_bad_input_is_one_clear_line(cli: CliRunner, args: list[str], message: s
     assert result.output.count("error:") == 1
 
 
+@pytest.mark.parametrize("command", [["quantize", "tiny_cnn", "--precision", "fp16"], ["train", "tiny_cnn"]])
+def test_an_option_after_dash_o_is_not_taken_for_the_path(
+    cli: CliRunner, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli.invoke(app, [*command, "-o", "--force"])
+    message = " ".join(result.output.replace("│", " ").split())  # typer's error box wraps at 80 columns
+    assert result.exit_code == 2 and "--force looks like an option, not a path" in message
+    assert not any(tmp_path.iterdir())  # nothing ran into a folder named --force
+
+
 def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> None:
     model_file = tmp_path / "fixed.py"
     model_file.write_text(
