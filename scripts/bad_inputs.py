@@ -166,6 +166,12 @@ CASES = [
         "--precision",
     ),
     Case(
+        "auto-and-precision",
+        "--auto together with the precision it would choose",
+        lambda f: ["quantize", "tiny_cnn", "--auto", "--precision", "fp16", "-o", str(f / "q")],
+        "drop --precision or drop --auto",
+    ),
+    Case(
         "imagefolder-empty",
         "an ImageFolder whose class folders hold no images",
         lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", str(_images(f, ["a", "b"], 0))],

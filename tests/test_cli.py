@@ -53,7 +53,6 @@ def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_fol
         (["bench", "tiny_cnn", "--weights", "random", "--backend", "tensorflow"], "unknown backend"),
         (["bench", "tiny_cnn", "--weights", "random", "--batch-sizes", "1,x"], "comma-separated integers"),
         (["export", "tiny_cnn", "--weights", "nope.safetensors", "-o", "x.onnx"], "not found"),
-        (["quantize", "tiny_cnn", "-o", "q", "--auto", "--precision", "fp16"], "drop --precision or drop --auto"),
         (["prune", "tiny_cnn", "-o", "p", "--auto", "--sparsity", "0.5"], "drop --sparsity or drop --auto"),
     ],
 )
