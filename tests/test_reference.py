@@ -1,5 +1,6 @@
 """Reference checkpoints: trained on first use, cached, reused; `--weights random` skips them."""
 
+import dataclasses
 from pathlib import Path
 
 from compressor.data import load_dataset
@@ -26,3 +27,15 @@ def test_random_weights_skip_training(image_folder: Path, isolated_cache: Path) 
     handle = load_model("mobilenet_v3_small", bundle, weights="random")
     assert handle.weights == "random"
     assert not reference_path(get_entry("mobilenet_v3_small"), bundle, handle.input_spec).exists()
+
+
+def test_a_new_revision_does_not_load_references_cached_for_the_old_one(isolated_cache: Path) -> None:
+    """mobilenet_v3_small's stride changed below 128 px with the same weight shapes: an older cached
+    reference would load into the new network silently, so a revision gets its own cache file."""
+    bundle = load_dataset("shapes")
+    entry = get_entry("mobilenet_v3_small")
+    spec = load_model("mobilenet_v3_small", bundle, weights="random").input_spec
+    older = reference_path(dataclasses.replace(entry, revision=1), bundle, spec)
+    older.parent.mkdir(parents=True, exist_ok=True)
+    older.write_bytes(b"a checkpoint of the stride-2 network")
+    assert entry.revision == 2 and not reference_path(entry, bundle, spec).exists()

@@ -21,7 +21,8 @@ def cache_dir() -> Path:
 
 def reference_path(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> Path:
     size = "x".join(str(dim) for dim in spec.shape[-2:])  # images: HxW; text: max_length
-    return cache_dir() / "reference" / f"{entry.name}-{bundle.fingerprint}-{size}.pt"
+    revision = f"-r{entry.revision}" if entry.revision > 1 else ""  # first revisions keep the names cached before
+    return cache_dir() / "reference" / f"{entry.name}{revision}-{bundle.fingerprint}-{size}.pt"
 
 
 def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> Path:

@@ -36,6 +36,10 @@ class ZooEntry:
     input_spec: SpecHook | None = None  # None: an image model, sized by --image-size or the data
     # TrainConfig fields this model trains best with (e.g. a Transformer's lower lr); the rest default.
     train_recipe: Mapping[str, float] = field(default_factory=dict)
+    # Raised when `build` makes another network for the same inputs (a stride, a width): cached reference
+    # checkpoints of an older revision are then trained anew instead of loaded into the new network,
+    # which takes their weights without complaint whenever the shapes still match.
+    revision: int = 1
 
     def build(self, num_classes: int, spec: InputSpec | None = None) -> nn.Module:
         """A fresh model; factories with a `spec` parameter are shaped by the InputSpec (vocabulary, size)."""
@@ -59,6 +63,7 @@ def register(
     description: str | None = None,
     input_spec: SpecHook | None = None,
     train_recipe: Mapping[str, float] | None = None,
+    revision: int = 1,
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register `factory(num_classes=...)` under `name`; by default its docstring's first line describes it."""
 
@@ -67,7 +72,16 @@ def register(
             raise ValueError(f"model {name!r} is registered twice")
         text = description or (factory.__doc__ or "").strip().partition("\n")[0]
         _REGISTRY[name] = ZooEntry(
-            name, task, factory, input_size, source, reference_epochs, text, input_spec, dict(train_recipe or {})
+            name,
+            task,
+            factory,
+            input_size,
+            source,
+            reference_epochs,
+            text,
+            input_spec,
+            dict(train_recipe or {}),
+            revision,
         )
         return factory
 

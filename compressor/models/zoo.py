@@ -54,6 +54,7 @@ def _mobilenet_v3_small(num_classes: int, spec: InputSpec) -> nn.Module:
 
 # Torchvision classifiers whose factory does more than the plain torchvision call.
 ADAPTED_FACTORIES = {"mobilenet_v3_small": _mobilenet_v3_small}
+REVISIONS = {"mobilenet_v3_small": 2}  # 2: the first block's stride 1 below SMALL_INPUT_SIDE
 
 for _arch, _description in TORCHVISION_CLASSIFIERS.items():
     register(
@@ -63,6 +64,7 @@ for _arch, _description in TORCHVISION_CLASSIFIERS.items():
         source="torchvision",
         description=_description,
         train_recipe=TRAIN_RECIPES.get(_arch),
+        revision=REVISIONS.get(_arch, 1),
     )(ADAPTED_FACTORIES.get(_arch, partial(_torchvision_classifier, _arch)))
 
 
