@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -17,20 +17,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from compressor import api
 from compressor.compare import compare_files
 from compressor.compare import to_markdown as comparison_markdown
 from compressor.errors import CompressorError, OptionError, UnknownNameError, brief
-from compressor.export.tensorrt import BatchProfile
 from compressor.fsutil import write_text_atomic
-from compressor.methods.quantize import Int8Request
-from compressor.models.checkpoint import trust_pickled_checkpoints
-from compressor.pipeline import run_recipe
-from compressor.recipe import Recipe, StageEntry, auto_prune_search, auto_quantize_search, load_recipe
+from compressor.models.trust import trust_pickled_checkpoints
 from compressor.report import Report, to_markdown, write_report
-from compressor.runtime import parse_backends
-from compressor.stages import BenchStage, DistillStage, ExportStage, PruneStage, QuantizeStage, Stage
-from compressor.tasks import get_task
+
+# The library (torch, torchvision, onnx, onnxruntime: about 7 s to import) is imported by the commands
+# that use it, so `--help`, option errors and `compress compare` (a CI gate reading two JSON files)
+# answer at once.
+if TYPE_CHECKING:
+    from compressor.recipe import Recipe
+    from compressor.stages import Stage
 
 app = typer.Typer(
     name="compress",
@@ -42,7 +41,7 @@ app = typer.Typer(
 stdout = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get whole table rows
 stderr = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-StageT = TypeVar("StageT", bound=Stage)
+StageT = TypeVar("StageT", bound="Stage")
 
 
 class Terminated(KeyboardInterrupt):
@@ -170,6 +169,8 @@ SweepBy = Literal["sparsity", "threshold"]
 @user_errors
 def models_command() -> None:
     """List the reference zoo: task, default input size and source of each model."""
+    from compressor import api
+
     table = Table("model", "task", "default input", "source", "description")
     for column in table.columns[:4]:
         column.no_wrap = True
@@ -195,6 +196,8 @@ def train_command(
     resume: ResumeOpt = False,
 ) -> None:
     """Train a model from scratch on a dataset and save a self-describing checkpoint (under torchrun: DDP)."""
+    from compressor import api
+
     config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
     api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config, resume=resume)
 
@@ -236,6 +239,12 @@ def export_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
+    from compressor import api
+    from compressor.export.tensorrt import BatchProfile
+    from compressor.methods.quantize import Int8Request
+    from compressor.stages import ExportStage
+    from compressor.tasks import get_task
+
     if dump_recipe:
         stage = _stage(
             ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
@@ -296,6 +305,10 @@ def bench_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
+    from compressor import api
+    from compressor.runtime import parse_backends
+    from compressor.stages import BenchStage
+
     if dump_recipe:
         run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
         stage = _stage(BenchStage, backends=parse_backends(backend))
@@ -356,6 +369,9 @@ def quantize_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
+    from compressor.recipe import Recipe, auto_quantize_search
+    from compressor.stages import QuantizeStage
+
     run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     options = {"method": method, "calib_samples": calib_samples, "tune_speed": tune_speed, "exclude": _names(exclude)}
     if auto:
@@ -439,6 +455,10 @@ def prune_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Prune by magnitude, optionally fine-tune, and measure against the unpruned model in one run."""
+    from compressor import api
+    from compressor.recipe import Recipe, auto_prune_search
+    from compressor.stages import PruneStage
+
     run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     options = {
         "structured": structured,
@@ -515,6 +535,9 @@ def distill_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
+    from compressor import api
+    from compressor.stages import DistillStage
+
     if dump_recipe:
         stage = _stage(
             DistillStage, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
@@ -623,6 +646,8 @@ def _dump_or_run_stage(
     kind: str, stage: Stage, model: str, run: dict[str, Any], output: Path, force: bool, dump: bool
 ) -> None:
     """One verb, one stage: print it as a recipe, or run it here and print the report."""
+    from compressor.recipe import Recipe, StageEntry
+
     try:
         recipe = Recipe(model=model, stages=[StageEntry(**{kind: stage})], **run)
     except ValidationError as error:
@@ -637,6 +662,8 @@ def _dump_or_run_stage(
 
 def _dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: bool = False) -> None:
     """A whole recipe (or an --auto search): print it, or run it into OUTDIR."""
+    from compressor.pipeline import run_recipe
+
     if dump:
         stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
         return
@@ -667,6 +694,8 @@ def run_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Run a recipe: its stages in order (each model in, model out), then its search, into OUTDIR."""
+    from compressor.recipe import load_recipe
+
     given = {"model": model, "data": data, "max_samples": max_samples}
     sets = [f"{key}={value}" for key, value in given.items() if value is not None] + list(overrides or [])
     _dump_or_run(load_recipe(recipe_path, sets), output, force, dump_recipe, resume)

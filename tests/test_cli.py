@@ -112,6 +112,16 @@ def test_module_form_and_no_traceback_in_a_real_process(tmp_path: Path) -> None:
     assert "unknown model" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_help_and_compare_do_not_import_the_library() -> None:
+    """`compress --help` and the CI gate `compress compare` start without torch, onnx or onnxruntime
+    (about 7 s of imports on 2 cores)."""
+    probe = (
+        "import sys; from compressor.cli import app; print(sorted({'torch', 'onnx', 'onnxruntime'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 def test_train_refuses_a_trained_model(cli: CliRunner, tmp_path: Path, trained_tiny: Path) -> None:
     result = cli.invoke(app, ["train", str(trained_tiny), "-o", str(tmp_path / "again.pt")], terminal_width=400)
     assert result.exit_code == 2 and "bench or export it by path" in result.output

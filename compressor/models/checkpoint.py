@@ -20,6 +20,7 @@ from safetensors.torch import save_file as save_safetensors
 
 from compressor.errors import InputFileError, brief
 from compressor.fsutil import atomic_path
+from compressor.models.trust import pickles_trusted
 
 CHECKPOINT_FORMAT = "compressor.checkpoint/1"
 # A checkpoint's recorded `precision`, when its model runs in a 16-bit float type.
@@ -52,16 +53,6 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], descr
     return path
 
 
-_trust_pickles = False
-
-
-def trust_pickled_checkpoints(trust: bool) -> None:
-    """`compress --trust-checkpoint`: read full pickles (a whole pickled model, training-script objects).
-    Unpickling runs whatever code the file names, so this is only for files the user vouches for."""
-    global _trust_pickles
-    _trust_pickles = trust
-
-
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read a compressor checkpoint or a plain state_dict from .pt/.pth/.safetensors, safely."""
     path = Path(path)
@@ -72,7 +63,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
             warnings.simplefilter("ignore", UserWarning)
-            payload = torch.load(path, map_location="cpu", weights_only=not _trust_pickles)
+            payload = torch.load(path, map_location="cpu", weights_only=not pickles_trusted())
     except pickle.UnpicklingError as error:
         if "weights_only" in str(error) or "Unsupported global" in str(error):
             raise InputFileError(
