@@ -41,7 +41,7 @@ from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_mode
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
-from compressor.report import DatasetInfo, Report, ResultRow, write_report
+from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
 from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
@@ -345,6 +345,8 @@ def _report(handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], s
             "on CUDA, peak bytes allocated by torch",
             "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
             *([task.measurement_note] if task.measurement_note else []),
+            "background_cpu: share of the machine's CPU that other processes used while the row was timed",
+            *filter(None, [busy_machine_note(rows)]),
         ],
         **extra,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from compressor.errors import InputFileError
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, read_report
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, read_report
 
 BOUND_SLACK = 1e-9  # a change equal to its bound passes, whatever float subtraction leaves (0.89 - 0.88)
 REFERENCE_BASIS = "ms, not gated (reference)"  # a reference row the ratios of its group were taken to
@@ -46,6 +46,7 @@ class Comparison:
     max_accuracy_drop: float
     max_latency_increase: float
     rows: list[RowComparison]
+    cautions: list[str] = field(default_factory=list)  # e.g. a report timed on a busy machine
 
     @property
     def regressed(self) -> list[RowComparison]:
@@ -128,7 +129,12 @@ def compare_reports(
             row.latency_basis = REFERENCE_BASIS
         elif row.latency_increase is not None and row.latency_increase > max_latency_increase + BOUND_SLACK:
             row.regressions.append(f"latency +{row.latency_increase:.1f}%")
-    return Comparison(new.model, metric, max_accuracy_drop, max_latency_increase, compared)
+    cautions = [
+        f"{which}: {note}"
+        for which, report in (("new", new), ("baseline", baseline))
+        if (note := busy_machine_note(report.results)) is not None
+    ]
+    return Comparison(new.model, metric, max_accuracy_drop, max_latency_increase, compared, cautions)
 
 
 def compare_files(
@@ -165,4 +171,5 @@ def to_markdown(comparison: Comparison) -> str:
         )
     regressed = len(comparison.regressed)
     lines += ["", f"{regressed} of {len(comparison.rows)} rows regressed" if regressed else "no regression"]
+    lines += [f"caution: {caution}" for caution in comparison.cautions]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from compressor.export.onnx import static_batch_size
 from compressor.fsutil import file_size_mb
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
-from compressor.report import LatencyMs, ResultRow
+from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
 from compressor.runtime import make_runner
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.tasks import get_task
@@ -109,6 +109,11 @@ def _measure_on_backend(
         metrics = evaluate(scorer, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
         for batch_size in batch_sizes:
             stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
+            if stats.background_cpu > BUSY_MACHINE_SHARE:
+                warn(
+                    f"other processes used {stats.background_cpu:.0%} of the CPU while {variant.name} on {backend} "
+                    f"(batch {batch_size}) was timed; its latency may be inflated"
+                )
             rows.append(
                 ResultRow(
                     variant=variant.name,
@@ -124,6 +129,7 @@ def _measure_on_backend(
                     params=footprint.params,
                     macs=footprint.macs,
                     peak_memory_mb=peak_mb,
+                    background_cpu=round(stats.background_cpu, 3),
                 )
             )
     finally:

@@ -18,7 +18,7 @@ from compressor.errors import InputFileError
 from compressor.fsutil import write_text_atomic
 from compressor.progress import info
 from compressor.recipe import Recipe, StageEntry
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, write_report
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, write_report
 from compressor.stages import RunOptions, StageResult
 
 PIPELINE_FILE = "pipeline.json"
@@ -153,7 +153,8 @@ def write_summary(root: Path, recipe: Recipe, steps: list[ChainStep], extra: dic
         results=rows,
         notes=[
             "rows come from the stage runs named in `stage`; compare latency within one stage's report "
-            "(measured side by side), across stages only as a rough guide"
+            "(measured side by side), across stages only as a rough guide",
+            *filter(None, [busy_machine_note(rows)]),
         ],
         pipeline=[step.as_dict() for step in steps],
         **extra,

@@ -65,6 +65,22 @@ class Report(BaseModel):
         return json.dumps(self.model_dump(by_alias=True, mode="json"), indent=2) + "\n"
 
 
+# Rows timed while other processes used more than this share of the machine's CPU are flagged.
+BUSY_MACHINE_SHARE = 0.25
+
+
+def busy_machine_note(rows: list[ResultRow]) -> str | None:
+    """A caution when rows were timed on a busy machine (their `background_cpu`), else None."""
+    shares = [(row.model_extra or {}).get("background_cpu") or 0.0 for row in rows]
+    busy = [share for share in shares if share > BUSY_MACHINE_SHARE]
+    if not busy:
+        return None
+    return (
+        f"{len(busy)} of {len(rows)} rows were timed while other processes used up to {max(busy):.0%} of this "
+        "machine's CPU (background_cpu): their latencies may be inflated; time on an idle machine"
+    )
+
+
 def _fmt(value: float | int | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 

@@ -1,10 +1,15 @@
 """compress bench through the library: the report contract, and torch vs onnxruntime agreement."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from compressor import api
+from compressor.bench import OtherProcessesCpu
 from compressor.report import SCHEMA, read_report, to_markdown, write_report
 
 ROW_KEYS = {
@@ -45,6 +50,7 @@ def test_report_contract(report, tmp_path: Path) -> None:
         assert 0.0 <= row["metrics"]["top1"] <= 1.0
         assert row["latency_ms"]["p50"] <= row["latency_ms"]["p90"] <= row["latency_ms"]["p99"]
         assert row["fps"] > 0 and row["params"] > 0 and row["macs"] > 0
+        assert 0.0 <= row["background_cpu"] <= 1.0
     assert read_report(path).results[0].variant == "baseline"
     assert "| baseline |" in (tmp_path / "r.md").read_text()
 
@@ -69,3 +75,17 @@ def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -
     assert [row.backend for row in report.results] == ["onnxruntime"]
     assert report.dataset.samples == 200
     assert "tiny_cnn" in to_markdown(report)
+
+
+def test_other_processes_cpu_sees_busy_neighbours() -> None:
+    """One spinning process per core while this one sleeps: nearly the whole machine is someone else's."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.5)  # let them start
+        with OtherProcessesCpu() as busy:
+            time.sleep(1.0)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert busy.share > 0.6

@@ -142,3 +142,15 @@ def test_real_reports_compare(trained_tiny: Path, tmp_path: Path, cli) -> None:
         row.metrics[report.primary_metric] -= 0.05
     result = cli.invoke(app, ["compare", _write(tmp_path / "worse.json", worse), "--baseline", base])
     assert result.exit_code == 1 and "-5.00 pt" in result.stdout
+
+
+def test_a_report_timed_on_a_busy_machine_is_flagged_but_still_compared(tmp_path: Path, cli) -> None:
+    busy = [row.model_copy(update={"background_cpu": 0.6}) for row in BASE.results]
+    new = _report([*busy[:1], BASE.results[1]])
+    comparison = compare_reports(new, BASE, 1.0, 10.0)
+    assert not comparison.regressed
+    (caution,) = comparison.cautions
+    assert caution.startswith("new: 1 of 2 rows") and "up to 60%" in caution
+    args = ["compare", _write(tmp_path / "new.json", new), "--baseline", _write(tmp_path / "base.json", BASE)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0 and "caution: new: 1 of 2 rows" in result.stdout
