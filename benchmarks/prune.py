@@ -3,6 +3,7 @@
     python benchmarks/prune.py                                  # every case below
     python benchmarks/prune.py --cases mobilenet_v2-structured-50 mobilenet_v2-unstructured-80
     python benchmarks/prune.py --cases mobilenet_v2-structured-50-224    # speed only, random weights
+    python benchmarks/prune.py --cases vit_tiny-structured-50 ssdlite-structured-30 --name prune-other
 
 Each case is one `compress prune` run (api.prune): the baseline and the pruned model are measured side
 by side in that run, so the speed-up is a ratio of rows timed together on this noisy shared machine.
@@ -35,6 +36,7 @@ class Case:
     request: PruneRequest
     weights: str | None = None  # None: the reference checkpoint
     image_size: int | None = None
+    data: str = "shapes"
 
 
 CASES = {
@@ -44,6 +46,14 @@ CASES = {
     "densenet121-structured-30": Case("densenet121", PruneRequest(sparsity=0.3, finetune_epochs=3)),
     "mobilenet_v2-unstructured-80": Case(
         "mobilenet_v2", PruneRequest(sparsity=0.8, structured=False, finetune_epochs=3)
+    ),
+    # Attention models lose MLP width only (their residual width couples every block); detectors, backbone only.
+    "vit_tiny-structured-50": Case("vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3)),
+    "text_transformer-structured-50": Case(
+        "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3), data="topics"
+    ),
+    "ssdlite-structured-30": Case(
+        "ssdlite320_mobilenet_v3_large", PruneRequest(sparsity=0.3, finetune_epochs=3), data="shapes-det"
     ),
 }
 
@@ -58,22 +68,31 @@ def head_to_head(outdir: Path, report: Report) -> float:
     return relative_speed(outdir / "baseline.onnx", outdir / "model.pruned.onnx", inputs, HEAD_TO_HEAD_ROUNDS)
 
 
-def summarise(name: str, case: Case, report: Report, versus: float) -> str:
+def input_size(outdir: Path) -> str:
+    """The baseline ONNX's sample shape as the table shows it: 64x64 for images, 20 tokens for text."""
+    shape = read_onnx_handle(outdir / "baseline.onnx").input_spec.shape
+    return f"{shape[0]} tokens" if len(shape) == 1 else "x".join(str(d) for d in shape[-2:])
+
+
+def summarise(name: str, case: Case, report: Report, outdir: Path) -> str:
     base, pruned = _row(report, "baseline"), _row(report, "pruned")
+    metric = report.primary_metric
     random = case.weights == "random"
-    accuracy = "- (random weights)" if random else f"{base.metrics['top1']:.4f} → {pruned.metrics['top1']:.4f}"
-    drop = "-" if random else f"{(base.metrics['top1'] - pruned.metrics['top1']) * 100:.2f}"
+    accuracy = "- (random weights)" if random else f"{base.metrics[metric]:.4f} → {pruned.metrics[metric]:.4f}"
+    drop = "-" if random else f"{(base.metrics[metric] - pruned.metrics[metric]) * 100:.2f}"
     extra = report.model_extra or {}
     sparsity = pruned.model_extra.get("sparsity") if pruned.model_extra else None
     zipped = (pruned.model_extra or {}).get("compressed_size_mb")
     cells = [
         name,
-        "x".join(str(d) for d in (case.image_size, case.image_size)) if case.image_size else "64x64",
+        f"{case.data} {input_size(outdir)}",
+        metric,
         accuracy,
         drop,
         f"{pruned.params / base.params:.1%}" if pruned.params and base.params else "-",
+        f"{pruned.macs / base.macs:.1%}" if pruned.macs and base.macs else "-",
         f"{base.latency_ms.p50 / pruned.latency_ms.p50:.2f}x",
-        f"{versus:.2f}x",
+        f"{head_to_head(outdir, report):.2f}x",
         "-" if sparsity is None else f"{sparsity:.4f}",
         f"{zipped / base.size_mb:.1%}" if zipped else "-",
         str(extra.get("pruning", {}).get("finetune_epochs", "-")),
@@ -85,9 +104,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--name", default="prune", help="results file name: NAME.md and NAME.json under --out")
     args = parser.parse_args()
     header = (
-        "| case | input | top1 fp32 → pruned | drop (pt) | params kept | onnxruntime speed bs1 (rows) | "
+        "| case | data | metric | fp32 → pruned | drop (pt) | params kept | MACs kept | onnxruntime speed bs1 (rows) | "
         "onnxruntime speed bs1 (head to head) | sparsity | "
         "compressed / dense file | fine-tune epochs |"
     )
@@ -98,28 +118,31 @@ def main() -> None:
             case = CASES[name]
             size = (case.image_size, case.image_size) if case.image_size else None
             max_samples = 64 if case.weights == "random" else None  # speed only: random weights score nothing
+            outdir = Path(scratch) / name
             report = api.prune(
                 case.model,
-                Path(scratch) / name,
+                outdir,
                 case.request,
+                data=case.data,
                 weights=case.weights,
                 image_size=size,
                 batch_sizes=[1],
                 max_samples=max_samples,
             )
-            lines.append(summarise(name, case, report, head_to_head(Path(scratch) / name, report)))
+            lines.append(summarise(name, case, report, outdir))
             records.append({"case": name, "report": report.model_dump(mode="json", by_alias=True)})
             print(lines[-1], flush=True)
     env = collect_environment()
     lines += [
         "",
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, onnxruntime "
-        f"{env['onnxruntime']}, CPU provider; shapes val. Speed: p50 latency ratio of baseline and pruned ONNX "
-        "rows timed in the same run, batch 1; head to head: the two files timed in 5 alternating rounds, median. "
+        f"{env['onnxruntime']}, CPU provider; the val split of each case's data. Speed: p50 latency ratio of "
+        "baseline and pruned ONNX rows timed in the same run, batch 1; head to head: the two files timed in 5 "
+        "alternating rounds, median. "
         "Compressed: the pruned ONNX file deflated (zlib 9) over the "
         "dense fp32 file's size.",
     ]
-    write_results(args.out, "prune", lines, records)
+    write_results(args.out, args.name, lines, records)
 
 
 if __name__ == "__main__":
