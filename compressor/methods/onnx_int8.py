@@ -34,6 +34,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
 from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.sensitivity import WEIGHTED_OP_TYPES
 from compressor.methods.shared_dequantization import share_dequantization
 
 CALIBRATION_METHODS = {
@@ -115,6 +116,24 @@ def node_names(model_path: Path) -> dict[str, str]:
     """Every node of the graph: name -> op type."""
     model = onnx.load(str(model_path), load_external_data=False)
     return {node.name: node.op_type for node in model.graph.node}
+
+
+def post_processing_nodes(model_path: Path) -> list[str]:
+    """Nodes from which no weighted op (a layer with weights) can be reached: a detector's box decoding,
+    score thresholds and NMS. Everything upstream of a weighted op (input normalisation, the backbone,
+    the heads' layers and what joins them) is the network int8 may take whole; what comes after the
+    last layers turns boxes into coordinates and needs float precision."""
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    producers = {output: node for node in graph.node for output in node.output}
+    weights = {init.name for init in graph.initializer}
+    network: set[str] = set()
+    pending = [node for node in graph.node if node.op_type in WEIGHTED_OP_TYPES and weights.intersection(node.input)]
+    while pending:
+        node = pending.pop()
+        if node.name not in network:
+            network.add(node.name)
+            pending += [producers[name] for name in node.input if name in producers]
+    return [node.name for node in graph.node if node.name not in network]
 
 
 def resolve_exclusions(model_path: Path, patterns: tuple[str, ...]) -> list[str]:

@@ -28,6 +28,7 @@ from compressor.methods.onnx_int8 import (
     Int8Settings,
     calibrate,
     node_names,
+    post_processing_nodes,
     preprocess,
     quantize_int8,
     resolve_exclusions,
@@ -68,6 +69,7 @@ class Int8Outcome:
     handle: ModelHandle
     settings: Int8Settings
     excluded: list[str]  # nodes kept in float at the user's request
+    post_processing: list[str] = field(default_factory=list)  # after the last weighted layers, kept in float
     speed_kept: list[str] = field(default_factory=list)  # nodes kept in float because int8 was slower there
     speed_trials: list[GroupTrial] = field(default_factory=list)
     kept_float: list[LayerSensitivity] = field(default_factory=list)  # returned to float by the budget
@@ -76,9 +78,14 @@ class Int8Outcome:
     metric: float | None = None
 
     @property
+    def settled_float(self) -> list[str]:
+        """Nodes in float before the accuracy budget is consulted: asked for, post-processing, slower in int8."""
+        return self.excluded + self.post_processing + self.speed_kept
+
+    @property
     def float_nodes(self) -> list[str]:
-        """Every node kept in float: asked for, slower in int8, or returned to float by the budget."""
-        return self.excluded + self.speed_kept + [layer.name for layer in self.kept_float]
+        """Every node kept in float: the settled ones and those returned to float by the budget."""
+        return self.settled_float + [layer.name for layer in self.kept_float]
 
     def summary(self) -> dict[str, object]:
         """The `quantization` block of the report."""
@@ -91,6 +98,7 @@ class Int8Outcome:
             "shared_dequantization": self.settings.shared_dequantization,
             "op_types": list(self.settings.op_types) if self.settings.op_types else "all supported",
             "excluded": self.excluded,
+            "post_processing_in_float": len(self.post_processing),
             "speed_trials": [trial.to_dict() for trial in self.speed_trials],
             "kept_float": [layer.to_dict() for layer in self.kept_float],
             "sensitivity": [layer.to_dict() for layer in self.sensitivity],
@@ -171,7 +179,7 @@ def quantize_onnx_int8(
     settings = Int8Settings(
         method=method,
         calibration=request.calibration,
-        op_types=TENSORRT_OP_TYPES if for_tensorrt else task.int8_op_types,
+        op_types=TENSORRT_OP_TYPES if for_tensorrt else None,
         exclude=request.exclude,
         activation_type="int8" if for_tensorrt else "uint8",
         symmetric_activations=for_tensorrt,
@@ -193,14 +201,17 @@ def quantize_onnx_int8(
         info(f"int8: calibrating on {len(reader.dataset)} train samples ({request.calibration}{search})")  # type: ignore[arg-type]
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
-    outcome = Int8Outcome(baseline, settings, excluded)  # handle replaced below, once the model is written
+    post_processing = post_processing_nodes(preprocessed) if task.int8_post_processing_in_float else []
+    outcome = Int8Outcome(baseline, settings, excluded, post_processing)  # handle replaced once the model is written
     if request.tune_speed and not for_tensorrt:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
 
         def quantize_excluding(nodes: list[str], path: Path) -> None:
             quantize_int8(preprocessed, path, settings, nodes, cache)
 
-        plan = tune_for_speed(preprocessed, excluded, quantize_excluding, batches, scratch, settings.quantized_op_types)
+        plan = tune_for_speed(
+            preprocessed, outcome.settled_float, quantize_excluding, batches, scratch, settings.quantized_op_types
+        )
         outcome.speed_kept, outcome.speed_trials = plan.kept_float, plan.trials
         outcome.settings = dataclasses.replace(settings, shared_dequantization=plan.shared_dequantization)
         for trial in outcome.speed_trials:
@@ -224,10 +235,15 @@ def _tuning_batch_sizes(task: Task, request: Int8Request) -> tuple[int, ...]:
 
 
 def _metadata(outcome: Int8Outcome) -> dict[str, object]:
-    """What the int8 file records about itself (reloaded by `compress bench`)."""
+    """What the int8 file records about itself (reloaded by `compress bench`); post-processing by count only."""
+    post_processing = set(outcome.post_processing)
     return {
         "precision": "int8",
-        "quantization": {"method": outcome.settings.method, "float_nodes": outcome.float_nodes},
+        "quantization": {
+            "method": outcome.settings.method,
+            "float_nodes": [name for name in outcome.float_nodes if name not in post_processing],
+            "post_processing_in_float": len(outcome.post_processing),
+        },
     }
 
 
@@ -263,7 +279,7 @@ def _fall_back_to_float(
         quantize_int8(preprocessed, path, settings, [], cache, only_nodes=[name])
 
     outcome.sensitivity = measure_sensitivity(preprocessed, layers, batches, quantize_only, scratch)
-    best_metric, base_float = outcome.metric, outcome.excluded + outcome.speed_kept
+    best_metric, base_float = outcome.metric, outcome.settled_float
     for count in range(1, len(outcome.sensitivity) + 1):
         kept = outcome.sensitivity[:count]
         candidate = scratch / "fallback.onnx"

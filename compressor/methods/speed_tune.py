@@ -30,6 +30,7 @@ TIMING_ITERATIONS = 5
 TIMING_WARMUP = 2
 TIMING_ROUNDS = 3
 CONV_GROUPS = ("input Conv", "depthwise Conv")
+IMAGE_CHANNELS = 4  # a convolution reading at most this many channels reads the image (RGB, RGBA, grey)
 WEIGHT_PRODUCT_GROUPS = ("MatMul", "Gemm")  # products with a weight matrix: where int8 pays on Transformers
 ACTIVATION_MATMUL = "activation MatMul"  # attention's products of two activations: int8 both sides
 BULK_GROUP = "every op but convolutions and weight products"
@@ -68,24 +69,24 @@ class SpeedPlan:
 def candidate_groups(
     model_path: Path, exclude: list[str], op_types: tuple[str, ...] | None = None
 ) -> dict[str, list[str]]:
-    """Node groups worth trying in float: the first convolution (three input channels use int8 kernels
-    poorly), depthwise convolutions, MatMuls of two activations (attention scores: both sides are
+    """Node groups worth trying in float: convolutions of the image itself (three input channels use int8
+    kernels poorly; a detector normalises and resizes the image first, so this is not only the graph's
+    input), depthwise convolutions, MatMuls of two activations (attention scores: both sides are
     quantized on the fly), and each other op type (element-wise ops, pooling, Gemm and weight MatMuls).
     The remaining convolutions are where int8 pays; they are never tried in float.
     With `op_types` (what the quantizer may touch), other op types are float anyway and not tried."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    graph_inputs = {value.name for value in graph.input}
-    weights = {init.name for init in graph.initializer}
+    weights = {init.name: init for init in graph.initializer}
     groups: dict[str, list[str]] = {}
     for node in graph.node:
         if node.name in exclude or (op_types is not None and node.op_type not in op_types):
             continue
         if node.op_type == "Conv":
-            if node.input[0] in graph_inputs:
-                groups.setdefault("input Conv", []).append(node.name)
-            elif next((a.i for a in node.attribute if a.name == "group"), 1) > 1:
+            if next((a.i for a in node.attribute if a.name == "group"), 1) > 1:
                 groups.setdefault("depthwise Conv", []).append(node.name)
-        elif node.op_type == "MatMul" and not weights.intersection(node.input):
+            elif node.input[1] in weights and weights[node.input[1]].dims[1] <= IMAGE_CHANNELS:
+                groups.setdefault("input Conv", []).append(node.name)
+        elif node.op_type == "MatMul" and not weights.keys() & set(node.input):
             groups.setdefault(ACTIVATION_MATMUL, []).append(node.name)
         elif node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
             groups.setdefault(node.op_type, []).append(node.name)

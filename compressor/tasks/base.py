@@ -34,7 +34,8 @@ class Task(Protocol):
     measurement_note: str | None
     scored_against_baseline: bool  # targets come from the baseline model's outputs, not from labels
     default_int8_method: str  # "static" or "dynamic" (Transformers on text: dynamic)
-    int8_op_types: tuple[str, ...] | None  # op types int8 may touch; None: all the quantizer supports
+    # int8 leaves alone what follows the last weighted layers (a detector's box decoding and NMS)
+    int8_post_processing_in_float: bool
     # What a student matches when distilled: the teacher's class "logits" (Hinton KD), its
     # "embedding" (cosine), or None where no distillation loss is defined (detection).
     distillation: str | None
@@ -85,7 +86,7 @@ class TaskBase:
     measurement_note: str | None = None  # what the report should say about how this task is timed
     scored_against_baseline = False
     default_int8_method = "static"
-    int8_op_types: tuple[str, ...] | None = None
+    int8_post_processing_in_float = False
     distillation = None
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
