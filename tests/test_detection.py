@@ -15,6 +15,7 @@ from compressor.data import load_dataset
 from compressor.data.shapes_det import DETECTION_CLASSES, ShapesDetectionDataset, render_detection_sample
 from compressor.errors import DataError
 from compressor.methods.quantize import Int8Request
+from compressor.methods.speed_tune import candidate_groups
 from compressor.models.detection import pad_detections
 from compressor.models.handle import InputSpec
 from compressor.models.registry import get_entry
@@ -113,6 +114,10 @@ def test_ssdlite_exports_whole_pipeline_and_benches(tmp_path: Path) -> None:
     assert report.primary_metric == "map" and {"map", "map50", "precision", "recall"} <= set(row.metrics)
     assert [r.batch_size for r in report.results] == [1]  # detectors are timed one image at a time
     assert any("whole pipeline" in note for note in report.notes)
+
+    # its first convolution reads the normalised, resized image, not the graph input: still the image's
+    groups = candidate_groups(out, exclude=[])
+    assert len(groups["input Conv"]) == 1 and groups["input Conv"][0].startswith("/detector/backbone/features.0/")
 
     request = Int8Request(calib_samples=4, tune_speed=False)
     report = api.quantize(

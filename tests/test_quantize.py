@@ -16,6 +16,7 @@ from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.errors import InputFileError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
+from compressor.methods.onnx_int8 import int8_node_count, preprocess
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
@@ -61,6 +62,7 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
+    assert saved["quantization"]["int8_nodes"] > 0 and int8_node_count(out / "baseline.onnx") == 0
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
 
@@ -89,6 +91,16 @@ def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> N
     assert len(report.quantization["excluded"]) == 1  # type: ignore[attr-defined]
     with pytest.raises(UnknownNameError, match="neither a node name nor an op type"):
         api.quantize(str(trained_tiny), tmp_path / "bad", "int8", int8=Int8Request(exclude=("Gem",)), **FAST)
+
+
+def test_a_model_left_all_in_float_says_so(trained_tiny: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    api.export(str(trained_tiny), tmp_path / "m.onnx")
+    preprocess(tmp_path / "m.onnx", tmp_path / "pre.onnx")
+    every_op_type = tuple(set(_ops(tmp_path / "pre.onnx")))
+    request = Int8Request(exclude=every_op_type, calib_samples=16, tune_speed=False)
+    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=request, **FAST)
+    assert report.quantization["int8_nodes"] == 0  # type: ignore[attr-defined]
+    assert "no op in int8" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,8 @@ CALIBRATION_METHODS = {
 QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 # Dynamic quantization pays off on the weight-heavy products of Transformers and nowhere else.
 DYNAMIC_OP_TYPES = ("MatMul", "Gemm")
+# Kernels that compute on integers themselves (dynamic int8 and onnxruntime's QOperator form).
+INTEGER_OP_TYPES = ("MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul", "QLinearConv", "QLinearMatMul")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,19 @@ def post_processing_nodes(model_path: Path) -> list[str]:
             network.add(node.name)
             pending += [producers[name] for name in node.input if name in producers]
     return [node.name for node in graph.node if node.name not in network]
+
+
+def int8_node_count(model_path: Path) -> int:
+    """Nodes that read int8 data: integer kernels, and in QDQ graphs the ops fed by a DequantizeLinear.
+    Zero means the speed tuner found float faster everywhere and the "int8" file is the float model."""
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
+    return sum(
+        1
+        for node in graph.node
+        if node.op_type in INTEGER_OP_TYPES
+        or (node.op_type not in ("QuantizeLinear", "DequantizeLinear") and dequantized.intersection(node.input))
+    )
 
 
 def resolve_exclusions(model_path: Path, patterns: tuple[str, ...]) -> list[str]:

@@ -27,6 +27,7 @@ from compressor.methods.half import convert_onnx_fp16
 from compressor.methods.onnx_int8 import (
     Int8Settings,
     calibrate,
+    int8_node_count,
     node_names,
     post_processing_nodes,
     preprocess,
@@ -76,6 +77,7 @@ class Int8Outcome:
     sensitivity: list[LayerSensitivity] = field(default_factory=list)
     baseline_metric: float | None = None
     metric: float | None = None
+    int8_nodes: int | None = None  # nodes reading int8 data in the written model (0: the float model)
 
     @property
     def settled_float(self) -> list[str]:
@@ -99,6 +101,7 @@ class Int8Outcome:
             "op_types": list(self.settings.op_types) if self.settings.op_types else "all supported",
             "excluded": self.excluded,
             "post_processing_in_float": len(self.post_processing),
+            "int8_nodes": self.int8_nodes,
             "speed_trials": [trial.to_dict() for trial in self.speed_trials],
             "kept_float": [layer.to_dict() for layer in self.kept_float],
             "sensitivity": [layer.to_dict() for layer in self.sensitivity],
@@ -218,6 +221,9 @@ def quantize_onnx_int8(
             info(f"int8: {trial.label}: {trial.speedup:.2f}x" + (", adopted" if trial.adopted else ""))
     candidate = scratch / "int8.onnx"
     quantize_int8(preprocessed, candidate, outcome.settings, outcome.float_nodes, cache)
+    outcome.int8_nodes = int8_node_count(candidate)
+    if outcome.int8_nodes == 0:
+        warn("int8: --exclude and the speed tuner left no op in int8; the file computes as the float model")
     outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
     if request.max_accuracy_drop is None:
         return outcome
@@ -288,6 +294,7 @@ def _fall_back_to_float(
         info(f"int8 with {count} layer(s) in float: {score.task.primary_metric} {metric:.4f}")
         if best_metric is None or metric > best_metric:
             best_metric, outcome.kept_float, outcome.metric = metric, kept, metric
+            outcome.int8_nodes = int8_node_count(candidate)
             outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
         if _drop(outcome) <= budget:
             info(f"int8: within budget with {len(outcome.kept_float)} layer(s) in float")
