@@ -147,6 +147,17 @@ def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
     assert abs(accuracy["baseline"] - accuracy["int8"]) <= 0.05
 
 
+def test_dynamic_int8_keeps_excluded_gemms_in_float(tmp_path: Path) -> None:
+    # onnxruntime's dynamic quantizer renames each Gemm before it reads the exclusion list
+    request = Int8Request(exclude=("Gemm",), tune_speed=False)
+    api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", int8=request, **FAST)
+    preprocess(tmp_path / "q" / "baseline.onnx", tmp_path / "pre.onnx")
+    gemms = [node.name for node in onnx.load(str(tmp_path / "pre.onnx")).graph.node if node.op_type == "Gemm"]
+    integer = [n.name for n in onnx.load(str(tmp_path / "q" / "model.int8.onnx")).graph.node if "Integer" in n.op_type]
+    assert gemms and integer  # the weight MatMuls are still int8 ...
+    assert not [name for name in integer if any(name.startswith(f"{gemm}_") for gemm in gemms)]  # ... the Gemms not
+
+
 def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_path: Path) -> None:
     report = api.quantize(str(trained_tiny), tmp_path / "q", "fp16", **FAST)
     rows = {(r.variant, r.backend): r for r in report.results}

@@ -244,6 +244,13 @@ def unbounded_nodes(source: Path, ranges: Path) -> list[str]:
     return [node.name for node in graph.node if unbounded & {*node.input, *node.output}]
 
 
+def _with_gemm_renames(names: list[str], gemms: set[str]) -> list[str]:
+    """`names` plus the name each Gemm among them gets in dynamic int8: onnxruntime's dynamic quantizer
+    first rewrites every Gemm as a MatMul named NAME_MatMul (and an Add), then matches the node lists
+    against the new names, so a Gemm excluded by its own name would be quantized all the same."""
+    return names + [f"{name}_MatMul" for name in names if name in gemms]
+
+
 def quantize_int8(
     source: Path,
     target: Path,
@@ -262,14 +269,15 @@ def quantize_int8(
     try:
         with _quiet():
             if settings.method == "dynamic":
+                gemms = {name for name, op_type in node_names(source).items() if op_type == "Gemm"}
                 quantize_dynamic(
                     str(source),
                     str(target),
                     op_types_to_quantize=list(settings.quantized_op_types),  # type: ignore[arg-type]
                     per_channel=settings.per_channel,
                     weight_type=weight_type,
-                    nodes_to_quantize=only_nodes,
-                    nodes_to_exclude=exclude_nodes,
+                    nodes_to_quantize=only_nodes and _with_gemm_renames(only_nodes, gemms),
+                    nodes_to_exclude=_with_gemm_renames(exclude_nodes, gemms),
                 )
                 return
             if ranges is None:
