@@ -143,6 +143,8 @@ def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
     report = api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", **FAST)
     assert report.quantization["method"] == "dynamic"  # type: ignore[attr-defined]
     assert "MatMulInteger" in _ops(tmp_path / "q" / "model.int8.onnx")
+    trials = {trial["group"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
+    assert "MatMul" in trials and "activation MatMul" not in trials  # dynamic int8 never takes those: not timed
     accuracy = {r.variant: r.metrics["accuracy"] for r in report.results}
     assert abs(accuracy["baseline"] - accuracy["int8"]) <= 0.05
 

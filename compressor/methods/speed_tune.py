@@ -18,6 +18,7 @@ import onnx
 import torch
 
 from compressor.bench import time_runner
+from compressor.methods.onnx_int8 import int8_node_count
 from compressor.methods.shared_dequantization import share_dequantization
 from compressor.progress import make_progress
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -124,7 +125,9 @@ def tune_for_speed(
     op_types: tuple[str, ...] | None = None,
 ) -> SpeedPlan:
     """Greedy: try each group in float on top of what is already kept; keep it if the model is faster.
-    Then try shared dequantization on the result. Every trial is returned for the report."""
+    Then try shared dequantization on the result. Every trial is returned for the report. A group the
+    quantizer leaves in float anyway (dynamic int8 takes no product of two activations) is not timed:
+    two identical models would only measure the noise."""
     groups = candidate_groups(float_model, exclude, op_types)
     # First everything but the convolutions and weight products at once (int8 only where the weights
     # are): on models like DenseNet no single op type pays alone, but together their quantize steps
@@ -143,6 +146,9 @@ def tune_for_speed(
                 continue
             trial = scratch / "speed-trial.onnx"
             quantize_excluding(exclude + kept + nodes, trial)
+            if int8_node_count(trial) == int8_node_count(current):  # the quantizer left this group float anyway
+                progress.update(bar, advance=1)
+                continue
             speedup = relative_speed(current, trial, batches)
             keep = speedup >= MIN_GAIN
             trials.append(GroupTrial(group, nodes, speedup, keep))
