@@ -16,6 +16,7 @@ from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.errors import InputFileError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
+from compressor.methods import speed_tune
 from compressor.methods.onnx_int8 import int8_node_count, preprocess
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import candidate_groups
@@ -205,6 +206,24 @@ def test_speed_groups_never_offer_the_main_convolutions(trained_tiny: Path, tmp_
     offered = {name for nodes in groups.values() for name in nodes}
     assert len(set(convs) - offered) == 3  # the pointwise convolutions always stay int8
     assert "Gemm" in groups
+
+
+def test_a_trial_that_looks_faster_is_timed_again_before_it_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds: list[int] = []
+
+    def fake_rounds(first: list[float], more: list[float]):  # noqa: ANN202
+        def ratios(reference: Path, candidate: Path, batches: object, count: int) -> list[float]:
+            rounds.append(count)
+            return first if len(rounds) == 1 else more
+
+        return ratios
+
+    monkeypatch.setattr(speed_tune, "_round_ratios", fake_rounds([1.2, 1.3, 0.9], [1.0] * 6))
+    assert speed_tune.trial_speedup(Path("a"), Path("b"), []) == 1.0  # one lucky screen: not adopted
+    assert rounds == [speed_tune.TIMING_ROUNDS, speed_tune.CONFIRM_ROUNDS]
+    rounds.clear()
+    monkeypatch.setattr(speed_tune, "_round_ratios", fake_rounds([0.8, 0.9, 0.95], []))
+    assert speed_tune.trial_speedup(Path("a"), Path("b"), []) == 0.9 and rounds == [speed_tune.TIMING_ROUNDS]
 
 
 def test_preprocessing_leaves_no_files_in_the_working_directory(
