@@ -34,6 +34,16 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return cache
 
 
+@pytest.fixture(autouse=True)
+def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The int8 speed tuner's trials, timed briefly: tests check what it records and adopts, not how
+    well it times (benchmarks/ measure that), and full-length trials cost the suite a minute and more."""
+    from compressor.methods import speed_tune
+
+    monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)
+    monkeypatch.setattr(speed_tune, "CONFIRM_ROUNDS", 1)
+
+
 def write_image_folder(root: Path, per_class: int, seed: int, image_size: int = 48, fmt: str = "png") -> Path:
     """Class folders of images drawn by the shapes generator at a size the models must resize from."""
     for name, label in zip(FOLDER_CLASSES, FOLDER_LABELS, strict=True):
