@@ -63,6 +63,7 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
+    assert {"input Conv", "depthwise Conv"} <= {trial["group"] for trial in trials}
     assert saved["quantization"]["int8_nodes"] > 0 and int8_node_count(out / "baseline.onnx") == 0
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
@@ -143,9 +144,10 @@ def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, 
 def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
     report = api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", **FAST)
     assert report.quantization["method"] == "dynamic"  # type: ignore[attr-defined]
-    assert "MatMulInteger" in _ops(tmp_path / "q" / "model.int8.onnx")
-    trials = {trial["group"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
+    trials = {trial["group"]: trial["adopted"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
     assert "MatMul" in trials and "activation MatMul" not in trials  # dynamic int8 never takes those: not timed
+    # int8 products, unless the (briefly timed, noisy) tuner found every group faster in float
+    assert "MatMulInteger" in _ops(tmp_path / "q" / "model.int8.onnx") or all(trials.values())
     accuracy = {r.variant: r.metrics["accuracy"] for r in report.results}
     assert abs(accuracy["baseline"] - accuracy["int8"]) <= 0.05
 
