@@ -139,8 +139,8 @@ def post_processing_nodes(model_path: Path) -> list[str]:
 
 
 def int8_node_count(model_path: Path) -> int:
-    """Nodes that read int8 data: integer kernels, and in QDQ graphs the ops fed by a DequantizeLinear.
-    Zero means the speed tuner found float faster everywhere and the "int8" file is the float model."""
+    """Nodes fed by a DequantizeLinear (QDQ graphs) or running integer kernels (dynamic int8). Zero means
+    nothing runs in int8: `--exclude` and the speed tuner kept every op in float."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
     dequantized = {node.output[0] for node in graph.node if node.op_type == "DequantizeLinear"}
     return sum(

@@ -77,7 +77,7 @@ class Int8Outcome:
     sensitivity: list[LayerSensitivity] = field(default_factory=list)
     baseline_metric: float | None = None
     metric: float | None = None
-    int8_nodes: int | None = None  # nodes reading int8 data in the written model (0: the float model)
+    int8_nodes: int | None = None  # `int8_node_count` of the written model (0: it computes as the float model)
 
     @property
     def settled_float(self) -> list[str]:
