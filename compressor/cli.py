@@ -20,7 +20,7 @@ from rich.text import Text
 from compressor.compare import compare_files
 from compressor.compare import to_markdown as comparison_markdown
 from compressor.errors import CompressorError, OptionError, UnknownNameError, brief
-from compressor.fsutil import write_text_atomic
+from compressor.fsutil import removed_on_failure, write_text_atomic
 from compressor.models.trust import trust_pickled_checkpoints
 from compressor.report import Report, to_markdown, write_report
 
@@ -263,10 +263,11 @@ def export_command(
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
     if format == "jetson":
-        manifest = api.export_jetson(
-            model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
-            batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
-        )  # fmt: skip
+        with removed_on_failure(output):
+            manifest = api.export_jetson(
+                model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
+                batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
+            )  # fmt: skip
         accuracy = manifest.expected_accuracy
         stdout.print(
             f"wrote {output}/ (model.onnx {manifest.precision}, static {manifest.inputs[0].shape}, JetPack "
@@ -655,7 +656,8 @@ def _dump_or_run_stage(
     if dump:
         stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
         return
-    result = stage.run(model, recipe.weights, recipe, output, force)
+    with removed_on_failure(output):
+        result = stage.run(model, recipe.weights, recipe, output, force)
     assert result.report is not None
     _print_written(result.report, output)
 
@@ -667,7 +669,8 @@ def _dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: 
     if dump:
         stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
         return
-    summary = run_recipe(recipe, output, force=force, resume=resume)
+    with removed_on_failure(output):
+        summary = run_recipe(recipe, output, force=force, resume=resume)
     if summary is not None:
         stdout.print(to_markdown(summary), highlight=False, markup=False, soft_wrap=True)
     search = getattr(summary, "search", None) if summary is not None else None

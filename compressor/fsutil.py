@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -26,6 +27,28 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# What a failed run may still leave behind: trained weights, a training state, a pipeline record.
+WORK_WORTH_KEEPING = ("*.pt", "*.safetensors", "pipeline.json")
+
+
+@contextlib.contextmanager
+def removed_on_failure(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Remove `folder` (and the parents made for it) again if the block fails after making it.
+
+    A failed command then leaves no half-filled OUTDIR to mistake for results, yet training time is never
+    thrown away: a folder holding anything in WORK_WORTH_KEEPING stays for --resume or for the user."""
+    made = Path(folder).absolute()
+    while not made.parent.exists():
+        made = made.parent
+    existed = made.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and made.is_dir() and not any(any(made.rglob(p)) for p in WORK_WORTH_KEEPING):
+            shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:

@@ -34,6 +34,7 @@ class Case:
     what: str
     command: Callable[[Path], list[str]]  # builds the broken input in a scratch folder, returns the CLI args
     expect: str  # a piece of the message the user must see
+    mid_run: bool = False  # found only once work began: progress lines come before the error line
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Outcome:
     exit_code: int
     stderr: str
     traceback: bool
+
+    @property
+    def error_line(self) -> str:
+        return self.stderr.splitlines()[-1] if self.stderr else ""
 
 
 def _tiny_checkpoint(folder: Path) -> Path:
@@ -136,10 +141,13 @@ def _external_data(folder: Path) -> list[str]:
     return ["bench", str(folder / "model" / "model.onnx")]
 
 
+_QUANTIZE_RANDOM = ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8"]
+
+
 def _outdir_with_results(folder: Path) -> list[str]:
     (folder / "out").mkdir()
     (folder / "out" / "report.json").write_text("{}")
-    return ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8", "-o", str(folder / "out")]
+    return [*_QUANTIZE_RANDOM, "-o", str(folder / "out")]
 
 
 def _other_architecture(folder: Path) -> list[str]:
@@ -162,13 +170,13 @@ CASES = [
     Case(
         "unknown-precision",
         "a precision that does not exist",
-        lambda f: ["quantize", "tiny_cnn", "--precision", "int4", "-o", str(f / "q")],
+        lambda f: ["quantize", "tiny_cnn", "--precision", "int4", "-o", str(f / "out")],
         "--precision",
     ),
     Case(
         "auto-and-precision",
         "--auto together with the precision it would choose",
-        lambda f: ["quantize", "tiny_cnn", "--auto", "--precision", "fp16", "-o", str(f / "q")],
+        lambda f: ["quantize", "tiny_cnn", "--auto", "--precision", "fp16", "-o", str(f / "out")],
         "drop --precision or drop --auto",
     ),
     Case(
@@ -206,6 +214,13 @@ CASES = [
     Case("unexportable-op", "a model with an op ONNX has no export for", _unexportable, "linalg_eigvals"),
     Case("malicious-pickle", "a pickle that would run a shell command", _malicious, "--trust-checkpoint"),
     Case("onnx-external-data", "ONNX external data outside the model's folder", _external_data, "outside"),
+    Case(
+        "unknown-exclude",
+        "an --exclude name the model does not have (found after the baseline export)",
+        lambda f: [*_QUANTIZE_RANDOM, "--exclude", "conv9", "--max-samples", "16", "-o", str(f / "out" / "q")],
+        "neither a node name nor an op type",
+        mid_run=True,
+    ),
     Case("outdir-has-results", "an OUTDIR holding earlier results", _outdir_with_results, "--force"),
 ]
 
@@ -230,7 +245,7 @@ def main() -> None:
     for case in CASES:
         with tempfile.TemporaryDirectory() as scratch:
             outcome = run_case(case, Path(scratch))
-            message = outcome.stderr.replace(scratch, "...").replace("|", "\\|")
+            message = outcome.error_line.replace(scratch, "...").replace("|", "\\|")
         lines.append(f"| `{case.name}` | {case.what} | {outcome.exit_code} | {message} |")
         print(f"{case.name}: {outcome.exit_code}", file=sys.stderr)
     DOC.write_text("\n".join(lines) + "\n" + DOC_TAIL)
@@ -243,8 +258,10 @@ DOC_TAIL = """
   `internal error:` line and exit 3. `compress --debug COMMAND ...` shows the traceback instead.
 - **Nothing half-written**: models, reports and records are written to a temporary file beside the
   target and renamed (`compressor/fsutil.py`); an OUTDIR holding results is not overwritten without
-  `--force`. Ctrl-C exits 130 and SIGTERM 143, unwinding so every file is the old one or a whole new
-  one (`tests/test_reliability.py` sends SIGTERM to a real run).
+  `--force`; an OUTDIR a failed command made is removed again unless it holds trained weights, a
+  training state or a pipeline record (kept for `--resume`). Ctrl-C exits 130 and SIGTERM 143,
+  unwinding so every file is the old one or a whole new one (`tests/test_reliability.py` sends
+  SIGTERM to a real run).
 - **Long runs resume**: `train` and `distill` (`--resume`, exact: the same final metric), `run` and
   searches (`--resume`: finished stages and candidates are kept).
 - **Untrusted files**: checkpoints load with `torch.load(weights_only=True)`; a pickle that would run

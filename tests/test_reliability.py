@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from compressor import api
 from compressor.cli import app
 from compressor.errors import CompressorError, InputFileError
+from compressor.fsutil import removed_on_failure
 from compressor.models.zoo import tiny_cnn
 from compressor.recipe import recipe_from_data
 
@@ -30,10 +31,35 @@ from bad_inputs import CASES, Case, run_case  # noqa: E402
 def test_bad_input_is_one_clear_line(case: Case, tmp_path: Path) -> None:
     outcome = run_case(case, tmp_path)
     assert outcome.exit_code == 2 and not outcome.traceback
-    assert len(outcome.stderr.splitlines()) == 1, outcome.stderr
-    assert outcome.stderr.startswith("error: ") and case.expect in outcome.stderr
+    lines = outcome.stderr.splitlines()
+    assert len(lines) == 1 or case.mid_run, outcome.stderr
+    assert [line for line in lines if line.startswith("error")] == [outcome.error_line], outcome.stderr
+    assert outcome.error_line.startswith("error: ") and case.expect in outcome.error_line
     assert not (tmp_path / "pwned").exists()  # the malicious pickle ran nothing
-    assert not (tmp_path / "out" / "pipeline.json").exists()  # a refused recipe wrote nothing
+    if case.name == "outdir-has-results":
+        assert [path.name for path in (tmp_path / "out").iterdir()] == ["report.json"]  # untouched
+    else:
+        assert not (tmp_path / "out").exists()  # the failed command left no OUTDIR behind
+
+
+def _fail_after_writing(folder: Path, name: str) -> None:
+    with pytest.raises(KeyboardInterrupt), removed_on_failure(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("x")
+        raise KeyboardInterrupt
+
+
+def test_a_failed_command_removes_only_the_folders_it_made(tmp_path: Path) -> None:
+    _fail_after_writing(tmp_path / "new" / "deeper" / "out", "baseline.onnx")
+    assert not (tmp_path / "new").exists()  # the parents made for it go too
+    (tmp_path / "mine").mkdir()
+    _fail_after_writing(tmp_path / "mine", "baseline.onnx")
+    assert (tmp_path / "mine" / "baseline.onnx").exists()  # a folder the user had is never removed
+    _fail_after_writing(tmp_path / "trained", "student.state.pt")
+    assert (tmp_path / "trained" / "student.state.pt").exists()  # training state stays for --resume
+    with removed_on_failure(tmp_path / "done"):
+        (tmp_path / "done").mkdir()
+    assert (tmp_path / "done").is_dir()
 
 
 def test_debug_shows_the_traceback(tmp_path: Path, cli) -> None:
