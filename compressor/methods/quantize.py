@@ -218,7 +218,8 @@ def quantize_onnx_int8(
         outcome.speed_kept, outcome.speed_trials = plan.kept_float, plan.trials
         outcome.settings = dataclasses.replace(settings, shared_dequantization=plan.shared_dequantization)
         for trial in outcome.speed_trials:
-            info(f"int8: {trial.label}: {trial.speedup:.2f}x" + (", adopted" if trial.adopted else ""))
+            rounds = f"{trial.timing.faster_rounds}/{len(trial.timing.ratios)} rounds faster"
+            info(f"int8: {trial.label}: {trial.speedup:.2f}x, {rounds}" + (", adopted" if trial.adopted else ""))
     candidate = scratch / "int8.onnx"
     quantize_int8(preprocessed, candidate, outcome.settings, outcome.float_nodes, cache)
     outcome.int8_nodes = int8_node_count(candidate)
