@@ -29,7 +29,7 @@ from compressor.export.onnx import read_onnx_handle
 from compressor.measure import Variant, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
-from compressor.methods.speed_tune import relative_speed
+from compressor.methods.speed_tune import relative_speed, same_nodes
 from compressor.models.handle import ModelHandle
 from compressor.report import ResultRow
 from compressor.tasks import get_task
@@ -123,6 +123,8 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
         files["nncf defaults"] = scratch / f"{model}-nncf.onnx"
     variants = [Variant("fp32", "fp32", {"onnxruntime": baseline})]
     failed = {name: error for name, path in files.items() if (error := _fails_to_run(path, baseline))}
+    ours_path = files["compressor int8"]
+    twins = [name for name, path in files.items() if path != ours_path and same_nodes(ours_path, path)]
     for name, path in files.items():
         if name in failed:
             continue
@@ -136,9 +138,10 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
     for variant in variants:
         row = next(r for r in rows if r.variant == variant.name and r.batch_size == 1)
         accuracy = "- (random weights)" if args.weights == "random" else f"{row.metrics[metric]:.4f}"
-        cells = [Path(model).name, variant.name, accuracy, f"{row.size_mb:.2f}"]
+        label = f"{variant.name} (same nodes as ours)" if variant.name in twins else variant.name
+        cells = [Path(model).name, label, accuracy, f"{row.size_mb:.2f}"]
         path = variant.artifacts["onnxruntime"].onnx_path
-        versus = _head_to_head(files["compressor int8"], path, baseline) if variant.name != "compressor int8" else []
+        versus = _head_to_head(ours_path, path, baseline) if variant.name != "compressor int8" else []
         cells += _ratio_cells(rows, variant.name, "fp32") + (versus or ["1.00x", "1.00x"])
         lines.append("| " + " | ".join(cells) + " |")
     for name, error in failed.items():
@@ -149,6 +152,7 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
         "samples": samples,
         "rows": [r.model_dump(mode="json") for r in rows],
         "failed": failed,
+        "same_nodes_as_ours": twins,
     }
     return lines, record
 

@@ -38,9 +38,9 @@ def aa_trials(model: str, trials: int, work: Path) -> list[speed_tune.TrialTimin
     batches = [get_task(report.task).example_inputs(spec, size) for size in request.batch_sizes]
     timings = []
     for index in range(trials):
-        timings.append(speed_tune.trial_timing(original, copy, batches))
-        timing = timings[-1]
-        print(f"{model} trial {index + 1}: {timing.speedup:.2f}x, faster in {timing.faster_rounds}/{len(timing.ratios)}")
+        timing = speed_tune.trial_timing(original, copy, batches)
+        timings.append(timing)
+        print(f"{model} trial {index + 1}: {timing.speedup:.2f}x, {timing.faster_rounds}/{len(timing.ratios)} faster")
     return timings
 
 

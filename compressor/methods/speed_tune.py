@@ -174,7 +174,7 @@ def trial_timing(current: Path, trial: Path, batches: list[list[torch.Tensor]]) 
     return TrialTiming(ratios)
 
 
-def _same_nodes(first: Path, second: Path) -> bool:
+def same_nodes(first: Path, second: Path) -> bool:
     """Whether two quantizer outputs hold the same nodes (attributes and wiring included)."""
     first_nodes, second_nodes = (
         [node.SerializeToString() for node in onnx.load(str(path), load_external_data=False).graph.node]
@@ -213,7 +213,7 @@ def tune_for_speed(
                 continue
             trial = scratch / "speed-trial.onnx"
             quantize_excluding(exclude + kept + nodes, trial)
-            if _same_nodes(trial, current):  # the quantizer leaves this group in float anyway
+            if same_nodes(trial, current):  # the quantizer leaves this group in float anyway
                 progress.update(bar, advance=1)
                 continue
             trials.append(GroupTrial(group, nodes, trial_timing(current, trial, batches)))
