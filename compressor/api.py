@@ -27,7 +27,7 @@ from compressor.export.jetson import (
 )
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
-from compressor.measure import Variant, measure_variants
+from compressor.measure import Variant, head_to_head_ratios, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.distill import Teacher, parse_feature_pairs
 from compressor.methods.half import torch_half_handle
@@ -46,7 +46,7 @@ from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
 from compressor.train_state import run_signature, state_path_for
-from compressor.verdict import speed_verdicts
+from compressor.verdict import VerdictKey, speed_verdicts
 
 PARITY_SAMPLES = 32
 
@@ -462,24 +462,46 @@ def quantize(
             onnx_half = variant.artifacts.get("onnxruntime")
             extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
         backends = [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
-        rows, samples = measure_variants(
+        measured = _side_by_side(
             [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
         )
-    return _write_compared(handle, bundle, rows, samples, output_dir, extra)
+    return _write_compared(handle, bundle, measured, output_dir, extra)
+
+
+@dataclasses.dataclass
+class SideBySide:
+    """The rows of one measuring run, and each variant timed head to head against the reference."""
+
+    rows: list[ResultRow]
+    samples: int
+    reference: str
+    head_to_head: dict[VerdictKey, list[float]]
+
+
+def _side_by_side(
+    variants: list[Variant],
+    bundle: DatasetBundle,
+    backends: list[str],
+    device: str,
+    batch_sizes: list[int],
+    max_samples: int | None,
+    reference: str = "baseline",
+) -> SideBySide:
+    rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
+    return SideBySide(rows, samples, reference, head_to_head_ratios(variants, rows, device, reference))
 
 
 def _write_compared(
     handle: ModelHandle,
     bundle: DatasetBundle,
-    rows: list[ResultRow],
-    samples: int,
+    measured: SideBySide,
     output_dir: Path,
     extra: dict[str, Any],
     notes: list[str] | None = None,
-    baseline: str = "baseline",
 ) -> Report:
     """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster) and written."""
-    verdicts = speed_verdicts(rows, baseline)
+    rows, samples = measured.rows, measured.samples
+    verdicts = speed_verdicts(rows, measured.reference, measured.head_to_head)
     for verdict in verdicts:
         (info if verdict.faster else warn)(verdict.sentence())
     report = _report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
@@ -531,7 +553,8 @@ def prune(
         variants.append(Variant(name, "fp32", _baseline_artifacts(pruned, bundle, True, output_dir / f"{stem}.onnx")))
         outcomes.append(outcome)
     measured = [Variant("baseline", "fp32", baseline), *variants]
-    rows, samples = measure_variants(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    compared = _side_by_side(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    rows = compared.rows
     annotate_rows(rows, measured, {variant.name: outcome for variant, outcome in zip(variants, outcomes, strict=True)})
     extra: dict[str, Any] = {}
     if sweep:
@@ -540,7 +563,7 @@ def prune(
     else:
         extra["pruning"] = outcomes[0].summary()
     notes = [UNSTRUCTURED_NOTE] if not request.structured else []
-    return _write_compared(handle, bundle, rows, samples, output_dir, extra, notes)
+    return _write_compared(handle, bundle, compared, output_dir, extra, notes)
 
 
 def distill(
@@ -614,10 +637,8 @@ def distill(
         Variant(name, "fp32", _baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx"))
         for name, handle in {"teacher": teacher_handle, **students}.items()
     ]
-    rows, samples = measure_variants(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
-    return _write_compared(
-        students["distilled"], bundle, rows, samples, output_dir, {"distillation": summary}, baseline="teacher"
-    )
+    compared = _side_by_side(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples, "teacher")
+    return _write_compared(students["distilled"], bundle, compared, output_dir, {"distillation": summary})
 
 
 def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Dataset:

@@ -7,6 +7,7 @@ same call, so the rows of one report always come from one run on one machine.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 import torch_pruning as tp
 from torch.utils.data import Dataset
 
+from compressor import head_to_head
 from compressor.bench import build_and_measure_memory, time_runner
 from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import BackendUnavailableError
@@ -24,9 +26,10 @@ from compressor.fsutil import file_size_mb
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
-from compressor.runtime import make_runner
+from compressor.runtime import Runner, make_runner
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.tasks import get_task
+from compressor.verdict import VerdictKey
 
 
 @dataclass
@@ -193,3 +196,30 @@ def measure_variants(
     if not rows:
         raise BackendUnavailableError(f"none of the backends {', '.join(backends)} could run on {device}")
     return rows, samples
+
+
+def head_to_head_ratios(
+    variants: list[Variant], rows: list[ResultRow], device: str, reference: str = "baseline"
+) -> dict[VerdictKey, list[float]]:
+    """For every row that has a `reference` row beside it: the two artifacts timed against each other in
+    alternating rounds (`head_to_head`), the ratios the verdicts decide on; rows timed once are not enough."""
+    by_name = {variant.name: variant for variant in variants}
+    measured = {(row.variant, row.backend, row.device, row.batch_size) for row in rows}
+    ratios: dict[VerdictKey, list[float]] = {}
+    for row in rows:
+        if row.variant == reference or (reference, row.backend, row.device, row.batch_size) not in measured:
+            continue
+        pair = [by_name[name].artifacts[row.backend] for name in (reference, row.variant)]
+        inputs = get_task(pair[0].task).example_inputs(pair[0].input_spec, row.batch_size)
+        info(f"timing {row.variant} against {reference} head to head ({row.backend}, batch {row.batch_size})")
+
+        def timed(runner: Runner, inputs: list[torch.Tensor] = inputs) -> float:
+            return time_runner(
+                runner, inputs, head_to_head.VERDICT_SECONDS, head_to_head.VERDICT_ITERATIONS,
+                warmup=head_to_head.VERDICT_WARMUP,
+            ).p50  # fmt: skip
+
+        makers = [functools.partial(make_runner, handle, row.backend, device) for handle in pair]
+        key = (row.variant, row.backend, row.device, row.batch_size)
+        ratios[key] = head_to_head.alternating_ratios(*makers, timed, head_to_head.VERDICT_ROUNDS)
+    return ratios

@@ -241,11 +241,13 @@ def _methods(report: Report) -> str:
 def _verdicts(verdicts: list[SpeedVerdict]) -> str:
     if not verdicts:
         return ""
-    head = "".join(f"<th>{name}</th>" for name in ("variant", "against", "backend", "device", "batch", "speedup", ""))
+    names = ("variant", "against", "backend", "device", "batch", "speedup", "timed", "")
+    head = "".join(f"<th>{name}</th>" for name in names)
     body = "".join(
         "<tr>"
         + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (v.variant, v.reference, v.backend, v.device))
         + f"<td>{v.batch_size}</td><td>{v.speedup:.2f}x</td>"
+        + f"<td>{f'head to head, {v.rounds} rounds' if v.rounds else 'rows (p50)'}</td>"
         + (f'<td class="{"faster" if v.faster else "slower"}">{"faster" if v.faster else "not faster"}</td></tr>')
         for v in verdicts
     )

@@ -36,12 +36,17 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture(autouse=True)
 def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The int8 speed tuner's trials, timed briefly: tests check what it records and adopts, not how
-    well it times (benchmarks/ measure that), and full-length trials cost the suite a minute and more."""
+    """The int8 speed tuner's trials and the verdicts' head-to-head rounds, timed briefly: tests check
+    what they record and decide, not how well they time (benchmarks/ measure that), and full-length
+    rounds cost the suite minutes."""
+    from compressor import head_to_head
     from compressor.methods import speed_tune
 
     monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)
     monkeypatch.setattr(speed_tune, "CONFIRM_ROUNDS", 1)
+    monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 2)
+    monkeypatch.setattr(head_to_head, "VERDICT_SECONDS", 0.01)
+    monkeypatch.setattr(head_to_head, "VERDICT_ITERATIONS", 2)
 
 
 def write_image_folder(root: Path, per_class: int, seed: int, image_size: int = 48, fmt: str = "png") -> Path:

@@ -59,7 +59,8 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert saved["quantization"]["method"] == "static" and saved["quantization"]["per_channel"] is True
     assert saved["quantization"]["activation_type"] == "uint8"
     (verdict,) = saved["verdicts"]
-    assert verdict["speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
+    assert verdict["rows_speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
+    assert verdict["rounds"] == 2 and verdict["speedup"] > 0  # head to head (2 rounds in tests) decides
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])

@@ -1,7 +1,9 @@
-"""The "is it faster?" verdict: ratios of rows from one run, a 5% margin, no baseline no verdict."""
+"""The "is it faster?" verdict: head-to-head rounds (else ratios of rows from one run), a 5% margin, no
+baseline no verdict; the rounds themselves open fresh runners and take turns going first."""
 
 from __future__ import annotations
 
+from compressor import head_to_head
 from compressor.report import LatencyMs, ResultRow
 from compressor.verdict import speed_verdicts
 
@@ -39,3 +41,30 @@ def test_verdicts_compare_like_with_like() -> None:
     assert "no faster" in verdicts[(16, "onnxruntime")].sentence()
     slower = speed_verdicts([_row("baseline", "torch", 1, 1.0), _row("fp16", "torch", 1, 3.0)])
     assert "slower" in slower[0].sentence() and slower[0].speedup == 0.333
+
+
+def test_head_to_head_rounds_decide_over_the_rows() -> None:
+    rows = [_row("baseline", "onnxruntime", 1, 2.0), _row("int8", "onnxruntime", 1, 1.9)]  # rows: 1.05x
+    (verdict,) = speed_verdicts(rows, head_to_head={("int8", "onnxruntime", "cpu", 1): [1.0, 0.9, 1.02, 0.98, 1.3]})
+    assert verdict.speedup == 1.0 and not verdict.faster and verdict.rounds == 5 and verdict.rows_speedup == 1.053
+    assert "(head to head, 5 rounds)" in verdict.sentence()
+
+
+class _Clocked:
+    """A runner stand-in whose time is fixed; it records when it was opened and closed."""
+
+    def __init__(self, name: str, seconds: float, log: list[str]) -> None:
+        self.name, self.seconds, self.log = name, seconds, log
+        log.append(f"open {name}")
+
+    def close(self) -> None:
+        self.log.append(f"close {self.name}")
+
+
+def test_rounds_open_fresh_runners_and_take_turns_first() -> None:
+    log: list[str] = []
+    ratios = head_to_head.alternating_ratios(
+        lambda: _Clocked("a", 2.0, log), lambda: _Clocked("b", 1.0, log), lambda runner: runner.seconds, 2
+    )  # type: ignore[arg-type, return-value]
+    assert ratios == [2.0, 2.0]  # a's time over b's, whichever went first
+    assert log == ["open a", "close a", "open b", "close b", "open b", "close b", "open a", "close a"]

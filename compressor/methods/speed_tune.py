@@ -19,8 +19,10 @@ import onnx
 import torch
 
 from compressor.bench import time_runner
+from compressor.head_to_head import alternating_ratios
 from compressor.methods.shared_dequantization import share_dequantization
 from compressor.progress import make_progress
+from compressor.runtime.base import Runner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 # A group returns to float only if the model gets at least this much faster by the median of the rounds,
@@ -128,7 +130,7 @@ def candidate_groups(
     return groups
 
 
-def _time(runner: OnnxRuntimeRunner, batches: list[list[torch.Tensor]]) -> float:
+def _time(runner: Runner, batches: list[list[torch.Tensor]]) -> float:
     """Product of the p50 latencies at each batch size: one figure that rewards speed at all of them."""
     total = 1.0
     for inputs in batches:
@@ -136,24 +138,11 @@ def _time(runner: OnnxRuntimeRunner, batches: list[list[torch.Tensor]]) -> float
     return total
 
 
-def _session_time(model: Path, batches: list[list[torch.Tensor]]) -> float:
-    runner = OnnxRuntimeRunner(model)
-    try:
-        return _time(runner, batches)
-    finally:
-        runner.close()
-
-
 def _round_ratios(reference: Path, candidate: Path, batches: list[list[torch.Tensor]], rounds: int) -> list[float]:
-    """`reference`'s time over `candidate`'s, once per round, each model in a session of its own for that
-    round, the one timed first taking turns. A session keeps its speed for its lifetime: two sessions of
-    one DenseNet file held 1.10-1.20x apart over nine rounds in 4 of 12 trials, fresh ones 0.86-1.04x."""
-    ratios = []
-    for index in range(rounds):
-        first, second = (reference, candidate) if index % 2 == 0 else (candidate, reference)
-        times = {first: _session_time(first, batches), second: _session_time(second, batches)}
-        ratios.append(times[reference] / times[candidate])
-    return ratios
+    """`reference`'s time over `candidate`'s, once per round, in fresh sessions (see `head_to_head`)."""
+    return alternating_ratios(
+        lambda: OnnxRuntimeRunner(reference), lambda: OnnxRuntimeRunner(candidate), lambda r: _time(r, batches), rounds
+    )
 
 
 def relative_speed(
