@@ -42,7 +42,8 @@ def _row(report: Report, variant: str, place: tuple[str, str, int]) -> ResultRow
 
 def score_chain(root: Path, steps: list[ChainStep], backend: str, device: str, batch_size: int) -> dict[str, Any]:
     """Metric, accuracy drop (points), latency ratio and size of a finished chain, from its stages' reports:
-    the ratio is the product of each stage's ratio to its own input, timed side by side in that stage."""
+    the ratio is the product of each stage's ratio to its own input, timed side by side in that stage
+    (head to head where the stage timed its verdict so)."""
     place = (backend, device, batch_size)
     reference_metric, reference_size, ratio, last = None, 0.0, 1.0, None
     for step in steps:
@@ -58,7 +59,7 @@ def score_chain(root: Path, steps: list[ChainStep], backend: str, device: str, b
             )
         if reference_metric is None:
             reference_metric, reference_size = reference.metrics[metric_name], reference.size_mb
-        ratio *= output.latency_ms.p50 / reference.latency_ms.p50
+        ratio *= _latency_ratio(report, reference, output)
         last = (output, metric_name)
     if last is None or reference_metric is None:
         raise CompressorError("a candidate must measure its model (prune, distill or quantize)")
@@ -74,6 +75,23 @@ def score_chain(root: Path, steps: list[ChainStep], backend: str, device: str, b
         "speedup": 1.0 / ratio,
         "size_mb": row.size_mb,
     }
+
+
+def _latency_ratio(report: Report, reference: ResultRow, output: ResultRow) -> float:
+    """The output's latency over the reference's: from the head-to-head verdict when the stage timed one
+    (steadier than two rows timed once each), else from the rows."""
+    place = (output.variant, reference.variant, output.backend, output.device, output.batch_size)
+    for verdict in (report.model_extra or {}).get("verdicts") or []:
+        key = (
+            verdict["variant"],
+            verdict.get("reference", "baseline"),
+            verdict["backend"],
+            verdict["device"],
+            verdict["batch_size"],
+        )
+        if key == place and verdict.get("rounds"):
+            return 1.0 / verdict["speedup"]
+    return output.latency_ms.p50 / reference.latency_ms.p50
 
 
 def _keep_best(root: Path, best: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from compressor.cli import app
 from compressor.errors import OptionError
 from compressor.pipeline import run_recipe
 from compressor.recipe import auto_quantize_search, load_recipe
-from compressor.search import rank
+from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
+from compressor.search import _latency_ratio, rank
 from compressor.stages import QuantizeStage
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -172,6 +173,23 @@ def test_rank_keeps_the_pareto_front_and_picks_only_a_real_speed_up() -> None:
     assert set(front) == {"input", "fast-but-lossy", "fast-within"} and best == "fast-within"
     assert rank([candidate("slower", 0.9, 1.2, 2.0)], budget=1.0)[1] is None
     assert rank([candidate("a tie", 0.9, 0.98, 2.0)], budget=1.0)[1] is None  # within noise: keep the input
+
+
+def test_a_stage_is_ranked_by_its_head_to_head_verdict() -> None:
+    base = ResultRow.model_validate(
+        {"variant": "baseline", "precision": "fp32", "backend": "onnxruntime", "device": "cpu", "batch_size": 1,
+         "artifact": None, "metrics": {"top1": 0.9}, "latency_ms": LatencyMs(p50=2.0, p90=2.0, p99=2.0), "fps": 500,
+         "size_mb": 1.0, "params": None, "macs": None, "peak_memory_mb": None}
+    )  # fmt: skip
+    int8 = base.model_copy(update={"variant": "int8", "latency_ms": LatencyMs(p50=1.0, p90=1.0, p99=1.0)})
+    verdict = {"variant": "int8", "reference": "baseline", "backend": "onnxruntime", "device": "cpu", "batch_size": 1}
+    report = Report(
+        model="m", task="classification", primary_metric="top1", dataset=DatasetInfo(name="shapes", samples=1),
+        environment={}, results=[base, int8], verdicts=[{**verdict, "speedup": 1.25, "rounds": 5}],
+    )  # fmt: skip
+    assert _latency_ratio(report, base, int8) == 0.8  # the head to head, not the rows' 0.5
+    report.verdicts = [{**verdict, "speedup": 2.0, "rounds": 0}]  # type: ignore[attr-defined]
+    assert _latency_ratio(report, base, int8) == 0.5  # a verdict from the rows: the rows
 
 
 def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:
