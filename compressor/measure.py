@@ -203,6 +203,8 @@ def head_to_head_ratios(
 ) -> dict[VerdictKey, list[float]]:
     """For every row that has a `reference` row beside it: the two artifacts timed against each other in
     alternating rounds (`head_to_head`), the ratios the verdicts decide on; rows timed once are not enough."""
+    if head_to_head.VERDICT_ROUNDS == 0:  # verdicts from the rows
+        return {}
     by_name = {variant.name: variant for variant in variants}
     measured = {(row.variant, row.backend, row.device, row.batch_size) for row in rows}
     ratios: dict[VerdictKey, list[float]] = {}

@@ -44,7 +44,8 @@ def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)
     monkeypatch.setattr(speed_tune, "CONFIRM_ROUNDS", 1)
-    monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 2)
+    monkeypatch.setattr(speed_tune, "TIMING_ROUNDS", 2)
+    monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 0)  # verdicts from the rows; tests that check rounds set it
     monkeypatch.setattr(head_to_head, "VERDICT_SECONDS", 0.01)
     monkeypatch.setattr(head_to_head, "VERDICT_ITERATIONS", 2)
 

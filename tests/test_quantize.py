@@ -11,7 +11,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from compressor import api
+from compressor import api, head_to_head
 from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.errors import InputFileError, UnknownNameError
@@ -41,7 +41,10 @@ def _activation_scales(path: Path) -> list[float]:
     ]
 
 
-def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_path: Path) -> None:
+def test_int8_static_writes_models_report_and_verdicts(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 2)
     out = tmp_path / "q"
     report = api.quantize(str(trained_tiny), out, "int8", **FAST)
     assert {p.name for p in out.iterdir()} >= {"baseline.onnx", "model.int8.onnx", "report.json", "report.md"}
@@ -60,7 +63,7 @@ def test_int8_static_writes_models_report_and_verdicts(trained_tiny: Path, tmp_p
     assert saved["quantization"]["activation_type"] == "uint8"
     (verdict,) = saved["verdicts"]
     assert verdict["rows_speedup"] == pytest.approx(base.latency_ms.p50 / int8.latency_ms.p50, rel=1e-2)
-    assert verdict["rounds"] == 2 and verdict["speedup"] > 0  # head to head (2 rounds in tests) decides
+    assert verdict["rounds"] == 2 and verdict["speedup"] > 0  # head to head (2 rounds here) decides
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
