@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from compressor.distributed import is_main_process
 
@@ -25,8 +26,9 @@ def make_progress(transient: bool = True) -> Progress:
 
 
 def info(message: str) -> None:
-    console.print(message, highlight=False)
+    """One line on stderr, never broken at 80 columns (logs are grepped) nor read as markup (paths)."""
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    console.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)

@@ -128,3 +128,12 @@ def test_train_refuses_a_trained_model(cli: CliRunner, tmp_path: Path, trained_t
     assert not (tmp_path / "again.pt").exists()
     result = cli.invoke(app, ["train", "tiny_cn", "-o", str(tmp_path / "x.pt")], terminal_width=400)
     assert result.exit_code == 2 and "tiny_cnn" in result.output
+
+
+def test_messages_stay_one_line_and_print_brackets_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from compressor.progress import info, warn
+
+    path = "/data/[run 7]/" + "x" * 120 + ".onnx"
+    info(f"wrote {path}")
+    warn(f"{path} is slow")
+    assert capsys.readouterr().err.splitlines() == [f"wrote {path}", f"warning: {path} is slow"]
