@@ -588,8 +588,8 @@ def compare_command(
         typer.Option(
             "--max-latency-increase",
             min=0.0,
-            help="Percent a row's p50 may grow, as its ratio to the same run's baseline row where both reports have "
-            "one (that baseline row is then not latency-gated), else in ms.",
+            help="Percent a row's latency may grow, as its ratio to the same run's baseline row where both reports "
+            "have one (head to head where both timed it so; that baseline row is then not latency-gated), else in ms.",
         ),
     ] = 10.0,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON.")] = None,

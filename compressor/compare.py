@@ -1,11 +1,12 @@
 """`compress compare`: the CI regression gate. Two reports of the same model and data, row by row.
 
 Accuracy is compared in points of the primary metric. Latency is compared as a ratio where it can be:
-a row's p50 divided by the p50 of its own report's reference row (`baseline`, or `teacher` for
-distillation) at the same backend, device and batch size, measured side by side in that run. The
-ratio cancels a slower CI machine or a noisy neighbour. Raw milliseconds are compared where no ratio
-exists. A reference row that other rows were divided by is shown in milliseconds but not gated on
-latency: gating it would bring back the machine noise the ratios remove (its accuracy is still gated).
+a row's time over its own report's reference row (`baseline`, or `teacher` for distillation) at the
+same backend, device and batch size, measured in that run: the head-to-head verdict's where both
+reports timed one (steadier), else the rows' p50 ratio. The ratio cancels a slower CI machine or a
+noisy neighbour. Raw milliseconds are compared where no ratio exists. A reference row that other
+rows were divided by is shown in milliseconds but not gated on latency: gating it would bring back
+the machine noise the ratios remove (its accuracy is still gated).
 """
 
 from __future__ import annotations
@@ -77,12 +78,33 @@ def _check_comparable(new: Report, baseline: Report) -> None:
             raise InputFileError(f"the reports measure different things: {what} {a!r} vs {b!r} in the baseline")
 
 
-def _latency(row: RowComparison, new: ResultRow, base: ResultRow, refs: tuple[ResultRow | None, ...]) -> None:
+def head_to_head_speedups(report: Report) -> dict[tuple[str, str, str, str, int], float]:
+    """(variant, reference, backend, device, batch size) -> speed-up, for verdicts timed head to head."""
+    return {
+        (v["variant"], v.get("reference", "baseline"), v["backend"], v["device"], v["batch_size"]): v["speedup"]
+        for v in (report.model_extra or {}).get("verdicts") or []
+        if v.get("rounds") and v.get("speedup")
+    }
+
+
+def _latency(
+    row: RowComparison,
+    new: ResultRow,
+    base: ResultRow,
+    refs: tuple[ResultRow | None, ...],
+    head_to_head: tuple[dict[tuple[str, str, str, str, int], float], ...],
+) -> None:
     new_ref, base_ref = refs
     if new_ref is not None and base_ref is not None and new_ref.latency_ms.p50 > 0 and base_ref.latency_ms.p50 > 0:
-        row.latency_basis = f"ratio to {new_ref.variant}"
-        row.latency_new = new.latency_ms.p50 / new_ref.latency_ms.p50
-        row.latency_baseline = base.latency_ms.p50 / base_ref.latency_ms.p50
+        key = (row.variant, new_ref.variant, row.backend, row.device, row.batch_size)
+        speedups = [timed.get(key) for timed in head_to_head]
+        if new_ref.variant == base_ref.variant and all(speedups):
+            row.latency_basis = f"head-to-head ratio to {new_ref.variant}"
+            row.latency_new, row.latency_baseline = (1.0 / speedup for speedup in speedups)  # type: ignore[operator]
+        else:
+            row.latency_basis = f"ratio to {new_ref.variant}"
+            row.latency_new = new.latency_ms.p50 / new_ref.latency_ms.p50
+            row.latency_baseline = base.latency_ms.p50 / base_ref.latency_ms.p50
     else:
         row.latency_basis = "ms"
         row.latency_new, row.latency_baseline = new.latency_ms.p50, base.latency_ms.p50
@@ -92,11 +114,10 @@ def _latency(row: RowComparison, new: ResultRow, base: ResultRow, refs: tuple[Re
 
 def _divisors(rows: list[RowComparison]) -> set[RowKey]:
     """The reference rows some other row was compared as a ratio to."""
-    prefix = len("ratio to ")
     return {
-        (row.latency_basis[prefix:], row.backend, row.device, row.batch_size)
+        (row.latency_basis.rpartition("ratio to ")[2], row.backend, row.device, row.batch_size)
         for row in rows
-        if row.latency_basis.startswith("ratio to ")
+        if "ratio to " in row.latency_basis
     }
 
 
@@ -108,6 +129,7 @@ def compare_reports(
     metric = new.primary_metric
     new_rows = {_key(row): row for row in new.results}
     base_rows = {_key(row): row for row in baseline.results}
+    head_to_head = (head_to_head_speedups(new), head_to_head_speedups(baseline))
     compared = []
     for key in list(base_rows) + [key for key in new_rows if key not in base_rows]:
         base, fresh = base_rows.get(key), new_rows.get(key)
@@ -121,7 +143,7 @@ def compare_reports(
                 row.accuracy_drop = (row.metric_baseline - row.metric_new) * 100.0
                 if row.accuracy_drop > max_accuracy_drop + BOUND_SLACK:
                     row.regressions.append(f"{metric} -{row.accuracy_drop:.2f} pt")
-            _latency(row, fresh, base, (_reference(new_rows, key), _reference(base_rows, key)))
+            _latency(row, fresh, base, (_reference(new_rows, key), _reference(base_rows, key)), head_to_head)
         compared.append(row)
     divisors = _divisors(compared)
     for row in compared:
@@ -162,7 +184,7 @@ def to_markdown(comparison: Comparison) -> str:
     for row in comparison.rows:
         verdict = "REGRESSED: " + "; ".join(row.regressions) if row.regressions else "ok"
         verdict = "new row" if row.status == "new" else verdict
-        unit = ".3f" if row.latency_basis.startswith("ratio") else ".2f"
+        unit = ".3f" if "ratio" in row.latency_basis else ".2f"
         lines.append(
             f"| {row.variant} | {row.backend} | {row.device} | {row.batch_size} | {_cell(row.metric_baseline, '.4f')} "
             f"| {_cell(row.metric_new, '.4f')} | {_cell(row.accuracy_drop, '+.2f')} | {row.latency_basis} "

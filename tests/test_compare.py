@@ -75,6 +75,21 @@ def test_the_lost_speedup_of_a_variant_fails_on_a_faster_machine() -> None:
     assert int8.regressions == ["latency +100.0%"]
 
 
+def test_head_to_head_verdicts_are_compared_where_both_reports_have_them() -> None:
+    def timed(report: Report, speedup: float, rounds: int = 5) -> Report:
+        verdict = {"variant": "int8", "reference": "baseline", "backend": "onnxruntime", "device": "cpu",
+                   "batch_size": 1, "speedup": speedup, "faster": speedup >= 1.05, "rounds": rounds}  # fmt: skip
+        return report.model_copy(update={"verdicts": [verdict]})
+
+    # the rows say 2x in both; head to head the new report lost a third of its speed-up
+    rows = {row.variant: row for row in compare_reports(timed(BASE, 1.5), timed(BASE, 2.25)).rows}
+    assert rows["int8"].latency_basis == "head-to-head ratio to baseline"
+    assert rows["int8"].regressions == ["latency +50.0%"]
+    assert rows["baseline"].latency_basis == REFERENCE_BASIS  # still the divisor, shown, not gated
+    (int8,) = [row for row in compare_reports(timed(BASE, 1.5), BASE).rows if row.variant == "int8"]
+    assert int8.latency_basis == "ratio to baseline" and not int8.regressions  # one report without: the rows
+
+
 def test_without_a_reference_row_raw_ms_are_gated() -> None:
     base, new = _report([_row("int8", 1.0, 0.89)]), _report([_row("int8", 1.2, 0.89)])
     (row,) = compare_reports(new, base).rows
