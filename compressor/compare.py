@@ -17,6 +17,7 @@ from typing import Any
 
 from compressor.errors import InputFileError
 from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, read_report
+from compressor.verdict import HeadToHeadKey, head_to_head_speedups
 
 BOUND_SLACK = 1e-9  # a change equal to its bound passes, whatever float subtraction leaves (0.89 - 0.88)
 REFERENCE_BASIS = "ms, not gated (reference)"  # a reference row the ratios of its group were taken to
@@ -78,29 +79,20 @@ def _check_comparable(new: Report, baseline: Report) -> None:
             raise InputFileError(f"the reports measure different things: {what} {a!r} vs {b!r} in the baseline")
 
 
-def head_to_head_speedups(report: Report) -> dict[tuple[str, str, str, str, int], float]:
-    """(variant, reference, backend, device, batch size) -> speed-up, for verdicts timed head to head."""
-    return {
-        (v["variant"], v.get("reference", "baseline"), v["backend"], v["device"], v["batch_size"]): v["speedup"]
-        for v in (report.model_extra or {}).get("verdicts") or []
-        if v.get("rounds") and v.get("speedup")
-    }
-
-
 def _latency(
     row: RowComparison,
     new: ResultRow,
     base: ResultRow,
     refs: tuple[ResultRow | None, ...],
-    head_to_head: tuple[dict[tuple[str, str, str, str, int], float], ...],
+    head_to_head: tuple[dict[HeadToHeadKey, float], ...],
 ) -> None:
     new_ref, base_ref = refs
     if new_ref is not None and base_ref is not None and new_ref.latency_ms.p50 > 0 and base_ref.latency_ms.p50 > 0:
         key = (row.variant, new_ref.variant, row.backend, row.device, row.batch_size)
-        speedups = [timed.get(key) for timed in head_to_head]
-        if new_ref.variant == base_ref.variant and all(speedups):
+        new_speedup, base_speedup = (timed.get(key) for timed in head_to_head)
+        if new_ref.variant == base_ref.variant and new_speedup and base_speedup:
             row.latency_basis = f"head-to-head ratio to {new_ref.variant}"
-            row.latency_new, row.latency_baseline = (1.0 / speedup for speedup in speedups)  # type: ignore[operator]
+            row.latency_new, row.latency_baseline = 1.0 / new_speedup, 1.0 / base_speedup
         else:
             row.latency_basis = f"ratio to {new_ref.variant}"
             row.latency_new = new.latency_ms.p50 / new_ref.latency_ms.p50

@@ -20,7 +20,7 @@ from compressor.progress import info, warn
 from compressor.recipe import SearchSpec, StageEntry
 from compressor.report import REFERENCE_VARIANTS, Report, ResultRow
 from compressor.stages import RunOptions
-from compressor.verdict import FASTER_MARGIN
+from compressor.verdict import FASTER_MARGIN, head_to_head_speedups
 
 
 def candidate_name(chain: list[StageEntry]) -> str:
@@ -80,18 +80,9 @@ def score_chain(root: Path, steps: list[ChainStep], backend: str, device: str, b
 def _latency_ratio(report: Report, reference: ResultRow, output: ResultRow) -> float:
     """The output's latency over the reference's: from the head-to-head verdict when the stage timed one
     (steadier than two rows timed once each), else from the rows."""
-    place = (output.variant, reference.variant, output.backend, output.device, output.batch_size)
-    for verdict in (report.model_extra or {}).get("verdicts") or []:
-        key = (
-            verdict["variant"],
-            verdict.get("reference", "baseline"),
-            verdict["backend"],
-            verdict["device"],
-            verdict["batch_size"],
-        )
-        if key == place and verdict.get("rounds"):
-            return 1.0 / verdict["speedup"]
-    return output.latency_ms.p50 / reference.latency_ms.p50
+    speedups = head_to_head_speedups(report)
+    speedup = speedups.get((output.variant, reference.variant, output.backend, output.device, output.batch_size))
+    return 1.0 / speedup if speedup else output.latency_ms.p50 / reference.latency_ms.p50
 
 
 def _keep_best(root: Path, best: dict[str, Any]) -> None:

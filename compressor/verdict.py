@@ -12,7 +12,7 @@ import statistics
 
 from pydantic import BaseModel
 
-from compressor.report import ResultRow
+from compressor.report import Report, ResultRow
 
 VerdictKey = tuple[str, str, str, int]  # variant, backend, device, batch size
 FASTER_MARGIN = 1.05  # a variant must be at least 5% faster (median latency) to count as faster
@@ -65,3 +65,15 @@ def speed_verdicts(
             )
         )
     return verdicts
+
+
+HeadToHeadKey = tuple[str, str, str, str, int]  # variant, reference, backend, device, batch size
+
+
+def head_to_head_speedups(report: Report) -> dict[HeadToHeadKey, float]:
+    """The speed-ups of a report's verdicts (as written in its JSON) that were timed head to head."""
+    return {
+        (v["variant"], v.get("reference", "baseline"), v["backend"], v["device"], v["batch_size"]): v["speedup"]
+        for v in (report.model_extra or {}).get("verdicts") or []
+        if v.get("rounds") and v.get("speedup")
+    }
