@@ -28,7 +28,8 @@ from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 # A group returns to float only if the model gets at least this much faster by the median of the rounds,
 MIN_GAIN = 1.05
 # and faster in at least this share of them: on a shared machine a spell of load can lift a median of nine
-# (two copies of one DenseNet file: medians of 1.12-1.59x in 4 of 10 trials, 7 of 9 rounds faster in one).
+# (two copies of one DenseNet file, sessions reused: medians of 1.12-1.59x in 4 of 10 trials, 8 of 9 rounds
+# faster in one).
 MIN_FASTER_SHARE = 0.75
 # Per timing: a short warm-up and a few batches; three alternating rounds per comparison.
 TIMING_SECONDS = 0.2
