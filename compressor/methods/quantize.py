@@ -22,6 +22,7 @@ from compressor.errors import OptionError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import METADATA_KEY
 from compressor.fsutil import atomic_path
+from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.half import convert_onnx_fp16
 from compressor.methods.onnx_int8 import (
@@ -78,6 +79,7 @@ class Int8Outcome:
     baseline_metric: float | None = None
     metric: float | None = None
     int8_nodes: int | None = None  # `int8_node_count` of the written model (0: it computes as the float model)
+    batchnorms_as_convs: int = 0  # standalone BatchNormalizations quantized as 1x1 depthwise Convs
 
     @property
     def settled_float(self) -> list[str]:
@@ -102,6 +104,7 @@ class Int8Outcome:
             "excluded": self.excluded,
             "post_processing_in_float": len(self.post_processing),
             "int8_nodes": self.int8_nodes,
+            "batchnorms_as_convs": self.batchnorms_as_convs,
             "speed_trials": [trial.to_dict() for trial in self.speed_trials],
             "kept_float": [layer.to_dict() for layer in self.kept_float],
             "sensitivity": [layer.to_dict() for layer in self.sensitivity],
@@ -190,7 +193,10 @@ def quantize_onnx_int8(
     preprocessed = scratch / "preprocessed.onnx"
     info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
     preprocess(baseline.onnx_path, preprocessed)
-    excluded = resolve_exclusions(preprocessed, request.exclude)
+    excluded = resolve_exclusions(preprocessed, request.exclude)  # before the rewrite: BatchNormalization is a type
+    batchnorms = 0 if for_tensorrt or method == "dynamic" else batchnorms_as_convs(preprocessed, preprocessed)
+    if batchnorms:
+        info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
     reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, list(task.input_names))
     cache = None  # dynamic int8 computes activation ranges at run time
@@ -205,7 +211,7 @@ def quantize_onnx_int8(
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
     post_processing = post_processing_nodes(preprocessed) if task.int8_post_processing_in_float else []
-    outcome = Int8Outcome(baseline, settings, excluded, post_processing)  # handle replaced once the model is written
+    outcome = Int8Outcome(baseline, settings, excluded, post_processing, batchnorms_as_convs=batchnorms)
     if request.tune_speed and not for_tensorrt:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
 

@@ -37,7 +37,8 @@ TIMING_ITERATIONS = 5
 TIMING_WARMUP = 2
 TIMING_ROUNDS = 3
 CONFIRM_ROUNDS = 6  # more rounds for a trial that looks no slower, before it is adopted
-CONV_GROUPS = ("input Conv", "depthwise Conv")
+BATCHNORM_CONV = "BatchNormalization as 1x1 depthwise Conv"  # see `batchnorm_as_conv`
+CONV_GROUPS = ("input Conv", "depthwise Conv", BATCHNORM_CONV)
 IMAGE_CHANNELS = 4  # a convolution reading at most this many channels reads the image (RGB, RGBA, grey)
 WEIGHT_PRODUCT_GROUPS = ("MatMul", "Gemm")  # products with a weight matrix: where int8 pays on Transformers
 ACTIVATION_MATMUL = "activation MatMul"  # attention's products of two activations: int8 both sides
@@ -109,7 +110,8 @@ def candidate_groups(
 ) -> dict[str, list[str]]:
     """Node groups worth trying in float: convolutions of the image itself (three input channels use int8
     kernels poorly; a detector normalises and resizes the image first, so this is not only the graph's
-    input), depthwise convolutions, MatMuls of two activations (attention scores: both sides are
+    input), depthwise convolutions (those with 1x1 kernels apart: the BatchNormalizations written as
+    convolutions), MatMuls of two activations (attention scores: both sides are
     quantized on the fly), and each other op type (element-wise ops, pooling, Gemm and weight MatMuls).
     The remaining convolutions are where int8 pays; they are never tried in float.
     With `op_types` (what the quantizer may touch), other op types are float anyway and not tried."""
@@ -121,7 +123,8 @@ def candidate_groups(
             continue
         if node.op_type == "Conv":
             if next((a.i for a in node.attribute if a.name == "group"), 1) > 1:
-                groups.setdefault("depthwise Conv", []).append(node.name)
+                pointwise = set(next((a.ints for a in node.attribute if a.name == "kernel_shape"), [])) == {1}
+                groups.setdefault(BATCHNORM_CONV if pointwise else "depthwise Conv", []).append(node.name)
             elif node.input[1] in weights and weights[node.input[1]].dims[1] <= IMAGE_CHANNELS:
                 groups.setdefault("input Conv", []).append(node.name)
         elif node.op_type == "MatMul" and not weights.keys() & set(node.input):
