@@ -47,15 +47,15 @@ def _as_conv(
     return conv, [weight, bias]
 
 
-def batchnorms_as_convs(source: Path, target: Path) -> int:
-    """Write `source` to `target` with every inference-mode BatchNormalization of a 1-D or 2-D feature map
-    (constant float32 parameters, one output) as a depthwise Conv; returns how many were rewritten.
-    Node names are kept, so exclusions by name still apply."""
-    model = onnx.load(str(source))
-    graph = model.graph
-    if not any(node.op_type == "BatchNormalization" for node in graph.node):
-        onnx.save(model, str(target))
+def batchnorms_as_convs(model_path: Path) -> int:
+    """Rewrite, in place, every inference-mode BatchNormalization of a 1-D or 2-D feature map (constant
+    float32 parameters, one output) as a depthwise Conv; returns how many were rewritten. Node names are
+    kept, so exclusions by name still apply. A file with nothing to rewrite is not written."""
+    structure = onnx.load(str(model_path), load_external_data=False).graph
+    if not any(node.op_type == "BatchNormalization" for node in structure.node):
         return 0
+    model = onnx.load(str(model_path))
+    graph = model.graph
     ranks = _ranks(onnx.shape_inference.infer_shapes(model).graph)
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     nodes, added, replaced = [], [], set()
@@ -74,10 +74,12 @@ def batchnorms_as_convs(source: Path, target: Path) -> int:
         nodes.append(conv)
         added += tensors
         replaced.update(node.input[1:5])
+    if not added:
+        return 0
     still_read = {name for node in nodes for name in node.input}
     kept = [tensor for tensor in graph.initializer if tensor.name not in replaced or tensor.name in still_read]
     del graph.node[:], graph.initializer[:]
     graph.node.extend(nodes)
     graph.initializer.extend(kept + added)
-    onnx.save(model, str(target))
+    onnx.save(model, str(model_path))
     return len(added) // 2

@@ -194,7 +194,7 @@ def quantize_onnx_int8(
     info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
     preprocess(baseline.onnx_path, preprocessed)
     excluded = resolve_exclusions(preprocessed, request.exclude)  # before the rewrite: BatchNormalization is a type
-    batchnorms = 0 if for_tensorrt or method == "dynamic" else batchnorms_as_convs(preprocessed, preprocessed)
+    batchnorms = 0 if for_tensorrt or method == "dynamic" else batchnorms_as_convs(preprocessed)
     if batchnorms:
         info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
