@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import numpy_helper
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization.calibrate import load_tensors_data
 
 from compressor import api, head_to_head
 from compressor.cli import app
@@ -17,7 +19,7 @@ from compressor.data import load_dataset
 from compressor.errors import InputFileError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods import speed_tune
-from compressor.methods.onnx_int8 import int8_node_count, preprocess
+from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
@@ -84,6 +86,44 @@ def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny
     other = _activation_scales(tmp_path / calibration / "model.int8.onnx")
     assert len(minmax) == len(other) > 0
     assert sum(other) < sum(minmax)  # both clip the range that min/max keeps whole
+
+
+class _Batches:
+    """The two calls `calibrate` makes of a calibration reader."""
+
+    def __init__(self, batches: list[np.ndarray]) -> None:
+        self.batches, self.position = batches, 0
+
+    def rewind(self) -> None:
+        self.position = 0
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        self.position += 1
+        return {"x": self.batches[self.position - 1]} if self.position <= len(self.batches) else None
+
+
+def test_entropy_leaves_a_clip_output_its_whole_range(tmp_path: Path) -> None:
+    """x -> Conv -> Clip(0, 6) and -> Relu: entropy narrows the Relu's long tail, not the Clip's bounded range."""
+    weight = numpy_helper.from_array(np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1), "w")  # c = x: a normal tail
+    bounds = [numpy_helper.from_array(np.array(v, dtype=np.float32), n) for v, n in ((0, "low"), (6, "high"))]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+        helper.make_node("Clip", ["c", "low", "high"], ["clipped"], name="clip"),
+        helper.make_node("Relu", ["c"], ["relu"], name="relu"),
+    ]
+    value = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [8, 4, 8, 8])  # noqa: E731
+    graph = helper.make_graph(nodes, "g", [value("x")], [value("clipped"), value("relu")], [weight, *bounds])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    rng = np.random.default_rng(0)
+    reader = _Batches([rng.normal(size=(8, 4, 8, 8)).astype(np.float32) for _ in range(4)])
+    ranges = {}
+    for method in ("minmax", "entropy"):
+        path = tmp_path / f"{method}.json"
+        calibrate(model, reader, Int8Settings(calibration=method), path)  # type: ignore[arg-type]
+        ranges[method] = {name: np.ravel(data.range_value).tolist() for name, data in load_tensors_data(path).items()}
+    assert ranges["entropy"]["clipped"] == ranges["minmax"]["clipped"]
+    assert ranges["entropy"]["relu"][1] < 0.9 * ranges["minmax"]["relu"][1]
 
 
 def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> None:

@@ -171,20 +171,32 @@ def resolve_exclusions(model_path: Path, patterns: tuple[str, ...]) -> list[str]
 def calibrate(source: Path, reader: DatasetCalibrationReader, settings: Int8Settings, ranges: Path) -> None:
     """Collect activation ranges with `settings.calibration` and save them to `ranges` (onnxruntime's cache).
 
-    Histogram methods run after a min/max pass: tensors whose range is not finite (an attention mask's
-    -inf) cannot be histogrammed, so they keep their min/max range, which `unbounded_nodes` then
-    keeps in float. Every pass feeds onnxruntime one batch at a time (see `_collect`).
+    Histogram methods run after a min/max pass, and two kinds of tensor keep its range: those with no
+    finite range (an attention mask's -inf) cannot be histogrammed, and `unbounded_nodes` then keeps
+    them in float; the outputs of a Clip (ReLU6) are bounded by design, and a histogram method cuts
+    their range too far: the entropy search measures how well the clipped distribution is quantized,
+    not what clipping the saturated values costs. On mobilenet_v2 entropy ranges there cut top-1 from
+    0.9455 (min/max) to 0.8990; entropy everywhere but the Clip outputs gave 0.9465.
+    Every pass feeds onnxruntime one batch at a time (see `_collect`).
     """
     with tempfile.TemporaryDirectory(prefix="compressor-calibrate-") as scratch, _quiet():
         try:
             data = _collect(source, reader, "minmax", settings.op_types, Path(scratch))
             if settings.calibration != "minmax":
-                unbounded = {name: value for name, value in data.items() if not _finite(value.range_value)}
-                histograms = _collect(source, reader, settings.calibration, settings.op_types, Path(scratch), unbounded)
-                data = TensorsData(histograms.calibration_method, {**unbounded, **histograms.data})
+                bounded = _clip_outputs(source)
+                kept = {
+                    name: value for name, value in data.items() if name in bounded or not _finite(value.range_value)
+                }
+                histograms = _collect(source, reader, settings.calibration, settings.op_types, Path(scratch), kept)
+                data = TensorsData(histograms.calibration_method, {**kept, **histograms.data})
             save_tensors_data(data, ranges)
         except (ValueError, RuntimeError, KeyError) as error:
             raise ExportError(f"int8 calibration failed: {brief(error)}") from error
+
+
+def _clip_outputs(source: Path) -> set[str]:
+    graph = onnx.load(str(source), load_external_data=False).graph
+    return {node.output[0] for node in graph.node if node.op_type == "Clip"}
 
 
 class _OneBatch(CalibrationDataReader):
@@ -223,7 +235,7 @@ def _collect(
         calibrate_method=CALIBRATION_METHODS[method],
         extra_options={"num_bins": 2048, "num_quantized_bins": 128} if method == "entropy" else {},
     )
-    if skip:  # histogram calibrators only: min/max handles any range
+    if skip:  # histogram calibrators only
         calibrator.tensors_to_calibrate -= set(skip)
     reader.rewind()
     while (batch := reader.get_next()) is not None:
