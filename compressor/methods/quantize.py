@@ -211,6 +211,7 @@ def quantize_onnx_int8(
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
     post_processing = post_processing_nodes(preprocessed) if task.int8_post_processing_in_float else []
+    # The handle is the baseline's until the int8 model is written.
     outcome = Int8Outcome(baseline, settings, excluded, post_processing, batchnorms_as_convs=batchnorms)
     if request.tune_speed and not for_tensorrt:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
