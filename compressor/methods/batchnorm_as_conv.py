@@ -60,9 +60,9 @@ def batchnorms_as_convs(model_path: Path) -> int:
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     nodes, added, replaced = [], [], set()
     for node in graph.node:
-        params = [initializers.get(name) for name in node.input[1:5]]
+        params = [initializers.get(name) for name in node.input[1:5]] if node.op_type == "BatchNormalization" else []
         rewritable = (
-            node.op_type == "BatchNormalization"
+            bool(params)
             and len(node.output) == 1
             and ranks.get(node.input[0]) in CONV_RANKS
             and all(p is not None and p.data_type == onnx.TensorProto.FLOAT for p in params)
