@@ -113,10 +113,18 @@ def test_the_speed_tuner_tries_the_rewritten_norms_as_a_group_of_their_own(tmp_p
     model = tmp_path / "model.onnx"
     _concat_then_norms(model)
     batchnorms_as_convs(model)
+    # and a 1x1 depthwise Conv of the model's own, which is no BatchNormalization
+    graph = onnx.load(str(model))
+    graph.graph.initializer.append(numpy_helper.from_array(np.ones((6, 1, 1, 1), np.float32), "w_own"))
+    graph.graph.node.append(
+        helper.make_node("Conv", ["c1", "w_own"], ["own"], name="own", group=6, kernel_shape=[1, 1])
+    )
+    graph.graph.output.append(helper.make_tensor_value_info("own", TensorProto.FLOAT, None))
+    onnx.save(graph, str(model))
 
     groups = candidate_groups(model, exclude=[])
 
-    assert groups[BATCHNORM_CONV] == ["norm"] and "depthwise Conv" not in groups
+    assert groups[BATCHNORM_CONV] == ["norm"] and groups["depthwise Conv"] == ["own"]
     assert groups["BatchNormalization"] == ["norm_flat"]
 
 

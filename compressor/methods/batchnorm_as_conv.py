@@ -20,6 +20,13 @@ from onnx import helper, numpy_helper
 
 # BatchNormalization over (N, C, L) or (N, C, H, W): the layouts a 1-D or 2-D Conv takes.
 CONV_RANKS = (3, 4)
+# The doc string of each rewritten node: later passes (the speed tuner's groups) tell them from a
+# model's own 1x1 depthwise convolutions by it.
+REWRITTEN = "BatchNormalization rewritten as a 1x1 depthwise Conv"
+
+
+def is_rewritten_batchnorm(node: onnx.NodeProto) -> bool:
+    return node.op_type == "Conv" and node.doc_string == REWRITTEN
 
 
 def _ranks(graph: onnx.GraphProto) -> dict[str, int]:
@@ -42,7 +49,7 @@ def _as_conv(
     bias = numpy_helper.from_array((beta - mean * scale).astype(np.float32), f"{stem}_conv_bias")
     conv = helper.make_node(
         "Conv", [node.input[0], weight.name, bias.name], [node.output[0]], name=node.name, group=channels,
-        kernel_shape=kernel,
+        kernel_shape=kernel, doc_string=REWRITTEN,
     )  # fmt: skip
     return conv, [weight, bias]
 

@@ -20,6 +20,7 @@ import torch
 
 from compressor.bench import time_runner
 from compressor.head_to_head import alternating_ratios
+from compressor.methods.batchnorm_as_conv import is_rewritten_batchnorm
 from compressor.methods.shared_dequantization import share_dequantization
 from compressor.progress import make_progress
 from compressor.runtime.base import Runner
@@ -110,9 +111,9 @@ def candidate_groups(
 ) -> dict[str, list[str]]:
     """Node groups worth trying in float: convolutions of the image itself (three input channels use int8
     kernels poorly; a detector normalises and resizes the image first, so this is not only the graph's
-    input), depthwise convolutions (those with 1x1 kernels apart: the BatchNormalizations written as
-    convolutions), MatMuls of two activations (attention scores: both sides are
-    quantized on the fly), and each other op type (element-wise ops, pooling, Gemm and weight MatMuls).
+    input), depthwise convolutions, the BatchNormalizations written as convolutions, MatMuls of two
+    activations (attention scores: both sides are quantized on the fly), and each other op type
+    (element-wise ops, pooling, Gemm and weight MatMuls).
     The remaining convolutions are where int8 pays; they are never tried in float.
     With `op_types` (what the quantizer may touch), other op types are float anyway and not tried."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
@@ -121,10 +122,11 @@ def candidate_groups(
     for node in graph.node:
         if node.name in exclude or (op_types is not None and node.op_type not in op_types):
             continue
-        if node.op_type == "Conv":
+        if is_rewritten_batchnorm(node):
+            groups.setdefault(BATCHNORM_CONV, []).append(node.name)
+        elif node.op_type == "Conv":
             if next((a.i for a in node.attribute if a.name == "group"), 1) > 1:
-                pointwise = set(next((a.ints for a in node.attribute if a.name == "kernel_shape"), [])) == {1}
-                groups.setdefault(BATCHNORM_CONV if pointwise else "depthwise Conv", []).append(node.name)
+                groups.setdefault("depthwise Conv", []).append(node.name)
             elif node.input[1] in weights and weights[node.input[1]].dims[1] <= IMAGE_CHANNELS:
                 groups.setdefault("input Conv", []).append(node.name)
         elif node.op_type == "MatMul" and not weights.keys() & set(node.input):
