@@ -169,12 +169,12 @@ SweepBy = Literal["sparsity", "threshold"]
 @user_errors
 def models_command() -> None:
     """List the reference zoo: task, default input size and source of each model."""
-    from compressor import api
+    from compressor.models.registry import list_entries  # not the api: no onnx or torchvision to import
 
     table = Table("model", "task", "default input", "source", "description")
     for column in table.columns[:4]:
         column.no_wrap = True
-    for entry in api.list_models():
+    for entry in list_entries():
         table.add_row(entry.name, entry.task, "x".join(map(str, entry.input_size)), entry.source, entry.description)
     stdout.print(table)
 

@@ -9,8 +9,6 @@ from torch.utils.data import Dataset
 
 from compressor.data import shapes
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.data.coco import load_coco
-from compressor.data.imagefolder import load_image_folder
 from compressor.data.shapes_det import shapes_det_bundle
 from compressor.data.textfile import TEXT_SUFFIXES, is_text_dir, load_text_data
 from compressor.data.topics import topics_bundle
@@ -48,10 +46,14 @@ def load_dataset(spec: str, seed: int = shapes.DEFAULT_SEED) -> DatasetBundle:
         return topics_bundle(seed)
     path = Path(spec).expanduser()
     if path.suffix == ".json" and path.is_file():
+        from compressor.data.coco import load_coco  # torchvision: imported for the data that needs it
+
         return load_coco(path)
     if path.suffix in TEXT_SUFFIXES or (path.is_dir() and is_text_dir(path)):
         return load_text_data(path)
     if path.is_dir():
+        from compressor.data.imagefolder import load_image_folder
+
         return load_image_folder(path)
     if path.exists():
         raise DataError(f"{spec} is a file, not a dataset: pass a built-in name or an ImageFolder directory")

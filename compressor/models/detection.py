@@ -8,13 +8,12 @@ Class labels are 0..C-1 outside (as in the datasets) and 1..C inside (0 is torch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import detection as tv_detection
 
 from compressor.models.registry import register
 
@@ -56,21 +55,23 @@ class Detector(nn.Module):
         return [module for module in self.modules() if module not in backbone]
 
 
-def _torchvision_detector(builder: Callable[..., nn.Module], count_option: str, num_classes: int) -> nn.Module:
-    """A detector with no downloaded weights (backbone included), one extra class for the background."""
+def _torchvision_detector(builder_name: str, count_option: str, num_classes: int) -> nn.Module:
+    """A detector with no downloaded weights (backbone included), one extra class for the background.
+    torchvision is imported here, not with the module, so listing the zoo does not wait for it."""
+    builder = getattr(importlib.import_module("torchvision.models.detection"), builder_name)
     model = builder(weights=None, weights_backbone=None, num_classes=num_classes + 1, **{count_option: MAX_DETECTIONS})
     return Detector(model)
 
 
-# name -> (torchvision builder, its option for detections per image, description)
+# name -> (torchvision.models.detection builder, its option for detections per image, description)
 TORCHVISION_DETECTORS = {
     "ssdlite320_mobilenet_v3_large": (
-        tv_detection.ssdlite320_mobilenet_v3_large,
+        "ssdlite320_mobilenet_v3_large",
         "detections_per_img",
         "SSDlite 320 with a MobileNetV3-Large backbone: the edge detector.",
     ),
     "fasterrcnn_mobilenet_v3_large_320_fpn": (
-        tv_detection.fasterrcnn_mobilenet_v3_large_320_fpn,
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
         "box_detections_per_img",
         "Faster R-CNN, MobileNetV3-Large FPN backbone, 320 px: the two-stage detector.",
     ),

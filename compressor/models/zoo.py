@@ -1,12 +1,15 @@
-"""Built-in reference models. Weights are never downloaded: every factory builds a fresh network."""
+"""Built-in reference models. Weights are never downloaded: every factory builds a fresh network.
+
+torchvision is imported by the factories that build its models, not here: listing the zoo
+(`compress models`) then takes a second or two less (torchvision's import pulls in torch's compiler).
+"""
 
 from __future__ import annotations
 
+import importlib
 from functools import partial
 
-import torchvision
 from torch import nn
-from torchvision.models.vision_transformer import ConvStemConfig
 
 from compressor.data.text import MAX_LENGTH
 from compressor.errors import ModelMismatchError
@@ -42,7 +45,7 @@ SMALL_INPUT_SIDE = 128
 
 
 def _torchvision_classifier(arch: str, num_classes: int) -> nn.Module:
-    return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+    return getattr(importlib.import_module("torchvision.models"), arch)(weights=None, num_classes=num_classes)
 
 
 def _mobilenet_v3_small(num_classes: int, spec: InputSpec) -> nn.Module:
@@ -107,7 +110,7 @@ VIT_PATCH = 8
 # A convolutional stem (three stride-2 3x3 convs, "Early Convolutions Help Transformers See Better")
 # instead of one 8x8 patchify conv: with the plain stem the ViT stays at chance on `shapes` for
 # thousands of steps at any lr tried; with it, the loss falls after a few hundred.
-VIT_STEM = [ConvStemConfig(48, 3, 2), ConvStemConfig(96, 3, 2), ConvStemConfig(192, 3, 2)]
+VIT_STEM = [(48, 3, 2), (96, 3, 2), (192, 3, 2)]  # (out_channels, kernel_size, stride) of each conv
 
 
 @register(
@@ -123,7 +126,9 @@ def vit_tiny(num_classes: int, spec: InputSpec) -> nn.Module:
     height, width = spec.image_size
     if height != width or height % VIT_PATCH:
         raise ModelMismatchError(f"vit_tiny takes square images whose side is a multiple of 8, not {height}x{width}")
-    return torchvision.models.VisionTransformer(
+    from torchvision.models.vision_transformer import ConvStemConfig, VisionTransformer
+
+    return VisionTransformer(
         image_size=height,
         patch_size=VIT_PATCH,
         num_layers=4,
@@ -131,7 +136,7 @@ def vit_tiny(num_classes: int, spec: InputSpec) -> nn.Module:
         hidden_dim=192,
         mlp_dim=768,
         num_classes=num_classes,
-        conv_stem_configs=VIT_STEM,
+        conv_stem_configs=[ConvStemConfig(*layer) for layer in VIT_STEM],
     )
 
 
