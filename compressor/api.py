@@ -39,6 +39,7 @@ from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
+from compressor.op_profile import OpTimes, profile_batch_size, profile_pair
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
@@ -465,7 +466,28 @@ def quantize(
         measured = _side_by_side(
             [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
         )
-    return _write_compared(handle, bundle, measured, output_dir, extra)
+    explanation = None
+    if precision == "int8" and device == "cpu":
+        op_times, slower = _int8_op_times(onnx_baseline, outcome.handle, measured, batch_sizes)
+        extra["quantization"]["op_time_ms"] = op_times.to_dict("baseline", "int8")
+        explanation = op_times.sentence("baseline", "int8") if slower else None
+    report = _write_compared(handle, bundle, measured, output_dir, extra, [explanation] if explanation else [])
+    if explanation:
+        info(f"int8: {explanation}")
+    return report
+
+
+def _int8_op_times(
+    baseline: ModelHandle, int8: ModelHandle, measured: SideBySide, batch_sizes: list[int]
+) -> tuple[OpTimes, bool]:
+    """Both ONNX files profiled op type by op type, where int8 was not faster if it was anywhere (see
+    `op_profile`); and whether it was not faster there."""
+    task = get_task(baseline.task)
+    verdicts = speed_verdicts(measured.rows, measured.reference, measured.head_to_head)
+    batch_size, slower = profile_batch_size(verdicts, [task.fixed_batch_size] if task.fixed_batch_size else batch_sizes)
+    inputs = task.example_inputs(baseline.input_spec, batch_size)
+    assert baseline.onnx_path is not None and int8.onnx_path is not None
+    return profile_pair(baseline.onnx_path, int8.onnx_path, inputs), slower
 
 
 @dataclasses.dataclass

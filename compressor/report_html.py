@@ -36,6 +36,10 @@ SCATTER_CAPTION = (
     "front: nothing else in their backend, device and batch size is both more accurate and faster."
 )
 SIZE_CAPTION = "Size per variant: torch rows count weight bytes, ONNX rows the file."
+OP_TIMES_CAPTION = (
+    "Kernel time per op type in the fp32 and int8 files (onnxruntime's profiler, CPU): where int8 gains, "
+    "and what it adds (quantize and dequantize steps, layout transposes, ops left in float)."
+)
 BAR_INCH = 0.32  # height per bar, so bar charts grow with their rows instead of stretching a few bars
 
 
@@ -146,6 +150,27 @@ def _channels(channels: dict[str, list[int]]) -> Callable[[Any], None]:
     return draw
 
 
+def _op_times(op_times: dict[str, Any], shown: int = 15) -> tuple[Callable[[Any], None], int]:
+    """Paired bars: each op type's kernel time in the fp32 and the int8 file (the largest first)."""
+    models = [key for key in op_times if key != "batch_size"]
+    both = {op: [op_times[model].get(op, 0.0) for model in models] for model in models for op in op_times[model]}
+    names = sorted(both, key=lambda op: max(both[op]), reverse=True)[:shown]
+
+    def draw(axes: Any) -> None:
+        height = 0.8 / len(models)
+        for index, model in enumerate(models):
+            offsets = [row + index * height for row in range(len(names))]
+            axes.barh(offsets, [both[op][index] for op in names], height=height, color=f"C{index}", label=model)
+        axes.set_yticks([row + height * (len(models) - 1) / 2 for row in range(len(names))], names)
+        axes.set_xlabel(f"kernel ms per run, batch {op_times.get('batch_size')}")
+        axes.set_title("where onnxruntime's time goes, by op type")
+        axes.invert_yaxis()
+        axes.tick_params(axis="y", labelsize=7)
+        axes.legend(fontsize=7)
+
+    return draw, len(names)
+
+
 def _sweep_levels(report: Report, sweep: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sweep's levels, led by the unpruned baseline as level 0 (the same backend and batch) when the
     report has that row: what each level costs is read against it."""
@@ -190,6 +215,10 @@ def _figures(report: Report) -> list[tuple[str, str]]:
         top = sorted(sensitivity, key=lambda layer: layer["sensitivity"], reverse=True)[:20]
         figure = _figure(_sensitivity(top), (6.4, _bars_height(len(top))))
         figures.append((figure, "Layers whose int8 error is largest."))
+    op_times = (extra.get("quantization") or {}).get("op_time_ms")
+    if op_times:
+        draw, count = _op_times(op_times)
+        figures.append((_figure(draw, (6.4, _bars_height(2 * count))), OP_TIMES_CAPTION))
     channels = dict(list(((extra.get("pruning") or {}).get("channels") or {}).items())[:40])
     if channels:
         figure = _figure(_channels(channels), (6.4, _bars_height(len(channels))))

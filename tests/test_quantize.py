@@ -68,6 +68,11 @@ def test_int8_static_writes_models_report_and_verdicts(
     assert verdict["rounds"] == 2 and verdict["speedup"] > 0  # head to head (2 rounds here) decides
     assert verdict["faster"] == (verdict["speedup"] >= 1.05)
     assert "the baseline's speed" in (out / "report.md").read_text()
+    op_times = saved["quantization"]["op_time_ms"]  # the profiler's breakdown of both files, at batch 1
+    assert op_times["batch_size"] == 1 and op_times["baseline"] and op_times["int8"]
+    assert "QLinearConv" in op_times["int8"] and "QLinearConv" not in op_times["baseline"]
+    explained = any(note.startswith("where onnxruntime's time goes") for note in saved["notes"])
+    assert explained == (not verdict["faster"])  # said aloud only when int8 is not faster
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
     assert {"input Conv", "depthwise Conv"} <= {trial["group"] for trial in trials}
     assert saved["quantization"]["int8_nodes"] > 0 and int8_node_count(out / "baseline.onnx") == 0

@@ -1,0 +1,103 @@
+"""Where an ONNX model spends its time on onnxruntime, op type by op type, from onnxruntime's profiler.
+
+int8 that is no faster than fp32 is the commonest complaint about int8 on CPUs, and a total does not
+say why. A breakdown does: DenseNet's int8 file spent more in float BatchNormalizations, their
+quantize/dequantize steps and layout transposes than int8 saved in its convolutions (what
+`methods.batchnorm_as_conv` fixed); SSDlite's goes to int8 depthwise convolutions and to hard-swish,
+which has no integer kernel. `compress quantize` records both models' breakdowns in its report and
+prints them when int8 is not faster.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from compressor.runtime.onnxruntime_runner import create_session, session_options
+from compressor.verdict import SpeedVerdict
+
+PROFILED_RUNS = 30
+WARMUP_RUNS = 5
+# Before profiling, the model runs unprofiled for this long: the thread pools of sessions that ran just
+# before (the timed rows') spin on for a while and take the cores from a short profile (tiny_cnn's kernel
+# times came out 2x too long right after another session's runs, and 5x inside `compress quantize`).
+SETTLE_SECONDS = 0.5
+SHOWN_OP_TYPES = 5  # per model, in the printed line; the report keeps every op type
+
+
+def op_type_times(path: Path, inputs: list[torch.Tensor], runs: int = PROFILED_RUNS) -> dict[str, float]:
+    """Kernel milliseconds per run by op type (largest first) over `runs` runs after a warm-up, in a CPU
+    session set up as the timed rows' (threads, optimisation level), so the op types are those of the
+    graph onnxruntime runs after its fusions (QLinearConv, not DequantizeLinear-Conv-QuantizeLinear)."""
+    arrays = [np.ascontiguousarray(tensor.numpy()) for tensor in inputs]
+    _settle(path, arrays)
+    options = session_options(path)
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory(prefix="compressor-profile-") as folder:
+        options.profile_file_prefix = str(Path(folder) / "onnxruntime")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {node.name: array for node, array in zip(session.get_inputs(), arrays, strict=True)}
+        for _ in range(WARMUP_RUNS + runs):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    first = [event["ts"] for event in events if event.get("name") == "model_run"][-runs]
+    totals: Counter[str] = Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= first:
+            totals[event["args"]["op_name"]] += event["dur"]  # microseconds
+    return {op_type: round(micros / runs / 1000, 4) for op_type, micros in totals.most_common()}
+
+
+def _settle(path: Path, arrays: list[np.ndarray]) -> None:
+    """Run the model unprofiled for SETTLE_SECONDS (see there), in a session of its own: a profiled
+    session would record every warm-up run too."""
+    session = create_session(path)
+    feed = {node.name: array for node, array in zip(session.get_inputs(), arrays, strict=True)}
+    deadline = time.perf_counter() + SETTLE_SECONDS
+    while time.perf_counter() < deadline:
+        session.run(None, feed)
+
+
+@dataclass(frozen=True)
+class OpTimes:
+    """Two models' breakdowns at one batch size: the reference (fp32) and the compressed variant."""
+
+    batch_size: int
+    reference: dict[str, float]
+    variant: dict[str, float]
+
+    def to_dict(self, reference: str, variant: str) -> dict[str, object]:
+        return {"batch_size": self.batch_size, reference: self.reference, variant: self.variant}
+
+    def sentence(self, reference: str, variant: str) -> str:
+        def top(times: dict[str, float]) -> str:
+            return ", ".join(f"{op_type} {ms:.2f}" for op_type, ms in list(times.items())[:SHOWN_OP_TYPES])
+
+        return (
+            f"where onnxruntime's time goes at batch {self.batch_size} (its profiler, kernel ms per run by op "
+            f"type): {reference} {top(self.reference)}; {variant} {top(self.variant)}"
+        )
+
+
+def profile_batch_size(verdicts: list[SpeedVerdict], batch_sizes: list[int]) -> tuple[int, bool]:
+    """The batch size to profile, and whether the variant was slower there: the first onnxruntime batch
+    size where it was not faster, else the first one measured."""
+    on_onnxruntime = [verdict for verdict in verdicts if verdict.backend == "onnxruntime"]
+    not_faster = [verdict.batch_size for verdict in on_onnxruntime if not verdict.faster]
+    if not_faster:
+        return not_faster[0], True
+    return (on_onnxruntime[0].batch_size if on_onnxruntime else batch_sizes[0]), False
+
+
+def profile_pair(reference: Path, variant: Path, inputs: list[torch.Tensor]) -> OpTimes:
+    """Both models profiled on the same inputs, one after the other."""
+    batch_size = int(inputs[0].shape[0])
+    return OpTimes(batch_size, op_type_times(reference, inputs), op_type_times(variant, inputs))
