@@ -36,10 +36,10 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture(autouse=True)
 def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The int8 speed tuner's trials and the verdicts' head-to-head rounds, timed briefly: tests check
-    what they record and decide, not how well they time (benchmarks/ measure that), and full-length
-    rounds cost the suite minutes."""
-    from compressor import head_to_head
+    """The int8 speed tuner's trials, the verdicts' head-to-head rounds and the op-type profile, timed
+    briefly: tests check what they record and decide, not how well they time (benchmarks/ measure
+    that), and full-length rounds cost the suite minutes."""
+    from compressor import head_to_head, op_profile
     from compressor.methods import speed_tune
 
     monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)
@@ -48,6 +48,7 @@ def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 0)  # verdicts from the rows; tests that check rounds set it
     monkeypatch.setattr(head_to_head, "VERDICT_SECONDS", 0.01)
     monkeypatch.setattr(head_to_head, "VERDICT_ITERATIONS", 2)
+    monkeypatch.setattr(op_profile, "SETTLE_SECONDS", 0.05)
 
 
 def write_image_folder(root: Path, per_class: int, seed: int, image_size: int = 48, fmt: str = "png") -> Path:
