@@ -20,7 +20,7 @@ from compressor.errors import InputFileError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods import speed_tune
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
-from compressor.methods.quantize import Int8Request
+from compressor.methods.quantize import Int8Request, fewest_within_budget
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
@@ -312,3 +312,22 @@ def test_preprocessing_leaves_no_files_in_the_working_directory(
     baseline, _ = api.export(str(trained_tiny), tmp_path / "model.onnx", data="shapes")
     onnx_int8.preprocess(Path("../model.onnx"), Path("pre.onnx"))
     assert sorted(p.name for p in work.iterdir()) == ["pre.onnx"]
+
+
+@pytest.mark.parametrize("needed", [1, 2, 3, 5, 64, 100, 182])
+def test_the_budget_search_finds_the_fewest_layers_in_few_scorings(needed: int) -> None:
+    scored: list[int] = []
+
+    def within(count: int) -> bool:
+        scored.append(count)
+        return count >= needed
+
+    assert fewest_within_budget(182, within) == needed
+    assert len(scored) == len(set(scored)) <= 16  # one at a time would score `needed` models
+
+
+def test_the_budget_search_says_when_nothing_is_within() -> None:
+    scored: list[int] = []
+    assert fewest_within_budget(10, lambda count: scored.append(count) or False) is None
+    assert scored == [1, 2, 4, 8, 10]
+    assert fewest_within_budget(0, lambda count: True) is None
