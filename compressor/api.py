@@ -39,7 +39,7 @@ from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
-from compressor.op_profile import OpTimes, profile_batch_size, profile_pair
+from compressor.op_profile import OpTimes, op_type_times, profile_batch_size, profile_pair, top_op_types
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
@@ -363,14 +363,19 @@ def bench(
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
     workdir: str | Path | None = None,
+    profile: bool = False,
 ) -> Report:
     """`compress bench`: accuracy, latency, throughput, memory and size of one model on each backend.
 
     On CUDA it also measures the torch model in fp16 and bf16 and, with TensorRT installed, fp32 and
-    fp16 engines built from the ONNX export (the `tensorrt` backend, on by default there)."""
+    fp16 engines built from the ONNX export (the `tensorrt` backend, on by default there). `profile`:
+    also the ONNX model's kernel time by op type on onnxruntime's CPU provider, at the first batch size
+    (`op_profile`), as the report's `op_time_ms`."""
     backends = backends or ["torch", "onnxruntime", *(["tensorrt"] if device == "cuda" else [])]
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
+    if profile and (device != "cpu" or "onnxruntime" not in backends):
+        raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
     _check_input_size(handle)
@@ -382,7 +387,18 @@ def bench(
         if device == "cuda":
             variants += _cuda_variants(handle, artifacts, "tensorrt" in backends, work, batch_sizes)
         rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
-    return _report(handle, bundle, rows, samples)
+        extra = {"op_time_ms": _op_times(artifacts["onnxruntime"], batch_sizes[0])} if profile else {}
+    return _report(handle, bundle, rows, samples, **extra)
+
+
+def _op_times(onnx_handle: ModelHandle, batch_size: int) -> dict[str, object]:
+    """The model's kernel time by op type on onnxruntime (see `op_profile`), said aloud and reported."""
+    task = get_task(onnx_handle.task)
+    batch_size = task.fixed_batch_size or batch_size
+    assert onnx_handle.onnx_path is not None
+    times = op_type_times(onnx_handle.onnx_path, task.example_inputs(onnx_handle.input_spec, batch_size))
+    info(f"onnxruntime's kernel time at batch {batch_size}, ms per run by op type: {top_op_types(times)}")
+    return {"batch_size": batch_size, "baseline": times}
 
 
 def _cuda_variants(

@@ -303,6 +303,9 @@ def bench_command(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here (report contract).")] = None,
     markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown table.")] = None,
     image_size: ImageSizeOpt = None,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Also onnxruntime's kernel time by op type (its profiler, CPU).")
+    ] = False,
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
@@ -312,7 +315,7 @@ def bench_command(
 
     if dump_recipe:
         run = _run_spec(data, weights, image_size, device, batch_sizes, max_samples)
-        stage = _stage(BenchStage, backends=parse_backends(backend))
+        stage = _stage(BenchStage, backends=parse_backends(backend), profile=profile)
         _dump_or_run_stage("bench", stage, model, run, Path("."), False, dump_recipe)
         return
     report = api.bench(
@@ -324,6 +327,7 @@ def bench_command(
         batch_sizes=_int_list(batch_sizes, "--batch-sizes"),
         max_samples=max_samples,
         image_size=_image_size(image_size),
+        profile=profile,
     )
     if json_path is not None:
         write_report(report, json_path, markdown_path)

@@ -66,6 +66,11 @@ def _settle(path: Path, arrays: list[np.ndarray]) -> None:
         session.run(None, feed)
 
 
+def top_op_types(times: dict[str, float]) -> str:
+    """The largest op types of a breakdown, for one line of text."""
+    return ", ".join(f"{op_type} {ms:.2f}" for op_type, ms in list(times.items())[:SHOWN_OP_TYPES])
+
+
 @dataclass(frozen=True)
 class OpTimes:
     """Two models' breakdowns at one batch size: the reference (fp32) and the compressed variant."""
@@ -78,12 +83,9 @@ class OpTimes:
         return {"batch_size": self.batch_size, reference: self.reference, variant: self.variant}
 
     def sentence(self, reference: str, variant: str) -> str:
-        def top(times: dict[str, float]) -> str:
-            return ", ".join(f"{op_type} {ms:.2f}" for op_type, ms in list(times.items())[:SHOWN_OP_TYPES])
-
         return (
             f"where onnxruntime's time goes at batch {self.batch_size} (its profiler, kernel ms per run by op "
-            f"type): {reference} {top(self.reference)}; {variant} {top(self.variant)}"
+            f"type): {reference} {top_op_types(self.reference)}; {variant} {top_op_types(self.variant)}"
         )
 
 

@@ -37,7 +37,7 @@ SCATTER_CAPTION = (
 )
 SIZE_CAPTION = "Size per variant: torch rows count weight bytes, ONNX rows the file."
 OP_TIMES_CAPTION = (
-    "Kernel time per op type in the fp32 and int8 files (onnxruntime's profiler, CPU): where int8 gains, "
+    "Kernel time per op type of each ONNX file (onnxruntime's profiler, CPU); for int8: where it gains, "
     "and what it adds (quantize and dequantize steps, layout transposes, ops left in float)."
 )
 BAR_INCH = 0.32  # height per bar, so bar charts grow with their rows instead of stretching a few bars
@@ -215,7 +215,7 @@ def _figures(report: Report) -> list[tuple[str, str]]:
         top = sorted(sensitivity, key=lambda layer: layer["sensitivity"], reverse=True)[:20]
         figure = _figure(_sensitivity(top), (6.4, _bars_height(len(top))))
         figures.append((figure, "Layers whose int8 error is largest."))
-    op_times = (extra.get("quantization") or {}).get("op_time_ms")
+    op_times = (extra.get("quantization") or {}).get("op_time_ms") or extra.get("op_time_ms")
     if op_times:
         draw, count = _op_times(op_times)
         figures.append((_figure(draw, (6.4, _bars_height(2 * count))), OP_TIMES_CAPTION))

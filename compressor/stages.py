@@ -197,11 +197,14 @@ class ExportStage(Stage):
 
 class BenchStage(Stage):
     backends: list[Literal["torch", "onnxruntime", "tensorrt"]] | None = None
+    profile: bool = False  # onnxruntime's kernel time by op type (`op_profile`)
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         options = run.measured(force)
         del options["force"]
-        report = api.bench(model, data=run.data, weights=weights, backends=self.backends, **options)  # type: ignore[arg-type]
+        report = api.bench(
+            model, data=run.data, weights=weights, backends=self.backends, profile=self.profile, **options
+        )  # type: ignore[arg-type]
         write_report(report, output_dir / "report.json", output_dir / "report.md")
         return StageResult(model, report, "baseline")
 

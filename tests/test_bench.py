@@ -89,3 +89,20 @@ def test_other_processes_cpu_sees_busy_neighbours() -> None:
             spinner.kill()
             spinner.wait()
     assert busy.share > 0.6
+
+
+def test_profile_breaks_the_onnx_time_down_by_op_type(tmp_path: Path, trained_tiny: Path) -> None:
+    from typer.testing import CliRunner
+
+    from compressor.cli import app
+
+    out = tmp_path / "r.json"
+    args = ["bench", str(trained_tiny), "--backend", "onnxruntime", "--batch-sizes", "4", "--max-samples", "50"]
+    result = CliRunner().invoke(app, [*args, "--profile", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    op_times = read_report(out).model_extra["op_time_ms"]  # type: ignore[index]
+    assert op_times["batch_size"] == 4 and op_times["baseline"]
+    assert {"Conv", "FusedConv"} & set(op_times["baseline"]) and all(ms > 0 for ms in op_times["baseline"].values())
+    assert "kernel time at batch 4, ms per run by op type: " in result.stderr
+    refused = CliRunner().invoke(app, [*args[:2], "--backend", "torch", "--profile"])
+    assert refused.exit_code == 2 and "--profile" in refused.stderr and "Traceback" not in refused.output
