@@ -21,6 +21,7 @@ from compressor.data.text import hf_tokenizer, words
 from compressor.data.topics import TOPICS, make_split
 from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
 from compressor.measure import Variant, measure_variants
+from compressor.methods.quantize import Int8Request
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
 
@@ -102,6 +103,16 @@ def test_export_has_dynamic_batch_and_sequence(bert_dir: Path, text_data: Path, 
         (logits,) = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
         with torch.no_grad():
             np.testing.assert_allclose(logits, module(ids, mask).numpy(), atol=1e-4)
+
+
+def test_quantizes_to_dynamic_int8_and_profiles_both_files(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
+    request = Int8Request(tune_speed=False)
+    report = api.quantize(str(bert_dir), tmp_path / "q", "int8", data=str(text_data), int8=request, batch_sizes=[1])
+    summary = report.quantization  # type: ignore[attr-defined]
+    assert summary["method"] == "dynamic" and summary["int8_nodes"] > 0
+    assert {row.variant for row in report.results} == {"baseline", "int8"}
+    assert "MatMul" in summary["op_time_ms"]["baseline"]
+    assert {"DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger"} & set(summary["op_time_ms"]["int8"])
 
 
 def test_wrong_directory_and_label_count_are_refused(bert_dir: Path, tmp_path: Path) -> None:
