@@ -90,7 +90,7 @@ class OpTimes:
 
 
 def profile_batch_size(verdicts: list[SpeedVerdict], batch_sizes: list[int]) -> tuple[int, bool]:
-    """The batch size to profile, and whether the variant was slower there: the first onnxruntime batch
+    """The batch size to profile, and whether the variant was not faster there: the first onnxruntime batch
     size where it was not faster, else the first one measured."""
     on_onnxruntime = [verdict for verdict in verdicts if verdict.backend == "onnxruntime"]
     not_faster = [verdict.batch_size for verdict in on_onnxruntime if not verdict.faster]
