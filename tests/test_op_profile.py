@@ -13,29 +13,33 @@ from compressor.op_profile import OpTimes, op_type_times, profile_batch_size
 from compressor.verdict import SpeedVerdict
 
 
-def _conv_then_softmax(path: Path) -> None:
-    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(8, 3, 3, 3)).astype(np.float32), "w")
+def _convs_then_softmax(path: Path) -> None:
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w")
+    depthwise = numpy_helper.from_array(rng.normal(size=(8, 1, 3, 3)).astype(np.float32), "w_dw")
     nodes = [
         helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-        helper.make_node("Softmax", ["c"], ["y"], name="softmax", axis=1),
+        helper.make_node("Conv", ["c", "w_dw"], ["d"], name="depthwise", pads=[1, 1, 1, 1], group=8),
+        helper.make_node("Softmax", ["d"], ["y"], name="softmax", axis=1),
     ]
     graph = helper.make_graph(
         nodes,
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 32, 32])],
-        [weight],
+        [weight, depthwise],
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
 def test_each_op_type_onnxruntime_runs_gets_its_kernel_time(tmp_path: Path) -> None:
     model = tmp_path / "model.onnx"
-    _conv_then_softmax(model)
+    _convs_then_softmax(model)
 
     times = op_type_times(model, [torch.rand(1, 3, 32, 32)], runs=10)
 
     assert "Softmax" in times and {"Conv", "FusedConv"} & set(times)  # the types of the graph as optimised
+    assert {"Conv (depthwise)", "FusedConv (depthwise)"} & set(times)  # grouped convolutions apart
     assert all(ms > 0 for ms in times.values())
     assert list(times.values()) == sorted(times.values(), reverse=True)
     assert not list(tmp_path.glob("*.json")) and not list(Path.cwd().glob("onnxruntime_profile*.json"))
