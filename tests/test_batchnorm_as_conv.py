@@ -137,6 +137,7 @@ def test_int8_quantizes_a_pre_activation_norm_as_a_convolution(tmp_path: Path) -
 
     quantization = json.loads((out / "report.json").read_text())["quantization"]
     assert quantization["batchnorms_as_convs"] == 1
+    assert quantization["concats_sharing_ranges"] == 1  # the torch.cat before the norm (see test_concat_ranges)
     ops = Counter(node.op_type for node in onnx.load(str(out / "model.int8.onnx")).graph.node)
     assert ops["BatchNormalization"] == 0 and ops["Conv"] == 3  # stem, the norm, conv (all fed by Q/DQ)
     x = np.random.default_rng(2).uniform(size=(4, 3, 64, 64)).astype(np.float32)

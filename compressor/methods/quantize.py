@@ -25,6 +25,7 @@ from compressor.export.onnx import METADATA_KEY
 from compressor.fsutil import atomic_path
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.concat_ranges import share_concat_ranges
 from compressor.methods.half import convert_onnx_fp16
 from compressor.methods.onnx_int8 import (
     Int8Settings,
@@ -81,6 +82,7 @@ class Int8Outcome:
     metric: float | None = None
     int8_nodes: int | None = None  # `int8_node_count` of the written model (0: it computes as the float model)
     batchnorms_as_convs: int = 0  # standalone BatchNormalizations quantized as 1x1 depthwise Convs
+    concats_sharing_ranges: int = 0  # Concats whose inputs and output share one range (`concat_ranges`)
 
     @property
     def settled_float(self) -> list[str]:
@@ -106,6 +108,7 @@ class Int8Outcome:
             "post_processing_in_float": len(self.post_processing),
             "int8_nodes": self.int8_nodes,
             "batchnorms_as_convs": self.batchnorms_as_convs,
+            "concats_sharing_ranges": self.concats_sharing_ranges,
             "speed_trials": [trial.to_dict() for trial in self.speed_trials],
             "kept_float": [layer.to_dict() for layer in self.kept_float],
             "sensitivity": [layer.to_dict() for layer in self.sensitivity],
@@ -200,7 +203,7 @@ def quantize_onnx_int8(
         info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
     reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, list(task.input_names))
-    cache = None  # dynamic int8 computes activation ranges at run time
+    cache, concats = None, 0  # dynamic int8 computes activation ranges at run time
     if method == "static":
         # onnxruntime's entropy search is slow Python (0.7 s per tensor measured on 2 cores) and silent
         search = (
@@ -211,9 +214,14 @@ def quantize_onnx_int8(
         info(f"int8: calibrating on {len(reader.dataset)} train samples ({request.calibration}{search})")  # type: ignore[arg-type]
         cache = scratch / "calibration.ranges.json"
         calibrate(preprocessed, reader, settings, cache)
+        concats = 0 if for_tensorrt else share_concat_ranges(preprocessed, cache)
+        if concats:
+            info(f"int8: {concats} Concat(s) share one range with their inputs, so int8 concatenation copies bytes")
     post_processing = post_processing_nodes(preprocessed) if task.int8_post_processing_in_float else []
     # The handle is the baseline's until the int8 model is written.
-    outcome = Int8Outcome(baseline, settings, excluded, post_processing, batchnorms_as_convs=batchnorms)
+    outcome = Int8Outcome(
+        baseline, settings, excluded, post_processing, batchnorms_as_convs=batchnorms, concats_sharing_ranges=concats
+    )
     if request.tune_speed and not for_tensorrt:
         batches = [task.example_inputs(baseline.input_spec, size) for size in _tuning_batch_sizes(task, request)]
 
