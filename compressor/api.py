@@ -393,12 +393,17 @@ def bench(
 
 def _op_times(onnx_handle: ModelHandle, batch_size: int) -> dict[str, object]:
     """The model's kernel time by op type on onnxruntime (see `op_profile`), said aloud and reported."""
-    task = get_task(onnx_handle.task)
-    batch_size = task.fixed_batch_size or batch_size
     assert onnx_handle.onnx_path is not None
-    times = op_type_times(onnx_handle.onnx_path, task.example_inputs(onnx_handle.input_spec, batch_size))
-    info(f"onnxruntime's kernel time at batch {batch_size}, ms per run by op type: {top_op_types(times)}")
-    return {"batch_size": batch_size, "baseline": times}
+    inputs = _profile_inputs(onnx_handle, batch_size)
+    times = op_type_times(onnx_handle.onnx_path, inputs)
+    info(f"onnxruntime's kernel time at batch {len(inputs[0])}, ms per run by op type: {top_op_types(times)}")
+    return {"batch_size": len(inputs[0]), "baseline": times}
+
+
+def _profile_inputs(handle: ModelHandle, batch_size: int) -> list[torch.Tensor]:
+    """Example inputs to profile on: `batch_size` samples, or the task's fixed batch (detectors: 1)."""
+    task = get_task(handle.task)
+    return task.example_inputs(handle.input_spec, task.fixed_batch_size or batch_size)
 
 
 def _cuda_variants(
@@ -498,12 +503,10 @@ def _int8_op_times(
 ) -> tuple[OpTimes, bool]:
     """Both ONNX files profiled op type by op type, where int8 was not faster if it was anywhere (see
     `op_profile`); and whether it was not faster there."""
-    task = get_task(baseline.task)
     verdicts = speed_verdicts(measured.rows, measured.reference, measured.head_to_head)
-    batch_size, slower = profile_batch_size(verdicts, [task.fixed_batch_size] if task.fixed_batch_size else batch_sizes)
-    inputs = task.example_inputs(baseline.input_spec, batch_size)
+    batch_size, slower = profile_batch_size(verdicts, batch_sizes)
     assert baseline.onnx_path is not None and int8.onnx_path is not None
-    return profile_pair(baseline.onnx_path, int8.onnx_path, inputs), slower
+    return profile_pair(baseline.onnx_path, int8.onnx_path, _profile_inputs(baseline, batch_size)), slower
 
 
 @dataclasses.dataclass
