@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.environment import collect_environment
-from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
+from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError
 from compressor.export.engines import engine_artifact, engine_from_onnx
 from compressor.export.jetson import (
     JETSON_OPSET,
@@ -184,11 +184,17 @@ def _load_torch_model(
 ) -> tuple[DatasetBundle, ModelHandle]:
     """The dataset and a torch model for it; an ONNX source is refused for `purpose`."""
     bundle = load_dataset(data)
+    return bundle, _torch_model(model, bundle, weights, image_size, purpose)
+
+
+def _torch_model(
+    model: str, bundle: DatasetBundle, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+) -> ModelHandle:
+    """A torch model for `bundle`; an ONNX source is refused for `purpose`."""
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
-    _check_input_size(handle)
-    return bundle, handle
+    return handle
 
 
 def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
@@ -203,19 +209,6 @@ def _parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tens
     )
     inputs, _ = task.prepare_batch(next(iter(loader)), handle.input_spec)
     return inputs
-
-
-def _check_input_size(handle: ModelHandle) -> None:
-    """Fail early, in words, when the model cannot take the data's images."""
-    if handle.module is None:
-        return
-    try:
-        with torch.no_grad():
-            handle.module.eval()(*get_task(handle.task).example_inputs(handle.input_spec, 1))
-    except RuntimeError as error:
-        raise ModelMismatchError(
-            f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"
-        ) from error
 
 
 def export(
@@ -285,12 +278,13 @@ def export_jetson(
     """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
     and benchmark scripts; manifest with the accuracy model.onnx gives under onnxruntime here)."""
     check_jetson_options(precision, jetpack, batch_size)
+    output_dir = Path(output_dir)
+    _refuse_earlier_results(output_dir, force, marker="manifest.json")
     bundle, handle = _load_torch_model(model, data, weights, image_size, "a Jetson bundle")
     if handle.task not in ("classification", "detection"):
         raise OptionError(
             f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
         )
-    output_dir = Path(output_dir)
     _prepare_output_dir(output_dir, force, marker="manifest.json")
     task = get_task(handle.task)
     with tempfile.TemporaryDirectory(prefix="compressor-jetson-") as scratch:
@@ -378,7 +372,6 @@ def bench(
         raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
-    _check_input_size(handle)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
         needs_onnx = bool({"onnxruntime", "tensorrt"} & set(backends))
@@ -428,12 +421,18 @@ def _cuda_variants(
     return variants
 
 
-def _prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
-    """Refuse to overwrite an earlier run's results unless asked: an hour of work is easy to lose."""
+def _refuse_earlier_results(output_dir: Path, force: bool, marker: str = "report.json") -> None:
+    """Refuse to overwrite an earlier run's results unless asked: an hour of work is easy to lose. Checked
+    before anything slow (a reference checkpoint's training) as well as just before writing."""
     if output_dir.exists() and not output_dir.is_dir():
         raise InputFileError(f"{output_dir} is a file; -o takes a directory")
     if (output_dir / marker).exists() and not force:
         raise InputFileError(f"{output_dir} already holds results ({marker}); pass --force to overwrite them")
+
+
+def _prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
+    """OUTDIR, made once every input has been checked (a failed start leaves no empty folder behind)."""
+    _refuse_earlier_results(output_dir, force, marker)
     output_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -457,9 +456,9 @@ def quantize(
     int8 = dataclasses.replace(int8 or Int8Request(), batch_sizes=tuple(batch_sizes))
     check_device(device)
     output_dir = Path(output_dir)
+    _refuse_earlier_results(output_dir, force)
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
-    _check_input_size(handle)
     if precision == "bf16" and handle.module is None:
         raise InputFileError(
             f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
@@ -578,6 +577,7 @@ def prune(
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     output_dir = Path(output_dir)
+    _refuse_earlier_results(output_dir, force)
     bundle, handle = _load_torch_model(model, data, weights, image_size, "pruning")
     _prepare_output_dir(output_dir, force)
     baseline = _baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
@@ -642,17 +642,21 @@ def distill(
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     output_dir = Path(output_dir)
+    _refuse_earlier_results(output_dir, force)
     train_device = init_distributed(device)
+    bundle = load_dataset(data)
+    # The students first: a misspelt one fails before a missing reference teacher is trained (minutes).
+    students = {"distilled": _student(student, bundle, image_size)}
+    if compare_scratch:  # built again from the same seed: the same initial weights
+        students["scratch"] = _student(student, bundle, image_size)
     with main_process_first():  # a missing reference teacher is trained once, by rank 0
-        bundle, teacher_handle = _load_torch_model(teacher, data, teacher_weights, image_size, "distillation")
+        teacher_handle = _torch_model(teacher, bundle, teacher_weights, image_size, "distillation")
     objective = get_task(teacher_handle.task).distillation
     if objective is None:
         raise OptionError(f"no distillation loss for {teacher_handle.task} models like {teacher_handle.name}")
     if compare_scratch and objective == "embedding":
         raise OptionError("--compare-scratch: an embedding student has no labels to learn from without its teacher")
-    students = {"distilled": _student(student, bundle, teacher_handle, image_size)}
-    if compare_scratch:  # built again from the same seed: the same initial weights
-        students["scratch"] = _student(student, bundle, teacher_handle, image_size)
+    _check_student_fits(students["distilled"], student, teacher_handle)
     _prepare_output_dir(output_dir, force)
     assert teacher_handle.module is not None
     guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight)
@@ -689,21 +693,22 @@ def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Datase
     return task.scoring_set(bundle.split("val", teacher.input_spec), TorchRunner(teacher.module), teacher.input_spec)
 
 
-def _student(
-    student: str, bundle: DatasetBundle, teacher: ModelHandle, image_size: tuple[int, int] | None
-) -> ModelHandle:
-    """The student: a zoo model or factory freshly initialised; a checkpoint or model directory as saved.
-    Either way it must take the teacher's inputs."""
+def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None) -> ModelHandle:
+    """The student: a zoo model or factory freshly initialised; a checkpoint or model directory as saved."""
     fresh = is_zoo_name(student) or is_file_factory(student)
     handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
+    return handle
+
+
+def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:
+    """The student must take the teacher's inputs."""
     if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:
         raise ModelMismatchError(
             f"student {student} ({handle.task}, input {handle.input_spec.shape}) does not take the teacher's "
             f"inputs ({teacher.task}, {teacher.input_spec.shape}); pass --image-size to size both alike"
         )
-    return handle
 
 
 def _half_variant(

@@ -87,6 +87,32 @@ def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> Non
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench", "densenet121", "--image-size", "8"],  # too small for its pooling: refused on the untrained net
+        ["distill", "--teacher", "tiny_cnn", "--student", "tiny_cnm", "-o", "{out}"],  # the student misspelt
+        ["quantize", "tiny_cnn", "--precision", "int8", "-o", "{done}"],  # OUTDIR holds an earlier run
+        ["prune", "tiny_cnn", "--sparsity", "0.5", "-o", "{done}"],
+        ["distill", "--teacher", "tiny_cnn", "--student", "tiny_cnn", "-o", "{done}"],
+        ["export", "tiny_cnn", "--format", "jetson", "-o", "{bundle}"],
+    ],
+)
+def test_bad_input_is_refused_before_a_reference_checkpoint_is_trained(
+    cli: CliRunner, tmp_path: Path, isolated_cache: Path, args: list[str]
+) -> None:
+    """Training a zoo model's reference takes minutes: every input is checked first."""
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "report.json").write_text("{}")
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "manifest.json").write_text("{}")
+    folders = {"out": tmp_path / "out", "done": tmp_path / "done", "bundle": tmp_path / "bundle"}
+    result = cli.invoke(app, [arg.format(**folders) for arg in args], terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and "train" not in result.output
+    assert not (isolated_cache / "reference").exists() and not (tmp_path / "out").exists()
+
+
 def test_data_path_that_is_not_a_dataset(cli: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     result = cli.invoke(

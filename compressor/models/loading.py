@@ -22,6 +22,7 @@ from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, r
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
+from compressor.tasks import get_task
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
 RANDOM_WEIGHTS = "random"
@@ -157,6 +158,19 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     )
 
 
+def check_input_size(handle: ModelHandle) -> ModelHandle:
+    """`handle`, once it has run one example input: fail early, in words, when it cannot take the data's."""
+    assert handle.module is not None
+    try:
+        with torch.no_grad():
+            handle.module.eval()(*get_task(handle.task).example_inputs(handle.input_spec, 1))
+    except RuntimeError as error:
+        raise ModelMismatchError(
+            f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"
+        ) from error
+    return handle
+
+
 def is_file_factory(spec: str) -> bool:
     file_part, sep, factory = spec.rpartition(":")
     return bool(sep) and file_part.endswith(".py") and bool(factory)
@@ -165,7 +179,8 @@ def is_file_factory(spec: str) -> bool:
 def load_model(
     spec: str, bundle: DatasetBundle, weights: str | None = None, image_size: tuple[int, int] | None = None
 ) -> ModelHandle:
-    """Resolve any model source for use on `bundle` (whose classes size the classifier)."""
+    """Resolve any model source for use on `bundle` (whose classes size the classifier); a torch model that
+    cannot take the data's inputs is refused in words."""
     from compressor.export.onnx import read_onnx_handle
 
     if spec.endswith(".onnx"):
@@ -173,7 +188,7 @@ def load_model(
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
         return read_onnx_handle(spec)
     if is_file_factory(spec):
-        handle = _load_file_factory(spec, bundle, image_size)
+        handle = check_input_size(_load_file_factory(spec, bundle, image_size))
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()
     if path.suffix in CHECKPOINT_SUFFIXES or path.is_file():
@@ -181,19 +196,20 @@ def load_model(
             raise InputFileError(f"model file not found: {path}")
         if weights is not None:
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
-        return _load_described_checkpoint(path, bundle)
+        return check_input_size(_load_described_checkpoint(path, bundle))
     if path.is_dir():
         if weights is not None:
             raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
         from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
 
-        return load_hf_model(path, bundle)
+        return check_input_size(load_hf_model(path, bundle))
     entry = get_entry(spec)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)
     else:
         model_spec = _input_spec(bundle, entry.input_size, image_size)
-    handle = build_zoo_handle(entry, bundle, model_spec)
+    # Checked before a reference checkpoint is trained (minutes) for a size the model cannot take.
+    handle = check_input_size(build_zoo_handle(entry, bundle, model_spec))
     if weights == RANDOM_WEIGHTS:
         return handle
     if weights is None:
