@@ -47,10 +47,15 @@ CASES = {
     "mobilenet_v2-unstructured-80": Case(
         "mobilenet_v2", PruneRequest(sparsity=0.8, structured=False, finetune_epochs=3)
     ),
-    # Attention models lose MLP width only (their residual width couples every block); detectors, backbone only.
+    # Attention models lose MLP width only (their residual width couples every block) unless asked for the
+    # residual width too; detectors, backbone only.
     "vit_tiny-structured-50": Case("vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3)),
+    "vit_tiny-residual-50": Case("vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True)),
     "text_transformer-structured-50": Case(
         "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3), data="topics"
+    ),
+    "text_transformer-residual-50": Case(
+        "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
     ),
     "ssdlite-structured-30": Case(
         "ssdlite320_mobilenet_v3_large", PruneRequest(sparsity=0.3, finetune_epochs=3), data="shapes-det"

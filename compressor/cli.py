@@ -438,6 +438,14 @@ def prune_command(
     steps: Annotated[int, typer.Option(min=1, help="Prune in N steps, fine-tuning between them.")] = 1,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", min=0, help="Fine-tuning epochs in all.")] = 0,
     distill: Annotated[bool, typer.Option("--distill", help="Fine-tune against the unpruned model's outputs.")] = False,
+    residual_width: Annotated[
+        bool,
+        typer.Option(
+            "--residual-width",
+            help="Attention models: also narrow the width every block shares (the same channels everywhere, "
+            "as many from each head).",
+        ),
+    ] = False,
     lr: Annotated[
         float | None, typer.Option(min=0.0, help="Fine-tuning lr; default: 4x the model's from-scratch recipe.")
     ] = None,
@@ -474,6 +482,7 @@ def prune_command(
         "steps": steps,
         "finetune_epochs": finetune_epochs,
         "distill": distill,
+        "residual_width": residual_width,
         "lr": lr,
     }
     if auto:

@@ -103,6 +103,7 @@ class PruneStage(Stage):
     steps: PositiveInt = 1
     finetune_epochs: NonNegativeInt = 0
     distill: bool = False
+    residual_width: bool = False
     lr: NonNegativeFloat | None = None
 
     def request(self) -> PruneRequest:

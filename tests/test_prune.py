@@ -16,7 +16,8 @@ from compressor import api
 from compressor.api import train_config
 from compressor.cli import app
 from compressor.data import load_dataset
-from compressor.methods.channel_pruning import prune_structured
+from compressor.errors import OptionError
+from compressor.methods.channel_pruning import prune_structured, weakest_channels
 from compressor.methods.distill import hinton_loss
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
@@ -246,3 +247,34 @@ def test_steps_reach_the_same_widths_as_one_step_and_call_back_between() -> None
     assert [c.out_channels for c in _convs(stepped)] == [
         c.out_channels for c in _convs(_structured(_tiny(), sparsity=0.5))
     ]
+
+
+def test_residual_width_narrows_every_vit_block_alike_and_reloads(tmp_path: Path) -> None:
+    bundle = load_dataset("shapes")
+    handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
+    config = train_config("vit_tiny", batch_size=8)  # BatchNorm (in the conv stem) re-estimated on 50 small batches
+    narrow_mlp, _ = prune_model(handle, bundle, PruneRequest(sparsity=0.5), config)
+    pruned, outcome = prune_model(handle, bundle, PruneRequest(sparsity=0.5, residual_width=True), config)
+    attentions = [m for m in pruned.module.modules() if isinstance(m, nn.MultiheadAttention)]  # type: ignore[union-attr]
+    assert {m.embed_dim for m in narrow_mlp.module.modules() if isinstance(m, nn.MultiheadAttention)} == {192}  # type: ignore[union-attr]
+    assert len(attentions) == 4 and all((m.embed_dim, m.num_heads, m.head_dim) == (96, 3, 32) for m in attentions)
+    assert pruned.module.hidden_dim == pruned.module.class_token.shape[-1] == 96  # type: ignore[union-attr]
+    assert outcome.summary()["residual_width"] is True
+    example = torch.randn(2, 3, 32, 32)
+    expected = pruned.module.eval()(example)  # type: ignore[union-attr]
+    saved = save_pruned(pruned, tmp_path / "vit.pruned.pt")
+    reloaded = load_model(str(saved.weights), bundle).module
+    assert reloaded is not None and torch.equal(reloaded.eval()(example), expected)
+
+
+def test_residual_width_takes_as_many_channels_from_each_head() -> None:
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 5.0, 6.0, 7.0, 8.0, 9.0, 9.5, 9.6, 9.7])  # head 0 is the weakest
+    assert weakest_channels(scores, kept=6, heads=3) == [0, 1, 4, 5, 8, 9]
+    assert weakest_channels(scores, kept=6, heads=1) == [0, 1, 2, 3, 4, 5]
+
+
+def test_residual_width_needs_torch_attention() -> None:
+    bundle = load_dataset("shapes")
+    handle = load_model("tiny_cnn", bundle, weights="random")
+    with pytest.raises(OptionError, match="has none"):
+        prune_model(handle, bundle, PruneRequest(sparsity=0.5, residual_width=True), train_config("tiny_cnn"))

@@ -16,11 +16,13 @@ from collections.abc import Callable
 import torch
 import torch_pruning as tp
 from torch import nn
+from torchvision.models.vision_transformer import VisionTransformer
 
 from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
 
 # In attention models the residual width couples every block (LayerNorm, attention projections,
-# embeddings): only groups that touch none of these, i.e. the MLPs' hidden widths, are pruned.
+# embeddings): by default only groups that touch none of these, i.e. the MLPs' hidden widths, are
+# pruned; with `residual_width`, the residual group too where its attention is torch's own.
 RESIDUAL_COUPLED = (nn.MultiheadAttention, nn.LayerNorm, nn.Embedding)
 
 
@@ -70,23 +72,53 @@ def _prune_once(
     names = {m: name for name, m in module.named_modules()}
     groups = []
     for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=list(PRUNABLE)):
+        heads = 1
         if any(isinstance(dep.target.module, RESIDUAL_COUPLED) for dep, _ in group):
-            continue
+            heads = _residual_heads(group) if request.residual_width else None
+            if heads is None:
+                continue
         root = group[0].dep.target.module
-        groups.append((root, group[0].dep.handler, importance(group).detach().cpu()))
-    scores = [group_scores for _, _, group_scores in groups]
-    widths = [original[names[root]] for root, _, _ in groups]
-    for (root, handler, group_scores), remove in zip(
+        groups.append((root, group[0].dep.handler, importance(group).detach().cpu(), heads))
+    scores = [group_scores for _, _, group_scores, _ in groups]
+    widths = [original[names[root]] for root, _, _, _ in groups]
+    for (root, handler, group_scores, heads), remove in zip(
         groups, _removal(scores, widths, request, fraction, threshold), strict=True
     ):
         total = len(group_scores)
-        kept = _kept_count(total, remove, request.round_to)
+        kept = _kept_count(total, remove, math.lcm(request.round_to, heads))
         if kept >= total:
             continue
-        weakest = torch.argsort(group_scores)[: total - kept].tolist()
-        pruning_group = graph.get_pruning_group(root, handler, sorted(weakest))
+        pruning_group = graph.get_pruning_group(root, handler, weakest_channels(group_scores, kept, heads))
         if graph.check_pruning_group(pruning_group):
             pruning_group.prune()
+
+
+def _residual_heads(group: tp.Group) -> int | None:
+    """The head count of a residual-width group's attention, if every attention in it is torch's
+    nn.MultiheadAttention with one head count (its heads are contiguous blocks of the width, which
+    torch-pruning can narrow); None otherwise (other attention classes keep shapes of their own)."""
+    counts = {dep.target.module.num_heads for dep, _ in group if isinstance(dep.target.module, nn.MultiheadAttention)}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def weakest_channels(scores: torch.Tensor, kept: int, heads: int) -> list[int]:
+    """The channels to remove, sorted: the weakest, or with attention heads the weakest of each head alike,
+    so that every head keeps its own channels (a head's channels are one block of the width)."""
+    if heads == 1:
+        return sorted(torch.argsort(scores)[: len(scores) - kept].tolist())
+    per_head = scores.view(heads, -1)
+    drop = (len(scores) - kept) // heads
+    return sorted(
+        head * per_head.shape[1] + int(index) for head in range(heads) for index in torch.argsort(per_head[head])[:drop]
+    )
+
+
+def _sync_width_attributes(module: nn.Module) -> None:
+    """torchvision's VisionTransformer keeps its width as a plain attribute its forward reshapes with;
+    torch-pruning narrows its tensors (class token included), not that."""
+    for sub in module.modules():
+        if isinstance(sub, VisionTransformer):
+            sub.hidden_dim = sub.class_token.shape[-1]
 
 
 def prune_structured(
@@ -103,11 +135,12 @@ def prune_structured(
         share = step / request.steps
         fraction = (request.sparsity or 0.0) * share
         threshold = request.threshold * share if request.threshold is not None else None
-        # torch-pruning warns about ViT's class token (never pruned: see RESIDUAL_COUPLED) and about
+        # torch-pruning warns about ViT's class token (pruned with the residual width only) and about
         # its shape-inference depth on detectors; neither concerns the user.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _prune_once(module, example, request, ignored, before, fraction, threshold)
+        _sync_width_attributes(module)
         between_steps(step)
     after = _channel_counts(module)
     channels = {name: (before[name], after[name]) for name in after if after[name] != before.get(name)}

@@ -12,6 +12,8 @@ import copy
 import dataclasses
 from pathlib import Path
 
+from torch import nn
+
 from compressor.data.base import DatasetBundle
 from compressor.errors import OptionError
 from compressor.methods.channel_pruning import prune_structured
@@ -51,6 +53,10 @@ def prune_model(
         raise OptionError(f"{handle.name} is a {task.name} model, scored against itself: pruning needs labelled data")
     if request.distill and task.distillation is None:
         raise OptionError(f"--distill: no distillation loss for {task.name} models like {handle.name}")
+    if request.residual_width and not any(isinstance(m, nn.MultiheadAttention) for m in handle.module.modules()):
+        raise OptionError(
+            f"--residual-width narrows the width of torch's nn.MultiheadAttention layers evenly; {handle.name} has none"
+        )
     module = copy.deepcopy(handle.module).eval()
     before = shape_attributes(module)
     ignored = ignored_modules(module, handle.num_classes, request.ignore)

@@ -36,6 +36,7 @@ class PruneRequest:
     steps: int = 1
     finetune_epochs: int = 0
     distill: bool = False
+    residual_width: bool = False  # attention models: the width every block shares too (see channel_pruning)
 
     def check(self) -> None:
         """Contradictory or out-of-range options, in words, before any work starts."""
@@ -50,6 +51,8 @@ class PruneRequest:
             raise OptionError(f"--pattern takes {', '.join(PATTERNS)} and goes with --unstructured")
         if self.norm not in NORMS:
             raise UnknownNameError(f"unknown --norm {self.norm!r}; choose from {', '.join(NORMS)}")
+        if self.residual_width and not self.structured:
+            raise OptionError("--residual-width removes whole channels: it goes with --structured")
         if self.round_to < 1 or self.steps < 1 or self.finetune_epochs < 0:
             raise OptionError("--round-to and --steps are at least 1, --finetune-epochs at least 0")
 
@@ -83,6 +86,7 @@ class PruneOutcome:
             "steps": request.steps,
             "finetune_epochs": request.finetune_epochs,
             "distill": request.distill,
+            "residual_width": request.residual_width if request.structured else None,
             "ignored": list(request.ignore),
             "pruned_layers": len(self.pruned_layers),
             "channels": {name: list(counts) for name, counts in self.channels.items()},
