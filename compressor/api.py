@@ -43,7 +43,7 @@ from compressor.op_profile import OpTimes, op_type_times, profile_batch_size, pr
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
-from compressor.runtime.torch_runner import TorchRunner, check_device
+from compressor.runtime.torch_runner import TorchRunner, check_device, reduced_precision
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
 from compressor.train_state import run_signature, state_path_for
@@ -372,6 +372,7 @@ def bench(
         raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    _check_precision_backends(handle, backends)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
         needs_onnx = bool({"onnxruntime", "tensorrt"} & set(backends))
@@ -382,6 +383,17 @@ def bench(
         rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
         extra = {"op_time_ms": _op_times(artifacts["onnxruntime"], batch_sizes[0])} if profile else {}
     return _report(handle, bundle, rows, samples, **extra)
+
+
+def _check_precision_backends(handle: ModelHandle, backends: list[str]) -> None:
+    """A torch model with fp16/bf16 weights runs on torch only: its ONNX form is the one `compress quantize`
+    wrote beside it (exporting half weights again fails in the exporter's type checks)."""
+    dtype = reduced_precision(handle.module) if handle.module is not None else None
+    if dtype is not None and backends != ["torch"]:
+        raise OptionError(
+            f"{handle.name} holds {dtype} weights: bench it with --backend torch, and its .onnx file (written by "
+            "compress quantize beside it) for onnxruntime"
+        )
 
 
 def _op_times(onnx_handle: ModelHandle, batch_size: int) -> dict[str, object]:

@@ -16,7 +16,7 @@ from onnxruntime.quantization.calibrate import load_tensors_data
 from compressor import api, head_to_head
 from compressor.cli import app
 from compressor.data import load_dataset
-from compressor.errors import InputFileError, UnknownNameError
+from compressor.errors import InputFileError, OptionError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods import speed_tune
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
@@ -228,6 +228,10 @@ def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_
     assert any(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
     half = load_model(str(tmp_path / "q" / "model.fp16.pt"), load_dataset("shapes"))
     assert next(half.module.parameters()).dtype == torch.float16
+    # The half checkpoint benches on torch; for onnxruntime its own .onnx file, not a second export.
+    assert api.bench(str(tmp_path / "q" / "model.fp16.pt"), backends=["torch"], **FAST).results
+    with pytest.raises(OptionError, match="holds torch.float16 weights"):
+        api.bench(str(tmp_path / "q" / "model.fp16.pt"), **FAST)
 
 
 def test_bf16_runs_on_torch_only(trained_tiny: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, r
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
+from compressor.runtime.torch_runner import in_model_precision
 from compressor.tasks import get_task
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
@@ -163,7 +164,9 @@ def check_input_size(handle: ModelHandle) -> ModelHandle:
     assert handle.module is not None
     try:
         with torch.no_grad():
-            handle.module.eval()(*get_task(handle.task).example_inputs(handle.input_spec, 1))
+            handle.module.eval()(
+                *in_model_precision(handle.module, get_task(handle.task).example_inputs(handle.input_spec, 1))
+            )
     except RuntimeError as error:
         raise ModelMismatchError(
             f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"

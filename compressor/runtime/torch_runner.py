@@ -26,9 +26,16 @@ def output_list(outputs: torch.Tensor | dict[str, torch.Tensor] | tuple | list) 
     return list(outputs)
 
 
-def _reduced_precision(module: nn.Module) -> torch.dtype | None:
+def reduced_precision(module: nn.Module) -> torch.dtype | None:
+    """fp16 or bf16 when the model's weights are (e.g. model.fp16.pt from `compress quantize`), else None."""
     dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), torch.float32)
     return dtype if dtype in (torch.float16, torch.bfloat16) else None
+
+
+def in_model_precision(module: nn.Module, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """`inputs` as `module` takes them: fp16/bf16 models take floating inputs in their own dtype."""
+    dtype = reduced_precision(module)
+    return [tensor.to(dtype) if dtype and tensor.is_floating_point() else tensor for tensor in inputs]
 
 
 class TorchRunner:
@@ -39,15 +46,11 @@ class TorchRunner:
         self.device = device
         # A private copy: moving or casting it never changes the caller's model.
         self.module = copy.deepcopy(module).eval().to(device)
-        self.dtype = dtype or _reduced_precision(self.module)  # fp16/bf16 models take inputs in their dtype
         if dtype is not None:
             self.module = self.module.to(dtype)
 
     def to_device(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-        placed = [tensor.to(self.device, non_blocking=True) for tensor in inputs]
-        if self.dtype is not None:
-            placed = [tensor.to(self.dtype) if tensor.is_floating_point() else tensor for tensor in placed]
-        return placed
+        return in_model_precision(self.module, [tensor.to(self.device, non_blocking=True) for tensor in inputs])
 
     @torch.inference_mode()
     def _forward(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
