@@ -38,12 +38,13 @@ from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
+from compressor.models.precision import FULL_PRECISION, model_precision, require_full_precision
 from compressor.models.registry import ZooEntry, get_entry, is_zoo_name, list_entries
 from compressor.op_profile import OpTimes, op_type_times, profile_batch_size, profile_pair, top_op_types
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
-from compressor.runtime.torch_runner import TorchRunner, check_device, reduced_precision
+from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, TrainResult, fit
 from compressor.train_state import run_signature, state_path_for
@@ -190,10 +191,11 @@ def _load_torch_model(
 def _torch_model(
     model: str, bundle: DatasetBundle, weights: str | None, image_size: tuple[int, int] | None, purpose: str
 ) -> ModelHandle:
-    """A torch model for `bundle`; an ONNX source is refused for `purpose`."""
+    """An fp32 torch model for `bundle`; an ONNX source or fp16/bf16 weights are refused for `purpose`."""
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
+    require_full_precision(handle, purpose)
     return handle
 
 
@@ -377,8 +379,8 @@ def bench(
         work = Path(workdir) if workdir is not None else Path(scratch)
         needs_onnx = bool({"onnxruntime", "tensorrt"} & set(backends))
         artifacts = _baseline_artifacts(handle, bundle, needs_onnx, work / "baseline.onnx")
-        variants = [Variant("baseline", "fp32", artifacts)]
-        if device == "cuda":
+        variants = [Variant("baseline", model_precision(handle), artifacts)]
+        if device == "cuda" and variants[0].precision == FULL_PRECISION:  # a compressed model is measured as it is
             variants += _cuda_variants(handle, artifacts, "tensorrt" in backends, work, batch_sizes)
         rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
         extra = {"op_time_ms": _op_times(artifacts["onnxruntime"], batch_sizes[0])} if profile else {}
@@ -388,10 +390,10 @@ def bench(
 def _check_precision_backends(handle: ModelHandle, backends: list[str]) -> None:
     """A torch model with fp16/bf16 weights runs on torch only: its ONNX form is the one `compress quantize`
     wrote beside it (exporting half weights again fails in the exporter's type checks)."""
-    dtype = reduced_precision(handle.module) if handle.module is not None else None
-    if dtype is not None and backends != ["torch"]:
+    precision = model_precision(handle)
+    if handle.module is not None and precision != FULL_PRECISION and backends != ["torch"]:
         raise OptionError(
-            f"{handle.name} holds {dtype} weights: bench it with --backend torch, and its .onnx file (written by "
+            f"{handle.name} holds {precision} weights: bench it with --backend torch, and its .onnx file (written by "
             "compress quantize beside it) for onnxruntime"
         )
 
@@ -471,6 +473,7 @@ def quantize(
     _refuse_earlier_results(output_dir, force)
     bundle = load_dataset(data)
     handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    require_full_precision(handle, "quantization")
     if precision == "bf16" and handle.module is None:
         raise InputFileError(
             f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
@@ -711,6 +714,7 @@ def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | 
     handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
+    require_full_precision(handle, "a student")
     return handle
 
 

@@ -230,7 +230,7 @@ def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_
     assert next(half.module.parameters()).dtype == torch.float16
     # The half checkpoint benches on torch; for onnxruntime its own .onnx file, not a second export.
     assert api.bench(str(tmp_path / "q" / "model.fp16.pt"), backends=["torch"], **FAST).results
-    with pytest.raises(OptionError, match="holds torch.float16 weights"):
+    with pytest.raises(OptionError, match="holds fp16 weights"):
         api.bench(str(tmp_path / "q" / "model.fp16.pt"), **FAST)
 
 

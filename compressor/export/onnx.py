@@ -22,6 +22,7 @@ from compressor.errors import ExportError, InputFileError, brief
 from compressor.export.export_cache import ExportCache, export_key
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.precision import onnx_graph_precision
 from compressor.runtime.base import Runner
 from compressor.tasks import Task, get_task
 
@@ -229,6 +230,7 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
     props = {prop.key: prop.value for prop in model.metadata_props}
     if METADATA_KEY in props:
         meta = json.loads(props[METADATA_KEY])
+        meta.setdefault("precision", onnx_graph_precision(model))  # files written before precision was recorded
         return ModelHandle(
             name=meta["name"],
             task=meta["task"],
@@ -278,5 +280,8 @@ def _handle_from_graph(model: onnx.ModelProto, path: Path) -> ModelHandle:
         onnx_path=path,
         source=str(path),
         weights=str(path),
-        metadata={"assumed": "ImageNet normalisation (no compressor metadata in the file)"},
+        metadata={
+            "assumed": "ImageNet normalisation (no compressor metadata in the file)",
+            "precision": onnx_graph_precision(model),
+        },
     )
