@@ -150,6 +150,17 @@ def _outdir_with_results(folder: Path) -> list[str]:
     return [*_QUANTIZE_RANDOM, "-o", str(folder / "out")]
 
 
+def _half_checkpoint(folder: Path) -> list[str]:
+    """What `compress quantize --precision fp16` writes beside its report, given to quantize again."""
+    from compressor.models.checkpoint import save_checkpoint
+    from compressor.models.handle import InputSpec
+
+    description = {"name": "tiny_cnn", "task": "classification", "input_spec": InputSpec.image((64, 64)).to_dict()}
+    description |= {"class_names": [str(i) for i in range(10)], "precision": "fp16"}
+    save_checkpoint(folder / "model.fp16.pt", tiny_cnn(10).half().state_dict(), description)
+    return ["quantize", str(folder / "model.fp16.pt"), "--precision", "int8", "-o", str(folder / "out")]
+
+
 def _other_architecture(folder: Path) -> list[str]:
     return ["bench", "resnet18", "--weights", str(_tiny_checkpoint(folder))]
 
@@ -222,6 +233,7 @@ CASES = [
         mid_run=True,
     ),
     Case("outdir-has-results", "an OUTDIR holding earlier results", _outdir_with_results, "--force"),
+    Case("compressed-again", "an fp16 checkpoint (from compress quantize) to quantize", _half_checkpoint, "fp32 model"),
 ]
 
 

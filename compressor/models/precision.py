@@ -34,7 +34,9 @@ def onnx_graph_precision(model: onnx.ModelProto) -> str:
     if ops & _INTEGER_OPS or any(op.startswith("QLinear") for op in ops):
         return "int8"
     stored = Counter(
-        _ONNX_FLOAT_NAMES[tensor.data_type] for tensor in model.graph.initializer if tensor.data_type in _ONNX_FLOAT_NAMES
+        _ONNX_FLOAT_NAMES[tensor.data_type]
+        for tensor in model.graph.initializer
+        if tensor.data_type in _ONNX_FLOAT_NAMES
     )
     return stored.most_common(1)[0][0] if stored else FULL_PRECISION
 

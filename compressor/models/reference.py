@@ -30,7 +30,7 @@ def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: In
     path = reference_path(entry, bundle, spec)
     if path.is_file():
         return path
-    from compressor.api import train_handle  # the training pipeline sits above the model layer
+    from compressor.commands.training import train_handle  # the training pipeline sits above the model layer
     from compressor.models.loading import build_zoo_handle
 
     info(

@@ -1,0 +1,162 @@
+"""What the commands share: a torch model loaded for one, OUTDIR checks, the baseline's artifacts, variants
+measured side by side, and the report written."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from compressor.data import DatasetBundle, load_dataset
+from compressor.environment import collect_environment
+from compressor.errors import InputFileError
+from compressor.export.onnx import export_onnx
+from compressor.measure import Variant, head_to_head_ratios, measure_variants
+from compressor.models.handle import ModelHandle
+from compressor.models.loading import load_model
+from compressor.models.precision import require_full_precision
+from compressor.progress import info, warn
+from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
+from compressor.tasks import get_task
+from compressor.verdict import VerdictKey, speed_verdicts
+
+PARITY_SAMPLES = 32
+
+
+def load_torch_model(
+    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+) -> tuple[DatasetBundle, ModelHandle]:
+    """The dataset and a torch model for it; an ONNX source is refused for `purpose`."""
+    bundle = load_dataset(data)
+    return bundle, torch_model(model, bundle, weights, image_size, purpose)
+
+
+def torch_model(
+    model: str, bundle: DatasetBundle, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+) -> ModelHandle:
+    """An fp32 torch model for `bundle`; an ONNX source or fp16/bf16 weights are refused for `purpose`."""
+    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    if handle.module is None:
+        raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
+    require_full_precision(handle, purpose)
+    return handle
+
+
+def parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
+    """A real val batch for the export parity check (random inputs hide saturation and NaN issues)."""
+    task = get_task(handle.task)
+    loader = DataLoader(
+        bundle.split("val", handle.input_spec),
+        batch_size=PARITY_SAMPLES,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+        collate_fn=task.collate,
+    )
+    inputs, _ = task.prepare_batch(next(iter(loader)), handle.input_spec)
+    return inputs
+
+
+def refuse_earlier_results(output_dir: Path, force: bool, marker: str = "report.json") -> None:
+    """Refuse to overwrite an earlier run's results unless asked: an hour of work is easy to lose. Checked
+    before anything slow (a reference checkpoint's training) as well as just before writing."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputFileError(f"{output_dir} is a file; -o takes a directory")
+    if (output_dir / marker).exists() and not force:
+        raise InputFileError(f"{output_dir} already holds results ({marker}); pass --force to overwrite them")
+
+
+def prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
+    """OUTDIR, made once every input has been checked (a failed start leaves no empty folder behind)."""
+    refuse_earlier_results(output_dir, force, marker)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def baseline_artifacts(
+    handle: ModelHandle, bundle: DatasetBundle, with_onnx: bool, onnx_path: Path
+) -> dict[str, ModelHandle]:
+    """The artifact for each backend: the torch model itself and its ONNX export (or the given .onnx).
+    Used for baselines and for every torch variant (pruned, distilled) alike."""
+    if handle.module is None:
+        return {"onnxruntime": handle}
+    artifacts = {"torch": handle}
+    if with_onnx:
+        info("exporting to ONNX for the onnxruntime rows")
+        artifacts["onnxruntime"], parity = export_onnx(handle, onnx_path, parity_inputs=parity_batch(handle, bundle))
+        info(f"ONNX parity: {parity.summary()}")
+    return artifacts
+
+
+def profile_inputs(handle: ModelHandle, batch_size: int) -> list[torch.Tensor]:
+    """Example inputs to profile on: `batch_size` samples, or the task's fixed batch (detectors: 1)."""
+    task = get_task(handle.task)
+    return task.example_inputs(handle.input_spec, task.fixed_batch_size or batch_size)
+
+
+def build_report(
+    handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any
+) -> Report:
+    task = get_task(handle.task)
+    return Report(
+        model=handle.name,
+        task=handle.task,
+        primary_metric=task.primary_metric,
+        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
+        environment=collect_environment(),
+        results=rows,
+        notes=[
+            f"weights: {handle.weights}",
+            "latency: per batch after warm-up; fps: samples per second over the timed loop",
+            "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
+            "on CUDA, peak bytes allocated by torch",
+            "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
+            *([task.measurement_note] if task.measurement_note else []),
+            "background_cpu: share of the machine's CPU that other processes used while the row was timed",
+            *filter(None, [busy_machine_note(rows)]),
+        ],
+        **extra,
+    )
+
+
+@dataclasses.dataclass
+class SideBySide:
+    """The rows of one measuring run, and each variant timed head to head against the reference."""
+
+    rows: list[ResultRow]
+    samples: int
+    reference: str
+    head_to_head: dict[VerdictKey, list[float]]
+
+
+def side_by_side(
+    variants: list[Variant],
+    bundle: DatasetBundle,
+    backends: list[str],
+    device: str,
+    batch_sizes: list[int],
+    max_samples: int | None,
+    reference: str = "baseline",
+) -> SideBySide:
+    rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
+    return SideBySide(rows, samples, reference, head_to_head_ratios(variants, rows, device, reference))
+
+
+def write_compared(
+    handle: ModelHandle,
+    bundle: DatasetBundle,
+    measured: SideBySide,
+    output_dir: Path,
+    extra: dict[str, Any],
+    notes: list[str] | None = None,
+) -> Report:
+    """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster) and written."""
+    rows, samples = measured.rows, measured.samples
+    verdicts = speed_verdicts(rows, measured.reference, measured.head_to_head)
+    for verdict in verdicts:
+        (info if verdict.faster else warn)(verdict.sentence())
+    report = build_report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
+    report.notes += (notes or []) + [verdict.sentence() for verdict in verdicts]
+    write_report(report, output_dir / "report.json", output_dir / "report.md")
+    return report

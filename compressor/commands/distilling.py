@@ -1,0 +1,137 @@
+"""`compress distill`: a student trained against a teacher, measured beside it and beside the student trained alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from compressor.commands.common import (
+    baseline_artifacts,
+    prepare_output_dir,
+    refuse_earlier_results,
+    side_by_side,
+    torch_model,
+    write_compared,
+)
+from compressor.commands.training import train_config, train_handle
+from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
+from compressor.errors import InputFileError, ModelMismatchError, OptionError
+from compressor.measure import Variant
+from compressor.methods.distill import Teacher, parse_feature_pairs
+from compressor.models.handle import ModelHandle
+from compressor.models.huggingface import is_hf_model
+from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
+from compressor.models.precision import require_full_precision
+from compressor.models.registry import is_zoo_name
+from compressor.report import Report
+from compressor.runtime.torch_runner import TorchRunner, check_device
+from compressor.tasks import get_task
+
+
+def distill(
+    teacher: str,
+    student: str,
+    output_dir: str | Path,
+    data: str = DEFAULT_DATASET,
+    teacher_weights: str | None = None,
+    epochs: int = 5,
+    temperature: float = 4.0,
+    alpha: float = 0.7,
+    feature_pairs: list[str] | None = None,
+    feature_weight: float = 1.0,
+    compare_scratch: bool = False,
+    lr: float | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report | None:
+    """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
+    without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
+
+    Under torchrun every process trains a DDP replica; rank 0 measures and writes, and the others
+    return None once training is done."""
+    if temperature <= 0 or not 0.0 <= alpha <= 1.0 or feature_weight < 0:
+        raise OptionError(
+            f"--temperature must be > 0, --alpha in [0, 1] and --feature-weight >= 0; got {temperature}, {alpha} "
+            f"and {feature_weight}"
+        )
+    pairs = parse_feature_pairs(feature_pairs or [])
+    batch_sizes = batch_sizes or [1, 16]
+    check_device(device)
+    output_dir = Path(output_dir)
+    refuse_earlier_results(output_dir, force)
+    train_device = init_distributed(device)
+    bundle = load_dataset(data)
+    # The students first: a misspelt one fails before a missing reference teacher is trained (minutes).
+    students = {"distilled": _student(student, bundle, image_size)}
+    if compare_scratch:  # built again from the same seed: the same initial weights
+        students["scratch"] = _student(student, bundle, image_size)
+    with main_process_first():  # a missing reference teacher is trained once, by rank 0
+        teacher_handle = torch_model(teacher, bundle, teacher_weights, image_size, "distillation")
+    objective = get_task(teacher_handle.task).distillation
+    if objective is None:
+        raise OptionError(f"no distillation loss for {teacher_handle.task} models like {teacher_handle.name}")
+    if compare_scratch and objective == "embedding":
+        raise OptionError("--compare-scratch: an embedding student has no labels to learn from without its teacher")
+    _check_student_fits(students["distilled"], student, teacher_handle)
+    prepare_output_dir(output_dir, force)
+    assert teacher_handle.module is not None
+    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight)
+    config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
+    val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
+    summary: dict[str, Any] = {
+        "teacher": teacher_handle.name,
+        "objective": objective,
+        "temperature": temperature,
+        "alpha": alpha,
+        "feature_pairs": [f"{t}:{s}" for t, s in pairs],
+        "epochs": epochs,
+        "processes": world_size(),
+    }
+    for name, handle in students.items():
+        output = output_dir / (name if is_hf_model(handle) else f"{name}.pt")
+        taught = guide if name == "distilled" else None
+        result = train_handle(handle, bundle, output, epochs, dataclasses.replace(config), taught, resume, val_set)
+        summary[name] = {"best_epoch": result.best_epoch, "best_val": result.best_metric}
+    if not is_main_process():
+        return None
+    variants = [
+        Variant(name, "fp32", baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx"))
+        for name, handle in {"teacher": teacher_handle, **students}.items()
+    ]
+    compared = side_by_side(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples, "teacher")
+    return write_compared(students["distilled"], bundle, compared, output_dir, {"distillation": summary})
+
+
+def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Dataset:
+    """Val texts scored by the cosine of the student's embeddings to the teacher's (no labels needed)."""
+    assert teacher.module is not None
+    task = get_task(teacher.task)
+    return task.scoring_set(bundle.split("val", teacher.input_spec), TorchRunner(teacher.module), teacher.input_spec)
+
+
+def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None) -> ModelHandle:
+    """The student: a zoo model or factory freshly initialised; a checkpoint or model directory as saved."""
+    fresh = is_zoo_name(student) or is_file_factory(student)
+    handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
+    if handle.module is None:
+        raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
+    require_full_precision(handle, "a student")
+    return handle
+
+
+def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:
+    """The student must take the teacher's inputs."""
+    if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:
+        raise ModelMismatchError(
+            f"student {student} ({handle.task}, input {handle.input_spec.shape}) does not take the teacher's "
+            f"inputs ({teacher.task}, {teacher.input_spec.shape}); pass --image-size to size both alike"
+        )

@@ -1,0 +1,126 @@
+"""`compress export`: an ONNX file, a TensorRT engine, or a Jetson bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from compressor.commands.common import load_torch_model, parity_batch, prepare_output_dir, refuse_earlier_results
+from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split
+from compressor.errors import OptionError, UnknownNameError
+from compressor.export.engines import engine_from_onnx
+from compressor.export.jetson import (
+    JETSON_OPSET,
+    JetsonManifest,
+    calibration_record,
+    check_jetson_options,
+    make_static,
+    measure_bundle_accuracy,
+    write_bundle_files,
+)
+from compressor.export.onnx import ParityResult, export_onnx
+from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
+from compressor.methods.calibration import DatasetCalibrationReader
+from compressor.methods.quantize import Int8Request, quantize_onnx_int8
+from compressor.models.handle import ModelHandle
+from compressor.progress import info
+from compressor.tasks import get_task
+
+
+def export(
+    model: str,
+    output: str | Path,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    opset: int | None = None,
+) -> tuple[ModelHandle, ParityResult]:
+    """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
+    bundle, handle = load_torch_model(model, data, weights, image_size, "export")
+    extra = {"opset": opset} if opset is not None else {}
+    return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
+
+
+def export_tensorrt(
+    model: str,
+    output: str | Path,
+    precision: str = "fp32",
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    batch: BatchProfile | None = None,
+    timing_cache: str | Path | None = None,
+    int8: Int8Request | None = None,
+) -> EngineRecord:
+    """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
+    (Q/DQ for int8), with the ONNX it came from and a JSON record beside it."""
+    if precision not in ENGINE_PRECISIONS:
+        raise UnknownNameError(
+            f"unknown precision {precision!r} for TensorRT; choose from {', '.join(ENGINE_PRECISIONS)}"
+        )
+    import_tensorrt()  # fail before any export work: one line naming the extra
+    require_cuda()
+    output = Path(output)
+    bundle, handle = load_torch_model(model, data, weights, image_size, "TensorRT export")
+    onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=parity_batch(handle, bundle))
+    with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
+        if precision == "int8":
+            onnx_handle, _ = tensorrt_int8(onnx_handle, bundle, int8, output.with_suffix(".int8.onnx"), Path(scratch))
+        cache = Path(timing_cache) if timing_cache else output.with_suffix(".timing-cache")
+        return engine_from_onnx(onnx_handle, output, precision, batch, cache)[1]
+
+
+def tensorrt_int8(
+    fp32: ModelHandle, bundle: DatasetBundle, int8: Int8Request | None, output: Path, scratch: Path
+) -> tuple[ModelHandle, Int8Request]:
+    """Q/DQ ONNX the way TensorRT reads it (symmetric activations, every weighted op); no tuning for this CPU."""
+    request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
+    return quantize_onnx_int8(fp32, bundle, request, output, scratch).handle, request
+
+
+def export_jetson(
+    model: str,
+    output_dir: str | Path,
+    precision: str = "int8",
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    jetpack: str = "6.2",
+    batch_size: int = 1,
+    int8: Int8Request | None = None,
+    max_samples: int | None = None,
+    force: bool = False,
+) -> JetsonManifest:
+    """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
+    and benchmark scripts; manifest with the accuracy model.onnx gives under onnxruntime here)."""
+    check_jetson_options(precision, jetpack, batch_size)
+    output_dir = Path(output_dir)
+    refuse_earlier_results(output_dir, force, marker="manifest.json")
+    bundle, handle = load_torch_model(model, data, weights, image_size, "a Jetson bundle")
+    if handle.task not in ("classification", "detection"):
+        raise OptionError(
+            f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
+        )
+    prepare_output_dir(output_dir, force, marker="manifest.json")
+    task = get_task(handle.task)
+    with tempfile.TemporaryDirectory(prefix="compressor-jetson-") as scratch:
+        work = Path(scratch)
+        fp32, _ = export_onnx(
+            handle, work / "fp32.onnx", parity_inputs=parity_batch(handle, bundle), opset=JETSON_OPSET
+        )
+        source, calibration = fp32, None
+        if precision == "int8":
+            source, request = tensorrt_int8(fp32, bundle, int8, work / "int8.onnx", work)
+            calibration_set = calibration_split(bundle, handle.input_spec, request.calib_samples)
+            reader = DatasetCalibrationReader(calibration_set, task, handle.input_spec, list(task.input_names))
+            calibration = calibration_record(bundle, reader, len(calibration_set), request.calibration)  # type: ignore[arg-type]
+        assert source.onnx_path is not None
+        static = make_static(source.onnx_path, output_dir / "model.onnx", batch_size, handle.input_spec.shape)
+        accuracy = measure_bundle_accuracy(fp32, output_dir / "model.onnx", bundle, batch_size, max_samples)
+    manifest = write_bundle_files(output_dir, handle, static, precision, jetpack, batch_size, accuracy, calibration)
+    info(
+        f"bundle {task.primary_metric}: {accuracy.bundle:.4f} (fp32 {accuracy.fp32:.4f}) on {accuracy.samples} val "
+        "samples, onnxruntime CPU"
+    )
+    return manifest

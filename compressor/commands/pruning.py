@@ -1,0 +1,82 @@
+"""`compress prune`: the baseline and its pruned version(s) measured side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from compressor.commands.common import (
+    baseline_artifacts,
+    load_torch_model,
+    prepare_output_dir,
+    refuse_earlier_results,
+    side_by_side,
+    write_compared,
+)
+from compressor.commands.training import train_config
+from compressor.data import DEFAULT_DATASET
+from compressor.measure import Variant
+from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
+from compressor.methods.prune_options import PruneRequest, sweep_requests
+from compressor.progress import info
+from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
+from compressor.report import Report
+from compressor.runtime.torch_runner import check_device
+from compressor.tasks import get_task
+
+
+def prune(
+    model: str,
+    output_dir: str | Path,
+    request: PruneRequest | None = None,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    sweep: list[float] | None = None,
+    sweep_by: str = "sparsity",
+    lr: float | None = None,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report:
+    """`compress prune`: baseline and pruned model(s) measured side by side in one run, written to OUTDIR.
+
+    With `sweep`, the model is pruned once per level (`sweep_by`: sparsity or threshold), each from
+    the unpruned model, and the report adds a `sweep` block and sweep.png (accuracy against latency).
+    """
+    request = request or PruneRequest()
+    requests = sweep_requests(request, sweep, sweep_by) if sweep else [request]
+    for each in requests:
+        each.check()
+    batch_sizes = batch_sizes or [1, 16]
+    check_device(device)
+    output_dir = Path(output_dir)
+    refuse_earlier_results(output_dir, force)
+    bundle, handle = load_torch_model(model, data, weights, image_size, "pruning")
+    prepare_output_dir(output_dir, force)
+    baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
+    config = train_config(model, lr=lr)
+    config.lr = lr or config.lr * FINETUNE_LR_SCALE
+    variants, outcomes = [], []
+    for each in requests:
+        name, stem = (
+            ("pruned", "model.pruned") if not sweep else (f"pruned@{each.level:g}", f"sweep/pruned-{each.level:g}")
+        )
+        info(f"{name}: pruning {handle.name}")
+        pruned, outcome = prune_model(handle, bundle, each, config)
+        pruned = save_pruned(pruned, output_dir / f"{stem}.pt")
+        variants.append(Variant(name, "fp32", baseline_artifacts(pruned, bundle, True, output_dir / f"{stem}.onnx")))
+        outcomes.append(outcome)
+    measured = [Variant("baseline", "fp32", baseline), *variants]
+    compared = side_by_side(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    rows = compared.rows
+    annotate_rows(rows, measured, {variant.name: outcome for variant, outcome in zip(variants, outcomes, strict=True)})
+    extra: dict[str, Any] = {}
+    if sweep:
+        extra["sweep"] = sweep_summary(rows, outcomes, variants, get_task(handle.task).primary_metric)
+        extra["sweep_plot"] = str(sweep_plot(rows, variants, handle, get_task(handle.task).primary_metric, output_dir))
+    else:
+        extra["pruning"] = outcomes[0].summary()
+    notes = [UNSTRUCTURED_NOTE] if not request.structured else []
+    return write_compared(handle, bundle, compared, output_dir, extra, notes)

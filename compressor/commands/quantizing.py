@@ -1,0 +1,123 @@
+"""`compress quantize`: the baseline and its int8, fp16 or bf16 version measured side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from compressor.commands.common import (
+    SideBySide,
+    baseline_artifacts,
+    prepare_output_dir,
+    profile_inputs,
+    refuse_earlier_results,
+    side_by_side,
+    write_compared,
+)
+from compressor.data import DEFAULT_DATASET, load_dataset
+from compressor.errors import InputFileError, UnknownNameError
+from compressor.measure import Variant
+from compressor.methods.half import torch_half_handle
+from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
+from compressor.models.checkpoint import save_checkpoint
+from compressor.models.handle import ModelHandle
+from compressor.models.loading import load_model
+from compressor.models.precision import require_full_precision
+from compressor.models.registry import is_zoo_name
+from compressor.op_profile import OpTimes, profile_batch_size, profile_pair
+from compressor.progress import info
+from compressor.report import Report
+from compressor.runtime.torch_runner import check_device
+from compressor.tasks import get_task
+from compressor.verdict import speed_verdicts
+
+
+def quantize(
+    model: str,
+    output_dir: str | Path,
+    precision: str,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    int8: Int8Request | None = None,
+    device: str = "cpu",
+    batch_sizes: list[int] | None = None,
+    max_samples: int | None = None,
+    image_size: tuple[int, int] | None = None,
+    force: bool = False,
+) -> Report:
+    """`compress quantize`: baseline and quantized model measured side by side in one run, written to OUTDIR."""
+    if precision not in PRECISIONS:
+        raise UnknownNameError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    batch_sizes = batch_sizes or [1, 16]
+    int8 = dataclasses.replace(int8 or Int8Request(), batch_sizes=tuple(batch_sizes))
+    check_device(device)
+    output_dir = Path(output_dir)
+    refuse_earlier_results(output_dir, force)
+    bundle = load_dataset(data)
+    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    require_full_precision(handle, "quantization")
+    if precision == "bf16" and handle.module is None:
+        raise InputFileError(
+            f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
+        )
+    if precision == "int8":
+        int8_method(int8, get_task(handle.task))  # a contradictory request fails before OUTDIR is touched
+    prepare_output_dir(output_dir, force)
+    baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
+    onnx_baseline = baseline["onnxruntime"]
+    extra: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="compressor-quantize-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        if onnx_baseline.onnx_path != output_dir / "baseline.onnx":  # an .onnx model given: keep a copy beside
+            onnx_baseline = stamp(onnx_baseline.onnx_path, output_dir / "baseline.onnx", onnx_baseline, {})
+            baseline["onnxruntime"] = onnx_baseline
+        if precision == "int8":
+            outcome = quantize_onnx_int8(onnx_baseline, bundle, int8, output_dir / "model.int8.onnx", scratch)
+            variant = Variant("int8", "int8", {"onnxruntime": outcome.handle})
+            extra["quantization"] = outcome.summary()
+        else:
+            variant = _half_variant(handle, onnx_baseline, precision, output_dir, scratch)
+            onnx_half = variant.artifacts.get("onnxruntime")
+            extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
+        backends = [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
+        measured = side_by_side(
+            [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
+        )
+    explanation = None
+    if precision == "int8" and device == "cpu":
+        op_times, slower = _int8_op_times(onnx_baseline, outcome.handle, measured, batch_sizes)
+        extra["quantization"]["op_time_ms"] = op_times.to_dict("baseline", "int8")
+        explanation = op_times.sentence("baseline", "int8") if slower else None
+    report = write_compared(handle, bundle, measured, output_dir, extra, [explanation] if explanation else [])
+    if explanation:
+        info(f"int8: {explanation}")
+    return report
+
+
+def _int8_op_times(
+    baseline: ModelHandle, int8: ModelHandle, measured: SideBySide, batch_sizes: list[int]
+) -> tuple[OpTimes, bool]:
+    """Both ONNX files profiled op type by op type, where int8 was not faster if it was anywhere (see
+    `op_profile`); and whether it was not faster there."""
+    verdicts = speed_verdicts(measured.rows, measured.reference, measured.head_to_head)
+    batch_size, slower = profile_batch_size(verdicts, batch_sizes)
+    assert baseline.onnx_path is not None and int8.onnx_path is not None
+    return profile_pair(baseline.onnx_path, int8.onnx_path, profile_inputs(baseline, batch_size)), slower
+
+
+def _half_variant(
+    handle: ModelHandle, onnx_baseline: ModelHandle, precision: str, output_dir: Path, scratch: Path
+) -> Variant:
+    """fp16: a torch half model and an fp16 ONNX file; bf16: the torch model only."""
+    artifacts: dict[str, ModelHandle] = {}
+    if handle.module is not None:
+        artifacts["torch"] = torch_half_handle(handle, precision)
+        if is_zoo_name(handle.name):
+            state = artifacts["torch"].module.state_dict()  # type: ignore[union-attr]
+            save_checkpoint(output_dir / f"model.{precision}.pt", state, {**handle.describe(), "precision": precision})
+    if precision == "fp16":
+        artifacts["onnxruntime"], kept = fp16_onnx(onnx_baseline, output_dir / "model.fp16.onnx", scratch)
+        info(f"fp16 ONNX: {', '.join(kept) or 'no'} op types kept in float32; inputs and outputs stay float32")
+    return Variant(precision, precision, artifacts)
