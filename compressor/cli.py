@@ -194,12 +194,14 @@ def train_command(
     image_size: ImageSizeOpt = None,
     device: DeviceOpt = "cpu",
     resume: ResumeOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Train over an existing checkpoint at --output.")] = False,
 ) -> None:
     """Train a model from scratch on a dataset and save a self-describing checkpoint (under torchrun: DDP)."""
     from compressor import api
 
     config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
-    api.train(model, output, data=data, epochs=epochs, image_size=_image_size(image_size), config=config, resume=resume)
+    size = _image_size(image_size)
+    api.train(model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force)
 
 
 @app.command("export")

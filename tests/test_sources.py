@@ -161,6 +161,12 @@ def test_train_writes_safetensors_that_reload_by_path(tmp_path: Path, image_fold
     api.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
     handle = load_model(str(out), bundle)
     assert handle.input_spec.shape == (3, 32, 32) and handle.class_names == bundle.class_names
+    written = out.read_bytes()
+    with pytest.raises(InputFileError, match="already exists; pass --force"):  # hours of training, maybe
+        api.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
+    assert out.read_bytes() == written
+    api.train("tiny_cnn", out, data=str(image_folder), epochs=2, image_size=(32, 32), force=True)
+    assert read_checkpoint(out).description["train"]["epochs"] == 2
 
 
 def test_training_is_seeded(tmp_path: Path, image_folder: Path) -> None:

@@ -39,8 +39,12 @@ def train(
     image_size: tuple[int, int] | None = None,
     config: TrainConfig | None = None,
     resume: bool = False,
+    force: bool = False,
 ) -> tuple[ModelHandle, TrainResult]:
-    """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun)."""
+    """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun).
+
+    An existing checkpoint at `output` is trained over only with `force` (or continued with `resume`): it may
+    hold hours of training."""
     if not (is_zoo_name(model) or is_file_factory(model)):
         if Path(model).expanduser().exists():
             raise InputFileError(
@@ -48,6 +52,10 @@ def train(
                 "(checkpoint, .onnx or Hugging Face directory): bench or export it by path instead"
             )
         get_entry(model)  # an unknown name: the registry's error suggests close names
+    if Path(output).exists() and not (force or resume):
+        raise InputFileError(
+            f"{output} already exists; pass --force to train over it, or --resume to continue the run that wrote it"
+        )
     config = config or train_config(model)
     check_device(config.device)
     config.device = init_distributed(config.device)
