@@ -114,7 +114,8 @@ class PruneStage(Stage):
         report = api.prune(
             model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, **run.measured(force)
         )
-        return StageResult(str(output_dir / "model.pruned.pt"), report, "pruned", True)
+        pruned = output_dir / "model.pruned.pt"  # a Hugging Face model: the model directory model.pruned/
+        return StageResult(str(pruned if pruned.exists() else output_dir / "model.pruned"), report, "pruned", True)
 
 
 class DistillStage(Stage):

@@ -21,9 +21,13 @@ from compressor.data.text import hf_tokenizer, words
 from compressor.data.topics import TOPICS, make_split
 from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
 from compressor.measure import Variant, measure_variants
+from compressor.methods.channel_pruning import prune_structured
+from compressor.methods.prune import prune_model, save_pruned
+from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
+from compressor.train import TrainConfig
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
@@ -240,3 +244,50 @@ def test_embedding_student_is_distilled_by_cosine(
         api.distill(
             str(embedder_dir), str(small_embedder_dir), tmp_path / "x", data=str(text_data), compare_scratch=True
         )
+
+
+def _self_attentions(module: torch.nn.Module) -> list[torch.nn.Module]:
+    return [m for m in module.modules() if type(m).__name__ == "BertSelfAttention"]
+
+
+def test_bert_attention_loses_the_same_channels_in_every_head(bert_dir: Path, text_data: Path) -> None:
+    """Channels whose weights are zero are removed from each head alike, so the outputs stay exactly the
+    same: before, BERT's query/key/value lost the weakest of the whole width and its forward split what
+    was left into heads of the old size (2 heads of 16 -> 28 channels: a reshape error)."""
+    handle = load_model(str(bert_dir), load_dataset(str(text_data)))
+    module = handle.module.eval()
+    example = get_task("text").example_inputs(handle.input_spec, 3)
+    for attention in _self_attentions(module):  # 2 heads of 16: the last 2 channels of each head carry nothing
+        with torch.no_grad():
+            for projection in (attention.query, attention.key, attention.value):
+                projection.weight[[14, 15, 30, 31]] = 0.0
+                projection.bias[[14, 15, 30, 31]] = 0.0
+    with torch.no_grad():
+        expected = module(*example)
+    ignored = [m for name, m in module.named_modules() if isinstance(m, torch.nn.Linear) and ".attention." not in name]
+    prune_structured(module, example, PruneRequest(sparsity=0.125, round_to=2), ignored, lambda step: None)
+    for attention in _self_attentions(module):
+        assert attention.query.out_features == attention.value.out_features == attention.all_head_size == 28
+        assert (attention.num_attention_heads, attention.attention_head_size) == (2, 14)
+    with torch.no_grad():
+        torch.testing.assert_close(module(*example), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
+    bundle = load_dataset(str(text_data))
+    api.prune(
+        str(bert_dir), tmp_path / "p", PruneRequest(sparsity=0.4, round_to=4), data=str(text_data), batch_sizes=[2]
+    )
+    pruned = load_model(str(tmp_path / "p" / "model.pruned"), bundle)  # config, tokenizer and weights beside
+    ids, mask = get_task("text").example_inputs(pruned.input_spec, 2)
+    session = ort.InferenceSession(str(tmp_path / "p" / "model.pruned.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, pruned.module.eval()(ids, mask).numpy(), atol=1e-4)
+    # Pruned again with the attention left alone: the first run's head size must survive in the record.
+    attention = tuple(f"model.bert.encoder.layer.{i}.attention" for i in range(2))
+    again, _ = prune_model(pruned, bundle, PruneRequest(sparsity=0.5, round_to=4, ignore=attention), TrainConfig())
+    reloaded = load_model(str(save_pruned(again, tmp_path / "twice.pt").source), bundle)
+    assert [a.attention_head_size for a in _self_attentions(reloaded.module)] == [10, 10]
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.module.eval()(ids, mask), again.module(ids, mask))

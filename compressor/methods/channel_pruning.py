@@ -24,6 +24,9 @@ from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, Prun
 # embeddings): by default only groups that touch none of these, i.e. the MLPs' hidden widths, are
 # pruned; with `residual_width`, the residual group too where its attention is torch's own.
 RESIDUAL_COUPLED = (nn.MultiheadAttention, nn.LayerNorm, nn.Embedding)
+# Hugging Face's BERT-style attention (BERT, RoBERTa, ViT, ELECTRA, ...) splits `query`/`key`/`value` into
+# heads by these plain attributes; its projections' width is pruned head by head, and they kept in step.
+HF_HEAD_ATTRIBUTES = ("num_attention_heads", "attention_head_size", "all_head_size")
 
 
 def _channel_counts(module: nn.Module) -> dict[str, int]:
@@ -70,13 +73,12 @@ def _prune_once(
     graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example))
     importance = tp.importance.GroupMagnitudeImportance(p=NORMS[request.norm], normalizer="mean")
     names = {m: name for name, m in module.named_modules()}
+    parents = {child: parent for parent in module.modules() for child in parent.children()}
     groups = []
     for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=list(PRUNABLE)):
-        heads = 1
-        if any(isinstance(dep.target.module, RESIDUAL_COUPLED) for dep, _ in group):
-            heads = _residual_heads(group) if request.residual_width else None
-            if heads is None:
-                continue
+        heads = _group_heads(group, request.residual_width, parents)
+        if heads is None:
+            continue
         root = group[0].dep.target.module
         groups.append((root, group[0].dep.handler, importance(group).detach().cpu(), heads))
     scores = [group_scores for _, _, group_scores, _ in groups]
@@ -91,6 +93,31 @@ def _prune_once(
         pruning_group = graph.get_pruning_group(root, handler, weakest_channels(group_scores, kept, heads))
         if graph.check_pruning_group(pruning_group):
             pruning_group.prune()
+
+
+def _group_heads(group: tp.Group, residual_width: bool, parents: dict[nn.Module, nn.Module]) -> int | None:
+    """How many attention heads split the group's channels (1: none), or None to leave the group whole."""
+    if any(isinstance(dep.target.module, RESIDUAL_COUPLED) for dep, _ in group):
+        return _residual_heads(group) if residual_width else None
+    return _projection_heads(group, parents)
+
+
+def _is_head_split_attention(module: nn.Module) -> bool:
+    return all(isinstance(getattr(module, name, None), int) for name in HF_HEAD_ATTRIBUTES) and isinstance(
+        getattr(module, "query", None), nn.Linear
+    )
+
+
+def _projection_heads(group: tp.Group, parents: dict[nn.Module, nn.Module]) -> int | None:
+    """For a group that narrows the query/key/value projections of an attention module: its head count
+    when the module is BERT-style (see HF_HEAD_ATTRIBUTES); None for any other attention class, whose
+    forward would split the narrowed width into the wrong heads (or fail). 1 outside attention."""
+    owners = {parents.get(dep.target.module) for dep, _ in group}
+    attentions = {owner for owner in owners if owner is not None and "Attention" in type(owner).__name__}
+    if not attentions:
+        return 1
+    counts = {owner.num_attention_heads for owner in attentions if _is_head_split_attention(owner)}
+    return counts.pop() if len(counts) == 1 and all(map(_is_head_split_attention, attentions)) else None
 
 
 def _residual_heads(group: tp.Group) -> int | None:
@@ -114,11 +141,15 @@ def weakest_channels(scores: torch.Tensor, kept: int, heads: int) -> list[int]:
 
 
 def _sync_width_attributes(module: nn.Module) -> None:
-    """torchvision's VisionTransformer keeps its width as a plain attribute its forward reshapes with;
-    torch-pruning narrows its tensors (class token included), not that."""
+    """Widths kept as plain attributes that a forward reshapes with, which torch-pruning does not know:
+    torchvision's VisionTransformer's `hidden_dim`, and BERT-style attention's head size. The attention's
+    `scaling` stays as trained: the kept channels of each head carry most of its dot product."""
     for sub in module.modules():
         if isinstance(sub, VisionTransformer):
             sub.hidden_dim = sub.class_token.shape[-1]
+        elif _is_head_split_attention(sub):
+            sub.all_head_size = sub.query.out_features
+            sub.attention_head_size = sub.all_head_size // sub.num_attention_heads
 
 
 def prune_structured(

@@ -23,10 +23,12 @@ from compressor.methods.weight_pruning import prune_unstructured
 from compressor.models.architecture_changes import (
     ARCHITECTURE_CHANGES,
     changed_attributes,
+    merged_changes,
     shape_attributes,
 )
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.handle import ModelHandle
+from compressor.models.huggingface import is_hf_model, save_hf_directory
 from compressor.progress import info
 from compressor.tasks import get_task
 from compressor.train import TrainConfig, fit, recalibrate
@@ -88,7 +90,9 @@ def prune_model(
         info(f"zeroed {outcome.sparsity:.1%} of the weights of {len(outcome.pruned_layers)} layers")
     metadata = {
         **handle.metadata,
-        ARCHITECTURE_CHANGES: changed_attributes(before, shape_attributes(module)),
+        ARCHITECTURE_CHANGES: merged_changes(
+            handle.metadata.get(ARCHITECTURE_CHANGES, {}), changed_attributes(before, shape_attributes(module))
+        ),
         "pruning": outcome.summary(),
     }
     pruned = dataclasses.replace(handle, module=module.eval(), metadata=metadata)
@@ -96,7 +100,12 @@ def prune_model(
 
 
 def save_pruned(handle: ModelHandle, path: Path) -> ModelHandle:
-    """Write the pruned checkpoint (state_dict + architecture changes, no pickled module)."""
+    """Write the pruned checkpoint (state_dict + architecture changes, no pickled module); a Hugging Face
+    model as a model directory like its source, `path` without its suffix, the changes in its record."""
     assert handle.module is not None
-    save_checkpoint(path, handle.module.state_dict(), handle.describe())
+    if is_hf_model(handle):
+        path = path.with_suffix("")
+        save_hf_directory(handle, path, handle.describe())
+    else:
+        save_checkpoint(path, handle.module.state_dict(), handle.describe())
     return dataclasses.replace(handle, weights=str(path), source=str(path))

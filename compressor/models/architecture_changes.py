@@ -45,6 +45,12 @@ def changed_attributes(before: Attributes, after: Attributes) -> Attributes:
     return changes
 
 
+def merged_changes(earlier: Attributes, later: Attributes) -> Attributes:
+    """The changes of two pruning runs, one after the other: a model pruned again keeps the first run's
+    changes (e.g. a ViT's `hidden_dim`) where the second did not touch them."""
+    return {name: {**earlier.get(name, {}), **later.get(name, {})} for name in {**earlier, **later}}
+
+
 def apply_architecture_changes(module: nn.Module, changes: Attributes, state_dict: dict[str, torch.Tensor]) -> None:
     """Make a fresh `module` the pruned architecture: set the recorded attributes, then give every
     parameter and buffer the shape it has in `state_dict` (its values are loaded afterwards)."""

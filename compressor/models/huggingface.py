@@ -29,6 +29,7 @@ from compressor.data.text import (
     text_input_spec,
 )
 from compressor.errors import InputFileError, ModelMismatchError, brief
+from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.handle import InputSpec, ModelHandle
 
 
@@ -134,16 +135,53 @@ def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHan
             f"{path} predicts {config.num_labels} labels but {text.name} has {text.num_classes}; "
             "pass the dataset it was fine-tuned on"
         )
-    model = _load_pretrained(import_transformers().AutoModelForSequenceClassification, path)
+    auto_class = import_transformers().AutoModelForSequenceClassification
+    record = _recorded_record(path)
+    changes = record.get(ARCHITECTURE_CHANGES)
+    module = (
+        _load_pruned(auto_class, config, path, changes)
+        if changes
+        else SequenceClassifier(_load_pretrained(auto_class, path))
+    )
     return ModelHandle(
         name=path.name,
         task=TEXT_TASK,
         input_spec=_tokenized_spec(path, config),
         class_names=list(text.class_names),
-        module=SequenceClassifier(model).eval(),
+        module=module.eval(),
         source=str(path),
         weights=str(path),
+        metadata={key: value for key, value in record.items() if key in (ARCHITECTURE_CHANGES, "pruning")},
     )
+
+
+def _recorded_record(path: Path) -> dict[str, Any]:
+    """What compressor wrote beside the model (TRAINING_RECORD), or nothing for other directories."""
+    record = path / TRAINING_RECORD
+    if not record.is_file():
+        return {}
+    try:
+        return dict(json.loads(record.read_text()))
+    except (OSError, ValueError) as error:
+        raise InputFileError(f"{record}: unreadable record: {brief(error)}") from error
+
+
+def _load_pruned(auto_class: Any, config: Any, path: Path, changes: dict[str, Any]) -> SequenceClassifier:
+    """A classifier `compress prune` narrowed: its config still says the original widths (per-layer widths
+    do not fit a config), so the architecture is built from the config, resized by the recorded changes,
+    and the saved tensors loaded strictly."""
+    from safetensors.torch import load_file
+
+    from compressor.models.loading import apply_state_dict  # loading imports this module lazily
+
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        raise InputFileError(f"{path}: a pruned model directory without its .safetensors weights")
+    state = {f"model.{key}": tensor for file in files for key, tensor in load_file(str(file)).items()}
+    module = SequenceClassifier(auto_class.from_config(config))
+    apply_architecture_changes(module, changes, state)
+    apply_state_dict(module, state, str(path))
+    return module
 
 
 # What compressor records about a model directory it wrote (training options, best epoch), beside its files.
