@@ -1,0 +1,234 @@
+"""`compress models`, `train`, `export`, `bench` and `compare`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from compressor.cli.app import stdout, user_errors
+from compressor.cli.options import (
+    Calibration,
+    DataOpt,
+    DeviceOpt,
+    DumpRecipeOpt,
+    ExportFormat,
+    ForceOpt,
+    ImageSizeOpt,
+    MaxSamplesOpt,
+    ModelArg,
+    ResumeOpt,
+    WeightsOpt,
+    image_size_pair,
+    int_list,
+    path_not_flag,
+)
+from compressor.cli.recipes import dump_or_run_stage, run_spec, stage_from
+from compressor.compare import compare_files
+from compressor.compare import to_markdown as comparison_markdown
+from compressor.errors import OptionError
+from compressor.fsutil import removed_on_failure, write_text_atomic
+from compressor.report import to_markdown, write_report
+
+
+@user_errors
+def models_command() -> None:
+    """List the reference zoo: task, default input size and source of each model."""
+    from compressor.models.registry import list_entries  # not the api: no onnx or torchvision to import
+
+    table = Table("model", "task", "default input", "source", "description")
+    for column in table.columns[:4]:
+        column.no_wrap = True
+    for entry in list_entries():
+        table.add_row(entry.name, entry.task, "x".join(map(str, entry.input_size)), entry.source, entry.description)
+    stdout.print(table)
+
+
+@user_errors
+def train_command(
+    model: ModelArg,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", callback=path_not_flag, help="Checkpoint to write (.pt or .safetensors).")
+    ],
+    data: DataOpt = "shapes",
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Default: 32, or 8 for detectors.")] = None,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the model's recipe (2e-3 for most).")] = None,
+    seed: int = 0,
+    image_size: ImageSizeOpt = None,
+    device: DeviceOpt = "cpu",
+    resume: ResumeOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Train over an existing checkpoint at --output.")] = False,
+) -> None:
+    """Train a model from scratch on a dataset and save a self-describing checkpoint (under torchrun: DDP)."""
+    from compressor import api
+
+    config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    size = image_size_pair(image_size)
+    api.train(model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force)
+
+
+@user_errors
+def export_command(
+    model: ModelArg,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            callback=path_not_flag,
+            help="File to write (onnx, tensorrt) or bundle directory (jetson).",
+        ),
+    ],
+    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = "onnx",
+    precision: Annotated[
+        str | None,
+        typer.Option(help="tensorrt: fp32, fp16 or int8 (default fp32); jetson: int8 or fp16 (default int8)."),
+    ] = None,
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18; jetson: 17).")] = None,
+    image_size: ImageSizeOpt = None,
+    jetpack: Annotated[str, typer.Option(help="jetson: the JetPack on the board (6.2 ships TensorRT 10.3).")] = "6.2",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="jetson: the static batch size.")] = 1,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, help="tensorrt: largest batch the engine takes.")
+    ] = 32,
+    timing_cache: Annotated[
+        Path | None, typer.Option("--timing-cache", help="tensorrt: timing cache to reuse (default: beside -o).")
+    ] = None,
+    calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = "minmax",
+    calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
+    max_samples: MaxSamplesOpt = None,
+    force: ForceOpt = False,
+    dump_recipe: DumpRecipeOpt = False,
+) -> None:
+    """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
+    from compressor import api
+    from compressor.export.tensorrt import BatchProfile
+    from compressor.methods.quantize import Int8Request
+    from compressor.stages import ExportStage
+    from compressor.tasks import get_task
+
+    if dump_recipe:
+        stage = stage_from(
+            ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
+            max_batch=max_batch, calibration=calibration, calib_samples=calib_samples,
+        )  # fmt: skip
+        run = run_spec(data, weights, image_size, "cpu", "1,16", max_samples)
+        dump_or_run_stage("export", stage, model, run, output, force, dump_recipe)
+        return
+    size = image_size_pair(image_size)
+    int8 = Int8Request(calibration=calibration, calib_samples=calib_samples)
+    if format == "tensorrt":
+        record = api.export_tensorrt(
+            model, output, precision or "fp32", data=data, weights=weights, image_size=size,
+            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
+        )  # fmt: skip
+        stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
+        return
+    if format == "jetson":
+        with removed_on_failure(output):
+            manifest = api.export_jetson(
+                model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
+                batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
+            )  # fmt: skip
+        accuracy = manifest.expected_accuracy
+        stdout.print(
+            f"wrote {output}/ (model.onnx {manifest.precision}, static {manifest.inputs[0].shape}, JetPack "
+            f"{manifest.jetpack}/TensorRT {manifest.tensorrt}); {accuracy.metric} {accuracy.bundle:.4f} on "
+            f"onnxruntime here, fp32 {accuracy.fp32:.4f}",
+            highlight=False,
+        )
+        return
+    if precision not in (None, "fp32"):
+        raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
+    handle, parity = api.export(model, output, data=data, weights=weights, image_size=size, opset=opset)
+    verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
+    axes = sorted(
+        {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}
+    )
+    shapes = f"dynamic {', '.join(axes)}" if axes else "static shapes"
+    stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, {shapes})")
+    stdout.print(f"parity vs torch: {parity.summary()} ({verdict})", highlight=False)
+
+
+@user_errors
+def bench_command(
+    model: ModelArg,
+    weights: WeightsOpt = None,
+    data: DataOpt = "shapes",
+    backend: Annotated[
+        str, typer.Option("--backend", help="Comma-separated: torch,onnxruntime.")
+    ] = "torch,onnxruntime",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
+    max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here (report contract).")] = None,
+    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown table.")] = None,
+    image_size: ImageSizeOpt = None,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Also onnxruntime's kernel time by op type (its profiler, CPU).")
+    ] = False,
+    dump_recipe: DumpRecipeOpt = False,
+) -> None:
+    """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
+    from compressor import api
+    from compressor.runtime import parse_backends
+    from compressor.stages import BenchStage
+
+    if dump_recipe:
+        run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+        stage = stage_from(BenchStage, backends=parse_backends(backend), profile=profile)
+        dump_or_run_stage("bench", stage, model, run, Path("."), False, dump_recipe)
+        return
+    report = api.bench(
+        model,
+        data=data,
+        weights=weights,
+        backends=parse_backends(backend),
+        device=device,
+        batch_sizes=int_list(batch_sizes, "--batch-sizes"),
+        max_samples=max_samples,
+        image_size=image_size_pair(image_size),
+        profile=profile,
+    )
+    if json_path is not None:
+        write_report(report, json_path, markdown_path)
+    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+
+
+@user_errors
+def compare_command(
+    new: Annotated[Path, typer.Argument(metavar="NEW.json", help="The report of the change under test.")],
+    baseline: Annotated[Path, typer.Option("--baseline", help="The report to hold it to (e.g. from main).")],
+    max_accuracy_drop: Annotated[
+        float,
+        typer.Option(
+            "--max-accuracy-drop",
+            min=0.0,
+            help="Percentage points of the primary metric a row may lose: metrics are fractions, so 0.5 allows "
+            "0.971 -> 0.966.",
+        ),
+    ] = 1.0,
+    max_latency_increase: Annotated[
+        float,
+        typer.Option(
+            "--max-latency-increase",
+            min=0.0,
+            help="Percent a row's latency may grow, as its ratio to the same run's baseline row where both reports "
+            "have one (head to head where both timed it so; that baseline row is then not latency-gated), else in ms.",
+        ),
+    ] = 10.0,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON.")] = None,
+) -> None:
+    """CI gate: exit 0 when every row is within bounds, 1 with a table of what regressed, 2 for a bad file."""
+    comparison = compare_files(new, baseline, max_accuracy_drop, max_latency_increase)
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps(comparison.as_dict(), indent=2) + "\n")
+    stdout.print(comparison_markdown(comparison), highlight=False, markup=False, soft_wrap=True)
+    if comparison.regressed:
+        raise typer.Exit(1)
