@@ -233,6 +233,12 @@ CASES = [
         mid_run=True,
     ),
     Case("outdir-has-results", "an OUTDIR holding earlier results", _outdir_with_results, "--force"),
+    Case(
+        "model-data-mismatch",
+        "a classifier on a detection dataset",
+        lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", "shapes-det"],
+        "is a detection dataset",
+    ),
     Case("compressed-again", "an fp16 checkpoint (from compress quantize) to quantize", _half_checkpoint, "fp32 model"),
 ]
 

@@ -159,6 +159,27 @@ def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> Mode
     )
 
 
+# The dataset kind each model task reads, where the two names differ: embedding models score texts.
+_DATA_TASK = {"embedding": "text"}
+
+
+def check_task_fits(handle: ModelHandle, bundle: DatasetBundle) -> ModelHandle:
+    """`handle`, once its task reads `bundle`'s kind of data: a classifier on detection images or an
+    image model on texts is refused in words, not by a batch that fails to stack mid-run."""
+    wanted = _DATA_TASK.get(handle.task, handle.task)
+    if bundle.task != wanted:
+        raise ModelMismatchError(
+            f"{handle.name} is a {handle.task} model but {bundle.name} is a {bundle.task} dataset; "
+            f"pass {wanted} data with --data"
+        )
+    return handle
+
+
+def _checked(handle: ModelHandle, bundle: DatasetBundle) -> ModelHandle:
+    """A torch model that reads `bundle`'s kind of data and takes its input size."""
+    return check_input_size(check_task_fits(handle, bundle))
+
+
 def check_input_size(handle: ModelHandle) -> ModelHandle:
     """`handle`, once it has run one example input: fail early, in words, when it cannot take the data's."""
     assert handle.module is not None
@@ -189,9 +210,9 @@ def load_model(
     if spec.endswith(".onnx"):
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-        return read_onnx_handle(spec)
+        return check_task_fits(read_onnx_handle(spec), bundle)
     if is_file_factory(spec):
-        handle = check_input_size(_load_file_factory(spec, bundle, image_size))
+        handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()
     if path.suffix in CHECKPOINT_SUFFIXES or path.is_file():
@@ -199,20 +220,20 @@ def load_model(
             raise InputFileError(f"model file not found: {path}")
         if weights is not None:
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
-        return check_input_size(_load_described_checkpoint(path, bundle))
+        return _checked(_load_described_checkpoint(path, bundle), bundle)
     if path.is_dir():
         if weights is not None:
             raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
         from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
 
-        return check_input_size(load_hf_model(path, bundle))
+        return _checked(load_hf_model(path, bundle), bundle)
     entry = get_entry(spec)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)
     else:
         model_spec = _input_spec(bundle, entry.input_size, image_size)
     # Checked before a reference checkpoint is trained (minutes) for a size the model cannot take.
-    handle = check_input_size(build_zoo_handle(entry, bundle, model_spec))
+    handle = _checked(build_zoo_handle(entry, bundle, model_spec), bundle)
     if weights == RANDOM_WEIGHTS:
         return handle
     if weights is None:
