@@ -98,6 +98,9 @@ def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> Non
         ["prune", "tiny_cnn", "--sparsity", "0.5", "-o", "{done}"],
         ["distill", "--teacher", "tiny_cnn", "--student", "tiny_cnn", "-o", "{done}"],
         ["export", "tiny_cnn", "--format", "jetson", "-o", "{bundle}"],
+        # a misspelt --feature-pairs layer: was found when training began, and left an empty OUTDIR behind
+        ["distill", "--teacher", "tiny_cnn", "--teacher-weights", "random", "--student", "tiny_cnn"]
+        + ["--feature-pairs", "conv9:features.0", "-o", "{out}"],
     ],
 )
 def test_bad_input_is_refused_before_a_reference_checkpoint_is_trained(
@@ -113,6 +116,13 @@ def test_bad_input_is_refused_before_a_reference_checkpoint_is_trained(
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: ") and "train" not in result.output
     assert not (isolated_cache / "reference").exists() and not (tmp_path / "out").exists()
+
+
+def test_report_paths_that_are_directories_are_refused_before_measuring(cli: CliRunner, tmp_path: Path) -> None:
+    for option in ("--json", "--markdown"):
+        result = cli.invoke(app, ["bench", "tiny_cnn", "--weights", "random", option, str(tmp_path)])
+        message = " ".join(result.output.replace("│", " ").split())  # typer's error box wraps at 80 columns
+        assert result.exit_code == 2 and "is a directory" in message  # was an internal error after the run
 
 
 def test_data_path_that_is_not_a_dataset(cli: CliRunner, tmp_path: Path) -> None:

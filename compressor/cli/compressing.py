@@ -38,6 +38,7 @@ from compressor.cli.recipes import (
     stage_from,
 )
 from compressor.errors import OptionError
+from compressor.fsutil import removed_on_failure
 
 
 @user_errors
@@ -252,22 +253,23 @@ def distill_command(
         run = run_spec(data, None, image_size, device, batch_sizes, max_samples)
         dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
         return
-    report = api.distill(
-        teacher,
-        student,
-        output,
-        data=data,
-        teacher_weights=teacher_weights,
-        epochs=epochs,
-        temperature=temperature,
-        alpha=alpha,
-        feature_pairs=feature_pairs,
-        feature_weight=feature_weight,
-        compare_scratch=compare_scratch,
-        lr=lr,
-        seed=seed,
-        resume=resume,
-        **run_options(device, batch_sizes, max_samples, image_size, force),
-    )
+    with removed_on_failure(output):
+        report = api.distill(
+            teacher,
+            student,
+            output,
+            data=data,
+            teacher_weights=teacher_weights,
+            epochs=epochs,
+            temperature=temperature,
+            alpha=alpha,
+            feature_pairs=feature_pairs,
+            feature_weight=feature_weight,
+            compare_scratch=compare_scratch,
+            lr=lr,
+            seed=seed,
+            resume=resume,
+            **run_options(device, batch_sizes, max_samples, image_size, force),
+        )
     if report is not None:  # None on the torchrun ranks other than 0, which only train
         print_written(report, output)

@@ -167,8 +167,12 @@ def bench_command(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
     max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the report here (report contract).")] = None,
-    markdown_path: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown table.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", dir_okay=False, help="Write the report here (report contract).")
+    ] = None,
+    markdown_path: Annotated[
+        Path | None, typer.Option("--markdown", dir_okay=False, help="Also write the Markdown table.")
+    ] = None,
     image_size: ImageSizeOpt = None,
     profile: Annotated[
         bool, typer.Option("--profile", help="Also onnxruntime's kernel time by op type (its profiler, CPU).")

@@ -21,7 +21,7 @@ from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
-from compressor.methods.distill import Teacher, parse_feature_pairs
+from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
@@ -82,8 +82,10 @@ def distill(
     if compare_scratch and objective == "embedding":
         raise OptionError("--compare-scratch: an embedding student has no labels to learn from without its teacher")
     _check_student_fits(students["distilled"], student, teacher_handle)
+    assert teacher_handle.module is not None and students["distilled"].module is not None
+    check_layer_names(teacher_handle.module, [name for name, _ in pairs], "teacher")
+    check_layer_names(students["distilled"].module, [name for _, name in pairs], "student")
     prepare_output_dir(output_dir, force)
-    assert teacher_handle.module is not None
     guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight)
     config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
     val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None

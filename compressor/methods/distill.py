@@ -65,19 +65,25 @@ def parse_feature_pairs(specs: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def check_layer_names(module: nn.Module, names: list[str], role: str) -> None:
+    """Refuse a --feature-pairs layer `module` (the teacher or the student, `role`) does not have, with the
+    closest names; `distill` checks before anything is written or trained."""
+    modules = dict(module.named_modules())
+    for name in names:
+        if name not in modules:
+            close = difflib.get_close_matches(name, [n for n in modules if n], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise OptionError(f"--feature-pairs: the {role} has no layer {name!r}{hint}")
+
+
 class FeatureTaps:
     """Forward hooks that keep the latest output of named submodules."""
 
     def __init__(self, module: nn.Module, names: list[str], role: str) -> None:
+        check_layer_names(module, names, role)
         modules = dict(module.named_modules())
         self.outputs: dict[str, torch.Tensor] = {}
-        self._hooks: list[RemovableHandle] = []
-        for name in names:
-            if name not in modules:
-                close = difflib.get_close_matches(name, [n for n in modules if n], n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise OptionError(f"--feature-pairs: the {role} has no layer {name!r}{hint}")
-            self._hooks.append(modules[name].register_forward_hook(self._keeper(name)))
+        self._hooks: list[RemovableHandle] = [modules[name].register_forward_hook(self._keeper(name)) for name in names]
         self.names = names
 
     def _keeper(self, name: str):  # noqa: ANN202 - a forward hook
