@@ -92,6 +92,7 @@ def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> Non
     [
         ["bench", "densenet121", "--image-size", "8"],  # too small for its pooling: refused on the untrained net
         ["bench", "tiny_cnn", "--data", "shapes-det"],  # a classifier on detection data
+        ["bench", "tiny_cnn", "--weights", "{bundle}"],  # a directory given as weights
         ["quantize", "tiny_cnn", "--precision", "int8", "--data", "topics", "-o", "{out}"],  # ... on texts
         ["distill", "--teacher", "tiny_cnn", "--student", "tiny_cnm", "-o", "{out}"],  # the student misspelt
         ["quantize", "tiny_cnn", "--precision", "int8", "-o", "{done}"],  # OUTDIR holds an earlier run

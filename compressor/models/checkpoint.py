@@ -56,6 +56,8 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], descr
 def read_checkpoint(path: str | Path) -> Checkpoint:
     """Read a compressor checkpoint or a plain state_dict from .pt/.pth/.safetensors, safely."""
     path = Path(path)
+    if path.is_dir():
+        raise InputFileError(f"{path} is a directory, not a checkpoint file (pass a model directory as the model)")
     if not path.is_file():
         raise InputFileError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
