@@ -4,6 +4,7 @@
     python benchmarks/prune.py --cases mobilenet_v2-structured-50 mobilenet_v2-unstructured-80
     python benchmarks/prune.py --cases mobilenet_v2-structured-50-224    # speed only, random weights
     python benchmarks/prune.py --cases vit_tiny-structured-50 ssdlite-structured-30 --name prune-other
+    python benchmarks/prune.py --cases bert-structured-40 --name prune-bert   # a BERT built and trained here
 
 Each case is one `compress prune` run (api.prune): the baseline and the pruned model are measured side
 by side in that run, so the speed-up is a ratio of rows timed together on this noisy shared machine.
@@ -13,19 +14,27 @@ Reference weights train on first use (minutes per model on 2 cores).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from results_io import RESULTS_DIR, write_results
 
 from compressor import api
+from compressor.data import load_dataset
 from compressor.environment import collect_environment
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.speed_tune import relative_speed
+from compressor.models.loading import load_model
 from compressor.report import Report, ResultRow
 from compressor.tasks import get_task
+from compressor.train import TrainConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from tiny_bert import build_tiny_bert  # noqa: E402
 
 HEAD_TO_HEAD_ROUNDS = 5
 
@@ -37,6 +46,17 @@ class Case:
     weights: str | None = None  # None: the reference checkpoint
     image_size: int | None = None
     data: str = "shapes"
+    build: Callable[[Path], str] | None = None  # makes the model in a scratch folder first, returns its path
+
+
+def trained_bert(folder: Path) -> str:
+    """A Hugging Face BERT classifier (2 layers, width 64, 4 heads) built and trained here on topics, 8 epochs."""
+    bundle = load_dataset("topics")
+    built = build_tiny_bert(folder / "bert", list(bundle.train_texts), bundle.num_classes, width=64, heads=4)
+    trained = folder / "bert-topics"
+    config = TrainConfig(lr=1e-3, batch_size=32)
+    api.train_handle(load_model(str(built), bundle), bundle, trained, epochs=8, config=config)
+    return str(trained)
 
 
 CASES = {
@@ -56,6 +76,10 @@ CASES = {
     ),
     "text_transformer-residual-50": Case(
         "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
+    ),
+    # A Hugging Face model: BERT's query/key/value narrowed head by head.
+    "bert-structured-40": Case(
+        "bert", PruneRequest(sparsity=0.4, round_to=4, finetune_epochs=2), data="topics", build=trained_bert
     ),
     "ssdlite-structured-30": Case(
         "ssdlite320_mobilenet_v3_large", PruneRequest(sparsity=0.3, finetune_epochs=3), data="shapes-det"
@@ -124,8 +148,9 @@ def main() -> None:
             size = (case.image_size, case.image_size) if case.image_size else None
             max_samples = 64 if case.weights == "random" else None  # speed only: random weights score nothing
             outdir = Path(scratch) / name
+            model = case.build(Path(scratch) / f"{name}-model") if case.build else case.model
             report = api.prune(
-                case.model,
+                model,
                 outdir,
                 case.request,
                 data=case.data,

@@ -17,7 +17,7 @@ import torch
 
 from compressor import api
 from compressor.data import load_dataset
-from compressor.data.text import hf_tokenizer, words
+from compressor.data.text import hf_tokenizer
 from compressor.data.topics import TOPICS, make_split
 from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
 from compressor.measure import Variant, measure_variants
@@ -30,28 +30,8 @@ from compressor.tasks import get_task
 from compressor.train import TrainConfig
 
 transformers = pytest.importorskip("transformers")
-tokenizers = pytest.importorskip("tokenizers")
-
-
-def _save_word_tokenizer(directory: Path, texts: list[str]) -> None:
-    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]"])}
-    for word in sorted({w for text in texts for w in words(text)}):
-        vocab[word] = len(vocab)
-    backend = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.normalizer = tokenizers.normalizers.Lowercase()
-    backend.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    backend.post_processor = tokenizers.processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    wrapped = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        model_max_length=64,
-    )
-    wrapped.save_pretrained(directory)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from tiny_bert import build_tiny_bert  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -67,21 +47,8 @@ def text_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory, text_data: Path) -> Path:
-    directory = tmp_path_factory.mktemp("tiny-bert")
     texts = [json.loads(line)["text"] for line in (text_data / "train.jsonl").read_text().splitlines()]
-    _save_word_tokenizer(directory, texts)
-    config = transformers.BertConfig(
-        vocab_size=len(hf_tokenizer.__wrapped__(str(directory))),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=len(TOPICS),
-    )
-    torch.manual_seed(0)
-    transformers.BertForSequenceClassification(config).eval().save_pretrained(directory)
-    return directory
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), texts, len(TOPICS))
 
 
 def test_loads_with_its_tokenizer_and_benches_on_both_backends(bert_dir: Path, text_data: Path) -> None:
