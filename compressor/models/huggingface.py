@@ -136,7 +136,7 @@ def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHan
             "pass the dataset it was fine-tuned on"
         )
     auto_class = import_transformers().AutoModelForSequenceClassification
-    record = _recorded_record(path)
+    record = _compressor_record(path)
     changes = record.get(ARCHITECTURE_CHANGES)
     module = (
         _load_pruned(auto_class, config, path, changes)
@@ -155,7 +155,7 @@ def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHan
     )
 
 
-def _recorded_record(path: Path) -> dict[str, Any]:
+def _compressor_record(path: Path) -> dict[str, Any]:
     """What compressor wrote beside the model (TRAINING_RECORD), or nothing for other directories."""
     record = path / TRAINING_RECORD
     if not record.is_file():
