@@ -159,7 +159,7 @@ def test_bad_csv_header_and_missing_file(tmp_path: Path) -> None:
 def test_text_model_on_images_and_image_model_on_text_are_refused() -> None:
     with pytest.raises(ModelMismatchError, match="not a text dataset"):
         load_model("text_transformer", load_dataset("shapes"), weights="random")
-    with pytest.raises(ModelMismatchError, match="text model"):
+    with pytest.raises(ModelMismatchError, match="classification model but topics is a text dataset"):
         api.bench("tiny_cnn", data="topics", weights="random", backends=["torch"], max_samples=10)
 
 
