@@ -230,7 +230,8 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
     props = {prop.key: prop.value for prop in model.metadata_props}
     if METADATA_KEY in props:
         meta = json.loads(props[METADATA_KEY])
-        meta.setdefault("precision", onnx_graph_precision(model))  # files written before precision was recorded
+        if "precision" not in meta:  # baseline exports and files written before precision was recorded
+            meta["precision"] = onnx_graph_precision(model)
         return ModelHandle(
             name=meta["name"],
             task=meta["task"],
