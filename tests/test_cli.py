@@ -87,6 +87,22 @@ def test_input_size_the_model_cannot_take(cli: CliRunner, tmp_path: Path) -> Non
     assert "Traceback" not in result.output
 
 
+def test_a_factory_that_raises_is_the_users_error(cli: CliRunner, tmp_path: Path) -> None:
+    """Was `internal error: ValueError` (exit 3, as if compressor had the bug)."""
+    model_file = tmp_path / "broken.py"
+    model_file.write_text("def build(num_classes):\n    raise ValueError('depth must be even')\n")
+    result = cli.invoke(app, ["bench", f"{model_file}:build", "--weights", "random"], terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert f"{model_file}:build raised ValueError: depth must be even" in result.output
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_image_size_must_be_positive(cli: CliRunner, size: str) -> None:
+    """0 was taken as "the default" and -5 reached the model."""
+    result = cli.invoke(app, ["bench", "tiny_cnn", "--weights", "random", "--image-size", size], terminal_width=400)
+    assert result.exit_code == 2 and "--image-size" in result.output and "greater than or equal to 1" in result.output
+
+
 @pytest.mark.parametrize(
     "args",
     [

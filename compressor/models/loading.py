@@ -111,7 +111,10 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
         raise UnknownNameError(f"{path} has no callable {factory_name!r}")
     accepts_classes = "num_classes" in inspect.signature(factory).parameters
     torch.manual_seed(0)
-    model = factory(num_classes=bundle.num_classes) if accepts_classes else factory()
+    try:
+        model = factory(num_classes=bundle.num_classes) if accepts_classes else factory()
+    except Exception as error:  # noqa: BLE001  (the user's code can raise anything)
+        raise InputFileError(f"{spec} raised {type(error).__name__}: {brief(error)}") from error
     if not isinstance(model, nn.Module):
         raise InputFileError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
     return ModelHandle(
