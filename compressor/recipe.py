@@ -54,6 +54,10 @@ class StageEntry(BaseModel):
     def _one_kind(self) -> StageEntry:
         if len(self.kinds()) != 1:
             raise ValueError(f"a stage is exactly one of {', '.join(STAGE_KINDS)} with its options")
+        try:
+            self.stage.check()
+        except OptionError as error:
+            raise ValueError(f"{self.kind}: {error}") from None
         return self
 
     def kinds(self) -> list[str]:
@@ -157,8 +161,11 @@ def _line_of(root: yaml.Node | None, location: tuple[Any, ...]) -> int | None:
 
 
 def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> str:
-    first = error.errors()[0]
-    location = tuple(part for part in first["loc"] if not str(part).startswith(("list[", "StageEntry")))
+    errors = error.errors()
+    # a candidate is a stage or a list of them: the branch whose type the YAML has tells what is wrong
+    first = next((e for e in errors if e["type"] not in ("model_type", "list_type")), errors[0])
+    # drop the union members pydantic names in locations: list[StageEntry], function-after[_one_kind(), ...]
+    location = tuple(part for part in first["loc"] if "[" not in str(part) and part != "StageEntry")
     message = first["msg"].removeprefix("Value error, ")
     stage_number = re.match(r"stage (\d+) ", message)
     if not location and stage_number:  # a chain problem: point at the stage itself

@@ -15,7 +15,9 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from compressor import api
+from compressor.export.jetson import check_jetson_options
 from compressor.export.tensorrt import BatchProfile
+from compressor.methods.distill import parse_feature_pairs
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.report import Report, write_report
@@ -60,6 +62,10 @@ class Stage(BaseModel):
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         raise NotImplementedError  # every kind below defines it; Stage itself is never in a recipe
+
+    def check(self) -> None:
+        """Option values and combinations the field types cannot express, raised as OptionError when the
+        recipe is read, so a bad third stage is found before the first two have run. None by default."""
 
 
 class QuantizeStage(Stage):
@@ -110,6 +116,9 @@ class PruneStage(Stage):
         options = self.model_dump(exclude={"lr", "ignore"})
         return PruneRequest(**options, ignore=tuple(self.ignore))
 
+    def check(self) -> None:
+        self.request().check()
+
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         report = api.prune(
             model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, **run.measured(force)
@@ -133,6 +142,9 @@ class DistillStage(Stage):
     compare_scratch: bool = False
     lr: NonNegativeFloat | None = None
     seed: int = 0
+
+    def check(self) -> None:
+        parse_feature_pairs(self.feature_pairs)
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         if self.teacher is None:
@@ -173,6 +185,10 @@ class ExportStage(Stage):
     max_batch: PositiveInt = 32
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
     calib_samples: PositiveInt = 256
+
+    def check(self) -> None:
+        if self.format == "jetson":
+            check_jetson_options(self.precision or "int8", self.jetpack, self.batch_size)
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         size = (run.image_size, run.image_size) if run.image_size else None

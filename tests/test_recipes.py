@@ -39,6 +39,17 @@ def _write(tmp_path: Path, text: str) -> Path:
         ("model: tiny_cnn\n", "needs `stages`, a `search`, or both"),
         ("model: tiny_cnn\nstages: [\n", "line 3"),
         ("model: tiny_cnn\nsearch: {grid: {quantise: {precision: [int8]}}}\n", "unknown stage 'quantise'"),
+        # option values the stage's own checks refuse: were found only when that stage began to run
+        ("model: tiny_cnn\nstages:\n  - bench\n  - prune: {sparsity: 2}\n", "line 4: stages.1: prune: --sparsity is"),
+        ("model: tiny_cnn\nstages:\n  - export: {format: jetson, precision: fp32}\n", "line 3: stages.0: export"),
+        ("model: tiny_cnn\nstages:\n  - distill: {feature_pairs: [conv1]}\n", "line 3: stages.0: distill"),
+        ("model: tiny_cnn\nsearch:\n  candidates:\n    - prune: {threshold: 0.3, sparsity: 0.2}\n", "line 4"),
+        ("model: tiny_cnn\nsearch: {grid: {prune: {sparsity: [0.2, 1.5]}}}\n", "got 1.5"),
+        # a chain's mistake, not "should be a valid dictionary" (the other branch of stage-or-chain)
+        (
+            "model: tiny_cnn\nsearch:\n  candidates:\n    - [prune: {sparsity: 0.2}, quantize: {precision: int9}]\n",
+            "line 4: search.candidates.0.1.quantize.precision",
+        ),
     ],
 )
 def test_bad_recipes_are_refused_with_their_line(text: str, message: str, tmp_path: Path, cli) -> None:

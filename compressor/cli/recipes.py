@@ -82,6 +82,7 @@ def dump_or_run_stage(
     """One verb, one stage: print it as a recipe, or run it here and print the report."""
     from compressor.recipe import Recipe, StageEntry
 
+    stage.check()  # its own words (--sparsity ...), before the recipe wraps them
     try:
         recipe = Recipe(model=model, stages=[StageEntry(**{kind: stage})], **run)
     except ValidationError as error:
