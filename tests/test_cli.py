@@ -42,6 +42,13 @@ def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_fol
     )
     assert result.exit_code == 0, result.output
     assert "parity vs torch: max abs diff" in result.stdout and onnx_file.is_file()
+    # both files run at the 40x40 they record: another --image-size was silently ignored, now refused
+    for model_file in (ckpt, onnx_file):
+        for size, code in (("40", 0), ("32", 2)):
+            args = ["bench", str(model_file), "--data", str(image_folder), "--image-size", size, "--max-samples", "8"]
+            result = cli.invoke(app, [*args, "--batch-sizes", "1", "--backend", "onnxruntime"], terminal_width=400)
+            assert result.exit_code == code, result.output
+    assert "takes 40x40 images, as recorded in the file; --image-size applies to zoo names" in result.output
 
 
 @pytest.mark.parametrize(

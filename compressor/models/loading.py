@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from compressor.data.base import DatasetBundle
-from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError, brief
+from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
@@ -198,6 +198,21 @@ def check_input_size(handle: ModelHandle) -> ModelHandle:
     return handle
 
 
+def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None) -> ModelHandle:
+    """A model file (checkpoint, ONNX, model directory) runs at the input size it records: the one it was
+    trained or exported at, which may also have shaped it (a stride, a static graph). --image-size was
+    ignored for these; now a different size is refused rather than silently not applied."""
+    if image_size is None or (len(handle.input_spec.shape) == 3 and handle.input_spec.image_size == image_size):
+        return handle
+    if len(handle.input_spec.shape) != 3:
+        raise OptionError(f"--image-size applies to image models, not to {handle.source}")
+    recorded = "x".join(map(str, handle.input_spec.image_size))
+    raise OptionError(
+        f"{handle.source} takes {recorded} images, as recorded in the file; --image-size applies to zoo names "
+        "and file.py:factory (drop it, or export/train the model at that size)"
+    )
+
+
 def is_file_factory(spec: str) -> bool:
     file_part, sep, factory = spec.rpartition(":")
     return bool(sep) and file_part.endswith(".py") and bool(factory)
@@ -213,7 +228,7 @@ def load_model(
     if spec.endswith(".onnx"):
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-        return check_task_fits(read_onnx_handle(spec), bundle)
+        return _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
     if is_file_factory(spec):
         handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
@@ -223,13 +238,13 @@ def load_model(
             raise InputFileError(f"model file not found: {path}")
         if weights is not None:
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
-        return _checked(_load_described_checkpoint(path, bundle), bundle)
+        return _recorded_size_kept(_checked(_load_described_checkpoint(path, bundle), bundle), image_size)
     if path.is_dir():
         if weights is not None:
             raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
         from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
 
-        return _checked(load_hf_model(path, bundle), bundle)
+        return _recorded_size_kept(_checked(load_hf_model(path, bundle), bundle), image_size)
     entry = get_entry(spec)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)
