@@ -90,7 +90,45 @@ OPTIONAL_COLUMNS = {"sparsity": ("sparsity", ".4f"), "compressed_size_mb": ("com
 
 
 def to_markdown(report: Report) -> str:
-    """The results table for people: one row per measurement, the primary metric first."""
+    """The report for people: the results table, then a search's candidates when the report holds one."""
+    search = (report.model_extra or {}).get("search")
+    if not isinstance(search, dict) or not search.get("candidates"):
+        return results_markdown(report)
+    return results_markdown(report) + "\n" + search_markdown(search, report.primary_metric)
+
+
+def search_markdown(search: dict[str, Any], metric: str) -> str:
+    """What a search (`compress run` with `search:`, `--auto`) tried, and which one it picked."""
+    header = ["candidate", metric, "drop pt", "speed", "size MB", "within budget", "pick"]
+    lines = [
+        f"## Search: the fastest within {search['max_accuracy_drop']} points of {metric} "
+        f"({search['backend']}, batch {search['batch_size']}, each stage head to head against its input)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    for candidate in search["candidates"]:
+        if candidate.get("status") != "done":
+            error = " ".join(str(candidate.get("error", "")).split()).replace("|", "/")
+            lines.append(f"| {candidate['name']} | - | - | - | - | - | failed: {error} |")
+            continue
+        cells = [
+            candidate["name"],
+            _fmt(candidate["metric"], ".4f"),
+            _fmt(candidate["accuracy_drop"], "+.2f"),
+            f"{candidate['speedup']:.2f}x",
+            _fmt(candidate["size_mb"], ".2f"),
+            "yes" if candidate.get("within_budget") else "no",
+            "best" if candidate["name"] == search.get("best") else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    best = search.get("best")
+    lines += ["", f"best: {best} (its model is in best/)" if best else "best: none faster within budget; keep the input model"]
+    return "\n".join(lines) + "\n"
+
+
+def results_markdown(report: Report) -> str:
+    """The results table: one row per measurement, the primary metric first."""
     optional = [key for key in OPTIONAL_COLUMNS if any(key in (row.model_extra or {}) for row in report.results)]
     metric_names = [report.primary_metric] + sorted(
         {name for row in report.results for name in row.metrics} - {report.primary_metric}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compressor.pareto import pareto_front
-from compressor.report import Report, to_markdown
+from compressor.report import Report, results_markdown, search_markdown
 from compressor.verdict import SpeedVerdict
 
 STYLE = """
@@ -233,7 +233,7 @@ def _figures(report: Report) -> list[tuple[str, str]]:
 
 
 def _table(markdown: str) -> str:
-    """The Markdown table of `to_markdown`, as HTML (one source for both formats)."""
+    """A Markdown table of `compressor.report`, as HTML (one source for both formats)."""
     rows = [line for line in markdown.splitlines() if line.startswith("|") and not line.startswith("|---")]
     cells = [[html.escape(cell.strip()) for cell in row.strip("|").split("|")] for row in rows]
     head = "".join(f"<th>{cell}</th>" for cell in cells[0])
@@ -283,6 +283,15 @@ def _verdicts(verdicts: list[SpeedVerdict]) -> str:
     return f'<h2>Is it faster?</h2><table class="keys"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _search(report: Report) -> str:
+    search = (report.model_extra or {}).get("search")
+    if not isinstance(search, dict) or not search.get("candidates"):
+        return ""
+    markdown = search_markdown(search, report.primary_metric)
+    title, *_, pick = [line for line in markdown.splitlines() if line]  # the heading and the closing line
+    return f"<h2>{html.escape(title.removeprefix('## '))}</h2>{_table(markdown)}<p>{html.escape(pick)}</p>"
+
+
 def to_html(report: Report) -> str:
     """The whole page; every piece of report text goes through html.escape."""
     title = f"{report.model}: {report.task} on {report.dataset.name}"
@@ -300,8 +309,9 @@ def to_html(report: Report) -> str:
 <p class="note">primary metric {html.escape(report.primary_metric)};
 {report.dataset.samples} {html.escape(report.dataset.split)} samples; {html.escape(report.schema_)}</p>
 <h2>Results</h2>
-{_table(to_markdown(report))}
+{_table(results_markdown(report))}
 {_verdicts(verdicts)}
+{_search(report)}
 <h2>Figures</h2>
 <div class="figures">{figures}</div>
 {_methods(report)}

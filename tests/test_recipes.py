@@ -11,7 +11,7 @@ import yaml
 
 from compressor.cli import app
 from compressor.errors import OptionError
-from compressor.pipeline import run_recipe
+from compressor.pipeline import run_recipe, write_summary
 from compressor.recipe import auto_quantize_search, load_recipe
 from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
 from compressor.search import _latency_ratio, rank
@@ -171,6 +171,17 @@ def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli,
         assert search["best"] == best["name"] and (out / "best" / Path(best["model"]).name).exists()
     else:
         assert search["best"] is None and not (out / "best").exists()
+    # report.json even when nothing won (it was missing then, though the command said it wrote one), and
+    # report.md lists what was tried
+    variants = {row["variant"] for row in json.loads((out / "report.json").read_text())["results"]}
+    assert variants == ({"baseline", "int8"} if done else {"baseline"})
+    markdown = (out / "report.md").read_text()
+    assert "## Search: the fastest within 1.0 points of accuracy" in markdown
+    assert all(f"| {c['name']} |" in markdown for c in search["candidates"])
+    recipe = load_recipe(RECIPES / "text_transformer-dynamic-int8.yaml")
+    lost = write_summary(out, recipe, [], {"search": {**search, "best": None}})  # the branch this run did not take
+    assert lost is not None and {row.variant for row in lost.results} == {"baseline"}
+    assert "best: none faster within budget; keep the input model" in (out / "report.md").read_text()
 
 
 def test_rank_keeps_the_pareto_front_and_picks_only_a_real_speed_up() -> None:

@@ -111,7 +111,8 @@ def dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: b
     if search is not None:
         best = search["best"]
         stdout.print(f"search: best {best} (copied to {output}/best/)" if best else "search: nothing within budget")
-    stdout.print(f"wrote {output}/ (pipeline.json, report.json, report.md and each stage's folder)", highlight=False)
+    reports = "report.json, report.md, " if summary is not None else ""
+    stdout.print(f"wrote {output}/ (pipeline.json, {reports}and each stage's folder)", highlight=False)
 
 
 @user_errors
