@@ -213,6 +213,13 @@ def test_embedding_student_is_distilled_by_cosine(
         )
 
 
+def test_a_text_student_must_read_the_teachers_token_ids(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
+    """BERT's token ids mean nothing to text_transformer's own vocabulary; the advice was --image-size."""
+    with pytest.raises(ModelMismatchError, match="a text student needs the teacher's tokenizer and length"):
+        api.distill(str(bert_dir), "text_transformer", tmp_path / "out", data=str(text_data), epochs=1)
+    assert not (tmp_path / "out").exists()
+
+
 def _self_attentions(module: torch.nn.Module) -> list[torch.nn.Module]:
     return [m for m in module.modules() if type(m).__name__ == "BertSelfAttention"]
 

@@ -18,6 +18,7 @@ from compressor.commands.common import (
 )
 from compressor.commands.training import train_config, train_handle
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.data.text import describe_tokens, same_token_ids
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
@@ -131,7 +132,16 @@ def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | 
 
 
 def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:
-    """The student must take the teacher's inputs."""
+    """The student must take the teacher's inputs: one batch feeds both. For text that means the same token
+    ids (a BERT teacher's ids fed to a student with its own vocabulary would train it on nonsense)."""
+    if handle.task == teacher.task and handle.input_spec.dtype == "int64" and teacher.input_spec.dtype == "int64":
+        if not same_token_ids(handle.input_spec, teacher.input_spec):
+            raise ModelMismatchError(
+                f"student {student} reads {describe_tokens(handle.input_spec)}, the teacher "
+                f"{describe_tokens(teacher.input_spec)}; one batch of token ids feeds both, so a text student needs "
+                "the teacher's tokenizer and length (e.g. a smaller Hugging Face model saved with the teacher's tokenizer)"
+            )
+        return
     if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:
         raise ModelMismatchError(
             f"student {student} ({handle.task}, input {handle.input_spec.shape}) does not take the teacher's "

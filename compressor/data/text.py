@@ -67,6 +67,24 @@ def hf_tokenizer(directory: str) -> Any:
         raise DataError(f"no usable tokenizer in {directory}: {' '.join(str(error).split())[:200]}") from error
 
 
+def same_token_ids(a: InputSpec, b: InputSpec) -> bool:
+    """Whether two text models read a text as the same token ids: one vocabulary, or tokenizers with one
+    vocabulary (two directories may hold copies of one tokenizer), and one sequence length."""
+    if a.shape != b.shape:
+        return False
+    if a.vocab is not None or b.vocab is not None:
+        return a.vocab == b.vocab
+    if a.tokenizer is None or b.tokenizer is None:
+        return False
+    return a.tokenizer == b.tokenizer or hf_tokenizer(a.tokenizer).get_vocab() == hf_tokenizer(b.tokenizer).get_vocab()
+
+
+def describe_tokens(spec: InputSpec) -> str:
+    """How a text model reads its input, in words: for a message when two of them disagree."""
+    source = f"{len(spec.vocab)} words of its own vocabulary" if spec.vocab is not None else f"the tokenizer in {spec.tokenizer}"
+    return f"{spec.shape[0]} token ids from {source}"
+
+
 def vocab_size(spec: InputSpec) -> int:
     """How many token ids the model's embedding takes."""
     if spec.vocab is not None:

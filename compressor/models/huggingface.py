@@ -10,8 +10,10 @@ Nothing is downloaded: the model and its tokenizer must both be in the directory
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +108,24 @@ def _tokenized_spec(path: Path, config: Any) -> InputSpec:
     return text_input_spec(min(MAX_LENGTH, positions, int(tokenizer.model_max_length)), tokenizer=str(path))
 
 
+@contextlib.contextmanager
+def _without_progress_bars() -> Iterator[None]:
+    """transformers draws a bar for each local load and save (instant here, and it cluttered the commands'
+    own progress); the caller's setting is restored after."""
+    logging = import_transformers().utils.logging
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            logging.enable_progress_bar()
+
+
 def _load_pretrained(auto_class: Any, path: Path) -> nn.Module:
     try:
-        return auto_class.from_pretrained(str(path), local_files_only=True)
+        with _without_progress_bars():
+            return auto_class.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError) as error:
         raise InputFileError(f"{path}: cannot load the model weights: {brief(error)}") from error
 
@@ -200,7 +217,8 @@ def save_hf_directory(handle: ModelHandle, output: Path, description: dict[str, 
     staging = output.with_name(f".{output.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(handle.source, staging)
-    handle.module.model.save_pretrained(str(staging))
+    with _without_progress_bars():
+        handle.module.model.save_pretrained(str(staging))
     (staging / TRAINING_RECORD).write_text(json.dumps(description, indent=2))
     retired = output.with_name(f".{output.name}.old")
     if output.exists():
