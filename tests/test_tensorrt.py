@@ -159,6 +159,13 @@ def test_without_tensorrt_the_export_says_which_extra_to_install(
     assert not list(tmp_path.iterdir())
 
 
+def test_the_tensorrt_backend_on_cpu_is_refused_before_any_export(cli) -> None:  # noqa: ANN001
+    """Was an ONNX export, a warning, then "none of the backends tensorrt could run on cpu"."""
+    result = cli.invoke(app, ["bench", "tiny_cnn", "--weights", "random", "--backend", "tensorrt"])
+    assert result.exit_code == 2 and "add --device cuda" in result.output
+    assert "parity" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
 @pytest.mark.tensorrt
 @pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
 def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:

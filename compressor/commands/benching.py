@@ -41,6 +41,8 @@ def bench(
     backends = backends or ["torch", "onnxruntime", *(["tensorrt"] if device == "cuda" else [])]
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
+    if "tensorrt" in backends and device != "cuda":  # found only after the ONNX export, as "none could run"
+        raise OptionError("the tensorrt backend runs engines on an NVIDIA GPU: add --device cuda")
     if profile and (device != "cpu" or "onnxruntime" not in backends):
         raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
