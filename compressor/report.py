@@ -139,7 +139,8 @@ def results_markdown(report: Report) -> str:
         "backend",
         "device",
         "batch",
-        *metric_names,
+        # a detector's box `precision` metric beside the row's numeric precision: two columns of one name
+        *(f"{name} (metric)" if name == "precision" else name for name in metric_names),
         "p50 ms",
         "p90 ms",
         "p99 ms",

@@ -20,6 +20,7 @@ from compressor.models.detection import pad_detections
 from compressor.models.handle import InputSpec
 from compressor.models.registry import get_entry
 from compressor.tasks.detection import CocoDetectionMetric, DetectionTask
+from compressor.report import to_markdown
 
 SPEC = InputSpec.image((320, 320))
 
@@ -114,6 +115,8 @@ def test_ssdlite_exports_whole_pipeline_and_benches(tmp_path: Path) -> None:
     assert report.primary_metric == "map" and {"map", "map50", "precision", "recall"} <= set(row.metrics)
     assert [r.batch_size for r in report.results] == [1]  # detectors are timed one image at a time
     assert any("whole pipeline" in note for note in report.notes)
+    header = to_markdown(report).splitlines()[2]  # the row's precision and the box precision metric, apart
+    assert "| precision |" in header and "| precision (metric) |" in header
 
     # its first convolution reads the normalised, resized image, not the graph input: still the image's
     groups = candidate_groups(out, exclude=[])
