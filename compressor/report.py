@@ -123,7 +123,10 @@ def search_markdown(search: dict[str, Any], metric: str) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     best = search.get("best")
-    lines += ["", f"best: {best} (its model is in best/)" if best else "best: none faster within budget; keep the input model"]
+    lines += [
+        "",
+        f"best: {best} (its model is in best/)" if best else "best: none faster within budget; keep the input model",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -19,8 +19,8 @@ from compressor.methods.speed_tune import candidate_groups
 from compressor.models.detection import pad_detections
 from compressor.models.handle import InputSpec
 from compressor.models.registry import get_entry
-from compressor.tasks.detection import CocoDetectionMetric, DetectionTask
 from compressor.report import to_markdown
+from compressor.tasks.detection import CocoDetectionMetric, DetectionTask
 
 SPEC = InputSpec.image((320, 320))
 

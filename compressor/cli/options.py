@@ -46,7 +46,9 @@ WeightsOpt = Annotated[
         "--weights", help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint."
     ),
 ]
-ImageSizeOpt = Annotated[int | None, typer.Option("--image-size", min=1, help="Square input size; default: the data's own.")]
+ImageSizeOpt = Annotated[
+    int | None, typer.Option("--image-size", min=1, help="Square input size; default: the data's own.")
+]
 
 
 def path_not_flag(value: Path) -> Path:

@@ -139,7 +139,8 @@ def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle)
             raise ModelMismatchError(
                 f"student {student} reads {describe_tokens(handle.input_spec)}, the teacher "
                 f"{describe_tokens(teacher.input_spec)}; one batch of token ids feeds both, so a text student needs "
-                "the teacher's tokenizer and length (e.g. a smaller Hugging Face model saved with the teacher's tokenizer)"
+                "the teacher's tokenizer and length (e.g. a smaller Hugging Face model saved with the teacher's "
+                "tokenizer)"
             )
         return
     if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:

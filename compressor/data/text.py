@@ -81,7 +81,11 @@ def same_token_ids(a: InputSpec, b: InputSpec) -> bool:
 
 def describe_tokens(spec: InputSpec) -> str:
     """How a text model reads its input, in words: for a message when two of them disagree."""
-    source = f"{len(spec.vocab)} words of its own vocabulary" if spec.vocab is not None else f"the tokenizer in {spec.tokenizer}"
+    source = (
+        f"{len(spec.vocab)} words of its own vocabulary"
+        if spec.vocab is not None
+        else f"the tokenizer in {spec.tokenizer}"
+    )
     return f"{spec.shape[0]} token ids from {source}"
 
 
