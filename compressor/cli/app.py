@@ -12,14 +12,41 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from compressor.errors import CompressorError, brief
 from compressor.models.trust import trust_pickled_checkpoints
 
+
+class OneLineUsageErrors(TyperGroup):
+    """click answers a usage error (an unknown option, a missing argument, a value out of range) with the
+    usage text and a boxed message; here it is one red line and exit 2, like every other bad input."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as error:  # click's exceptions, as typer vendors them
+            context = getattr(error, "ctx", None)
+            where = f" (see '{context.command_path} --help')" if context is not None else ""
+            _error_line("error: ", error.format_message() + where)  # type: ignore[attr-defined]
+            sys.exit(getattr(error, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)  # an int is typer.Exit's code; commands return None
+
+
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     name="compress",
     help="Model compression and edge deployment: quantize, prune, distill, export, and measure before/after.",
-    no_args_is_help=True,
+    invoke_without_command=True,  # bare `compress` shows the help (global_options), not a usage error
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -45,6 +72,7 @@ INTERNAL_ERROR_EXIT = 3  # a bug of ours, not the user's input (2) nor a compare
 
 @app.callback()
 def global_options(
+    context: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
     trust_checkpoint: Annotated[
         bool,
@@ -52,6 +80,9 @@ def global_options(
     ] = False,
 ) -> None:
     """Model compression and edge deployment: quantize, prune, distill, export, and measure before/after."""
+    if context.invoked_subcommand is None:
+        stdout.print(context.get_help())
+        raise typer.Exit(0)
     global _debug
     _debug = debug
     trust_pickled_checkpoints(trust_checkpoint)

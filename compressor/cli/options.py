@@ -38,7 +38,9 @@ def image_size_pair(size: int | None) -> tuple[int, int] | None:
     return (size, size) if size else None
 
 
-ModelArg = Annotated[str, typer.Argument(help="Zoo name, path/to/file.py:factory, a checkpoint, or an .onnx file.")]
+ModelArg = Annotated[
+    str, typer.Argument(metavar="MODEL", help="Zoo name, path/to/file.py:factory, a checkpoint, or an .onnx file.")
+]
 DataOpt = Annotated[str, typer.Option("--data", help="Built-in dataset name (shapes) or an ImageFolder directory.")]
 WeightsOpt = Annotated[
     str | None,
