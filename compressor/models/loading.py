@@ -202,10 +202,12 @@ def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None)
     """A model file (checkpoint, ONNX, model directory) runs at the input size it records: the one it was
     trained or exported at, which may also have shaped it (a stride, a static graph). --image-size was
     ignored for these; now a different size is refused rather than silently not applied."""
-    if image_size is None or (len(handle.input_spec.shape) == 3 and handle.input_spec.image_size == image_size):
+    if image_size is None:
         return handle
     if len(handle.input_spec.shape) != 3:
         raise OptionError(f"--image-size applies to image models, not to {handle.source}")
+    if handle.input_spec.image_size == image_size:
+        return handle
     recorded = "x".join(map(str, handle.input_spec.image_size))
     raise OptionError(
         f"{handle.source} takes {recorded} images, as recorded in the file; --image-size applies to zoo names "
