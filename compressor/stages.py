@@ -205,11 +205,11 @@ class ExportStage(Stage):
             engine = output_dir / "model.engine"
             api.export_tensorrt(
                 model, engine, self.precision or "fp32", data=run.data, weights=weights, image_size=size,
-                batch=batch, int8=int8,
+                batch=batch, int8=int8, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
         target = output_dir / "model.onnx"
-        api.export(model, target, data=run.data, weights=weights, image_size=size, opset=self.opset)
+        api.export(model, target, data=run.data, weights=weights, image_size=size, opset=self.opset, force=force)
         return StageResult(str(target), None, None, False)
 
 

@@ -161,6 +161,11 @@ def _half_checkpoint(folder: Path) -> list[str]:
     return ["quantize", str(folder / "model.fp16.pt"), "--precision", "int8", "-o", str(folder / "out")]
 
 
+def _earlier_export(folder: Path) -> list[str]:
+    (folder / "model.onnx").write_text("an earlier export")
+    return ["export", "tiny_cnn", "--weights", "random", "-o", str(folder / "model.onnx")]
+
+
 def _other_architecture(folder: Path) -> list[str]:
     return ["bench", "resnet18", "--weights", str(_tiny_checkpoint(folder))]
 
@@ -240,6 +245,13 @@ CASES = [
         "is a detection dataset",
     ),
     Case("compressed-again", "an fp16 checkpoint (from compress quantize) to quantize", _half_checkpoint, "fp32 model"),
+    Case("export-over-file", "an -o file an earlier export wrote", _earlier_export, "already exists; pass --force"),
+    Case(
+        "unknown-option",
+        "a misspelt option (a usage error: was click's usage text and a boxed message)",
+        lambda f: ["bench", "tiny_cnn", "--batch-size", "8"],
+        "No such option: --batch-size",
+    ),
 ]
 
 

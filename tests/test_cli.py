@@ -143,6 +143,8 @@ def test_image_size_must_be_positive(cli: CliRunner, size: str) -> None:
         ["prune", "tiny_cnn", "--sparsity", "0.5", "-o", "{done}"],
         ["distill", "--teacher", "tiny_cnn", "--student", "tiny_cnn", "-o", "{done}"],
         ["export", "tiny_cnn", "--format", "jetson", "-o", "{bundle}"],
+        ["export", "tiny_cnn", "-o", "{done}/report.json"],  # an existing file, without --force
+        ["export", "tiny_cnn", "-o", "{done}"],  # a directory: was an internal error after the export
         # a misspelt --feature-pairs layer: was found when training began, and left an empty OUTDIR behind
         ["distill", "--teacher", "tiny_cnn", "--teacher-weights", "random", "--student", "tiny_cnn"]
         + ["--feature-pairs", "conv9:features.0", "-o", "{out}"],

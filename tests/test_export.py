@@ -11,7 +11,7 @@ import torch
 
 from compressor import api
 from compressor.data import load_dataset
-from compressor.errors import ExportError
+from compressor.errors import ExportError, InputFileError
 from compressor.export.onnx import export_onnx, read_onnx_handle
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.loading import load_model
@@ -32,6 +32,16 @@ def test_export_runs_at_any_batch_size_with_parity(tmp_path: Path, model: str) -
         (logits,) = session.run(None, {"input": x.numpy()})
         assert logits.shape == (batch, 10)
         np.testing.assert_allclose(logits, reference(x).detach().numpy(), atol=1e-4)
+
+
+def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
+    out = tmp_path / "m.onnx"
+    out.write_text("an earlier export")
+    with pytest.raises(InputFileError, match="already exists; pass --force"):
+        api.export("tiny_cnn", out, weights="random")
+    assert out.read_text() == "an earlier export"
+    api.export("tiny_cnn", out, weights="random", force=True)
+    assert read_onnx_handle(out).kind == "onnx"
 
 
 def test_metadata_records_parity_and_input_spec(tmp_path: Path, trained_tiny: Path) -> None:

@@ -126,7 +126,7 @@ def export_command(
     if format == "tensorrt":
         record = api.export_tensorrt(
             model, output, precision or "fp32", data=data, weights=weights, image_size=size,
-            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
+            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8, force=force,
         )  # fmt: skip
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
@@ -146,7 +146,7 @@ def export_command(
         return
     if precision not in (None, "fp32"):
         raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
-    handle, parity = api.export(model, output, data=data, weights=weights, image_size=size, opset=opset)
+    handle, parity = api.export(model, output, data=data, weights=weights, image_size=size, opset=opset, force=force)
     verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
     axes = sorted(
         {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}

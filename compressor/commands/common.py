@@ -68,6 +68,15 @@ def refuse_earlier_results(output_dir: Path, force: bool, marker: str = "report.
         raise InputFileError(f"{output_dir} already holds results ({marker}); pass --force to overwrite them")
 
 
+def refuse_existing_file(output: Path, force: bool) -> None:
+    """A file export (ONNX, engine) replaces an earlier file only when asked, as `train` does its checkpoint;
+    checked before anything loads, so a directory given as -o is not found only after the export."""
+    if output.is_dir():
+        raise InputFileError(f"{output} is a directory; -o takes a file name here (e.g. {output}/model.onnx)")
+    if output.exists() and not force:
+        raise InputFileError(f"{output} already exists; pass --force to overwrite it")
+
+
 def prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
     """OUTDIR, made once every input has been checked (a failed start leaves no empty folder behind)."""
     refuse_earlier_results(output_dir, force, marker)

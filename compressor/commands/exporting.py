@@ -6,7 +6,13 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from compressor.commands.common import load_torch_model, parity_batch, prepare_output_dir, refuse_earlier_results
+from compressor.commands.common import (
+    load_torch_model,
+    parity_batch,
+    prepare_output_dir,
+    refuse_earlier_results,
+    refuse_existing_file,
+)
 from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split
 from compressor.errors import OptionError, UnknownNameError
 from compressor.export.engines import engine_from_onnx
@@ -35,8 +41,10 @@ def export(
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
     opset: int | None = None,
+    force: bool = False,
 ) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
+    refuse_existing_file(Path(output), force)
     bundle, handle = load_torch_model(model, data, weights, image_size, "export")
     extra = {"opset": opset} if opset is not None else {}
     return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
@@ -52,6 +60,7 @@ def export_tensorrt(
     batch: BatchProfile | None = None,
     timing_cache: str | Path | None = None,
     int8: Int8Request | None = None,
+    force: bool = False,
 ) -> EngineRecord:
     """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
     (Q/DQ for int8), with the ONNX it came from and a JSON record beside it."""
@@ -59,9 +68,10 @@ def export_tensorrt(
         raise UnknownNameError(
             f"unknown precision {precision!r} for TensorRT; choose from {', '.join(ENGINE_PRECISIONS)}"
         )
+    output = Path(output)
+    refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    output = Path(output)
     bundle, handle = load_torch_model(model, data, weights, image_size, "TensorRT export")
     onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=parity_batch(handle, bundle))
     with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
