@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,19 @@ def onnx_footprint(path: Path, reference: Footprint | None) -> Footprint:
     if reference is not None:
         return Footprint(size_mb=file_size_mb(path), params=reference.params, macs=reference.macs)
     model = onnx.load(str(path), load_external_data=False)
-    params = sum(int(torch.tensor(init.dims).prod()) if init.dims else 1 for init in model.graph.initializer)
-    return Footprint(size_mb=file_size_mb(path), params=params, macs=None)
+    return Footprint(size_mb=file_size_mb(path), params=weight_count(model.graph), macs=None)
+
+
+def weight_count(graph: onnx.GraphProto) -> int:
+    """Elements of the graph's initializers that are weights: a Q/DQ node's scale and zero point (inputs 1
+    and 2, one per output channel when per-channel) describe a weight or an activation, they are not one."""
+    quantization = {
+        name
+        for node in graph.node
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+        for name in node.input[1:3]
+    }
+    return sum(math.prod(init.dims) for init in graph.initializer if init.name not in quantization)
 
 
 def _artifact_name(handle: ModelHandle) -> str | None:

@@ -6,10 +6,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from compressor import api
 from compressor.bench import OtherProcessesCpu
+from compressor.measure import weight_count
 from compressor.report import SCHEMA, read_report, to_markdown, write_report
 
 ROW_KEYS = {
@@ -66,6 +69,28 @@ def test_same_model_same_footprint_on_both_backends(report) -> None:
     onnx_row = next(r for r in report.results if r.backend == "onnxruntime")
     assert torch_row.params == onnx_row.params and torch_row.macs == onnx_row.macs
     assert onnx_row.artifact == "baseline.onnx"
+
+
+def test_an_onnx_files_params_are_its_weights_not_its_quantization_scales() -> None:
+    """A per-channel int8 weight carries a scale and a zero point per output channel: they were counted."""
+    initializers = [
+        numpy_helper.from_array(np.ones((4, 3), np.int8), "w_q"),
+        numpy_helper.from_array(np.ones(4, np.float32), "w_scale"),
+        numpy_helper.from_array(np.zeros(4, np.int8), "w_zero"),
+        numpy_helper.from_array(np.zeros(4, np.float32), "bias"),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], axis=0),
+        helper.make_node("Gemm", ["x", "w", "bias"], ["y"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        initializers,
+    )
+    assert weight_count(graph) == 4 * 3 + 4
 
 
 def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -> None:
