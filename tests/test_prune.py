@@ -15,6 +15,7 @@ from torch import nn
 from compressor import api
 from compressor.api import train_config
 from compressor.cli import app
+from compressor.commands.pruning import untuned_losses
 from compressor.data import load_dataset
 from compressor.errors import OptionError
 from compressor.methods.channel_pruning import prune_structured, weakest_channels
@@ -25,6 +26,7 @@ from compressor.methods.weight_pruning import unstructured_masks
 from compressor.models.checkpoint import read_checkpoint
 from compressor.models.loading import load_model
 from compressor.models.zoo import tiny_cnn
+from compressor.report import ResultRow
 
 FAST = {"batch_sizes": [1], "max_samples": 100}
 
@@ -150,6 +152,16 @@ def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path) -
     request = PruneRequest(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
     report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     assert report.model_extra["pruning"]["distill"] is True  # type: ignore[index]
+
+
+def test_a_large_loss_without_finetuning_says_what_to_do() -> None:
+    def row(variant: str, top1: float, backend: str = "torch") -> ResultRow:
+        return ResultRow.model_construct(variant=variant, backend=backend, metrics={"top1": top1})
+
+    rows = [row("baseline", 0.91), row("pruned@0.3", 0.89), row("pruned@0.5", 0.21), row("pruned@0.5", 0.20, "ort")]
+    (line,) = untuned_losses(rows, "top1")  # one line for the level that lost 70 points, none for 2 points
+    assert line.startswith("pruned@0.5: top1 0.2100, 70.0 points below the baseline's 0.9100")
+    assert "--finetune-epochs" in line
 
 
 def test_hinton_loss_on_known_logits() -> None:
