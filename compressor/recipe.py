@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from compressor.errors import InputFileError, OptionError
 from compressor.stages import (
@@ -82,6 +91,8 @@ class SearchSpec(BaseModel):
     max_accuracy_drop: NonNegativeFloat = 1.0  # points of the primary metric, against the search's input
     backend: Literal["torch", "onnxruntime", "tensorrt"] = "onnxruntime"  # whose latency ranks the candidates
     batch_size: PositiveInt = 1
+    # wall clock: once spent, no further candidate starts; the best so far stands (a search returns something)
+    max_minutes: PositiveFloat | None = None
     candidates: list[StageEntry | list[StageEntry]] = Field(default_factory=list)
     grid: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
 
@@ -237,7 +248,7 @@ HISTOGRAM_CALIBRATIONS = ("entropy", "percentile")
 AUTO_SPARSITIES = (0.25, 0.5, 0.75)
 
 
-def auto_quantize_search(options: dict[str, Any], budget: float | None) -> SearchSpec:
+def auto_quantize_search(options: dict[str, Any], budget: float | None, max_minutes: float | None) -> SearchSpec:
     """`compress quantize --auto`: int8 as the task does it by default (min/max ranges where static), int8
     static with each histogram calibration (text models too; not when --method dynamic is asked), then fp16."""
     histograms = () if options.get("method") == "dynamic" else HISTOGRAM_CALIBRATIONS
@@ -245,10 +256,11 @@ def auto_quantize_search(options: dict[str, Any], budget: float | None) -> Searc
     int8 = [StageEntry(quantize=QuantizeStage(precision="int8", **options))]
     int8 += [StageEntry(quantize=QuantizeStage(precision="int8", calibration=c, **static)) for c in histograms]
     fp16 = StageEntry(quantize=QuantizeStage(precision="fp16"))
-    return SearchSpec(max_accuracy_drop=1.0 if budget is None else budget, candidates=[*int8, fp16])
+    budget = 1.0 if budget is None else budget
+    return SearchSpec(max_accuracy_drop=budget, max_minutes=max_minutes, candidates=[*int8, fp16])
 
 
-def auto_prune_search(options: dict[str, Any], budget: float) -> SearchSpec:
+def auto_prune_search(options: dict[str, Any], budget: float, max_minutes: float | None) -> SearchSpec:
     """`compress prune --auto`: a few sparsities, with the fine-tuning options given."""
     candidates = [StageEntry(prune=PruneStage(sparsity=level, **options)) for level in AUTO_SPARSITIES]
-    return SearchSpec(max_accuracy_drop=budget, candidates=candidates)
+    return SearchSpec(max_accuracy_drop=budget, max_minutes=max_minutes, candidates=candidates)

@@ -110,7 +110,7 @@ def search_markdown(search: dict[str, Any], metric: str) -> str:
     for candidate in search["candidates"]:
         if candidate.get("status") != "done":
             error = " ".join(str(candidate.get("error", "")).split()).replace("|", "/")
-            lines.append(f"| {candidate['name']} | - | - | - | - | - | failed: {error} |")
+            lines.append(f"| {candidate['name']} | - | - | - | - | - | {candidate.get('status')}: {error} |")
             continue
         cells = [
             candidate["name"],

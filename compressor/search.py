@@ -10,6 +10,7 @@ the best model so far under OUTDIR/best) is on disk, and a resumed search skips 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,13 @@ def run_search(
         "max_accuracy_drop": spec.max_accuracy_drop,
         "backend": spec.backend,
         "batch_size": spec.batch_size,
+        "max_minutes": spec.max_minutes,
         "input": start.model,
         "candidates": [],
         "pareto": [],
         "best": None,
     }
+    deadline = None if spec.max_minutes is None else time.monotonic() + spec.max_minutes * 60
     for index, chain in enumerate(chains):
         name = candidate_name(chain)
         folder = root / "search" / f"{index + 1:02d}-{name}"
@@ -157,6 +160,10 @@ def run_search(
         if relative in finished:
             info(f"search {index + 1}/{len(chains)}: {name} measured in an earlier run, skipped")
             candidate = finished[relative]
+        elif deadline is not None and time.monotonic() >= deadline:
+            info(f"search {index + 1}/{len(chains)}: {name} not started: the {spec.max_minutes:g} minutes are spent")
+            candidate = {"name": name, "folder": relative, "status": "not run"}
+            candidate["error"] = f"max_minutes {spec.max_minutes:g} spent before it started (--resume runs it)"
         else:
             info(f"search {index + 1}/{len(chains)}: {name}")
             state = ChainState(start.model, start.weights, start.torch_model)
@@ -180,6 +187,12 @@ def run_search(
         if record["best"] is not None and record["best"] != previous_best:  # best so far kept on disk at once
             _keep_best(root, next(c for c in record["candidates"] if c["name"] == record["best"]))
         save(record)
+    left = sum(c["status"] == "not run" for c in record["candidates"])
+    if left:
+        warn(
+            f"search: {left} of {len(chains)} candidates not started within {spec.max_minutes:g} minutes; "
+            "--resume runs them"
+        )
     if record["best"] is None:
         warn(
             f"search: no candidate was faster than the uncompressed model within {spec.max_accuracy_drop} points; "

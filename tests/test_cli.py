@@ -61,6 +61,8 @@ def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_fol
         (["bench", "tiny_cnn", "--weights", "random", "--batch-sizes", "1,x"], "comma-separated integers"),
         (["export", "tiny_cnn", "--weights", "nope.safetensors", "-o", "x.onnx"], "not found"),
         (["prune", "tiny_cnn", "-o", "p", "--auto", "--sparsity", "0.5"], "drop --sparsity or drop --auto"),
+        (["prune", "tiny_cnn", "-o", "p", "--sparsity", "0.5", "--max-minutes", "5"], "add --auto or drop --max"),
+        (["quantize", "tiny_cnn", "-o", "p", "--auto", "--max-minutes", "0"], "must be above 0, not 0"),
     ],
 )
 def test_bad_input_is_one_clear_line(cli: CliRunner, args: list[str], message: str) -> None:

@@ -184,6 +184,22 @@ def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli,
     assert "best: none faster within budget; keep the input model" in (out / "report.md").read_text()
 
 
+def test_a_search_out_of_time_starts_no_more_candidates_and_keeps_what_it_has(tmp_path: Path, cli) -> None:
+    """A tuner must not run for hours and return nothing: --max-minutes bounds it, the record says what was
+    left out, and the report is written all the same."""
+    out = tmp_path / "auto"
+    args = ["quantize", "tiny_cnn", "--weights", "random", "--auto", "--max-minutes", "0.001", "--no-tune-speed"]
+    result = cli.invoke(app, [*args, "--max-samples", "16", "--batch-sizes", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    search = json.loads((out / "pipeline.json").read_text())["search"]
+    statuses = [c["status"] for c in search["candidates"]]
+    assert statuses == ["done", "not run", "not run", "not run"] and search["max_minutes"] == 0.001
+    assert "the 0.001 minutes are spent" in result.stderr and "3 of 4 candidates not started" in result.stderr
+    assert (
+        "| not run: max_minutes 0.001 spent before it started (--resume runs it) |" in (out / "report.md").read_text()
+    )
+
+
 def test_rank_keeps_the_pareto_front_and_picks_only_a_real_speed_up() -> None:
     def candidate(name: str, metric: float, ratio: float, size: float) -> dict:
         drop = (0.9 - metric) * 100
@@ -229,7 +245,7 @@ def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:
 def test_auto_quantize_tries_histogram_calibrations_as_static_int8(method: str | None) -> None:
     # a histogram calibration with dynamic int8 (text models' default) is refused, so --auto asks for static
     options = {"method": method, "calib_samples": 64, "tune_speed": True, "exclude": []}
-    stages = [entry.quantize for entry in auto_quantize_search(options, None).candidates]
+    stages = [entry.quantize for entry in auto_quantize_search(options, None, None).candidates]
     assert all(isinstance(stage, QuantizeStage) for stage in stages)
     int8 = [(s.method, s.calibration) for s in stages if s.precision == "int8"]  # type: ignore[union-attr]
     histograms = [] if method == "dynamic" else [("static", "entropy"), ("static", "percentile")]

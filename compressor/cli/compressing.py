@@ -17,6 +17,7 @@ from compressor.cli.options import (
     ForceOpt,
     ImageSizeOpt,
     Int8Method,
+    MaxMinutesOpt,
     MaxSamplesOpt,
     ModelArg,
     Norm,
@@ -29,6 +30,7 @@ from compressor.cli.options import (
     names_list,
 )
 from compressor.cli.recipes import (
+    auto_time_limit,
     dump_or_run,
     dump_or_run_stage,
     print_written,
@@ -76,6 +78,7 @@ def quantize_command(
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
     auto: AutoOpt = False,
+    max_minutes: MaxMinutesOpt = None,
     resume: SearchResumeOpt = False,
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
@@ -84,6 +87,7 @@ def quantize_command(
     from compressor.stages import QuantizeStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    max_minutes = auto_time_limit(auto, max_minutes)
     options = {
         "method": method,
         "calib_samples": calib_samples,
@@ -92,7 +96,7 @@ def quantize_command(
     }
     if auto:
         refuse_alongside_auto({"--precision": precision})
-        search = auto_quantize_search(options, max_accuracy_drop)
+        search = auto_quantize_search(options, max_accuracy_drop, max_minutes)
         dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
     if precision is None:
@@ -154,6 +158,7 @@ def prune_command(
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
     auto: AutoOpt = False,
+    max_minutes: MaxMinutesOpt = None,
     resume: SearchResumeOpt = False,
     max_accuracy_drop: Annotated[
         float, typer.Option("--max-accuracy-drop", min=0.0, help="--auto: points of the primary metric to spend.")
@@ -166,6 +171,7 @@ def prune_command(
     from compressor.stages import PruneStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    max_minutes = auto_time_limit(auto, max_minutes)
     options = {
         "structured": structured,
         "norm": norm,
@@ -182,7 +188,7 @@ def prune_command(
         refuse_alongside_auto(
             {"--sparsity": sparsity, "--threshold": threshold, "--pattern": pattern, "--sweep": sweep}
         )
-        search = auto_prune_search(options, max_accuracy_drop)
+        search = auto_prune_search(options, max_accuracy_drop, max_minutes)
         dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
     stage = stage_from(PruneStage, sparsity=sparsity, threshold=threshold, pattern=pattern, **options)

@@ -82,6 +82,10 @@ AutoOpt = Annotated[
     bool,
     typer.Option("--auto", help="Try the usual candidates; keep the fastest within --max-accuracy-drop (a search)."),
 ]
+MaxMinutesOpt = Annotated[
+    float | None,
+    typer.Option("--max-minutes", help="--auto: start no candidate after this many minutes; the best so far stands."),
+]
 Int8Method = Literal["static", "dynamic"]
 Calibration = Literal["minmax", "entropy", "percentile"]
 ExportFormat = Literal["onnx", "tensorrt", "jetson"]

@@ -40,6 +40,15 @@ def refuse_alongside_auto(given: dict[str, object]) -> None:
         raise OptionError(f"--auto tries its own candidates; drop {' and '.join(named)} or drop --auto")
 
 
+def auto_time_limit(auto: bool, max_minutes: float | None) -> float | None:
+    """--max-minutes bounds an --auto search: without --auto it would be ignored without a word."""
+    if max_minutes is not None and not auto:
+        raise OptionError("--max-minutes bounds an --auto search; add --auto or drop --max-minutes")
+    if max_minutes is not None and max_minutes <= 0:
+        raise OptionError(f"--max-minutes must be above 0, not {max_minutes:g}")
+    return max_minutes
+
+
 def run_options(
     device: str, batch_sizes: str, max_samples: int | None, image_size: int | None, force: bool
 ) -> dict[str, Any]:
