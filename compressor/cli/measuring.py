@@ -16,7 +16,6 @@ from compressor.cli.options import (
     DeviceOpt,
     DumpRecipeOpt,
     ExportFormat,
-    ForceOpt,
     ImageSizeOpt,
     MaxSamplesOpt,
     ModelArg,
@@ -103,7 +102,7 @@ def export_command(
     calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = "minmax",
     calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
     max_samples: MaxSamplesOpt = None,
-    force: ForceOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the file (or bundle) -o names.")] = False,
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""

@@ -66,9 +66,7 @@ OutDirOpt = Annotated[
 DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda.")]
 BatchSizesOpt = Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")]
 MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")]
-ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Overwrite the results already in OUTDIR (or the file -o names).")
-]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Continue an interrupted run from the state saved after its last epoch.")
 ]
