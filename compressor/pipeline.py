@@ -191,17 +191,27 @@ def _prepare(output_dir: Path, force: bool, resume: bool) -> dict[str, Any]:
     return {}
 
 
+def _results_depend_on(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe as its results depend on it: a search's time budget changes which candidates ran, not what
+    one gives, so --resume may continue with more (or less) time."""
+    search = recipe.get("search")
+    if not isinstance(search, dict):
+        return recipe
+    return {**recipe, "search": {key: value for key, value in search.items() if key != "max_minutes"}}
+
+
 def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resume: bool = False) -> Report | None:
     """`compress run`: the stages, then the search; returns the summary report (None if nothing measured)."""
     from compressor.search import best_steps, run_search
 
     root = Path(output_dir)
     earlier = _prepare(root, force, resume)
-    if earlier and earlier.get("recipe") != recipe.model_dump(mode="json", by_alias=True, exclude_none=True):
+    written = recipe.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if earlier and _results_depend_on(earlier.get("recipe", {})) != _results_depend_on(written):
         raise InputFileError(f"{root} holds a run of another recipe; pass --force to start over")
     record: dict[str, Any] = {
         "schema": "compressor.pipeline/1",
-        "recipe": recipe.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "recipe": written,
         "stages": [],
         "search": earlier.get("search", {}),
     }

@@ -198,6 +198,12 @@ def test_a_search_out_of_time_starts_no_more_candidates_and_keeps_what_it_has(tm
     assert (
         "| not run: max_minutes 0.001 spent before it started (--resume runs it) |" in (out / "report.md").read_text()
     )
+    # --resume runs the rest, under a budget of its own (a changed time budget is still the same recipe)
+    args[args.index("0.001")] = "60"
+    result = cli.invoke(app, [*args, "--max-samples", "16", "--batch-sizes", "1", "--resume", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    search = json.loads((out / "pipeline.json").read_text())["search"]
+    assert [c["status"] for c in search["candidates"]] == ["done"] * 4 and search["max_minutes"] == 60
 
 
 def test_rank_keeps_the_pareto_front_and_picks_only_a_real_speed_up() -> None:
