@@ -92,7 +92,7 @@ def baseline_artifacts(
         return {"onnxruntime": handle}
     artifacts = {"torch": handle}
     if with_onnx:
-        info("exporting to ONNX for the onnxruntime rows")
+        info(f"exporting {handle.name} to {onnx_path.name} for the onnxruntime rows")
         artifacts["onnxruntime"], parity = export_onnx(handle, onnx_path, parity_inputs=parity_batch(handle, bundle))
         info(f"ONNX parity: {parity.summary()}")
     return artifacts
