@@ -39,6 +39,7 @@ def test_distill_writes_teacher_distilled_and_scratch_rows(cli, trained_tiny: Pa
     rows = {(row["variant"], row["backend"]) for row in report["results"]}
     assert rows == {(v, b) for v in ("teacher", "distilled", "scratch") for b in ("torch", "onnxruntime")}
     assert report["distillation"]["temperature"] == 4.0 and report["distillation"]["alpha"] == 0.7
+    assert report["distillation"]["teacher_weights"] == str(trained_tiny)
     assert {v["reference"] for v in report["verdicts"]} == {"teacher"}
     student = load_model(str(out / "distilled.pt"), load_dataset("shapes"))
     assert student.module is not None and (out / "scratch.onnx").is_file()

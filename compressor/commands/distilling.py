@@ -92,6 +92,7 @@ def distill(
     val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
     summary: dict[str, Any] = {
         "teacher": teacher_handle.name,
+        "teacher_weights": teacher_handle.weights,  # the report's `weights:` note names the student's
         "objective": objective,
         "temperature": temperature,
         "alpha": alpha,
