@@ -6,15 +6,11 @@ same call, so the rows of one report always come from one run on one machine.
 
 from __future__ import annotations
 
-import copy
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
 import torch
-import torch_pruning as tp
 from torch.utils.data import Dataset
 
 from compressor import head_to_head
@@ -23,7 +19,7 @@ from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import BackendUnavailableError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import static_batch_size
-from compressor.fsutil import file_size_mb
+from compressor.footprint import Footprint, onnx_footprint, torch_footprint
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
@@ -44,46 +40,6 @@ class Variant:
     @property
     def torch_handle(self) -> ModelHandle | None:
         return next((h for h in self.artifacts.values() if h.module is not None), None)
-
-
-@dataclass(frozen=True)
-class Footprint:
-    size_mb: float
-    params: int | None
-    macs: int | None
-
-
-def torch_footprint(handle: ModelHandle) -> Footprint:
-    """Weights size, parameter count and MACs per sample (counted by torch-pruning, not by formula)."""
-    assert handle.module is not None
-    module = handle.module.eval()
-    size_bytes = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    example = get_task(handle.task).example_inputs(handle.input_spec, 1)
-    if any(t.dtype in (torch.float16, torch.bfloat16) for t in module.state_dict().values()):
-        module = copy.deepcopy(module).float()  # the counter runs float32 inputs; counts do not depend on dtype
-    with torch.no_grad():
-        macs, params = tp.utils.count_ops_and_params(module, example[0] if len(example) == 1 else tuple(example))
-    return Footprint(size_mb=size_bytes / 1e6, params=int(params), macs=int(macs))
-
-
-def onnx_footprint(path: Path, reference: Footprint | None) -> Footprint:
-    """File size, and the torch model's counts when this ONNX file is its export."""
-    if reference is not None:
-        return Footprint(size_mb=file_size_mb(path), params=reference.params, macs=reference.macs)
-    model = onnx.load(str(path), load_external_data=False)
-    return Footprint(size_mb=file_size_mb(path), params=weight_count(model.graph), macs=None)
-
-
-def weight_count(graph: onnx.GraphProto) -> int:
-    """Elements of the graph's initializers that are weights: a Q/DQ node's scale and zero point (inputs 1
-    and 2, one per output channel when per-channel) describe a weight or an activation, they are not one."""
-    quantization = {
-        name
-        for node in graph.node
-        if node.op_type in ("QuantizeLinear", "DequantizeLinear")
-        for name in node.input[1:3]
-    }
-    return sum(math.prod(init.dims) for init in graph.initializer if init.name not in quantization)
 
 
 def _artifact_name(handle: ModelHandle) -> str | None:
@@ -200,7 +156,7 @@ def measure_variants(
             if handle.module is not None and reference is not None:
                 footprint = reference
             else:
-                footprint = onnx_footprint(handle.onnx_path, reference)  # type: ignore[arg-type]
+                footprint = onnx_footprint(handle, reference)
             try:
                 rows += _measure_on_backend(variant, handle, backend, footprint, val, device, batch_sizes)
             except BackendUnavailableError as error:

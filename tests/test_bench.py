@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from compressor import api
 from compressor.bench import OtherProcessesCpu
-from compressor.measure import weight_count
+from compressor.footprint import weight_count
 from compressor.report import SCHEMA, read_report, to_markdown, write_report
 
 ROW_KEYS = {
@@ -100,6 +100,10 @@ def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -
     assert [row.backend for row in report.results] == ["onnxruntime"]
     assert report.dataset.samples == 200
     assert "tiny_cnn" in to_markdown(report)
+    # the torch model's params and MACs, recorded at export (MACs were "-" for a file benchmarked alone)
+    torch_row = api.bench(str(trained_tiny), backends=["torch"], batch_sizes=[2], max_samples=20).results[0]
+    assert (report.results[0].params, report.results[0].macs) == (torch_row.params, torch_row.macs)
+    assert torch_row.macs is not None and torch_row.macs > 0
 
 
 def test_other_processes_cpu_sees_busy_neighbours() -> None:

@@ -20,6 +20,7 @@ import torch
 
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.export.export_cache import ExportCache, export_key
+from compressor.footprint import METADATA_FIELD, torch_footprint
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.precision import onnx_graph_precision
@@ -171,6 +172,7 @@ def export_onnx(
             raise ExportError(f"the exported ONNX model fails onnx.checker: {brief(error)}") from error
         parity = check_parity(handle, tmp, parity_inputs)
         metadata = {**handle.describe(), "exporter": exporter, "opset": opset, "parity": asdict(parity)}
+        metadata[METADATA_FIELD] = torch_footprint(handle).counts()  # benchmarked alone, it still has MACs
         onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps(metadata)})
         onnx.save(model, str(tmp))
     exported = ModelHandle(
