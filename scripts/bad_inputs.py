@@ -284,7 +284,8 @@ def main() -> None:
 DOC_TAIL = """
 ## What else is promised, and where it is tested
 
-- **No traceback**: every `CompressorError` is one line and exit 2; an unexpected error (a bug) is one
+- **No traceback**: every `CompressorError` is one line and exit 2, and so is the machine refusing a
+  write (a full disk, a read-only or forbidden path); an unexpected error (a bug) is one
   `internal error:` line and exit 3. `compress --debug COMMAND ...` shows the traceback instead.
 - **Nothing half-written**: models, reports and records are written to a temporary file beside the
   target and renamed (`compressor/fsutil.py`); an OUTDIR holding results is not overwritten without

@@ -1,5 +1,6 @@
 """The CLI as a user runs it: commands, files written, and one clear line for bad input."""
 
+import errno
 import json
 import subprocess
 import sys
@@ -88,6 +89,26 @@ def test_usage_errors_are_one_line_too(cli: CliRunner, args: list[str], message:
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and message in result.output
     assert result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "strerror", "exit_code"),
+    [(errno.ENOSPC, "No space left on device", 2), (errno.EROFS, "Read-only file system", 2), (errno.EIO, "I/O", 3)],
+)
+def test_a_full_disk_is_the_machines_error_not_ours(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, code: int, strerror: str, exit_code: int
+) -> None:
+    """Was `internal error: OSError` (exit 3, as if compressor had the bug); other OS errors still are."""
+    from compressor import api
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(code, strerror, "/data/m.onnx")
+
+    monkeypatch.setattr(api, "export", full)
+    result = cli.invoke(app, ["export", "tiny_cnn", "-o", "/data/m.onnx"], terminal_width=400)
+    assert result.exit_code == exit_code and result.output.count("\n") == 1
+    if exit_code == 2:
+        assert result.output == f"error: {strerror}: /data/m.onnx (no half-written file was left)\n"
 
 
 def test_bare_compress_shows_the_help(cli: CliRunner) -> None:

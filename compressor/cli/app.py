@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import signal
 import sys
@@ -67,6 +68,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 _debug = False
+# The machine, not the input nor our code: a full disk, a read-only or forbidden path. One line, exit 2.
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 INTERNAL_ERROR_EXIT = 3  # a bug of ours, not the user's input (2) nor a compare regression (1)
 
 
@@ -115,6 +118,10 @@ def user_errors(command: F) -> F:
         except Exception as error:  # a bug: still one line, with the way to the traceback
             if _debug:
                 raise
+            if isinstance(error, OSError) and error.errno in MACHINE_ERRNOS:  # the machine's, not ours
+                where = f": {error.filename}" if error.filename else ""
+                _error_line("error: ", f"{error.strerror}{where} (no half-written file was left)")
+                raise typer.Exit(2) from None
             _error_line("internal error: ", f"{type(error).__name__}: {brief(error)} (rerun with --debug to see where)")
             raise typer.Exit(INTERNAL_ERROR_EXIT) from None
 
