@@ -51,9 +51,9 @@ def onnx_footprint(handle: ModelHandle, reference: Footprint | None) -> Footprin
     else the one its metadata records, else the graph's own weights (and no MACs)."""
     assert handle.onnx_path is not None
     size_mb = file_size_mb(handle.onnx_path)
-    recorded = handle.metadata.get(METADATA_FIELD)
     if reference is not None:
         return Footprint(size_mb=size_mb, params=reference.params, macs=reference.macs)
+    recorded = handle.metadata.get(METADATA_FIELD)
     if isinstance(recorded, dict):
         return Footprint(size_mb=size_mb, params=recorded.get("params"), macs=recorded.get("macs"))
     model = onnx.load(str(handle.onnx_path), load_external_data=False)
