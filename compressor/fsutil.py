@@ -10,12 +10,23 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from compressor.errors import InputFileError
+
+
+def make_folder(folder: Path) -> None:
+    """An output folder and its parents; a path the machine cannot create (under a file, in /proc, on a
+    read-only disk) is the user's one-line error, found before anything is written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputFileError(f"cannot create the folder {folder}: {error.strerror}") from None
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; it replaces `target` only if the block succeeds."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from compressor.errors import InputFileError
-from compressor.fsutil import write_text_atomic
+from compressor.fsutil import make_folder, write_text_atomic
 from compressor.progress import info
 from compressor.recipe import Recipe, StageEntry
 from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, write_report
@@ -187,7 +187,7 @@ def _prepare(output_dir: Path, force: bool, resume: bool) -> dict[str, Any]:
         raise InputFileError(
             f"{output_dir} already holds a run ({PIPELINE_FILE}); pass --resume to continue it or --force to start over"
         )
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(output_dir)
     return {}
 
 

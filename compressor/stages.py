@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegative
 from compressor import api
 from compressor.export.jetson import check_jetson_options
 from compressor.export.tensorrt import BatchProfile
+from compressor.fsutil import make_folder
 from compressor.methods.distill import parse_feature_pairs
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
@@ -199,7 +200,7 @@ class ExportStage(Stage):
                 jetpack=self.jetpack, batch_size=self.batch_size, int8=int8, max_samples=run.max_samples, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
-        output_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(output_dir)
         if self.format == "tensorrt":
             batch = BatchProfile(1, min(8, self.max_batch), self.max_batch)
             engine = output_dir / "model.engine"

@@ -166,6 +166,11 @@ def _earlier_export(folder: Path) -> list[str]:
     return ["export", "tiny_cnn", "--weights", "random", "-o", str(folder / "model.onnx")]
 
 
+def _outdir_under_a_file(folder: Path) -> list[str]:
+    (folder / "notes.txt").write_text("a file, not a folder")
+    return [*_QUANTIZE_RANDOM, "-o", str(folder / "notes.txt" / "out")]
+
+
 def _other_architecture(folder: Path) -> list[str]:
     return ["bench", "resnet18", "--weights", str(_tiny_checkpoint(folder))]
 
@@ -246,6 +251,7 @@ CASES = [
     ),
     Case("compressed-again", "an fp16 checkpoint (from compress quantize) to quantize", _half_checkpoint, "fp32 model"),
     Case("export-over-file", "an -o file an earlier export wrote", _earlier_export, "already exists; pass --force"),
+    Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "cannot create the folder"),
     Case(
         "unknown-option",
         "a misspelt option (a usage error: was click's usage text and a boxed message)",

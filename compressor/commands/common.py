@@ -14,6 +14,7 @@ from compressor.data import DatasetBundle, load_dataset
 from compressor.environment import collect_environment
 from compressor.errors import InputFileError
 from compressor.export.onnx import export_onnx
+from compressor.fsutil import make_folder
 from compressor.measure import Variant, head_to_head_ratios, measure_variants
 from compressor.models.handle import ModelHandle
 from compressor.models.loading import load_model
@@ -80,7 +81,7 @@ def refuse_existing_file(output: Path, force: bool) -> None:
 def prepare_output_dir(output_dir: Path, force: bool, marker: str = "report.json") -> None:
     """OUTDIR, made once every input has been checked (a failed start leaves no empty folder behind)."""
     refuse_earlier_results(output_dir, force, marker)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(output_dir)
 
 
 def baseline_artifacts(
