@@ -251,7 +251,7 @@ CASES = [
     ),
     Case("compressed-again", "an fp16 checkpoint (from compress quantize) to quantize", _half_checkpoint, "fp32 model"),
     Case("export-over-file", "an -o file an earlier export wrote", _earlier_export, "already exists; pass --force"),
-    Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "cannot create the folder"),
+    Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "is a file, so nothing"),
     Case(
         "unknown-option",
         "a misspelt option (a usage error: was click's usage text and a boxed message)",

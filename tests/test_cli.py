@@ -168,6 +168,9 @@ def test_image_size_must_be_positive(cli: CliRunner, size: str) -> None:
         ["export", "tiny_cnn", "--format", "jetson", "-o", "{bundle}"],
         ["export", "tiny_cnn", "-o", "{done}/report.json"],  # an existing file, without --force
         ["export", "tiny_cnn", "-o", "{done}"],  # a directory: was an internal error after the export
+        # under a file: was an internal error once the run wrote its first file
+        ["quantize", "tiny_cnn", "--precision", "int8", "-o", "{done}/report.json/out"],
+        ["bench", "tiny_cnn", "--json", "{done}/report.json/r.json"],
         # a misspelt --feature-pairs layer: was found when training began, and left an empty OUTDIR behind
         ["distill", "--teacher", "tiny_cnn", "--teacher-weights", "random", "--student", "tiny_cnn"]
         + ["--feature-pairs", "conv9:features.0", "-o", "{out}"],

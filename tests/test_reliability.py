@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from compressor import api
 from compressor.cli import app
 from compressor.errors import CompressorError, InputFileError
-from compressor.fsutil import removed_on_failure
+from compressor.fsutil import make_folder, removed_on_failure
 from compressor.models.zoo import tiny_cnn
 from compressor.recipe import recipe_from_data
 
@@ -152,3 +152,10 @@ def test_fuzzed_quantize_flags_parse_or_fail_clearly(cli_args: list[str]) -> Non
     result = CliRunner().invoke(app, ["quantize", "tiny_cnn", "--dump-recipe", *cli_args])
     assert result.exit_code in (0, 2), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_folder_the_machine_cannot_make_is_one_line(tmp_path: Path) -> None:
+    """The last guard behind the CLI's own checks (a read-only disk, /proc): was an internal error."""
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(InputFileError, match=r"cannot create the folder .*notes.txt/sub: Not a directory"):
+        make_folder(tmp_path / "notes.txt" / "sub")

@@ -24,6 +24,7 @@ from compressor.cli.options import (
     image_size_pair,
     int_list,
     path_not_flag,
+    writable_path,
 )
 from compressor.cli.recipes import dump_or_run_stage, run_spec, stage_from
 from compressor.compare import compare_files
@@ -167,10 +168,12 @@ def bench_command(
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")] = "1,16",
     max_samples: Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")] = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", dir_okay=False, help="Write the report here (report contract).")
+        Path | None,
+        typer.Option("--json", dir_okay=False, callback=writable_path, help="Write the report here (report contract)."),
     ] = None,
     markdown_path: Annotated[
-        Path | None, typer.Option("--markdown", dir_okay=False, help="Also write the Markdown table.")
+        Path | None,
+        typer.Option("--markdown", dir_okay=False, callback=writable_path, help="Also write the Markdown table."),
     ] = None,
     image_size: ImageSizeOpt = None,
     profile: Annotated[
@@ -226,7 +229,9 @@ def compare_command(
             "have one (head to head where both timed it so; that baseline row is then not latency-gated), else in ms.",
         ),
     ] = 10.0,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the comparison as JSON.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", callback=writable_path, help="Also write the comparison as JSON.")
+    ] = None,
 ) -> None:
     """CI gate: exit 0 when every row is within bounds, 1 with a table of what regressed, 2 for a bad file."""
     comparison = compare_files(new, baseline, max_accuracy_drop, max_latency_increase)

@@ -57,6 +57,14 @@ def path_not_flag(value: Path) -> Path:
     """`-o --force` would otherwise write into a folder named --force: the user's path went missing."""
     if str(value).startswith("-"):
         raise typer.BadParameter(f"{value} looks like an option, not a path: give the path after -o")
+    return writable_path(value)
+
+
+def writable_path(value: Path | None) -> Path | None:
+    """An output under a file (`report.json/out`) cannot be written: said before the run, not after it."""
+    blocking = next((parent for parent in (value.parents if value else []) if parent.is_file()), None)
+    if blocking is not None:
+        raise typer.BadParameter(f"{blocking} is a file, so nothing can be written under it")
     return value
 
 
