@@ -111,6 +111,7 @@ class PruneStage(Stage):
     finetune_epochs: NonNegativeInt = 0
     distill: bool = False
     residual_width: bool = False
+    whole_heads: bool = False
     lr: NonNegativeFloat | None = None
 
     def request(self) -> PruneRequest:

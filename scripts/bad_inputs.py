@@ -253,6 +253,12 @@ CASES = [
     Case("export-over-file", "an -o file an earlier export wrote", _earlier_export, "already exists; pass --force"),
     Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "is a file, so nothing"),
     Case(
+        "option-the-model-lacks",
+        "--whole-heads for a model without BERT-style attention (checked before the baseline export)",
+        lambda f: ["prune", "tiny_cnn", "--weights", "random", "--sparsity", ".5", "--whole-heads", "-o", str(f / "p")],
+        "tiny_cnn has none",
+    ),
+    Case(
         "unknown-option",
         "a misspelt option (a usage error: was click's usage text and a boxed message)",
         lambda f: ["bench", "tiny_cnn", "--batch-size", "8"],

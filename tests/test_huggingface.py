@@ -248,6 +248,38 @@ def test_bert_attention_loses_the_same_channels_in_every_head(bert_dir: Path, te
         torch.testing.assert_close(module(*example), expected, atol=1e-5, rtol=1e-5)
 
 
+def test_whole_heads_go_and_the_head_size_stays(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
+    """Head 1 of every layer carries nothing (its query/key/value rows and its output columns are zero):
+    --whole-heads removes it and the outputs stay exactly the same; the model directory reloads as 1 head."""
+    bundle = load_dataset(str(text_data))
+    handle = load_model(str(bert_dir), bundle)
+    for attention in _self_attentions(handle.module):  # 2 heads of 16
+        layer = next(m for m in handle.module.modules() if getattr(m, "self", None) is attention)
+        with torch.no_grad():
+            for projection in (attention.query, attention.key, attention.value):
+                projection.weight[16:] = 0.0
+                projection.bias[16:] = 0.0
+            layer.output.dense.weight[:, 16:] = 0.0
+    example = get_task("text").example_inputs(handle.input_spec, 3)
+    with torch.no_grad():
+        expected = handle.module.eval()(*example)
+    attention_only = ("model.bert.pooler", *(f"model.bert.encoder.layer.{i}.intermediate" for i in range(2)))
+    request = PruneRequest(sparsity=0.5, whole_heads=True, ignore=attention_only)
+    pruned, outcome = prune_model(handle, bundle, request, TrainConfig())
+    for attention in _self_attentions(pruned.module):
+        assert attention.query.out_features == attention.value.out_features == attention.all_head_size == 16
+        assert (attention.num_attention_heads, attention.attention_head_size, attention.scaling) == (1, 16, 16**-0.5)
+    assert outcome.summary()["whole_heads"] is True
+    assert outcome.summary()["attention_heads"] == {
+        f"model.bert.encoder.layer.{i}.attention.self": {"heads": [2, 1], "head_size": [16, 16]} for i in range(2)
+    }
+    with torch.no_grad():
+        torch.testing.assert_close(pruned.module.eval()(*example), expected, atol=1e-5, rtol=1e-5)
+        reloaded = load_model(str(save_pruned(pruned, tmp_path / "heads.pt").source), bundle)
+        assert [a.num_attention_heads for a in _self_attentions(reloaded.module)] == [1, 1]
+        torch.testing.assert_close(reloaded.module.eval()(*example), expected, atol=1e-5, rtol=1e-5)
+
+
 def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     bundle = load_dataset(str(text_data))
     api.prune(

@@ -18,7 +18,7 @@ from compressor.cli import app
 from compressor.commands.pruning import untuned_losses
 from compressor.data import load_dataset
 from compressor.errors import OptionError
-from compressor.methods.channel_pruning import prune_structured, weakest_channels
+from compressor.methods.channel_pruning import prune_structured, weakest_channels, weakest_heads
 from compressor.methods.distill import hinton_loss
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
@@ -272,6 +272,10 @@ def test_residual_width_narrows_every_vit_block_alike_and_reloads(tmp_path: Path
     assert len(attentions) == 4 and all((m.embed_dim, m.num_heads, m.head_dim) == (96, 3, 32) for m in attentions)
     assert pruned.module.hidden_dim == pruned.module.class_token.shape[-1] == 96  # type: ignore[union-attr]
     assert outcome.summary()["residual_width"] is True
+    assert outcome.summary()["attention_heads"]["encoder.layers.encoder_layer_0.self_attention"] == {
+        "heads": [3, 3],
+        "head_size": [64, 32],
+    }
     example = torch.randn(2, 3, 32, 32)
     expected = pruned.module.eval()(example)  # type: ignore[union-attr]
     saved = save_pruned(pruned, tmp_path / "vit.pruned.pt")
@@ -283,6 +287,22 @@ def test_residual_width_takes_as_many_channels_from_each_head() -> None:
     scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 5.0, 6.0, 7.0, 8.0, 9.0, 9.5, 9.6, 9.7])  # head 0 is the weakest
     assert weakest_channels(scores, kept=6, heads=3) == [0, 1, 4, 5, 8, 9]
     assert weakest_channels(scores, kept=6, heads=1) == [0, 1, 2, 3, 4, 5]
+
+
+def test_whole_heads_drop_the_heads_with_the_lowest_mean_score() -> None:
+    scores = torch.tensor([0.1, 9.0, 0.2, 0.3, 5.0, 6.0, 1.0, 1.0, 1.1])  # head 0 has the weakest channel, not mean
+    assert weakest_heads(scores, kept=2, heads=3) == [6, 7, 8]
+    assert weakest_heads(scores, kept=1, heads=3) == [0, 1, 2, 6, 7, 8]
+    assert weakest_heads(scores, kept=3, heads=3) == []
+
+
+def test_whole_heads_need_bert_style_attention() -> None:
+    bundle = load_dataset("shapes")
+    handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
+    with pytest.raises(OptionError, match="--whole-heads.*vit_tiny has none"):
+        prune_model(handle, bundle, PruneRequest(sparsity=0.5, whole_heads=True), train_config("vit_tiny"))
+    with pytest.raises(OptionError, match="goes with --structured"):
+        PruneRequest(sparsity=0.5, structured=False, whole_heads=True).check()
 
 
 def test_residual_width_needs_torch_attention() -> None:

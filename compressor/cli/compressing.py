@@ -143,6 +143,14 @@ def prune_command(
             "as many from each head).",
         ),
     ] = False,
+    whole_heads: Annotated[
+        bool,
+        typer.Option(
+            "--whole-heads",
+            help="BERT-style attention: remove whole heads (the head size stays) instead of the same channels "
+            "from every head.",
+        ),
+    ] = False,
     lr: Annotated[
         float | None, typer.Option(min=0.0, help="Fine-tuning lr; default: 4x the model's from-scratch recipe.")
     ] = None,
@@ -182,6 +190,7 @@ def prune_command(
         "finetune_epochs": finetune_epochs,
         "distill": distill,
         "residual_width": residual_width,
+        "whole_heads": whole_heads,
         "lr": lr,
     }
     if auto:

@@ -16,7 +16,7 @@ from compressor.commands.common import (
 from compressor.commands.training import train_config
 from compressor.data import DEFAULT_DATASET
 from compressor.measure import Variant
-from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model, save_pruned
+from compressor.methods.prune import FINETUNE_LR_SCALE, check_prunable, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
 from compressor.progress import info, warn
 from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
@@ -48,12 +48,14 @@ def prune(
     request = request or PruneRequest()
     requests = sweep_requests(request, sweep, sweep_by) if sweep else [request]
     for each in requests:
-        each.check()
+        each.check()  # before the model loads (a reference checkpoint may need training)
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force)
     bundle, handle = load_torch_model(model, data, weights, image_size, "pruning")
+    for each in requests:
+        check_prunable(handle, each)
     prepare_output_dir(output_dir, force)
     baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
     config = train_config(model, lr=lr)

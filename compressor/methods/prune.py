@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 from torch import nn
 
 from compressor.data.base import DatasetBundle
 from compressor.errors import OptionError
-from compressor.methods.channel_pruning import prune_structured
+from compressor.methods.channel_pruning import is_head_split_attention, prune_structured
 from compressor.methods.distill import Teacher
 from compressor.methods.prune_options import PruneOutcome, PruneRequest, ignored_modules
 from compressor.methods.weight_pruning import prune_unstructured
@@ -44,10 +45,8 @@ def _epochs_for_step(total: int, steps: int, step: int) -> int:
     return total // steps + (1 if step <= total % steps else 0)
 
 
-def prune_model(
-    handle: ModelHandle, bundle: DatasetBundle, request: PruneRequest, config: TrainConfig
-) -> tuple[ModelHandle, PruneOutcome]:
-    """A pruned copy of `handle` (the original is left as it is, for the baseline rows and as teacher)."""
+def check_prunable(handle: ModelHandle, request: PruneRequest) -> None:
+    """Options that this model cannot take, in one line, before any work (export, pruning) starts."""
     assert handle.module is not None
     request.check()
     task = get_task(handle.task)
@@ -55,10 +54,35 @@ def prune_model(
         raise OptionError(f"{handle.name} is a {task.name} model, scored against itself: pruning needs labelled data")
     if request.distill and task.distillation is None:
         raise OptionError(f"--distill: no distillation loss for {task.name} models like {handle.name}")
-    if request.residual_width and not any(isinstance(m, nn.MultiheadAttention) for m in handle.module.modules()):
+    torch_attention = any(isinstance(m, nn.MultiheadAttention) for m in handle.module.modules())
+    if request.residual_width and not torch_attention:
         raise OptionError(
             f"--residual-width narrows the width of torch's nn.MultiheadAttention layers evenly; {handle.name} has none"
         )
+    if request.whole_heads and not any(map(is_head_split_attention, handle.module.modules())):
+        why = " (torch's nn.MultiheadAttention keeps every head as wide as the model)" if torch_attention else ""
+        raise OptionError(
+            "--whole-heads removes heads of BERT-style attention (query/key/value split by num_attention_heads);"
+            f" {handle.name} has none{why}"
+        )
+    ignored_modules(handle.module, handle.num_classes, request.ignore)  # an unknown --ignore name, with close ones
+
+
+def _heads_note(outcome: PruneOutcome) -> str:
+    """E.g. "; attention heads x head size 4x16 -> 2x16 in 2 modules", for the progress line."""
+    changes = Counter(
+        f"{before[0]}x{before[1]} -> {after[0]}x{after[1]}" for before, after in outcome.attention_heads.values()
+    )
+    return "".join(f"; attention heads x head size {change} in {count} modules" for change, count in changes.items())
+
+
+def prune_model(
+    handle: ModelHandle, bundle: DatasetBundle, request: PruneRequest, config: TrainConfig
+) -> tuple[ModelHandle, PruneOutcome]:
+    """A pruned copy of `handle` (the original is left as it is, for the baseline rows and as teacher)."""
+    assert handle.module is not None
+    check_prunable(handle, request)
+    task = get_task(handle.task)
     module = copy.deepcopy(handle.module).eval()
     before = shape_attributes(module)
     ignored = ignored_modules(module, handle.num_classes, request.ignore)
@@ -84,7 +108,7 @@ def prune_model(
             finetune(_epochs_for_step(request.finetune_epochs, request.steps, step), label)
 
         outcome = prune_structured(module, example, request, ignored, between_steps)
-        info(f"pruned {len(outcome.channels)} layers' channels")
+        info(f"pruned {len(outcome.channels)} layers' channels{_heads_note(outcome)}")
     else:
         outcome = prune_unstructured(module, request, ignored, lambda: finetune(request.finetune_epochs, "fine-tune"))
         info(f"zeroed {outcome.sparsity:.1%} of the weights of {len(outcome.pruned_layers)} layers")

@@ -37,6 +37,7 @@ class PruneRequest:
     finetune_epochs: int = 0
     distill: bool = False
     residual_width: bool = False  # attention models: the width every block shares too (see channel_pruning)
+    whole_heads: bool = False  # BERT-style attention: remove whole heads, not the same channels from each
 
     def check(self) -> None:
         """Contradictory or out-of-range options, in words, before any work starts."""
@@ -53,6 +54,8 @@ class PruneRequest:
             raise UnknownNameError(f"unknown --norm {self.norm!r}; choose from {', '.join(NORMS)}")
         if self.residual_width and not self.structured:
             raise OptionError("--residual-width removes whole channels: it goes with --structured")
+        if self.whole_heads and not self.structured:
+            raise OptionError("--whole-heads removes whole attention heads: it goes with --structured")
         if self.round_to < 1 or self.steps < 1 or self.finetune_epochs < 0:
             raise OptionError("--round-to and --steps are at least 1, --finetune-epochs at least 0")
 
@@ -71,6 +74,8 @@ class PruneOutcome:
     request: PruneRequest
     pruned_layers: list[str] = field(default_factory=list)
     channels: dict[str, tuple[int, int]] = field(default_factory=dict)  # structured: layer -> (before, after)
+    # structured, attention whose heads changed: module -> ((heads, head size) before, after)
+    attention_heads: dict[str, tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=dict)
     sparsity: float | None = None  # unstructured: zero fraction of the pruned layers' weights
 
     def summary(self) -> dict[str, object]:
@@ -87,9 +92,14 @@ class PruneOutcome:
             "finetune_epochs": request.finetune_epochs,
             "distill": request.distill,
             "residual_width": request.residual_width if request.structured else None,
+            "whole_heads": request.whole_heads if request.structured else None,
             "ignored": list(request.ignore),
             "pruned_layers": len(self.pruned_layers),
             "channels": {name: list(counts) for name, counts in self.channels.items()},
+            "attention_heads": {
+                name: {"heads": [before[0], after[0]], "head_size": [before[1], after[1]]}
+                for name, (before, after) in self.attention_heads.items()
+            },
             "sparsity": self.sparsity,
         }
 
