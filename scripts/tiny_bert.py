@@ -35,21 +35,41 @@ def save_word_tokenizer(directory: Path, texts: list[str]) -> None:
     wrapped.save_pretrained(directory)
 
 
+# Per family: its config and model classes, and its names for width, depth, head count and MLP width.
+FAMILIES = {
+    "bert": (
+        transformers.BertConfig,
+        transformers.BertForSequenceClassification,
+        ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"),
+    ),
+    "distilbert": (
+        transformers.DistilBertConfig,
+        transformers.DistilBertForSequenceClassification,
+        ("dim", "n_layers", "n_heads", "hidden_dim"),
+    ),
+}
+
+
 def build_tiny_bert(
-    directory: Path, texts: list[str], num_labels: int, width: int = 32, heads: int = 2, layers: int = 2
+    directory: Path,
+    texts: list[str],
+    num_labels: int,
+    width: int = 32,
+    heads: int = 2,
+    layers: int = 2,
+    family: str = "bert",
 ) -> Path:
-    """An untrained BertForSequenceClassification (seed 0; MLP width 2x `width`) and its tokenizer in `directory`."""
+    """An untrained sequence classifier of a FAMILIES family (seed 0; MLP width 2x `width`) and its
+    tokenizer in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     save_word_tokenizer(directory, texts)
-    config = transformers.BertConfig(
+    config_class, model_class, (width_key, layers_key, heads_key, mlp_key) = FAMILIES[family]
+    config = config_class(
         vocab_size=len(hf_tokenizer.__wrapped__(str(directory))),
-        hidden_size=width,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=2 * width,
         max_position_embeddings=64,
         num_labels=num_labels,
+        **{width_key: width, layers_key: layers, heads_key: heads, mlp_key: 2 * width},
     )
     torch.manual_seed(0)
-    transformers.BertForSequenceClassification(config).eval().save_pretrained(directory)
+    model_class(config).eval().save_pretrained(directory)
     return directory

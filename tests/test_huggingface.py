@@ -280,6 +280,33 @@ def test_whole_heads_go_and_the_head_size_stays(bert_dir: Path, text_data: Path,
         torch.testing.assert_close(reloaded.module.eval()(*example), expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def distilbert_dir(tmp_path_factory: pytest.TempPathFactory, text_data: Path) -> Path:
+    texts = [json.loads(line)["text"] for line in (text_data / "train.jsonl").read_text().splitlines()]
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-distilbert"), texts, len(TOPICS), family="distilbert")
+
+
+@pytest.mark.parametrize(("whole_heads", "heads"), [(False, (2, 8)), (True, (1, 16))])
+def test_distilbert_attention_loses_channels_per_head_or_whole_heads(
+    distilbert_dir: Path, text_data: Path, tmp_path: Path, whole_heads: bool, heads: tuple[int, int]
+) -> None:
+    """DistilBERT names its attention q_lin/k_lin/v_lin and n_heads: it was left whole before."""
+    bundle = load_dataset(str(text_data))
+    request = PruneRequest(sparsity=0.5, round_to=2, whole_heads=whole_heads)
+    options = {"data": str(text_data), "batch_sizes": [2], "max_samples": 16}
+    report = api.prune(str(distilbert_dir), tmp_path / "p", request, **options)
+    pruned = load_model(str(tmp_path / "p" / "model.pruned"), bundle)
+    attentions = [m for m in pruned.module.modules() if type(m).__name__ == "DistilBertSelfAttention"]
+    assert [(a.n_heads, a.attention_head_size, a.scaling) for a in attentions] == [(*heads, heads[1] ** -0.5)] * 2
+    assert all(a.q_lin.out_features == a.v_lin.out_features == a.out_lin.in_features == 16 for a in attentions)
+    assert len(report.model_extra["pruning"]["attention_heads"]) == 2
+    ids, mask = get_task("text").example_inputs(pruned.input_spec, 2)
+    session = ort.InferenceSession(str(tmp_path / "p" / "model.pruned.onnx"), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(logits, pruned.module.eval()(ids, mask).numpy(), atol=1e-4)
+
+
 def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     bundle = load_dataset(str(text_data))
     api.prune(

@@ -20,15 +20,13 @@ import torch_pruning as tp
 from torch import nn
 from torchvision.models.vision_transformer import VisionTransformer
 
+from compressor.methods.attention_heads import head_count, head_shape, head_split_layout, sync_heads
 from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
 
 # In attention models the residual width couples every block (LayerNorm, attention projections,
 # embeddings): by default only groups that touch none of these, i.e. the MLPs' hidden widths, are
 # pruned; with `residual_width`, the residual group too where its attention is torch's own.
 RESIDUAL_COUPLED = (nn.MultiheadAttention, nn.LayerNorm, nn.Embedding)
-# Hugging Face's BERT-style attention (BERT, RoBERTa, ViT, ELECTRA, ...) splits `query`/`key`/`value` into
-# heads by these plain attributes; its projections' width is pruned head by head, and they kept in step.
-HF_HEAD_ATTRIBUTES = ("num_attention_heads", "attention_head_size", "all_head_size")
 
 
 def _channel_counts(module: nn.Module) -> dict[str, int]:
@@ -39,15 +37,10 @@ def _channel_counts(module: nn.Module) -> dict[str, int]:
     }
 
 
-def _head_layouts(module: nn.Module) -> dict[str, tuple[int, int]]:
-    """Each attention module's (head count, head size): torch's own and BERT-style attention."""
-    layouts = {}
-    for name, sub in module.named_modules():
-        if isinstance(sub, nn.MultiheadAttention):
-            layouts[name] = (sub.num_heads, sub.head_dim)
-        elif is_head_split_attention(sub):
-            layouts[name] = (sub.num_attention_heads, sub.attention_head_size)
-    return layouts
+def _head_shapes(module: nn.Module) -> dict[str, tuple[int, int]]:
+    """Each attention module's (head count, head size)."""
+    shapes = {name: head_shape(sub) for name, sub in module.named_modules()}
+    return {name: shape for name, shape in shapes.items() if shape is not None}
 
 
 def _kept_count(total: int, remove: int, round_to: int) -> int:
@@ -138,23 +131,18 @@ def _prune_once(
             pruning_group.prune()
 
 
-def is_head_split_attention(module: nn.Module) -> bool:
-    """BERT-style attention: `query`/`key`/`value` layers split into heads by HF_HEAD_ATTRIBUTES."""
-    return all(isinstance(getattr(module, name, None), int) for name in HF_HEAD_ATTRIBUTES) and isinstance(
-        getattr(module, "query", None), nn.Linear
-    )
-
-
 def _projection_heads(group: tp.Group, parents: dict[nn.Module, nn.Module]) -> int | None:
     """For a group that narrows the query/key/value projections of an attention module: its head count
-    when the module is BERT-style (see HF_HEAD_ATTRIBUTES); None for any other attention class, whose
-    forward would split the narrowed width into the wrong heads (or fail). 1 outside attention."""
+    when the module's family is known (attention_heads.LAYOUTS); None for any other attention class,
+    whose forward would split the narrowed width into the wrong heads (or fail). 1 outside attention."""
     owners = {parents.get(dep.target.module) for dep, _ in group}
     attentions = {owner for owner in owners if owner is not None and "Attention" in type(owner).__name__}
     if not attentions:
         return 1
-    counts = {owner.num_attention_heads for owner in attentions if is_head_split_attention(owner)}
-    return counts.pop() if len(counts) == 1 and all(map(is_head_split_attention, attentions)) else None
+    if not all(head_split_layout(owner) for owner in attentions):
+        return None
+    counts = {head_count(owner) for owner in attentions}
+    return counts.pop() if len(counts) == 1 else None
 
 
 def _residual_heads(group: tp.Group) -> int | None:
@@ -187,23 +175,12 @@ def weakest_heads(scores: torch.Tensor, kept: int, heads: int) -> list[int]:
 
 def _sync_width_attributes(module: nn.Module, whole_heads: bool) -> None:
     """Widths kept as plain attributes that a forward reshapes with, which torch-pruning does not know:
-    torchvision's VisionTransformer's `hidden_dim`, and BERT-style attention's head count (whole heads
-    removed) or head size with the softmax `scaling` that follows it, 1/sqrt(head size): what torch's own
-    attention and transformers before 5 compute at run time, so the pruned model means the same whichever
-    version loads it. (Keeping the
-    trained scale made no difference beyond noise on a 2-layer BERT: 0.786 against 0.801 at 50% without
-    fine-tuning, 0.874 against 0.869 at 40% after 2 epochs, on 1000 val texts.)"""
+    torchvision's VisionTransformer's `hidden_dim`, and Hugging Face attention's heads (`sync_heads`)."""
     for sub in module.modules():
         if isinstance(sub, VisionTransformer):
             sub.hidden_dim = sub.class_token.shape[-1]
-        elif is_head_split_attention(sub):
-            sub.all_head_size = sub.query.out_features
-            if whole_heads:
-                sub.num_attention_heads = sub.all_head_size // sub.attention_head_size
-            else:
-                sub.attention_head_size = sub.all_head_size // sub.num_attention_heads
-            if isinstance(getattr(sub, "scaling", None), float):  # transformers 5 keeps it; older versions compute it
-                sub.scaling = sub.attention_head_size**-0.5
+        elif (layout := head_split_layout(sub)) is not None:
+            sync_heads(sub, layout, whole_heads)
 
 
 def prune_structured(
@@ -215,7 +192,7 @@ def prune_structured(
 ) -> PruneOutcome:
     """Remove channels in `request.steps` steps (each followed by `between_steps(step)`, e.g. fine-tuning)."""
     module.eval()
-    before, heads_before = _channel_counts(module), _head_layouts(module)
+    before, heads_before = _channel_counts(module), _head_shapes(module)
     for step in range(1, request.steps + 1):
         share = step / request.steps
         fraction = (request.sparsity or 0.0) * share
@@ -229,6 +206,6 @@ def prune_structured(
         between_steps(step)
     after = _channel_counts(module)
     channels = {name: (before[name], after[name]) for name in after if after[name] != before.get(name)}
-    heads = {name: (heads_before[name], layout) for name, layout in _head_layouts(module).items()}
+    heads = {name: (heads_before[name], layout) for name, layout in _head_shapes(module).items()}
     heads = {name: change for name, change in heads.items() if change[0] != change[1]}
     return PruneOutcome(request, pruned_layers=list(channels), channels=channels, attention_heads=heads)

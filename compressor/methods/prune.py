@@ -17,7 +17,8 @@ from torch import nn
 
 from compressor.data.base import DatasetBundle
 from compressor.errors import OptionError
-from compressor.methods.channel_pruning import is_head_split_attention, prune_structured
+from compressor.methods.attention_heads import head_split_layout
+from compressor.methods.channel_pruning import prune_structured
 from compressor.methods.distill import Teacher
 from compressor.methods.prune_options import PruneOutcome, PruneRequest, ignored_modules
 from compressor.methods.weight_pruning import prune_unstructured
@@ -59,11 +60,11 @@ def check_prunable(handle: ModelHandle, request: PruneRequest) -> None:
         raise OptionError(
             f"--residual-width narrows the width of torch's nn.MultiheadAttention layers evenly; {handle.name} has none"
         )
-    if request.whole_heads and not any(map(is_head_split_attention, handle.module.modules())):
+    if request.whole_heads and not any(map(head_split_layout, handle.module.modules())):
         why = " (torch's nn.MultiheadAttention keeps every head as wide as the model)" if torch_attention else ""
         raise OptionError(
-            "--whole-heads removes heads of BERT-style attention (query/key/value split by num_attention_heads);"
-            f" {handle.name} has none{why}"
+            "--whole-heads removes heads of Hugging Face attention split by a head count (BERT, RoBERTa, ELECTRA,"
+            f" ALBERT, DistilBERT); {handle.name} has none{why}"
         )
     ignored_modules(handle.module, handle.num_classes, request.ignore)  # an unknown --ignore name, with close ones
 

