@@ -4,8 +4,8 @@
     python benchmarks/prune.py --cases mobilenet_v2-structured-50 mobilenet_v2-unstructured-80
     python benchmarks/prune.py --cases mobilenet_v2-structured-50-224    # speed only, random weights
     python benchmarks/prune.py --cases vit_tiny-structured-50 ssdlite-structured-30 --name prune-other
-    python benchmarks/prune.py --cases bert-structured-40 bert-structured-50 bert-heads-50 --name prune-bert
-                                                                # a BERT built and trained here, once
+    python benchmarks/prune.py --cases bert-structured-40 bert-structured-50 bert-heads-50 \
+        distilbert-structured-50 distilbert-heads-50 --name prune-bert   # built and trained here, once each
 
 Each case is one `compress prune` run (api.prune): the baseline and the pruned model are measured side
 by side in that run, so the speed-up is a ratio of rows timed together on this noisy shared machine.
@@ -50,17 +50,28 @@ class Case:
     build: Callable[[Path], str] | None = None  # makes the model in a scratch folder first, returns its path
 
 
-def trained_bert(folder: Path) -> str:
-    """A Hugging Face BERT classifier (2 layers, width 64, 4 heads of 16) built and trained here on topics,
-    8 epochs; built once per scratch folder, so that the cases compare pruning one model."""
-    trained = folder / "bert-topics"
-    if trained.exists():
+def trained_classifier(family: str) -> Callable[[Path], str]:
+    """A Hugging Face classifier of `family` (bert or distilbert: 2 layers, width 64, 4 heads of 16) built
+    and trained here on topics, 8 epochs; built once per scratch folder, so that the cases compare pruning
+    one model."""
+
+    def build(folder: Path) -> str:
+        trained = folder / f"{family}-topics"
+        if trained.exists():
+            return str(trained)
+        bundle = load_dataset("topics")
+        texts = list(bundle.train_texts)
+        built = build_tiny_bert(folder / family, texts, bundle.num_classes, width=64, heads=4, family=family)
+        config = TrainConfig(lr=1e-3, batch_size=32)
+        api.train_handle(load_model(str(built), bundle), bundle, trained, epochs=8, config=config)
         return str(trained)
-    bundle = load_dataset("topics")
-    built = build_tiny_bert(folder / "bert", list(bundle.train_texts), bundle.num_classes, width=64, heads=4)
-    config = TrainConfig(lr=1e-3, batch_size=32)
-    api.train_handle(load_model(str(built), bundle), bundle, trained, epochs=8, config=config)
-    return str(trained)
+
+    return build
+
+
+def _hf_case(family: str, sparsity: float, whole_heads: bool = False) -> Case:
+    request = PruneRequest(sparsity=sparsity, round_to=4, finetune_epochs=2, whole_heads=whole_heads)
+    return Case(family, request, data="topics", build=trained_classifier(family))
 
 
 CASES = {
@@ -81,19 +92,12 @@ CASES = {
     "text_transformer-residual-50": Case(
         "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
     ),
-    # A Hugging Face model: BERT's query/key/value narrowed head by head, or (heads) whole heads removed.
-    "bert-structured-40": Case(
-        "bert", PruneRequest(sparsity=0.4, round_to=4, finetune_epochs=2), data="topics", build=trained_bert
-    ),
-    "bert-structured-50": Case(
-        "bert", PruneRequest(sparsity=0.5, round_to=4, finetune_epochs=2), data="topics", build=trained_bert
-    ),
-    "bert-heads-50": Case(
-        "bert",
-        PruneRequest(sparsity=0.5, round_to=4, finetune_epochs=2, whole_heads=True),
-        data="topics",
-        build=trained_bert,
-    ),
+    # Hugging Face models: query/key/value narrowed head by head, or (heads) whole heads removed.
+    "bert-structured-40": _hf_case("bert", 0.4),
+    "bert-structured-50": _hf_case("bert", 0.5),
+    "bert-heads-50": _hf_case("bert", 0.5, whole_heads=True),
+    "distilbert-structured-50": _hf_case("distilbert", 0.5),
+    "distilbert-heads-50": _hf_case("distilbert", 0.5, whole_heads=True),
     "ssdlite-structured-30": Case(
         "ssdlite320_mobilenet_v3_large", PruneRequest(sparsity=0.3, finetune_epochs=3), data="shapes-det"
     ),
