@@ -17,26 +17,36 @@ from torch import nn
 class HeadSplitLayout:
     """Where one family of attention modules keeps its projections and head attributes."""
 
-    query: str  # the query projection (an nn.Linear): the attribute the family is recognised by
+    projections: tuple[str, str, str]  # query, key, value (nn.Linear): the family is recognised by them
     heads: str  # head count
     head_size: str
     total: str | None  # the heads' joint width, where the module keeps one
 
+    @property
+    def query(self) -> str:
+        return self.projections[0]
+
 
 LAYOUTS = (
     # BERT, RoBERTa, XLM-RoBERTa, CamemBERT, ELECTRA, ALBERT: their forward reshapes to (-1, head size).
-    HeadSplitLayout("query", "num_attention_heads", "attention_head_size", "all_head_size"),
+    HeadSplitLayout(("query", "key", "value"), "num_attention_heads", "attention_head_size", "all_head_size"),
     # DistilBERT: the same, under other names.
-    HeadSplitLayout("q_lin", "n_heads", "attention_head_size", None),
+    HeadSplitLayout(("q_lin", "k_lin", "v_lin"), "n_heads", "attention_head_size", None),
+    # ViT (transformers 5): q_proj/k_proj/v_proj, reshaped to (-1, head_dim).
+    HeadSplitLayout(("q_proj", "k_proj", "v_proj"), "num_attention_heads", "head_dim", None),
 )
 
 
 def head_split_layout(module: nn.Module) -> HeadSplitLayout | None:
-    """The module's layout, if it is attention of a listed family."""
+    """The module's layout, if it is attention of a listed family whose query, key and value are equally
+    wide (grouped-query attention, whose key and value have fewer heads, is not split this way)."""
     for layout in LAYOUTS:
+        projections = [getattr(module, name, None) for name in layout.projections]
         names = [name for name in (layout.heads, layout.head_size, layout.total) if name is not None]
-        if isinstance(getattr(module, layout.query, None), nn.Linear) and all(
-            isinstance(getattr(module, name, None), int) for name in names
+        if (
+            all(isinstance(projection, nn.Linear) for projection in projections)
+            and len({projection.out_features for projection in projections}) == 1
+            and all(isinstance(getattr(module, name, None), int) for name in names)
         ):
             return layout
     return None

@@ -64,7 +64,7 @@ def check_prunable(handle: ModelHandle, request: PruneRequest) -> None:
         why = " (torch's nn.MultiheadAttention keeps every head as wide as the model)" if torch_attention else ""
         raise OptionError(
             "--whole-heads removes heads of Hugging Face attention split by a head count (BERT, RoBERTa, ELECTRA,"
-            f" ALBERT, DistilBERT); {handle.name} has none{why}"
+            f" ALBERT, DistilBERT, ViT); {handle.name} has none{why}"
         )
     ignored_modules(handle.module, handle.num_classes, request.ignore)  # an unknown --ignore name, with close ones
 

@@ -2,15 +2,18 @@
 
 Sequence classifiers are scored on labelled texts (task `text`); sentence-embedding models (a bare
 encoder, e.g. BertModel, or a sentence-transformers folder) by the cosine of their embeddings to the
-baseline's (task `embedding`), which needs no labels.
+baseline's (task `embedding`), which needs no labels; image classifiers (ViT, ResNet, ConvNeXt, ...:
+`*ForImageClassification`) on labelled images (task `classification`), at the input size and with the
+normalisation their image processor records.
 
 `transformers` is an optional extra, imported only here and only when such a directory is loaded.
-Nothing is downloaded: the model and its tokenizer must both be in the directory.
+Nothing is downloaded: the model and its tokenizer (or image processor config) must be in the directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import shutil
 from collections.abc import Iterator
@@ -33,6 +36,7 @@ from compressor.data.text import (
 from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.image_processor import IMAGE_TASK, image_processor_spec
 
 
 class SequenceClassifier(nn.Module):
@@ -44,6 +48,17 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+class ImageClassifier(nn.Module):
+    """Positional pixel values in, logits out: the image classification task's interface, for any HF classifier."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=pixel_values).logits
 
 
 class SentenceEmbedder(nn.Module):
@@ -89,16 +104,20 @@ def _load_config(path: Path) -> Any:
 
 
 def load_hf_model(path: Path, bundle: DatasetBundle) -> ModelHandle:
-    """A Hugging Face model directory as a handle: classifiers for the text task, bare encoders for embeddings."""
+    """A Hugging Face model directory as a handle: classifiers for the text task, bare encoders for embeddings,
+    image classifiers for the classification task."""
     config = _load_config(path)
     architectures = config.architectures or []
     if any(name.endswith("ForSequenceClassification") for name in architectures):
-        return _load_classifier(path, config, bundle)
+        return _load_text_classifier(path, config, bundle)
+    if any(name.endswith("ForImageClassification") for name in architectures):
+        return _load_image_classifier(path, config, bundle)
     if any(name.endswith("Model") for name in architectures):
         return _load_embedder(path, bundle)
     raise InputFileError(
-        f"{path} holds {', '.join(architectures) or 'a model with no recorded architecture'}; "
-        "supported: *ForSequenceClassification classifiers and bare encoders (*Model) for sentence embeddings"
+        f"{path} holds {', '.join(architectures) or 'a model with no recorded architecture'}; supported: "
+        "*ForSequenceClassification and *ForImageClassification classifiers, and bare encoders (*Model) for "
+        "sentence embeddings"
     )
 
 
@@ -145,26 +164,53 @@ def _load_embedder(path: Path, bundle: DatasetBundle) -> ModelHandle:
     )
 
 
-def _load_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHandle:
+def _load_text_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHandle:
     text = require_text_bundle(bundle, str(path))
-    if config.num_labels != text.num_classes:
+    auto_class = import_transformers().AutoModelForSequenceClassification
+    spec = _tokenized_spec(path, config)
+    return _classifier_handle(path, config, bundle, TEXT_TASK, spec, auto_class, SequenceClassifier, text.class_names)
+
+
+def _load_image_classifier(path: Path, config: Any, bundle: DatasetBundle) -> ModelHandle:
+    if bundle.task != IMAGE_TASK:
         raise ModelMismatchError(
-            f"{path} predicts {config.num_labels} labels but {text.name} has {text.num_classes}; "
+            f"{path} is an image classifier but {bundle.name} is a {bundle.task} dataset; "
+            "pass --data shapes or an ImageFolder directory"
+        )
+    auto_class = import_transformers().AutoModelForImageClassification
+    spec = image_processor_spec(path)
+    return _classifier_handle(path, config, bundle, IMAGE_TASK, spec, auto_class, ImageClassifier, bundle.class_names)
+
+
+def _classifier_handle(
+    path: Path,
+    config: Any,
+    bundle: DatasetBundle,
+    task: str,
+    spec: InputSpec,
+    auto_class: Any,
+    wrapper: type[SequenceClassifier | ImageClassifier],
+    class_names: list[str] | tuple[str, ...],
+) -> ModelHandle:
+    """A classifier directory (or one `compress prune` wrote) as a handle for `task`, if its label count
+    is the dataset's."""
+    if config.num_labels != len(class_names):
+        raise ModelMismatchError(
+            f"{path} predicts {config.num_labels} labels but {bundle.name} has {len(class_names)}; "
             "pass the dataset it was fine-tuned on"
         )
-    auto_class = import_transformers().AutoModelForSequenceClassification
     record = _compressor_record(path)
     changes = record.get(ARCHITECTURE_CHANGES)
     module = (
-        _load_pruned(auto_class, config, path, changes)
+        _load_pruned(auto_class, wrapper, config, path, changes)
         if changes
-        else SequenceClassifier(_load_pretrained(auto_class, path))
+        else wrapper(_load_pretrained(auto_class, path))
     )
     return ModelHandle(
         name=path.name,
-        task=TEXT_TASK,
-        input_spec=_tokenized_spec(path, config),
-        class_names=list(text.class_names),
+        task=task,
+        input_spec=spec,
+        class_names=list(class_names),
         module=module.eval(),
         source=str(path),
         weights=str(path),
@@ -183,7 +229,13 @@ def _compressor_record(path: Path) -> dict[str, Any]:
         raise InputFileError(f"{record}: unreadable record: {brief(error)}") from error
 
 
-def _load_pruned(auto_class: Any, config: Any, path: Path, changes: dict[str, Any]) -> SequenceClassifier:
+def _load_pruned(
+    auto_class: Any,
+    wrapper: type[SequenceClassifier | ImageClassifier],
+    config: Any,
+    path: Path,
+    changes: dict[str, Any],
+) -> nn.Module:
     """A classifier `compress prune` narrowed: its config still says the original widths (per-layer widths
     do not fit a config), so the architecture is built from the config, resized by the recorded changes,
     and the saved tensors loaded strictly."""
@@ -195,7 +247,7 @@ def _load_pruned(auto_class: Any, config: Any, path: Path, changes: dict[str, An
     if not files:
         raise InputFileError(f"{path}: a pruned model directory without its .safetensors weights")
     state = {f"model.{key}": tensor for file in files for key, tensor in load_file(str(file)).items()}
-    module = SequenceClassifier(auto_class.from_config(config))
+    module = wrapper(auto_class.from_config(config))
     apply_architecture_changes(module, changes, state)
     apply_state_dict(module, state, str(path))
     return module
@@ -205,20 +257,33 @@ def _load_pruned(auto_class: Any, config: Any, path: Path, changes: dict[str, An
 TRAINING_RECORD = "compressor.json"
 
 
+HF_WRAPPERS = (SequenceClassifier, ImageClassifier, SentenceEmbedder)
+
+
 def is_hf_model(handle: ModelHandle) -> bool:
-    return isinstance(handle.module, SequenceClassifier | SentenceEmbedder)
+    return isinstance(handle.module, HF_WRAPPERS)
+
+
+def _own_weight_names(model: nn.Module, pruned: bool) -> dict[str, bool]:
+    """save_pretrained's options for a pruned model: transformers 5 renames some weights back to their hub
+    names on save (ViT's q_proj to attention.query) and renames them again when it loads them, but a pruned
+    model is loaded by `_load_pruned` from the tensors themselves, so they keep the module's own names.
+    transformers 4 renames nothing and has no such option."""
+    keeps_names = "save_original_format" in inspect.signature(model.save_pretrained).parameters
+    return {"save_original_format": False} if pruned and keeps_names else {}
 
 
 def save_hf_directory(handle: ModelHandle, output: Path, description: dict[str, Any]) -> None:
     """The trained model as a directory like its source (tokenizer and pooling config copied), replaced whole.
 
     Built beside `output` and renamed into place, so an interrupted save leaves the old directory."""
-    assert isinstance(handle.module, SequenceClassifier | SentenceEmbedder)
+    assert isinstance(handle.module, HF_WRAPPERS)
     staging = output.with_name(f".{output.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(handle.source, staging)
+    pruned = ARCHITECTURE_CHANGES in description
     with _without_progress_bars():
-        handle.module.model.save_pretrained(str(staging))
+        handle.module.model.save_pretrained(str(staging), **_own_weight_names(handle.module.model, pruned))
     (staging / TRAINING_RECORD).write_text(json.dumps(description, indent=2))
     retired = output.with_name(f".{output.name}.old")
     if output.exists():
