@@ -126,6 +126,17 @@ def _unexportable(folder: Path) -> list[str]:
     return ["export", f"{folder / 'eig.py'}:factory", "-o", str(folder / "eig.onnx")]
 
 
+def _hard_coded_width(folder: Path) -> list[str]:
+    (folder / "fixed.py").write_text(
+        "import torch\n\n\nclass M(torch.nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
+        "        self.conv = torch.nn.Conv2d(3, 32, 3)\n        self.head = torch.nn.Linear(32, n)\n\n"
+        "    def forward(self, x):\n        return self.head(self.conv(x).view(x.shape[0], 32, -1).mean(-1))\n\n\n"
+        "def factory(num_classes):\n    return M(num_classes)\n"
+    )
+    options = ["--weights", "random", "--sparsity", ".5", "--batch-sizes", "1", "--max-samples", "16"]
+    return ["prune", f"{folder / 'fixed.py'}:factory", *options, "-o", str(folder / "p")]
+
+
 def _external_data(folder: Path) -> list[str]:
     weight = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
     (folder / "secret.bin").write_bytes(weight.raw_data)
@@ -257,6 +268,13 @@ CASES = [
         "--whole-heads for a model without BERT-style attention (checked before the baseline export)",
         lambda f: ["prune", "tiny_cnn", "--weights", "random", "--sparsity", ".5", "--whole-heads", "-o", str(f / "p")],
         "tiny_cnn has none",
+    ),
+    Case(
+        "prune-breaks-forward",
+        "a model whose forward reshapes by a channel count pruning changes",
+        _hard_coded_width,
+        "--ignore NAME",
+        mid_run=True,
     ),
     Case(
         "unknown-option",

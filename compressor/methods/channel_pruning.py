@@ -20,6 +20,7 @@ import torch_pruning as tp
 from torch import nn
 from torchvision.models.vision_transformer import VisionTransformer
 
+from compressor.errors import ModelMismatchError, brief
 from compressor.methods.attention_heads import head_count, head_shape, head_split_layout, sync_heads
 from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
 
@@ -183,6 +184,20 @@ def _sync_width_attributes(module: nn.Module, whole_heads: bool) -> None:
             sync_heads(sub, layout, whole_heads)
 
 
+def _check_still_runs(module: nn.Module, example: list[torch.Tensor]) -> None:
+    """The pruned model runs the example, or the user hears why in words: a forward that reshapes by a
+    width written into the code (`x.view(n, 32, -1)`) breaks when that width is pruned, which surfaced
+    later as a failed ONNX export ("mat1 and mat2 shapes cannot be multiplied")."""
+    try:
+        with torch.no_grad():
+            module(*example)
+    except RuntimeError as error:
+        raise ModelMismatchError(
+            f"the pruned model no longer runs ({brief(error)}): its forward probably uses a layer's width as a "
+            "constant (a view or reshape); keep that layer whole with --ignore NAME"
+        ) from error
+
+
 def prune_structured(
     module: nn.Module,
     example: list[torch.Tensor],
@@ -203,6 +218,7 @@ def prune_structured(
             warnings.simplefilter("ignore")
             _prune_once(module, example, request, ignored, before, fraction, threshold)
         _sync_width_attributes(module, request.whole_heads)
+        _check_still_runs(module, example)
         between_steps(step)
     after = _channel_counts(module)
     channels = {name: (before[name], after[name]) for name in after if after[name] != before.get(name)}
