@@ -116,25 +116,29 @@ def _recipe(text: str) -> Callable[[Path], list[str]]:
     return command
 
 
-def _unexportable(folder: Path) -> list[str]:
-    (folder / "eig.py").write_text(
+def _factory_file(path: Path, layers: list[str], output: str) -> str:
+    """A `file.py:factory` model: the layers built in __init__ (n: the class count), `output` its forward's."""
+    built = "".join(f"        self.{layer}\n" for layer in layers)
+    path.write_text(
         "import torch\n\n\nclass M(torch.nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
-        "        self.head = torch.nn.Linear(4, n)\n\n    def forward(self, x):\n"
-        "        return self.head(torch.linalg.eigvals(x[:, 0, :4, :4]).real)\n\n\n"
+        f"{built}\n    def forward(self, x):\n        return {output}\n\n\n"
         "def factory(num_classes):\n    return M(num_classes)\n"
     )
-    return ["export", f"{folder / 'eig.py'}:factory", "-o", str(folder / "eig.onnx")]
+    return f"{path}:factory"
+
+
+def _unexportable(folder: Path) -> list[str]:
+    model = _factory_file(
+        folder / "eig.py", ["head = torch.nn.Linear(4, n)"], "self.head(torch.linalg.eigvals(x[:, 0, :4, :4]).real)"
+    )
+    return ["export", model, "-o", str(folder / "eig.onnx")]
 
 
 def _hard_coded_width(folder: Path) -> list[str]:
-    (folder / "fixed.py").write_text(
-        "import torch\n\n\nclass M(torch.nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
-        "        self.conv = torch.nn.Conv2d(3, 32, 3)\n        self.head = torch.nn.Linear(32, n)\n\n"
-        "    def forward(self, x):\n        return self.head(self.conv(x).view(x.shape[0], 32, -1).mean(-1))\n\n\n"
-        "def factory(num_classes):\n    return M(num_classes)\n"
-    )
+    layers = ["conv = torch.nn.Conv2d(3, 32, 3)", "head = torch.nn.Linear(32, n)"]
+    model = _factory_file(folder / "fixed.py", layers, "self.head(self.conv(x).view(x.shape[0], 32, -1).mean(-1))")
     options = ["--weights", "random", "--sparsity", ".5", "--batch-sizes", "1", "--max-samples", "16"]
-    return ["prune", f"{folder / 'fixed.py'}:factory", *options, "-o", str(folder / "p")]
+    return ["prune", model, *options, "-o", str(folder / "p")]
 
 
 def _external_data(folder: Path) -> list[str]:

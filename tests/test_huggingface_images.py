@@ -65,6 +65,24 @@ def test_wrong_data_labels_or_processor_are_refused(vit_dir: Path, tmp_path: Pat
         load_model(str(five), load_dataset("shapes"))
 
 
+def test_outputs_follow_the_data_classes_when_the_model_names_them_in_another_order(
+    vit_dir: Path, tmp_path: Path
+) -> None:
+    shapes = load_dataset("shapes")
+    named = build_tiny_image_classifier(tmp_path / "named", 10)
+    config = json.loads((named / "config.json").read_text())
+    config["id2label"] = dict(enumerate(reversed(shapes.class_names)))  # output 0 scores the data's last class
+    config["label2id"] = {name: i for i, name in config["id2label"].items()}
+    (named / "config.json").write_text(json.dumps(config))
+    plain, reordered = load_model(str(vit_dir), shapes), load_model(str(named), shapes)
+    images = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():  # the same weights (seed 0): only the order of the outputs differs
+        torch.testing.assert_close(reordered.module.eval()(images), plain.module.eval()(images).flip(1))
+    report = api.bench(str(named), data="shapes", **FAST)
+    accuracy = {row.backend: row.metrics["top1"] for row in report.results}
+    assert accuracy["torch"] == accuracy["onnxruntime"]  # the ONNX export reorders them too
+
+
 def test_a_centre_crop_is_what_the_model_sees() -> None:
     deit = {"do_center_crop": True, "size": {"height": 256, "width": 256}, "crop_size": {"height": 224, "width": 224}}
     assert processor_image_size(deit) == (224, 224)

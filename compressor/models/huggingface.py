@@ -36,29 +36,35 @@ from compressor.data.text import (
 from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.hf_labels import label_order
 from compressor.models.image_processor import IMAGE_TASK, image_processor_spec
 
 
-class SequenceClassifier(nn.Module):
+class _Classifier(nn.Module):
+    """A Hugging Face classifier whose logits come out in the data's class order (see hf_labels)."""
+
+    def __init__(self, model: nn.Module, order: list[int] | None = None) -> None:
+        super().__init__()
+        self.model = model
+        # Not saved with the weights: it is derived from the config and the data at every load.
+        self.register_buffer("order", torch.tensor(order) if order else None, persistent=False)
+
+    def _in_data_order(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits if self.order is None else logits[:, self.order]
+
+
+class SequenceClassifier(_Classifier):
     """Positional (input_ids, attention_mask) in, logits out: the text task's interface, for any HF classifier."""
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return self._in_data_order(self.model(input_ids=input_ids, attention_mask=attention_mask).logits)
 
 
-class ImageClassifier(nn.Module):
+class ImageClassifier(_Classifier):
     """Positional pixel values in, logits out: the image classification task's interface, for any HF classifier."""
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values).logits
+        return self._in_data_order(self.model(pixel_values=pixel_values).logits)
 
 
 class SentenceEmbedder(nn.Module):
@@ -199,12 +205,13 @@ def _classifier_handle(
             f"{path} predicts {config.num_labels} labels but {bundle.name} has {len(class_names)}; "
             "pass the dataset it was fine-tuned on"
         )
+    order = label_order(str(path), config, list(class_names))
     record = _compressor_record(path)
     changes = record.get(ARCHITECTURE_CHANGES)
     module = (
-        _load_pruned(auto_class, wrapper, config, path, changes)
+        _load_pruned(wrapper(auto_class.from_config(config), order), path, changes)
         if changes
-        else wrapper(_load_pretrained(auto_class, path))
+        else wrapper(_load_pretrained(auto_class, path), order)
     )
     return ModelHandle(
         name=path.name,
@@ -229,16 +236,10 @@ def _compressor_record(path: Path) -> dict[str, Any]:
         raise InputFileError(f"{record}: unreadable record: {brief(error)}") from error
 
 
-def _load_pruned(
-    auto_class: Any,
-    wrapper: type[SequenceClassifier | ImageClassifier],
-    config: Any,
-    path: Path,
-    changes: dict[str, Any],
-) -> nn.Module:
+def _load_pruned(module: _Classifier, path: Path, changes: dict[str, Any]) -> _Classifier:
     """A classifier `compress prune` narrowed: its config still says the original widths (per-layer widths
-    do not fit a config), so the architecture is built from the config, resized by the recorded changes,
-    and the saved tensors loaded strictly."""
+    do not fit a config), so `module` is built from the config, resized by the recorded changes, and the
+    saved tensors loaded strictly."""
     from safetensors.torch import load_file
 
     from compressor.models.loading import apply_state_dict  # loading imports this module lazily
@@ -247,7 +248,6 @@ def _load_pruned(
     if not files:
         raise InputFileError(f"{path}: a pruned model directory without its .safetensors weights")
     state = {f"model.{key}": tensor for file in files for key, tensor in load_file(str(file)).items()}
-    module = wrapper(auto_class.from_config(config))
     apply_architecture_changes(module, changes, state)
     apply_state_dict(module, state, str(path))
     return module
