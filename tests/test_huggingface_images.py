@@ -46,9 +46,6 @@ def test_loads_at_the_size_and_normalisation_its_processor_records(vit_dir: Path
     assert vit.task == resnet.task == "classification"
     assert vit.input_spec.shape == resnet.input_spec.shape == (3, 32, 32)
     assert vit.input_spec.mean == (0.5, 0.5, 0.5) and resnet.input_spec.mean == IMAGENET_MEAN
-    report = api.bench(str(vit_dir), data="shapes", **FAST)
-    accuracy = {row.backend: row.metrics["top1"] for row in report.results}
-    assert set(accuracy) == {"torch", "onnxruntime"} and accuracy["torch"] == accuracy["onnxruntime"]
 
 
 def test_wrong_data_labels_or_processor_are_refused(vit_dir: Path, tmp_path: Path) -> None:
@@ -80,6 +77,7 @@ def test_outputs_follow_the_data_classes_when_the_model_names_them_in_another_or
         torch.testing.assert_close(reordered.module.eval()(images), plain.module.eval()(images).flip(1))
     report = api.bench(str(named), data="shapes", **FAST)
     accuracy = {row.backend: row.metrics["top1"] for row in report.results}
+    assert set(accuracy) == {"torch", "onnxruntime"}
     assert accuracy["torch"] == accuracy["onnxruntime"]  # the ONNX export reorders them too
 
 
