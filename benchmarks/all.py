@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-SCRIPTS = ("backends.py", "quantize.py", "prune.py", "recipes.py", "tuner_noise.py")
+SCRIPTS = ("backends.py", "quantize.py", "prune.py", "recipes.py", "tuner_noise.py", "hf_image.py")
 GPU_SCRIPTS = ("gpu.py",)  # run only where torch sees a CUDA GPU
 
 

@@ -31,12 +31,17 @@ FAMILIES = {
 }  # fmt: skip
 
 
-def build_tiny_image_classifier(directory: Path, num_labels: int, family: str = "vit", size: int = 32) -> Path:
-    """An untrained `*ForImageClassification` of `family` (seed 0) and its image processor in `directory`."""
+def save_classifier(directory: Path, config: transformers.PretrainedConfig, processor: object) -> Path:
+    """An untrained `*ForImageClassification` for `config` (seed 0) and `processor`'s config in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    config, processor = FAMILIES[family](size)
-    config.num_labels = num_labels
     torch.manual_seed(0)
     transformers.AutoModelForImageClassification.from_config(config).eval().save_pretrained(directory)
-    processor.save_pretrained(directory)
+    processor.save_pretrained(directory)  # type: ignore[attr-defined]
     return directory
+
+
+def build_tiny_image_classifier(directory: Path, num_labels: int, family: str = "vit", size: int = 32) -> Path:
+    """An untrained `*ForImageClassification` of `family` (seed 0) and its image processor in `directory`."""
+    config, processor = FAMILIES[family](size)
+    config.num_labels = num_labels
+    return save_classifier(directory, config, processor)
