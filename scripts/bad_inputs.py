@@ -269,7 +269,7 @@ CASES = [
     Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "is a file, so nothing"),
     Case(
         "option-the-model-lacks",
-        "--whole-heads for a model without BERT-style attention (checked before the baseline export)",
+        "--whole-heads for a model without Hugging Face attention (checked before the baseline export)",
         lambda f: ["prune", "tiny_cnn", "--weights", "random", "--sparsity", ".5", "--whole-heads", "-o", str(f / "p")],
         "tiny_cnn has none",
     ),

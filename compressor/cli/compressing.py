@@ -147,8 +147,8 @@ def prune_command(
         bool,
         typer.Option(
             "--whole-heads",
-            help="BERT-style attention: remove whole heads (the head size stays) instead of the same channels "
-            "from every head.",
+            help="Hugging Face attention (BERT, DistilBERT, ViT, ...): remove whole heads (the head size stays) "
+            "instead of the same channels from every head.",
         ),
     ] = False,
     lr: Annotated[
