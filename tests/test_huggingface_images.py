@@ -17,10 +17,11 @@ import torch
 
 from compressor import api
 from compressor.data import load_dataset
+from compressor.data.imagefolder import ImageFileDataset
 from compressor.errors import InputFileError, ModelMismatchError
 from compressor.methods.prune_options import PruneRequest
 from compressor.models.handle import IMAGENET_MEAN
-from compressor.models.image_processor import processor_image_size
+from compressor.models.image_processor import image_processor_spec
 from compressor.models.loading import load_model
 
 transformers = pytest.importorskip("transformers")
@@ -81,12 +82,45 @@ def test_outputs_follow_the_data_classes_when_the_model_names_them_in_another_or
     assert accuracy["torch"] == accuracy["onnxruntime"]  # the ONNX export reorders them too
 
 
-def test_a_centre_crop_is_what_the_model_sees() -> None:
-    deit = {"do_center_crop": True, "size": {"height": 256, "width": 256}, "crop_size": {"height": 224, "width": 224}}
-    assert processor_image_size(deit) == (224, 224)
-    assert processor_image_size({**deit, "do_center_crop": False}) == (256, 256)
-    assert processor_image_size({"size": {"shortest_edge": 384}}) == (384, 384)
-    assert processor_image_size({"size": {"longest_edge": 384}}) is None
+# Processors of the families on the hub, at small sizes: each frames an image its own way (ConvNeXt's
+# crop_pct resize, DeiT's crop of a square squash, ViT's squash, LeViT's 256/224 resize, EfficientNet's
+# second division by the std, several resampling filters).
+PROCESSORS = {
+    "ConvNextImageProcessor": {"size": {"shortest_edge": 40}},  # also ResNet's and RegNet's
+    "DeiTImageProcessor": {"size": {"height": 48, "width": 48}, "crop_size": {"height": 40, "width": 40}},
+    "ViTImageProcessor": {"size": {"height": 40, "width": 40}},
+    "BitImageProcessor": {"size": {"shortest_edge": 40}, "crop_size": {"height": 40, "width": 40}},
+    "LevitImageProcessor": {"size": {"shortest_edge": 40}, "crop_size": {"height": 40, "width": 40}},
+    "PoolFormerImageProcessor": {"size": {"shortest_edge": 40}, "crop_size": {"height": 40, "width": 40}},
+    "EfficientNetImageProcessor": {"size": {"height": 44, "width": 44}},
+}
+
+
+@pytest.mark.parametrize("processor_class", sorted(PROCESSORS))
+def test_images_are_framed_and_normalised_exactly_as_the_processor_does(processor_class: str, tmp_path: Path) -> None:
+    """An ImageFolder image fed to a Hugging Face classifier equals the processor's own pixel_values."""
+    from PIL import Image
+
+    columns, rows = np.meshgrid(np.arange(90), np.arange(60))  # landscape: the framing shows
+    pixels = np.stack([columns * 2.8, rows * 4.2, (np.sin(columns / 5) * np.cos(rows / 4) + 1) * 127], axis=-1)
+    (tmp_path / "image.png").parent.mkdir(exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "image.png")
+    processor = getattr(transformers, processor_class)(**PROCESSORS[processor_class])
+    processor.save_pretrained(tmp_path)
+    spec = image_processor_spec(tmp_path)
+    image = ImageFileDataset([(str(tmp_path / "image.png"), 0)], spec)[0][0].float() / 255
+    ours = (image - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
+    theirs = processor(images=Image.open(tmp_path / "image.png"), return_tensors="pt")["pixel_values"][0]
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:
+    transformers.MobileViTImageProcessor().save_pretrained(tmp_path)  # hands the model BGR
+    with pytest.raises(InputFileError, match=r"does not reproduce \(do_flip_channel_order\)"):
+        image_processor_spec(tmp_path)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": {"longest_edge": 384}}))
+    with pytest.raises(InputFileError, match="no fixed input size"):
+        image_processor_spec(tmp_path)
 
 
 def test_vit_loses_whole_heads_and_reloads(vit_dir: Path, tmp_path: Path) -> None:

@@ -38,6 +38,12 @@ def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: 
     assert manifest.inputs[0].shape == [2, 3, 64, 64] and manifest.outputs[0].shape == [2, 10]
     assert manifest.calibration is not None and manifest.calibration.samples == 64
     assert manifest.labels == (int8_bundle / "labels.txt").read_text().split()
+    framing = manifest.preprocessing  # a zoo model's frames: the short side to the input, its centre cropped
+    assert (framing.resize, framing.center_crop, framing.interpolation) == ([64], [64, 64], "bilinear")
+    assert (
+        "short side to 64 (aspect kept) (bilinear), its centre cropped to 64x64"
+        in (int8_bundle / "README.md").read_text()
+    )
 
     model = onnx.load(str(int8_bundle / "model.onnx"))
     assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)] == [("", manifest.opset)]

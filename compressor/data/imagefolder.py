@@ -16,12 +16,30 @@ from compressor.errors import DataError, brief
 from compressor.models.handle import InputSpec
 
 
-class ImageFileDataset(Dataset):
-    """(path, label) pairs read with PIL, resized on the short side and centre-cropped to `image_size`."""
+def centre_crop(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The centre `size` of `pixels`, offsets rounded down as transformers' processors crop.
 
-    def __init__(self, samples: list[tuple[str, int]], image_size: tuple[int, int]) -> None:
+    torchvision's CenterCrop rounds them to the nearest pixel: one pixel off on an odd margin.
+    """
+    height, width = pixels.shape[-2:]
+    if height < size[0] or width < size[1]:
+        return v2.functional.center_crop(pixels, list(size))  # smaller than the crop: padded
+    top, left = (height - size[0]) // 2, (width - size[1]) // 2
+    return pixels[..., top : top + size[0], left : left + size[1]]
+
+
+class ImageFileDataset(Dataset):
+    """(path, label) pairs read with PIL, resized and centre-cropped as `spec` frames them.
+
+    Zoo models: the short side to the input size, then its centre. A Hugging Face classifier: as its
+    image processor does (`image_processor.processor_framing`), on tensors as transformers' torchvision
+    backend does.
+    """
+
+    def __init__(self, samples: list[tuple[str, int]], spec: InputSpec) -> None:
         self.samples = samples
-        self.transform = v2.Compose([v2.PILToTensor(), v2.Resize(min(image_size)), v2.CenterCrop(image_size)])
+        self.resize = v2.Resize(list(spec.resize_before_crop), v2.InterpolationMode(spec.interpolation), antialias=True)
+        self.size = spec.image_size
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -30,7 +48,8 @@ class ImageFileDataset(Dataset):
         path, label = self.samples[index]
         try:
             with Image.open(path) as image:
-                return self.transform(image.convert("RGB")), label
+                pixels = self.resize(v2.functional.pil_to_tensor(image.convert("RGB")))
+                return centre_crop(pixels, self.size), label
         except (UnidentifiedImageError, OSError) as error:
             raise DataError(f"cannot read image {path}: {brief(error)}") from error
 
@@ -77,7 +96,7 @@ def load_image_folder(root: Path) -> DatasetBundle:
     splits = {"train": train, "val": val}
 
     def split_factory(split: str, spec: InputSpec) -> Dataset:
-        return ImageFileDataset(splits[split], spec.image_size)
+        return ImageFileDataset(splits[split], spec)
 
     return DatasetBundle(
         name=str(root),

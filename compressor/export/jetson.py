@@ -51,7 +51,9 @@ class Preprocessing(BaseModel):
     scale: float = 1.0 / 255.0  # pixel values 0-255 times scale, then (x - mean) / std per channel
     mean: list[float]
     std: list[float]
-    resize: list[int]  # height, width
+    resize: list[int]  # before the crop: [short side] (aspect kept) or [height, width] (exactly)
+    center_crop: list[int]  # height, width: the input's
+    interpolation: str = "bilinear"  # the resize filter (torchvision's names)
 
 
 class ExpectedAccuracy(BaseModel):
@@ -173,7 +175,7 @@ def write_bundle_files(
         preprocessing=Preprocessing(
             mean=list(handle.input_spec.mean),
             std=list(handle.input_spec.std),
-            resize=list(handle.input_spec.image_size),
+            **_framing(handle),
         ),
         labels=list(handle.class_names),
         expected_accuracy=accuracy,
@@ -200,6 +202,20 @@ def write_bundle_files(
     return manifest
 
 
+def _framing(handle: ModelHandle) -> dict[str, Any]:
+    """How a frame is resized and cropped to the input: as compressor's own data is for the same task."""
+    spec = handle.input_spec
+    size = list(spec.image_size)
+    resize = size if handle.task == "detection" else list(spec.resize_before_crop)  # detection: exactly
+    return {"resize": resize, "center_crop": size, "interpolation": spec.interpolation}
+
+
+def _resize_words(prep: Preprocessing) -> str:
+    if len(prep.resize) == 1:
+        return f"short side to {prep.resize[0]} (aspect kept)"
+    return f"to {prep.resize[0]}x{prep.resize[1]}"
+
+
 def _device_readme(manifest: JetsonManifest) -> str:
     source = manifest.inputs[0]
     prep = manifest.preprocessing
@@ -218,9 +234,11 @@ model.engine between boards or JetPack versions. `timing.cache` speeds up rebuil
 Record the power mode first (`sudo nvpmodel -q`; `sudo jetson_clocks` for steady clocks): benchmark.sh
 saves both in benchmark/settings.txt.
 
-Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {prep.color}); pixels 0-255
-times {prep.scale:.6g}, then (x - mean) / std with mean {prep.mean} and std {prep.std}, resized to
-{prep.resize[0]}x{prep.resize[1]}. Labels: labels.txt, in output order.
+Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {prep.color}); each frame resized
+{_resize_words(prep)} ({prep.interpolation}), its centre cropped to {prep.center_crop[0]}x{prep.center_crop[1]}
+(offsets rounded down),
+pixels 0-255 times {prep.scale:.6g}, then (x - mean) / std with mean {prep.mean} and std {prep.std}.
+Labels: labels.txt, in output order.
 
 Expected {manifest.expected_accuracy.metric}: {manifest.expected_accuracy.bundle:.4f} for model.onnx on
 {manifest.expected_accuracy.backend} ({manifest.expected_accuracy.samples} samples of

@@ -22,10 +22,19 @@ class InputSpec:
     dtype: str = "float32"
     vocab: tuple[str, ...] | None = None  # text models with a built-in word-level vocabulary
     tokenizer: str | None = None  # text models with a Hugging Face tokenizer: its directory
+    # How an image file is framed before its centre crop to `image_size`, as torchvision's Resize takes
+    # it: (S,) the short side to S, aspect kept; (H, W) exactly. None: the short side to the crop's.
+    resize: tuple[int, ...] | None = None
+    interpolation: str = "bilinear"  # a torchvision InterpolationMode value
 
     @property
     def image_size(self) -> tuple[int, int]:
         return int(self.shape[-2]), int(self.shape[-1])
+
+    @property
+    def resize_before_crop(self) -> tuple[int, ...]:
+        """The resize an image file gets before its centre crop to `image_size`."""
+        return self.resize if self.resize is not None else (min(self.image_size),)
 
     def to_dict(self) -> dict[str, Any]:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
@@ -40,6 +49,8 @@ class InputSpec:
             dtype=str(data.get("dtype", "float32")),
             vocab=tuple(str(word) for word in vocab) if vocab is not None else None,
             tokenizer=data.get("tokenizer"),
+            resize=tuple(int(v) for v in data["resize"]) if data.get("resize") is not None else None,
+            interpolation=str(data.get("interpolation", "bilinear")),
         )
 
     @classmethod

@@ -1,15 +1,18 @@
 """The input a Hugging Face image classifier expects, read from its image processor's config.
 
 `preprocessor_config.json` (written by the processor's `save_pretrained`) records the size the model
-sees and the normalisation it was trained with. Both differ between families (ViT: 224x224 with mean
-and std 0.5; ConvNeXt and ResNet: the shortest edge, ImageNet's statistics; DeiT: a centre crop of a
-larger resize), so they are read, never guessed: a directory without the file is refused.
+sees, how an image is framed to it, and the normalisation it was trained with. All differ between
+families (ViT: squashed to 224x224, mean and std 0.5; ConvNeXt and ResNet: the shortest edge to 256,
+a 224 crop, ImageNet's statistics; DeiT: a 224 crop of a 256x256 squash), so they are read, never
+guessed: a directory without the file is refused. A model framed another way than it was trained
+loses accuracy that no compression step caused.
 Only the JSON is read, so no image backend needs to be installed.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +23,101 @@ IMAGE_TASK = "classification"
 PROCESSOR_CONFIG = "preprocessor_config.json"
 
 
-def _square_or_box(value: Any) -> tuple[int, int] | None:
-    """A processor size entry as (height, width): an int, {height, width}, or {shortest_edge} (square)."""
+# PIL's resampling filters (the processor's `resample`) as torchvision names them, as transformers maps them.
+_RESAMPLE = {0: "nearest-exact", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+# Processors whose plain-int `size` is a shortest edge (transformers' `default_to_square=False`); for the
+# rest (ViT, DeiT, ...) an int is a square.
+_INT_IS_SHORTEST_EDGE = ("ConvNext", "Bit", "CLIP", "MobileNetV1", "MobileNetV2", "Levit", "PoolFormer")
+# Steps outside resize-then-centre-crop, by the config key that turns them on, and processors that frame
+# images another way (Perceiver crops before it resizes; ImageGPT quantizes colours): refused, not
+# approximated, since a model framed otherwise than it was trained loses accuracy silently.
+_OTHER_STEPS = ("do_flip_channel_order", "do_thumbnail", "do_align_long_axis", "do_pad", "resize_short", "size_divisor")
+_FRAMED_OTHERWISE = ("Perceiver", "ImageGPT")
+_CONVNEXT_SQUASH_FROM = 384  # ConvNeXt's processor crops below this shortest edge and squashes from it
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the processor turns an image into the model's input: a resize, then a centre crop.
+
+    `resize` as torchvision's Resize takes it: (S,) the short side to S, aspect kept; (H, W) exactly.
+    """
+
+    resize: tuple[int, ...]
+    crop: tuple[int, int]
+    interpolation: str
+
+
+def _size_entry(value: Any, int_is_shortest_edge: bool) -> tuple[int, ...] | None:
+    """A processor size entry as a Resize argument: (S,) for a shortest edge, (H, W) for a box."""
     if isinstance(value, int):
-        return value, value
+        return (value,) if int_is_shortest_edge else (value, value)
     if isinstance(value, dict):
-        if "height" in value and "width" in value:
+        if value.get("height") and value.get("width"):
             return int(value["height"]), int(value["width"])
-        if "shortest_edge" in value:
-            return int(value["shortest_edge"]), int(value["shortest_edge"])
-    return None
+        if value.get("shortest_edge"):
+            return (int(value["shortest_edge"]),)
+    return None  # longest_edge and other variable-size schemes: no fixed input size
 
 
-def processor_image_size(processor: dict[str, Any]) -> tuple[int, int] | None:
-    """What the model is fed: the centre crop where the processor crops, else the resize target."""
-    keys = ("crop_size", "size") if processor.get("do_center_crop") else ("size",)
-    for key in keys:
-        size = _square_or_box(processor.get(key))
-        if size is not None:
-            return size
-    return None
+def _as_box(size: tuple[int, ...]) -> tuple[int, int]:
+    return (size[0], size[0]) if len(size) == 1 else (size[0], size[1])
+
+
+def processor_framing(processor: dict[str, Any]) -> Framing | None:
+    """The resize and centre crop `processor` applies, as its transformers class does; None without a size.
+
+    ConvNeXt's (also ResNet's and RegNet's) resizes the shortest edge to size / crop_pct and crops the
+    size (at 384 and above it squashes to the size); LeViT's resizes the shortest edge to 256/224 of it;
+    PoolFormer's divides the size by crop_pct; the others resize to `size`, then crop `crop_size` if
+    they crop. A shortest-edge resize that no crop follows keeps the aspect in transformers; here the
+    square centre is cropped, since an exported model takes one fixed size.
+    """
+    kind = _kind(processor)
+    size = _size_entry(processor.get("size"), kind.startswith(_INT_IS_SHORTEST_EDGE))
+    interpolation = _RESAMPLE.get(processor.get("resample", 2), "bilinear")
+    if size is None:
+        return None
+    if kind.startswith("ConvNext"):
+        edge = size[0]
+        if len(size) == 1 and edge < _CONVNEXT_SQUASH_FROM:
+            return Framing((int(edge / float(processor.get("crop_pct") or 224 / 256)),), (edge, edge), interpolation)
+        return Framing(_as_box(size), _as_box(size), interpolation)
+    if kind.startswith("Levit") and len(size) == 1:
+        size = (int(256 / 224 * size[0]),)
+    if kind.startswith("PoolFormer") and processor.get("crop_pct"):
+        size = tuple(int(side / float(processor["crop_pct"])) for side in size)
+    crop = _size_entry(processor.get("crop_size"), False) if processor.get("do_center_crop") else None
+    return Framing(size, _as_box(crop or size), interpolation)
+
+
+def _kind(processor: dict[str, Any]) -> str:
+    return str(processor.get("image_processor_type") or processor.get("feature_extractor_type") or "")
+
+
+def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) of pixels / 255 as the processor normalises them.
+
+    EfficientNet's divides by the std a second time for classification (`include_top`).
+    """
+    rescale = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1.0
+    if abs(float(rescale) - 1 / 255) > 1e-9 or processor.get("rescale_offset"):
+        offset = " with an offset" if processor.get("rescale_offset") else ""
+        raise InputFileError(f"{path}: pixels rescaled by {rescale}{offset}; compressor feeds pixel values / 255")
+    mean, std = processor.get("image_mean"), processor.get("image_std")
+    twice = _kind(processor).startswith("EfficientNet") and processor.get("include_top", True)
+    if not processor.get("do_normalize", True) and not twice:
+        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == 3):
+        raise InputFileError(f"{path}: image_mean and image_std must be 3 numbers each")
+    mean, std = tuple(map(float, mean)), tuple(map(float, std))
+    if not processor.get("do_normalize", True):
+        return (0.0, 0.0, 0.0), std
+    return mean, tuple(value * value for value in std) if twice else std
 
 
 def image_processor_spec(directory: Path) -> InputSpec:
-    """The input spec (3 x height x width, mean, std) that `directory`'s image processor records."""
+    """The input spec (3 x height x width, framing, mean, std) that `directory`'s image processor records."""
     path = directory / PROCESSOR_CONFIG
     if not path.is_file():
         raise InputFileError(
@@ -56,15 +130,20 @@ def image_processor_spec(directory: Path) -> InputSpec:
         raise InputFileError(f"{path}: unreadable image processor config: {brief(error)}") from error
     if not isinstance(processor, dict):
         raise InputFileError(f"{path}: an image processor config is a JSON object")
-    size = processor_image_size(processor)
-    if size is None:
-        raise InputFileError(f"{path}: no input size (size or crop_size) recorded")
-    rescale = processor.get("rescale_factor", 1 / 255) if processor.get("do_rescale", True) else 1.0
-    if abs(float(rescale) - 1 / 255) > 1e-9:
-        raise InputFileError(f"{path}: pixels rescaled by {rescale}; compressor feeds pixel values / 255")
-    if not processor.get("do_normalize", True):
-        return InputSpec(shape=(3, *size), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    mean, std = processor.get("image_mean"), processor.get("image_std")
-    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == 3):
-        raise InputFileError(f"{path}: image_mean and image_std must be 3 numbers each")
-    return InputSpec(shape=(3, *size), mean=tuple(map(float, mean)), std=tuple(map(float, std)))
+    if not processor.get("do_resize", True):
+        raise InputFileError(f"{path}: do_resize is false (images go in at their own size); compressor needs one size")
+    other = [key for key in _OTHER_STEPS if processor.get(key)] or [
+        k for k in _FRAMED_OTHERWISE if _kind(processor).startswith(k)
+    ]
+    if other:
+        raise InputFileError(
+            f"{path}: this image processor frames images in ways compressor does not reproduce ({', '.join(other)}); "
+            "it follows processors that resize, centre-crop and normalise"
+        )
+    framing = processor_framing(processor)
+    if framing is None:
+        raise InputFileError(f"{path}: no fixed input size recorded (size as height/width or shortest_edge)")
+    mean, std = _normalisation(processor, path)
+    return InputSpec(
+        shape=(3, *framing.crop), mean=mean, std=std, resize=framing.resize, interpolation=framing.interpolation
+    )
