@@ -21,12 +21,12 @@ from compressor.data.imagefolder import ImageFileDataset
 from compressor.errors import InputFileError, ModelMismatchError
 from compressor.methods.prune_options import PruneRequest
 from compressor.models.handle import IMAGENET_MEAN
-from compressor.models.image_processor import image_processor_spec
+from compressor.models.image_processor import image_processor_input
 from compressor.models.loading import load_model
 
 transformers = pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from tiny_hf_image import build_tiny_image_classifier  # noqa: E402
+from tiny_hf_image import build_tiny_image_classifier, save_classifier  # noqa: E402
 
 FAST = {"batch_sizes": [2], "max_samples": 32}
 
@@ -84,7 +84,7 @@ def test_outputs_follow_the_data_classes_when_the_model_names_them_in_another_or
 
 # Processors of the families on the hub, at small sizes: each frames an image its own way (ConvNeXt's
 # crop_pct resize, DeiT's crop of a square squash, ViT's squash, LeViT's 256/224 resize, EfficientNet's
-# second division by the std, several resampling filters).
+# second division by the std, MobileViT's BGR and a crop larger than the resize, several filters).
 PROCESSORS = {
     "ConvNextImageProcessor": {"size": {"shortest_edge": 40}},  # also ResNet's and RegNet's
     "DeiTImageProcessor": {"size": {"height": 48, "width": 48}, "crop_size": {"height": 40, "width": 40}},
@@ -93,6 +93,7 @@ PROCESSORS = {
     "LevitImageProcessor": {"size": {"shortest_edge": 40}, "crop_size": {"height": 40, "width": 40}},
     "PoolFormerImageProcessor": {"size": {"shortest_edge": 40}, "crop_size": {"height": 40, "width": 40}},
     "EfficientNetImageProcessor": {"size": {"height": 44, "width": 44}},
+    "MobileViTImageProcessor": {"size": {"shortest_edge": 36}, "crop_size": {"height": 40, "width": 40}},
 }
 
 
@@ -107,20 +108,36 @@ def test_images_are_framed_and_normalised_exactly_as_the_processor_does(processo
     Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "image.png")
     processor = getattr(transformers, processor_class)(**PROCESSORS[processor_class])
     processor.save_pretrained(tmp_path)
-    spec = image_processor_spec(tmp_path)
+    spec, bgr = image_processor_input(tmp_path)
     image = ImageFileDataset([(str(tmp_path / "image.png"), 0)], spec)[0][0].float() / 255
     ours = (image - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
+    ours = ours.flip(0) if bgr else ours  # done inside the model: see the MobileViT test
     theirs = processor(images=Image.open(tmp_path / "image.png"), return_tensors="pt")["pixel_values"][0]
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
 def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:
-    transformers.MobileViTImageProcessor().save_pretrained(tmp_path)  # hands the model BGR
-    with pytest.raises(InputFileError, match=r"does not reproduce \(do_flip_channel_order\)"):
-        image_processor_spec(tmp_path)
+    transformers.DonutImageProcessor().save_pretrained(tmp_path)  # thumbnails and pads
+    with pytest.raises(InputFileError, match=r"does not reproduce \(do_thumbnail, do_pad\)"):
+        image_processor_input(tmp_path)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": {"longest_edge": 384}}))
     with pytest.raises(InputFileError, match="no fixed input size"):
-        image_processor_spec(tmp_path)
+        image_processor_input(tmp_path)
+
+
+def test_a_bgr_model_takes_rgb_and_flips_it_inside(tmp_path: Path) -> None:
+    """MobileViT was trained on BGR: its handle takes RGB like every other image model (so its exports do)."""
+    config = transformers.MobileViTConfig(
+        image_size=32, num_labels=10, hidden_sizes=[16, 24, 32], neck_hidden_sizes=[8, 8, 16, 16, 24, 32, 48],
+        num_attention_heads=2,
+    )  # fmt: skip
+    processor = transformers.MobileViTImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    directory = save_classifier(tmp_path / "mobilevit", config, processor)
+    handle = load_model(str(directory), load_dataset("shapes"))
+    rgb = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = transformers.MobileViTForImageClassification.from_pretrained(directory).eval()(rgb.flip(1)).logits
+        torch.testing.assert_close(handle.module(rgb), expected)
 
 
 def test_vit_loses_whole_heads_and_reloads(vit_dir: Path, tmp_path: Path) -> None:

@@ -17,13 +17,17 @@ from compressor.models.handle import InputSpec
 
 
 def centre_crop(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The centre `size` of `pixels`, offsets rounded down as transformers' processors crop.
+    """The centre `size` of `pixels` (zero-padded where smaller), as transformers' processors crop it.
 
-    torchvision's CenterCrop rounds them to the nearest pixel: one pixel off on an odd margin.
+    Offsets are rounded down; torchvision's CenterCrop rounds them to the nearest pixel, one pixel off
+    on an odd margin.
     """
     height, width = pixels.shape[-2:]
-    if height < size[0] or width < size[1]:
-        return v2.functional.center_crop(pixels, list(size))  # smaller than the crop: padded
+    pad_rows, pad_columns = max(size[0] - height, 0), max(size[1] - width, 0)
+    if pad_rows or pad_columns:
+        padding = [pad_columns // 2, pad_rows // 2, (pad_columns + 1) // 2, (pad_rows + 1) // 2]
+        pixels = v2.functional.pad(pixels, padding, fill=0)
+        height, width = pixels.shape[-2:]
     top, left = (height - size[0]) // 2, (width - size[1]) // 2
     return pixels[..., top : top + size[0], left : left + size[1]]
 

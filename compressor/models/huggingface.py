@@ -37,7 +37,7 @@ from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.hf_labels import label_order
-from compressor.models.image_processor import IMAGE_TASK, image_processor_spec
+from compressor.models.image_processor import IMAGE_TASK, image_processor_input
 
 
 class _Classifier(nn.Module):
@@ -65,6 +65,14 @@ class ImageClassifier(_Classifier):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self._in_data_order(self.model(pixel_values=pixel_values).logits)
+
+
+class BgrImageClassifier(ImageClassifier):
+    """An image classifier trained on BGR (MobileViT): RGB in, as every image model here and its exports
+    take it, flipped inside the model, so the ONNX file and Jetson bundle need no extra step."""
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return super().forward(pixel_values.flip(1))
 
 
 class SentenceEmbedder(nn.Module):
@@ -184,8 +192,9 @@ def _load_image_classifier(path: Path, config: Any, bundle: DatasetBundle) -> Mo
             "pass --data shapes or an ImageFolder directory"
         )
     auto_class = import_transformers().AutoModelForImageClassification
-    spec = image_processor_spec(path)
-    return _classifier_handle(path, config, bundle, IMAGE_TASK, spec, auto_class, ImageClassifier, bundle.class_names)
+    spec, bgr = image_processor_input(path)
+    wrapper = BgrImageClassifier if bgr else ImageClassifier
+    return _classifier_handle(path, config, bundle, IMAGE_TASK, spec, auto_class, wrapper, bundle.class_names)
 
 
 def _classifier_handle(

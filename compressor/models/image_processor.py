@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from compressor.errors import InputFileError, brief
 from compressor.models.handle import InputSpec
@@ -28,11 +28,13 @@ _RESAMPLE = {0: "nearest-exact", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "
 # Processors whose plain-int `size` is a shortest edge (transformers' `default_to_square=False`); for the
 # rest (ViT, DeiT, ...) an int is a square.
 _INT_IS_SHORTEST_EDGE = ("ConvNext", "Bit", "CLIP", "MobileNetV1", "MobileNetV2", "Levit", "PoolFormer")
-# Steps outside resize-then-centre-crop, by the config key that turns them on, and processors that frame
-# images another way (Perceiver crops before it resizes; ImageGPT quantizes colours): refused, not
-# approximated, since a model framed otherwise than it was trained loses accuracy silently.
-_OTHER_STEPS = ("do_flip_channel_order", "do_thumbnail", "do_align_long_axis", "do_pad", "resize_short", "size_divisor")
+# Steps outside resize, centre crop, normalise (and MobileViT's channel flip, done in the model), by the
+# config key that turns them on, and processors that frame images another way (Perceiver crops before
+# it resizes; ImageGPT quantizes colours): refused, not approximated, since a model framed otherwise
+# than it was trained loses accuracy silently.
+_OTHER_STEPS = ("do_thumbnail", "do_align_long_axis", "do_pad", "resize_short", "size_divisor")
 _FRAMED_OTHERWISE = ("Perceiver", "ImageGPT")
+_NEVER_NORMALISES = ("MobileViT",)  # no normalise step at all, whatever image_mean the config lists
 _CONVNEXT_SQUASH_FROM = 384  # ConvNeXt's processor crops below this shortest edge and squashes from it
 
 
@@ -106,7 +108,7 @@ def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, 
         raise InputFileError(f"{path}: pixels rescaled by {rescale}{offset}; compressor feeds pixel values / 255")
     mean, std = processor.get("image_mean"), processor.get("image_std")
     twice = _kind(processor).startswith("EfficientNet") and processor.get("include_top", True)
-    if not processor.get("do_normalize", True) and not twice:
+    if _kind(processor).startswith(_NEVER_NORMALISES) or (not processor.get("do_normalize", True) and not twice):
         return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
     if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == 3):
         raise InputFileError(f"{path}: image_mean and image_std must be 3 numbers each")
@@ -116,8 +118,15 @@ def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, 
     return mean, tuple(value * value for value in std) if twice else std
 
 
-def image_processor_spec(directory: Path) -> InputSpec:
-    """The input spec (3 x height x width, framing, mean, std) that `directory`'s image processor records."""
+class ProcessorInput(NamedTuple):
+    """What an image classifier is fed: the input spec, and whether the processor hands it BGR."""
+
+    spec: InputSpec
+    bgr: bool  # MobileViT's flips RGB to BGR after normalising (it does not): done inside the model
+
+
+def image_processor_input(directory: Path) -> ProcessorInput:
+    """The input spec (3 x height x width, framing, mean, std) and channel order `directory`'s processor records."""
     path = directory / PROCESSOR_CONFIG
     if not path.is_file():
         raise InputFileError(
@@ -144,6 +153,7 @@ def image_processor_spec(directory: Path) -> InputSpec:
     if framing is None:
         raise InputFileError(f"{path}: no fixed input size recorded (size as height/width or shortest_edge)")
     mean, std = _normalisation(processor, path)
-    return InputSpec(
+    spec = InputSpec(
         shape=(3, *framing.crop), mean=mean, std=std, resize=framing.resize, interpolation=framing.interpolation
     )
+    return ProcessorInput(spec, bool(processor.get("do_flip_channel_order")))
