@@ -22,10 +22,13 @@ from compressor.methods.distill import (
     embedding_loss,
     hinton_loss,
     parse_feature_pairs,
+    renormalisation,
 )
 from compressor.models.checkpoint import read_checkpoint
+from compressor.models.handle import InputSpec
 from compressor.models.loading import load_model
 from compressor.models.zoo import TinyCNN
+from compressor.tasks.classification import normalize_images
 from compressor.train import TrainConfig
 
 
@@ -89,6 +92,23 @@ def test_feature_pairs_project_a_narrower_student_onto_the_teacher() -> None:
     assert wrapped.projections[0].weight.grad is not None and student[0].weight.grad is not None
     wrapped.release()
     assert not student[11]._forward_hooks and not teacher[11]._forward_hooks
+
+
+def test_a_teacher_normalised_otherwise_sees_its_own_normalisation() -> None:
+    """One batch, normalised for the student (ImageNet statistics), feeds a teacher trained on mean and
+    std 0.5 (a hub ViT): the teacher must see the pixels as its own normalisation gives them."""
+    student_spec = InputSpec.image((32, 32))
+    teacher_spec = InputSpec(shape=(3, 32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 4)).eval()  # input-sensitive
+    student = TinyCNN(num_classes=4, width=8)
+    pixels = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    guide = Teacher(teacher, renormalise=renormalisation(student_spec, teacher_spec))
+    wrapped = DistillationStudent(student, guide, [normalize_images(pixels, student_spec)])
+    (seen,), _ = wrapped.teacher_outputs([normalize_images(pixels, student_spec)])
+    with torch.no_grad():
+        torch.testing.assert_close(seen, teacher(normalize_images(pixels, teacher_spec)))
+        assert not torch.allclose(seen, teacher(normalize_images(pixels, student_spec)), atol=1e-3)
+    assert renormalisation(student_spec, InputSpec.image((32, 32))) is None
 
 
 def test_feature_pair_errors_name_the_layer() -> None:

@@ -22,12 +22,13 @@ from compressor.data.text import describe_tokens, same_token_ids
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
-from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
+from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs, renormalisation
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.precision import require_full_precision
 from compressor.models.registry import is_zoo_name
+from compressor.progress import info
 from compressor.report import Report
 from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
@@ -87,7 +88,14 @@ def distill(
     check_layer_names(teacher_handle.module, [name for name, _ in pairs], "teacher")
     check_layer_names(students["distilled"].module, [name for _, name in pairs], "student")
     prepare_output_dir(output_dir, force)
-    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight)
+    renormalise = renormalisation(students["distilled"].input_spec, teacher_handle.input_spec)
+    if renormalise is not None:
+        spec = teacher_handle.input_spec
+        info(
+            f"the teacher's images are re-normalised from the student's to its own "
+            f"(mean {list(spec.mean)}, std {list(spec.std)})"
+        )
+    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight, renormalise)
     config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
     val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
     summary: dict[str, Any] = {

@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from compressor.errors import ModelMismatchError, OptionError
+from compressor.models.handle import InputSpec
 from compressor.runtime.torch_runner import output_list
 
 OBJECTIVES = ("logits", "embedding")
@@ -32,6 +33,19 @@ class Teacher:
     objective: str = "logits"  # "embedding": cosine distance to the teacher's vectors, no labels
     feature_pairs: list[tuple[str, str]] = field(default_factory=list)  # (teacher layer, student layer)
     feature_weight: float = 1.0
+    # (scale, shift) per channel from the student's image normalisation to the teacher's: one batch feeds
+    # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels teaches from noise.
+    renormalise: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def renormalisation(student: InputSpec, teacher: InputSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """What turns images normalised for `student` into images normalised for `teacher`; None if alike."""
+    if student.dtype != "float32" or (student.mean, student.std) == (teacher.mean, teacher.std):
+        return None
+    student_mean, student_std, teacher_mean, teacher_std = (
+        torch.tensor(values).view(-1, 1, 1) for values in (student.mean, student.std, teacher.mean, teacher.std)
+    )
+    return student_std / teacher_std, (student_mean - teacher_mean) / teacher_std
 
 
 def hinton_loss(
@@ -164,7 +178,10 @@ class DistillationStudent(nn.Module):
 
     @torch.no_grad()
     def teacher_outputs(self, inputs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """The frozen teacher's outputs and tapped features for one batch."""
+        """The frozen teacher's outputs and tapped features for one batch (normalised for the student)."""
+        if self.teacher.renormalise is not None:
+            scale, shift = (value.to(inputs[0].device) for value in self.teacher.renormalise)
+            inputs = [inputs[0] * scale + shift, *inputs[1:]]
         outputs = output_list(self.teacher.module(*inputs))
         return outputs, self._teacher_taps.take()
 
