@@ -92,6 +92,15 @@ CASES = {
     "text_transformer-residual-50": Case(
         "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
     ),
+    # torch's attention with the residual width: each head narrowed (above) or whole heads removed.
+    "vit_tiny-residual-heads-50": Case(
+        "vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True)
+    ),
+    "text_transformer-residual-heads-50": Case(
+        "text_transformer",
+        PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True),
+        data="topics",
+    ),
     # Hugging Face models: query/key/value narrowed head by head, or (heads) whole heads removed.
     "bert-structured-40": _hf_case("bert", 0.4),
     "bert-structured-50": _hf_case("bert", 0.5),

@@ -283,6 +283,25 @@ def test_residual_width_narrows_every_vit_block_alike_and_reloads(tmp_path: Path
     assert reloaded is not None and torch.equal(reloaded.eval()(example), expected)
 
 
+def test_residual_width_with_whole_heads_drops_heads_of_torch_attention_and_reloads(tmp_path: Path) -> None:
+    """nn.MultiheadAttention's heads are blocks of the residual width: half of 3 heads of 64 keeps 2 whole
+    heads (rounded up), so the width goes 192 -> 128 and the head size stays."""
+    bundle = load_dataset("shapes")
+    handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
+    request = PruneRequest(sparsity=0.5, residual_width=True, whole_heads=True)
+    pruned, outcome = prune_model(handle, bundle, request, train_config("vit_tiny", batch_size=8))
+    attentions = [m for m in pruned.module.modules() if isinstance(m, nn.MultiheadAttention)]  # type: ignore[union-attr]
+    assert len(attentions) == 4 and all((m.embed_dim, m.num_heads, m.head_dim) == (128, 2, 64) for m in attentions)
+    assert outcome.summary()["attention_heads"]["encoder.layers.encoder_layer_0.self_attention"] == {
+        "heads": [3, 2],
+        "head_size": [64, 64],
+    }
+    example = torch.randn(2, 3, 32, 32)
+    expected = pruned.module.eval()(example)  # type: ignore[union-attr]
+    reloaded = load_model(str(save_pruned(pruned, tmp_path / "vit.pruned.pt").weights), bundle).module
+    assert reloaded is not None and torch.equal(reloaded.eval()(example), expected)
+
+
 def test_residual_width_takes_as_many_channels_from_each_head() -> None:
     scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 5.0, 6.0, 7.0, 8.0, 9.0, 9.5, 9.6, 9.7])  # head 0 is the weakest
     assert weakest_channels(scores, kept=6, heads=3) == [0, 1, 4, 5, 8, 9]
@@ -296,10 +315,10 @@ def test_whole_heads_drop_the_heads_with_the_lowest_mean_score() -> None:
     assert weakest_heads(scores, kept=3, heads=3) == []
 
 
-def test_whole_heads_need_bert_style_attention() -> None:
+def test_whole_heads_need_head_split_attention_or_the_residual_width() -> None:
     bundle = load_dataset("shapes")
     handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
-    with pytest.raises(OptionError, match="--whole-heads.*vit_tiny has none"):
+    with pytest.raises(OptionError, match="--whole-heads.*vit_tiny has none.*add --residual-width"):
         prune_model(handle, bundle, PruneRequest(sparsity=0.5, whole_heads=True), train_config("vit_tiny"))
     with pytest.raises(OptionError, match="goes with --structured"):
         PruneRequest(sparsity=0.5, structured=False, whole_heads=True).check()

@@ -147,8 +147,8 @@ def prune_command(
         bool,
         typer.Option(
             "--whole-heads",
-            help="Hugging Face attention (BERT, DistilBERT, ViT, ...): remove whole heads (the head size stays) "
-            "instead of the same channels from every head.",
+            help="Hugging Face attention (BERT, DistilBERT, ViT, ...), or torch's nn.MultiheadAttention with "
+            "--residual-width: remove whole heads (the head size stays) instead of the same channels from every head.",
         ),
     ] = False,
     lr: Annotated[

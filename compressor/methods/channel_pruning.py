@@ -5,7 +5,8 @@ torch-pruning's dependency graph keeps residual adds, depthwise convolutions, co
 BatchNorms consistent). Each channel's score is divided by its group's mean, so a threshold is
 scale-free: 0.5 removes channels with less than half their layer's mean magnitude. A sparsity removes
 that fraction of each group's channels, or of all channels ranked together (global ranking).
-Attention projections lose the same channels from every head, or (`whole_heads`) whole heads.
+Attention projections lose the same channels from every head, or (`whole_heads`) whole heads; torch's
+nn.MultiheadAttention ties its heads to the residual width, so there whole heads go with it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,23 @@ from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, Prun
 # embeddings): by default only groups that touch none of these, i.e. the MLPs' hidden widths, are
 # pruned; with `residual_width`, the residual group too where its attention is torch's own.
 RESIDUAL_COUPLED = (nn.MultiheadAttention, nn.LayerNorm, nn.Embedding)
+
+
+class _WholeHeadsAttentionPruner(tp.pruner.function.MultiheadAttentionPruner):
+    """torch-pruning's nn.MultiheadAttention pruner, removing whole heads: the head count drops and the
+    head size stays (the stock one keeps the head count and narrows every head, and refuses a removal
+    that leaves the width not a multiple of the head count)."""
+
+    def check(self, layer: nn.MultiheadAttention, idxs: list[int], to_output: bool) -> None:
+        assert len(idxs) % layer.head_dim == 0, f"whole heads of {layer.head_dim} channels, not {len(idxs)} channels"
+
+    def prune_out_channels(self, layer: nn.MultiheadAttention, idxs: list) -> nn.Module:
+        head_dim = layer.head_dim
+        super().prune_out_channels(layer, idxs)
+        layer.num_heads, layer.head_dim = layer.embed_dim // head_dim, head_dim
+        return layer
+
+    prune_in_channels = prune_out_channels
 
 
 def _channel_counts(module: nn.Module) -> dict[str, int]:
@@ -107,7 +125,8 @@ def _prune_once(
     threshold: float | None,
 ) -> None:
     """One pruning step: score every channel group, then remove the weakest channels of each."""
-    graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example))
+    pruners = {nn.MultiheadAttention: _WholeHeadsAttentionPruner()} if request.whole_heads else None
+    graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example), customized_pruners=pruners)
     importance = tp.importance.GroupMagnitudeImportance(p=NORMS[request.norm], normalizer="mean")
     names = {m: name for name, m in module.named_modules()}
     parents = {child: parent for parent in module.modules() for child in parent.children()}
@@ -117,7 +136,7 @@ def _prune_once(
         heads = _residual_heads(group) if residual else _projection_heads(group, parents)
         if heads is None or (residual and not request.residual_width):
             continue
-        whole_heads = request.whole_heads and heads > 1 and not residual
+        whole_heads = request.whole_heads and heads > 1
         root = group[0].dep.target.module
         scores = importance(group).detach().cpu()
         groups.append(_ScoredGroup(root, group[0].dep.handler, scores, heads, whole_heads))

@@ -60,11 +60,13 @@ def check_prunable(handle: ModelHandle, request: PruneRequest) -> None:
         raise OptionError(
             f"--residual-width narrows the width of torch's nn.MultiheadAttention layers evenly; {handle.name} has none"
         )
-    if request.whole_heads and not any(map(head_split_layout, handle.module.modules())):
-        why = " (torch's nn.MultiheadAttention keeps every head as wide as the model)" if torch_attention else ""
+    hf_heads = any(map(head_split_layout, handle.module.modules()))
+    if request.whole_heads and not hf_heads and not (torch_attention and request.residual_width):
+        why = " (torch's nn.MultiheadAttention ties its heads to the residual width: add --residual-width)"
         raise OptionError(
             "--whole-heads removes heads of Hugging Face attention split by a head count (BERT, RoBERTa, ELECTRA,"
-            f" ALBERT, DistilBERT, ViT); {handle.name} has none{why}"
+            " ALBERT, DistilBERT, ViT) or, with --residual-width, of torch's nn.MultiheadAttention; "
+            f"{handle.name} has none{why if torch_attention else ''}"
         )
     ignored_modules(handle.module, handle.num_classes, request.ignore)  # an unknown --ignore name, with close ones
 

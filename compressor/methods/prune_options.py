@@ -37,7 +37,7 @@ class PruneRequest:
     finetune_epochs: int = 0
     distill: bool = False
     residual_width: bool = False  # attention models: the width every block shares too (see channel_pruning)
-    whole_heads: bool = False  # HF attention (attention_heads.LAYOUTS): whole heads, not channels of each
+    whole_heads: bool = False  # HF attention (attention_heads.LAYOUTS), torch's with residual_width: whole heads
 
     def check(self) -> None:
         """Contradictory or out-of-range options, in words, before any work starts."""
