@@ -186,6 +186,15 @@ def _outdir_under_a_file(folder: Path) -> list[str]:
     return [*_QUANTIZE_RANDOM, "-o", str(folder / "notes.txt" / "out")]
 
 
+def _hf_processor_that_pads(folder: Path) -> list[str]:
+    from tiny_hf_image import build_tiny_image_classifier  # transformers: imported for the case that needs it
+
+    model = build_tiny_image_classifier(folder / "vit", 10)
+    config = model / "preprocessor_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "do_thumbnail": True, "do_pad": True}))
+    return ["bench", str(model)]
+
+
 def _other_architecture(folder: Path) -> list[str]:
     return ["bench", "resnet18", "--weights", str(_tiny_checkpoint(folder))]
 
@@ -269,9 +278,15 @@ CASES = [
     Case("outdir-under-a-file", "an OUTDIR whose parent is a file", _outdir_under_a_file, "is a file, so nothing"),
     Case(
         "option-the-model-lacks",
-        "--whole-heads for a model without Hugging Face attention (checked before the baseline export)",
+        "--whole-heads for a model without attention heads (checked before the baseline export)",
         lambda f: ["prune", "tiny_cnn", "--weights", "random", "--sparsity", ".5", "--whole-heads", "-o", str(f / "p")],
         "tiny_cnn has none",
+    ),
+    Case(
+        "hf-processor-framing",
+        "a Hugging Face image classifier whose processor thumbnails and pads (not reproduced, so refused)",
+        _hf_processor_that_pads,
+        "does not reproduce (do_thumbnail, do_pad)",
     ),
     Case(
         "prune-breaks-forward",
