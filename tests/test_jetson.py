@@ -13,8 +13,10 @@ from onnx import numpy_helper
 
 from compressor import api
 from compressor.cli import app
-from compressor.export.jetson import read_manifest
+from compressor.data import load_dataset
+from compressor.export.jetson import _normalisation_words, preprocessing, read_manifest
 from compressor.export.tensorrt import sha256_of
+from compressor.models.loading import load_model
 
 BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
 
@@ -58,6 +60,16 @@ def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: 
     assert zero_points and all(
         z.dtype.name == "int8" and not z.any() for z in zero_points
     )  # symmetric, as TensorRT needs
+
+
+def test_a_detector_bundle_asks_the_device_for_pixels_over_255_only() -> None:
+    """A detector normalises inside its graph: the manifest must not ask the device to normalise again
+    (it listed ImageNet's mean and std, which the board would have applied twice)."""
+    handle = load_model("ssdlite320_mobilenet_v3_large", load_dataset("shapes-det"), weights="random")
+    framing = preprocessing(handle)
+    assert (framing.scale, framing.mean, framing.std) == (1 / 255, [0.0] * 3, [1.0] * 3)
+    assert (framing.resize, framing.center_crop) == ([320, 320], [320, 320])  # resized exactly, as its data is
+    assert _normalisation_words(framing) == " (the model normalises them itself)"
 
 
 def test_bundle_onnx_benches_at_its_batch_with_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:

@@ -172,11 +172,7 @@ def write_bundle_files(
         batch_size=batch_size,
         inputs=_tensor_specs([v for v in model.graph.input if v.name not in initializers]),
         outputs=_tensor_specs(model.graph.output),
-        preprocessing=Preprocessing(
-            mean=list(handle.input_spec.mean),
-            std=list(handle.input_spec.std),
-            **_framing(handle),
-        ),
+        preprocessing=preprocessing(handle),
         labels=list(handle.class_names),
         expected_accuracy=accuracy,
         calibration=calibration,
@@ -202,18 +198,28 @@ def write_bundle_files(
     return manifest
 
 
-def _framing(handle: ModelHandle) -> dict[str, Any]:
-    """How a frame is resized and cropped to the input: as compressor's own data is for the same task."""
+def preprocessing(handle: ModelHandle) -> Preprocessing:
+    """How a camera frame becomes the model's input: framed and normalised as compressor's own data is
+    for the model's task (a detector: resized exactly, normalised inside the model)."""
     spec = handle.input_spec
     size = list(spec.image_size)
-    resize = size if handle.task == "detection" else list(spec.resize_before_crop)  # detection: exactly
-    return {"resize": resize, "center_crop": size, "interpolation": spec.interpolation}
+    resize = size if handle.task == "detection" else list(spec.resize_before_crop)
+    mean, std = get_task(handle.task).pixel_normalisation(spec)
+    return Preprocessing(
+        mean=list(mean), std=list(std), resize=resize, center_crop=size, interpolation=spec.interpolation
+    )
 
 
 def _resize_words(prep: Preprocessing) -> str:
     if len(prep.resize) == 1:
         return f"short side to {prep.resize[0]} (aspect kept)"
     return f"to {prep.resize[0]}x{prep.resize[1]}"
+
+
+def _normalisation_words(prep: Preprocessing) -> str:
+    if prep.mean == [0.0, 0.0, 0.0] and prep.std == [1.0, 1.0, 1.0]:
+        return " (the model normalises them itself)"
+    return f", then (x - mean) / std with mean {prep.mean} and std {prep.std}"
 
 
 def _device_readme(manifest: JetsonManifest) -> str:
@@ -237,7 +243,7 @@ saves both in benchmark/settings.txt.
 Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {prep.color}); each frame resized
 {_resize_words(prep)} ({prep.interpolation}), its centre cropped to {prep.center_crop[0]}x{prep.center_crop[1]}
 (offsets rounded down),
-pixels 0-255 times {prep.scale:.6g}, then (x - mean) / std with mean {prep.mean} and std {prep.std}.
+pixels 0-255 times {prep.scale:.6g}{_normalisation_words(prep)}.
 Labels: labels.txt, in output order.
 
 Expected {manifest.expected_accuracy.metric}: {manifest.expected_accuracy.bundle:.4f} for model.onnx on

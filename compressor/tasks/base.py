@@ -74,6 +74,10 @@ class Task(Protocol):
         """Random inputs of the right shape and dtype, for export tracing and latency timing."""
         ...
 
+    def pixel_normalisation(self, spec: InputSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) that pixels / 255 get before the model: what a device must do to feed the export."""
+        ...
+
 
 class TaskBase:
     """Defaults that most tasks share; a task overrides only what differs (detection overrides most)."""
@@ -91,6 +95,9 @@ class TaskBase:
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         return val
+
+    def pixel_normalisation(self, spec: InputSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return spec.mean, spec.std
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {name: {0: "batch"} for name in (*self.input_names, *self.output_names)}

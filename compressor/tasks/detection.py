@@ -150,6 +150,10 @@ class DetectionTask(TaskBase):
     def collate(self, samples: list[tuple[torch.Tensor, Target]]) -> tuple[torch.Tensor, list[Target]]:
         return torch.stack([image for image, _ in samples]), [target for _, target in samples]
 
+    def pixel_normalisation(self, spec: InputSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """None: the detector takes pixels / 255 and normalises them inside (whatever `spec` records)."""
+        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+
     def prepare_batch(
         self, batch: tuple[torch.Tensor, list[Target]], spec: InputSpec
     ) -> tuple[list[torch.Tensor], list[Target]]:
