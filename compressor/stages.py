@@ -187,6 +187,7 @@ class ExportStage(Stage):
     max_batch: PositiveInt = 32
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
     calib_samples: PositiveInt = 256
+    raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
 
     def check(self) -> None:
         if self.format == "jetson":
@@ -198,7 +199,8 @@ class ExportStage(Stage):
         if self.format == "jetson":
             api.export_jetson(
                 model, output_dir, self.precision or "int8", data=run.data, weights=weights, image_size=size,
-                jetpack=self.jetpack, batch_size=self.batch_size, int8=int8, max_samples=run.max_samples, force=force,
+                jetpack=self.jetpack, batch_size=self.batch_size, int8=int8, max_samples=run.max_samples,
+                raw_pixels=self.raw_pixels, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
         make_folder(output_dir)
@@ -207,11 +209,14 @@ class ExportStage(Stage):
             engine = output_dir / "model.engine"
             api.export_tensorrt(
                 model, engine, self.precision or "fp32", data=run.data, weights=weights, image_size=size,
-                batch=batch, int8=int8, force=force,
+                batch=batch, int8=int8, raw_pixels=self.raw_pixels, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
         target = output_dir / "model.onnx"
-        api.export(model, target, data=run.data, weights=weights, image_size=size, opset=self.opset, force=force)
+        api.export(
+            model, target, data=run.data, weights=weights, image_size=size, opset=self.opset,
+            raw_pixels=self.raw_pixels, force=force,
+        )  # fmt: skip
         return StageResult(str(target), None, None, False)
 
 

@@ -112,6 +112,14 @@ def export_command(
     calibration: Annotated[Calibration, typer.Option(help="int8: range calibration.")] = "minmax",
     calib_samples: Annotated[int, typer.Option("--calib-samples", min=1, help="int8: train samples.")] = 256,
     max_samples: MaxSamplesOpt = None,
+    raw_pixels: Annotated[
+        bool,
+        typer.Option(
+            "--raw-pixels",
+            help="Image classifiers: the model takes pixel values 0-255 and normalises them inside "
+            "(the device only resizes and crops).",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the file (or bundle) -o names.")] = False,
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
@@ -125,7 +133,7 @@ def export_command(
     if dump_recipe:
         stage = stage_from(
             ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
-            max_batch=max_batch, calibration=calibration, calib_samples=calib_samples,
+            max_batch=max_batch, calibration=calibration, calib_samples=calib_samples, raw_pixels=raw_pixels,
         )  # fmt: skip
         run = run_spec(data, weights, image_size, "cpu", "1,16", max_samples)
         dump_or_run_stage("export", stage, model, run, output, force, dump_recipe)
@@ -135,7 +143,8 @@ def export_command(
     if format == "tensorrt":
         record = api.export_tensorrt(
             model, output, precision or "fp32", data=data, weights=weights, image_size=size,
-            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8, force=force,
+            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
+            raw_pixels=raw_pixels, force=force,
         )  # fmt: skip
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
@@ -143,7 +152,7 @@ def export_command(
         with removed_on_failure(output):
             manifest = api.export_jetson(
                 model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
-                batch_size=batch_size, int8=int8, max_samples=max_samples, force=force,
+                batch_size=batch_size, int8=int8, max_samples=max_samples, raw_pixels=raw_pixels, force=force,
             )  # fmt: skip
         accuracy = manifest.expected_accuracy
         stdout.print(
@@ -155,7 +164,9 @@ def export_command(
         return
     if precision not in (None, "fp32"):
         raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
-    handle, parity = api.export(model, output, data=data, weights=weights, image_size=size, opset=opset, force=force)
+    handle, parity = api.export(
+        model, output, data=data, weights=weights, image_size=size, opset=opset, raw_pixels=raw_pixels, force=force
+    )
     verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
     axes = sorted(
         {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}

@@ -30,8 +30,17 @@ from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRe
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
 from compressor.models.handle import ModelHandle
+from compressor.models.pixel_input import with_pixel_input
 from compressor.progress import info
 from compressor.tasks import get_task
+
+
+def _export_source(
+    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str, raw_pixels: bool
+) -> tuple[DatasetBundle, ModelHandle]:
+    """The dataset and the torch model to export; with `raw_pixels`, taking pixels 0-255 (`pixel_input`)."""
+    bundle, handle = load_torch_model(model, data, weights, image_size, purpose)
+    return bundle, with_pixel_input(handle) if raw_pixels else handle
 
 
 def export(
@@ -41,11 +50,12 @@ def export(
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
     opset: int | None = None,
+    raw_pixels: bool = False,
     force: bool = False,
 ) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
     refuse_existing_file(Path(output), force)
-    bundle, handle = load_torch_model(model, data, weights, image_size, "export")
+    bundle, handle = _export_source(model, data, weights, image_size, "export", raw_pixels)
     extra = {"opset": opset} if opset is not None else {}
     return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
 
@@ -60,6 +70,7 @@ def export_tensorrt(
     batch: BatchProfile | None = None,
     timing_cache: str | Path | None = None,
     int8: Int8Request | None = None,
+    raw_pixels: bool = False,
     force: bool = False,
 ) -> EngineRecord:
     """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
@@ -72,7 +83,7 @@ def export_tensorrt(
     refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    bundle, handle = load_torch_model(model, data, weights, image_size, "TensorRT export")
+    bundle, handle = _export_source(model, data, weights, image_size, "TensorRT export", raw_pixels)
     onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=parity_batch(handle, bundle))
     with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
         if precision == "int8":
@@ -100,6 +111,7 @@ def export_jetson(
     batch_size: int = 1,
     int8: Int8Request | None = None,
     max_samples: int | None = None,
+    raw_pixels: bool = False,
     force: bool = False,
 ) -> JetsonManifest:
     """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
@@ -107,7 +119,7 @@ def export_jetson(
     check_jetson_options(precision, jetpack, batch_size)
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
-    bundle, handle = load_torch_model(model, data, weights, image_size, "a Jetson bundle")
+    bundle, handle = _export_source(model, data, weights, image_size, "a Jetson bundle", raw_pixels)
     if handle.task not in ("classification", "detection"):
         raise OptionError(
             f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"

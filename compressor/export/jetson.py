@@ -26,6 +26,7 @@ from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
 from compressor.fsutil import atomic_path, write_text_atomic
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.models.handle import ModelHandle
+from compressor.models.pixel_input import takes_raw_pixels
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
@@ -200,14 +201,16 @@ def write_bundle_files(
 
 def preprocessing(handle: ModelHandle) -> Preprocessing:
     """How a camera frame becomes the model's input: framed and normalised as compressor's own data is
-    for the model's task (a detector: resized exactly, normalised inside the model)."""
+    for the model's task (a detector: resized exactly, normalised inside the model; so is a classifier
+    exported with --raw-pixels, whose pixels go in as they are)."""
     spec = handle.input_spec
     size = list(spec.image_size)
     resize = size if handle.task == "detection" else list(spec.resize_before_crop)
+    framing = {"resize": resize, "center_crop": size, "interpolation": spec.interpolation}
+    if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
+        return Preprocessing(scale=1.0, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], **framing)
     mean, std = get_task(handle.task).pixel_normalisation(spec)
-    return Preprocessing(
-        mean=list(mean), std=list(std), resize=resize, center_crop=size, interpolation=spec.interpolation
-    )
+    return Preprocessing(mean=list(mean), std=list(std), **framing)
 
 
 def _resize_words(prep: Preprocessing) -> str:

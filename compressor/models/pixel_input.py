@@ -1,0 +1,48 @@
+"""A classifier that takes pixel values 0-255 and normalises them inside, for `export --raw-pixels`.
+
+On a device the normalisation is the step most often got wrong: DeepStream's nvinfer, for one, takes
+one scale factor and per-channel offsets, so ImageNet's per-channel std cannot be given to it exactly.
+With the normalisation in the graph (one multiply and one add per channel), the board only resizes
+and crops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from compressor.errors import OptionError
+from compressor.models.handle import InputSpec, ModelHandle
+
+PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)  # what the data pipeline divides by, so the model sees 0-255 again
+
+
+class PixelNormalisation(nn.Module):
+    """Pixels 0-255 in, `(pixels / 255 - mean) / std` out, per channel."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        std_tensor = torch.tensor(std).view(1, -1, 1, 1)
+        self.register_buffer("scale", 1 / (255 * std_tensor))
+        self.register_buffer("shift", -torch.tensor(mean).view(1, -1, 1, 1) / std_tensor)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return pixels * self.scale + self.shift
+
+
+def takes_raw_pixels(spec: InputSpec) -> bool:
+    """Whether the spec feeds pixel values 0-255 as they are (a model `with_pixel_input` made)."""
+    return spec.mean == (0.0, 0.0, 0.0) and spec.std == PIXEL_STD
+
+
+def with_pixel_input(handle: ModelHandle) -> ModelHandle:
+    """The classifier with its normalisation moved inside: its spec feeds pixel values 0-255 unchanged."""
+    if handle.task != "classification" or handle.module is None:
+        why = "detectors normalise inside already" if handle.task == "detection" else f"{handle.name} takes no images"
+        raise OptionError(f"--raw-pixels moves an image classifier's normalisation into the model; {why}")
+    spec = handle.input_spec
+    module = nn.Sequential(PixelNormalisation(spec.mean, spec.std), handle.module).eval()
+    raw = dataclasses.replace(spec, mean=(0.0, 0.0, 0.0), std=PIXEL_STD)
+    return dataclasses.replace(handle, module=module, input_spec=raw)
