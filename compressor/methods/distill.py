@@ -34,7 +34,8 @@ class Teacher:
     feature_pairs: list[tuple[str, str]] = field(default_factory=list)  # (teacher layer, student layer)
     feature_weight: float = 1.0
     # (scale, shift) per channel from the student's image normalisation to the teacher's: one batch feeds
-    # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels teaches from noise.
+    # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels sees other values
+    # than it was trained on, and scores lower (README, Distillation).
     renormalise: tuple[torch.Tensor, torch.Tensor] | None = None
 
 

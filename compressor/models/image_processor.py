@@ -122,7 +122,7 @@ class ProcessorInput(NamedTuple):
     """What an image classifier is fed: the input spec, and whether the processor hands it BGR."""
 
     spec: InputSpec
-    bgr: bool  # MobileViT's flips RGB to BGR after normalising (it does not): done inside the model
+    bgr: bool  # MobileViT's processor flips the channels last: the flip is done inside the model
 
 
 def image_processor_input(directory: Path) -> ProcessorInput:
