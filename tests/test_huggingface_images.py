@@ -97,23 +97,55 @@ PROCESSORS = {
 }
 
 
-@pytest.mark.parametrize("processor_class", sorted(PROCESSORS))
-def test_images_are_framed_and_normalised_exactly_as_the_processor_does(processor_class: str, tmp_path: Path) -> None:
-    """An ImageFolder image fed to a Hugging Face classifier equals the processor's own pixel_values."""
+# Configs as older hub checkpoints ship them (feature extractors, plain-int sizes): an int is a shortest
+# edge for some processor classes and a square for others.
+LEGACY_SIZES = {
+    "ConvNextImageProcessor": {"size": 40},
+    "ViTImageProcessor": {"size": 40},
+    "DeiTImageProcessor": {"size": 48, "crop_size": 40},
+    "MobileViTImageProcessor": {"size": 36, "crop_size": 40},
+}
+
+
+def _landscape_image(folder: Path) -> Path:
     from PIL import Image
 
     columns, rows = np.meshgrid(np.arange(90), np.arange(60))  # landscape: the framing shows
     pixels = np.stack([columns * 2.8, rows * 4.2, (np.sin(columns / 5) * np.cos(rows / 4) + 1) * 127], axis=-1)
-    (tmp_path / "image.png").parent.mkdir(exist_ok=True)
-    Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "image.png")
+    Image.fromarray(pixels.astype(np.uint8)).save(folder / "image.png")
+    return folder / "image.png"
+
+
+def _assert_framed_as_the_processor(processor: object, directory: Path, image: Path) -> None:
+    """Our ImageFolder pixels for the config in `directory`, normalised, equal the processor's pixel_values."""
+    from PIL import Image
+
+    spec, bgr = image_processor_input(directory)
+    pixels = ImageFileDataset([(str(image), 0)], spec)[0][0].float() / 255
+    ours = (pixels - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
+    ours = ours.flip(0) if bgr else ours  # done inside the model: see the MobileViT test
+    theirs = processor(images=Image.open(image), return_tensors="pt")["pixel_values"][0]  # type: ignore[operator]
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("processor_class", sorted(PROCESSORS))
+def test_images_are_framed_and_normalised_exactly_as_the_processor_does(processor_class: str, tmp_path: Path) -> None:
+    """An ImageFolder image fed to a Hugging Face classifier equals the processor's own pixel_values."""
     processor = getattr(transformers, processor_class)(**PROCESSORS[processor_class])
     processor.save_pretrained(tmp_path)
-    spec, bgr = image_processor_input(tmp_path)
-    image = ImageFileDataset([(str(tmp_path / "image.png"), 0)], spec)[0][0].float() / 255
-    ours = (image - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
-    ours = ours.flip(0) if bgr else ours  # done inside the model: see the MobileViT test
-    theirs = processor(images=Image.open(tmp_path / "image.png"), return_tensors="pt")["pixel_values"][0]
-    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+    _assert_framed_as_the_processor(processor, tmp_path, _landscape_image(tmp_path))
+
+
+@pytest.mark.parametrize("processor_class", sorted(LEGACY_SIZES))
+def test_older_configs_with_plain_int_sizes_are_framed_as_transformers_reads_them(
+    processor_class: str, tmp_path: Path
+) -> None:
+    sizes = LEGACY_SIZES[processor_class]
+    processor = getattr(transformers, processor_class)(**sizes, do_center_crop="crop_size" in sizes)
+    legacy = {key: value for key, value in processor.to_dict().items() if key != "image_processor_type"}
+    legacy |= {**sizes, "feature_extractor_type": processor_class.replace("ImageProcessor", "FeatureExtractor")}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(legacy))
+    _assert_framed_as_the_processor(processor, tmp_path, _landscape_image(tmp_path))
 
 
 def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:

@@ -27,7 +27,17 @@ PROCESSOR_CONFIG = "preprocessor_config.json"
 _RESAMPLE = {0: "nearest-exact", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 # Processors whose plain-int `size` is a shortest edge (transformers' `default_to_square=False`); for the
 # rest (ViT, DeiT, ...) an int is a square.
-_INT_IS_SHORTEST_EDGE = ("ConvNext", "Bit", "CLIP", "MobileNetV1", "MobileNetV2", "Levit", "PoolFormer")
+_INT_IS_SHORTEST_EDGE = (
+    "ConvNext",
+    "Bit",
+    "CLIP",
+    "ChineseCLIP",
+    "MobileNetV1",
+    "MobileNetV2",
+    "MobileViT",
+    "Levit",
+    "PoolFormer",
+)
 # Steps outside resize, centre crop, normalise (and MobileViT's channel flip, done in the model), by the
 # config key that turns them on, and processors that frame images another way (Perceiver crops before
 # it resizes; ImageGPT quantizes colours): refused, not approximated, since a model framed otherwise
