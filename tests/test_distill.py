@@ -22,13 +22,12 @@ from compressor.methods.distill import (
     embedding_loss,
     hinton_loss,
     parse_feature_pairs,
-    renormalisation,
 )
 from compressor.models.checkpoint import read_checkpoint
 from compressor.models.handle import InputSpec
 from compressor.models.loading import load_model
 from compressor.models.zoo import TinyCNN
-from compressor.tasks.classification import normalize_images
+from compressor.tasks.classification import normalize_images, renormalisation
 from compressor.train import TrainConfig
 
 

@@ -22,7 +22,7 @@ from compressor.data.text import describe_tokens, same_token_ids
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
-from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs, renormalisation
+from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
@@ -32,6 +32,7 @@ from compressor.progress import info
 from compressor.report import Report
 from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
+from compressor.tasks.classification import renormalisation
 
 
 def distill(

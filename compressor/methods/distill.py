@@ -19,7 +19,6 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from compressor.errors import ModelMismatchError, OptionError
-from compressor.models.handle import InputSpec
 from compressor.runtime.torch_runner import output_list
 
 OBJECTIVES = ("logits", "embedding")
@@ -37,16 +36,6 @@ class Teacher:
     # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels sees other values
     # than it was trained on, and scores lower (README, Distillation).
     renormalise: tuple[torch.Tensor, torch.Tensor] | None = None
-
-
-def renormalisation(student: InputSpec, teacher: InputSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """What turns images normalised for `student` into images normalised for `teacher`; None if alike."""
-    if student.dtype != "float32" or (student.mean, student.std) == (teacher.mean, teacher.std):
-        return None
-    student_mean, student_std, teacher_mean, teacher_std = (
-        torch.tensor(values).view(-1, 1, 1) for values in (student.mean, student.std, teacher.mean, teacher.std)
-    )
-    return student_std / teacher_std, (student_mean - teacher_mean) / teacher_std
 
 
 def hinton_loss(

@@ -15,18 +15,18 @@ from torch import nn
 
 from compressor.errors import OptionError
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.tasks.classification import renormalisation
 
 PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)  # what the data pipeline divides by, so the model sees 0-255 again
 
 
 class PixelNormalisation(nn.Module):
-    """Pixels 0-255 in, `(pixels / 255 - mean) / std` out, per channel."""
+    """Pixels 0-255 in, `(pixels / 255 - mean) / std` out: a multiply and an add per channel."""
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
         super().__init__()
-        std_tensor = torch.tensor(std).view(1, -1, 1, 1)
-        self.register_buffer("scale", 1 / (255 * std_tensor))
-        self.register_buffer("shift", -torch.tensor(mean).view(1, -1, 1, 1) / std_tensor)
+        self.register_buffer("scale", scale.unsqueeze(0))
+        self.register_buffer("shift", shift.unsqueeze(0))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return pixels * self.scale + self.shift
@@ -42,7 +42,9 @@ def with_pixel_input(handle: ModelHandle) -> ModelHandle:
     if handle.task != "classification" or handle.module is None:
         why = "detectors normalise inside already" if handle.task == "detection" else f"{handle.name} takes no images"
         raise OptionError(f"--raw-pixels moves an image classifier's normalisation into the model; {why}")
-    spec = handle.input_spec
-    module = nn.Sequential(PixelNormalisation(spec.mean, spec.std), handle.module).eval()
-    raw = dataclasses.replace(spec, mean=(0.0, 0.0, 0.0), std=PIXEL_STD)
+    raw = dataclasses.replace(handle.input_spec, mean=(0.0, 0.0, 0.0), std=PIXEL_STD)
+    affine = renormalisation(raw, handle.input_spec)
+    if affine is None:  # it takes raw pixels already
+        return handle
+    module = nn.Sequential(PixelNormalisation(*affine), handle.module).eval()
     return dataclasses.replace(handle, module=module, input_spec=raw)

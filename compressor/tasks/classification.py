@@ -18,6 +18,17 @@ def normalize_images(images: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     return (images - mean) / std
 
 
+def renormalisation(source: InputSpec, target: InputSpec) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(scale, shift) per channel turning images normalised for `source` into images normalised for
+    `target` (the student's batch for a distillation teacher; raw pixels for `pixel_input`); None if alike."""
+    if source.dtype != "float32" or (source.mean, source.std) == (target.mean, target.std):
+        return None
+    source_mean, source_std, target_mean, target_std = (
+        torch.tensor(values).view(-1, 1, 1) for values in (source.mean, source.std, target.mean, target.std)
+    )
+    return source_std / target_std, (source_mean - target_mean) / target_std
+
+
 class TopKAccuracy:
     """Running top-1 and top-5 accuracy (top-5 becomes top-k with k = classes when fewer than 5)."""
 
