@@ -8,16 +8,18 @@ from rich.text import Text
 
 from compressor.distributed import is_main_process
 
-# Under torchrun only rank 0 speaks: N copies of every progress bar and message help no one.
-console = Console(stderr=True, quiet=not is_main_process())
+# Under torchrun only rank 0 speaks: N copies of every progress bar and message help no one. Messages carry
+# user text (model paths, class names): no markup and no emoji codes, or `file.py:factory: epoch 1` loses
+# ":factory:" to an emoji and a path with [brackets] loses them as a style tag.
+console = Console(stderr=True, quiet=not is_main_process(), markup=False, emoji=False, highlight=False)
 
 
 def make_progress(transient: bool = True) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
@@ -27,8 +29,8 @@ def make_progress(transient: bool = True) -> Progress:
 
 def info(message: str) -> None:
     """One line on stderr, never broken at 80 columns (logs are grepped) nor read as markup (paths)."""
-    console.print(message, highlight=False, markup=False, soft_wrap=True)
+    console.print(message, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    console.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)

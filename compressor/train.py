@@ -201,11 +201,12 @@ class _Run:
         self.epochs_done = epoch
         return primary
 
-    def last_val(self) -> str:
-        """The latest validation metric, for the progress bar ('' before the first)."""
-        if not self.result.history:
-            return ""
-        return f" val {self.task.primary_metric} {self.result.history[-1][self.task.primary_metric]:.4f}"
+    def status(self, epoch: int, mean_loss: float) -> str:
+        """The progress bar's status: this epoch's loss so far and the latest validation metric, if any."""
+        latest = ""
+        if self.result.history:
+            latest = f" val {self.task.primary_metric} {self.result.history[-1][self.task.primary_metric]:.4f}"
+        return f"epoch {epoch + 1}/{self.config.epochs} loss {mean_loss:.3f}{latest}"
 
     def save(self, path: Path) -> None:
         save_state(
@@ -289,18 +290,17 @@ def fit(
                     if config.augment:
                         inputs = task.augment(inputs, generator)
                     running_loss += run.step(_place(inputs, config), targets)
-                    status = f"epoch {epoch + 1}/{config.epochs} loss {running_loss / step:.3f}{run.last_val()}"
-                    progress.update(bar, advance=1, status=status)
+                    progress.update(bar, advance=1, status=run.status(epoch, running_loss / step))
                 metrics = None
                 if is_main_process():
                     recalibrate_batchnorm(module, task, train_loader, spec, config)
                     metrics = _validate(module, task, val_loader, spec, config)
                 broadcast_buffers(module)
                 primary = run.record(epoch + 1, running_loss / max(1, steps), broadcast_object(metrics))
-                progress.console.print(
+                progress.update(bar, status=run.status(epoch, running_loss / max(1, steps)))  # with its val
+                info(
                     f"{description}: epoch {epoch + 1}/{config.epochs} loss {running_loss / max(1, steps):.4f}"
-                    f" val {task.primary_metric} {primary:.4f}",
-                    highlight=False,
+                    f" val {task.primary_metric} {primary:.4f}"
                 )
                 if state_path is not None and is_main_process():
                     run.save(state_path)

@@ -241,9 +241,14 @@ def test_train_refuses_a_trained_model(cli: CliRunner, tmp_path: Path, trained_t
 
 
 def test_messages_stay_one_line_and_print_brackets_as_written(capsys: pytest.CaptureFixture[str]) -> None:
-    from compressor.progress import info, warn
+    from compressor.progress import info, make_progress, warn
 
     path = "/data/[run 7]/" + "x" * 120 + ".onnx"
     info(f"wrote {path}")
     warn(f"{path} is slow")
-    assert capsys.readouterr().err.splitlines() == [f"wrote {path}", f"warning: {path} is slow"]
+    factory = "models/[bold]net.py:factory:"  # rich would read a style tag and the :factory: emoji code
+    with make_progress(transient=False) as progress:
+        progress.add_task(factory, total=1, status="[red]:warning:")
+    err = capsys.readouterr().err
+    assert err.splitlines()[:2] == [f"wrote {path}", f"warning: {path} is slow"]
+    assert factory in err and "[red]:warning:" in err

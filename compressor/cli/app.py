@@ -53,8 +53,10 @@ app = typer.Typer(
 )
 
 
-stdout = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get whole table rows
-stderr = Console(stderr=True)
+# Output carries user text (paths, model and class names): printed as written, no markup or emoji codes.
+_PLAIN = {"markup": False, "emoji": False, "highlight": False}
+stdout = Console(width=None if sys.stdout.isatty() else 160, **_PLAIN)  # logs and pipes get whole table rows
+stderr = Console(stderr=True, **_PLAIN)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -94,7 +96,7 @@ def global_options(
 
 
 def _error_line(label: str, message: str) -> None:
-    stderr.print(Text.assemble((label, "red"), " ".join(message.split())), highlight=False, soft_wrap=True)
+    stderr.print(Text.assemble((label, "red"), " ".join(message.split())), soft_wrap=True)
 
 
 def user_errors(command: F) -> F:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from compressor.cli.app import stdout, user_errors
 from compressor.cli.options import (
@@ -158,8 +159,7 @@ def export_command(
         stdout.print(
             f"wrote {output}/ (model.onnx {manifest.precision}, static {manifest.inputs[0].shape}, JetPack "
             f"{manifest.jetpack}/TensorRT {manifest.tensorrt}); {accuracy.metric} {accuracy.bundle:.4f} on "
-            f"onnxruntime here, fp32 {accuracy.fp32:.4f}",
-            highlight=False,
+            f"onnxruntime here, fp32 {accuracy.fp32:.4f}"
         )
         return
     if precision not in (None, "fp32"):
@@ -167,13 +167,13 @@ def export_command(
     handle, parity = api.export(
         model, output, data=data, weights=weights, image_size=size, opset=opset, raw_pixels=raw_pixels, force=force
     )
-    verdict = "ok" if parity.within_tolerance else "[yellow]above 1e-4[/yellow]"
+    verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
     axes = sorted(
         {name for per_tensor in get_task(handle.task).dynamic_axes().values() for name in per_tensor.values()}
     )
     shapes = f"dynamic {', '.join(axes)}" if axes else "static shapes"
     stdout.print(f"wrote {output} (input {list(handle.input_spec.shape)}, {shapes})")
-    stdout.print(f"parity vs torch: {parity.summary()} ({verdict})", highlight=False)
+    stdout.print(Text.assemble(f"parity vs torch: {parity.summary()} (", verdict, ")"))
 
 
 @user_errors
@@ -224,7 +224,7 @@ def bench_command(
     )
     if json_path is not None:
         write_report(report, json_path, markdown_path)
-    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
+    stdout.print(to_markdown(report), soft_wrap=True)
 
 
 @user_errors
@@ -257,6 +257,6 @@ def compare_command(
     comparison = compare_files(new, baseline, max_accuracy_drop, max_latency_increase)
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(comparison.as_dict(), indent=2) + "\n")
-    stdout.print(comparison_markdown(comparison), highlight=False, markup=False, soft_wrap=True)
+    stdout.print(comparison_markdown(comparison), soft_wrap=True)
     if comparison.regressed:
         raise typer.Exit(1)

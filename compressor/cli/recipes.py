@@ -63,8 +63,8 @@ def run_options(
 
 
 def print_written(report: Report, output: Path) -> None:
-    stdout.print(to_markdown(report), highlight=False, markup=False, soft_wrap=True)
-    stdout.print(f"wrote {output}/ (report.json, report.md and the models)", highlight=False)
+    stdout.print(to_markdown(report), soft_wrap=True)
+    stdout.print(f"wrote {output}/ (report.json, report.md and the models)")
 
 
 def run_spec(
@@ -97,7 +97,7 @@ def dump_or_run_stage(
     except ValidationError as error:
         raise OptionError(" ".join(error.errors()[0]["msg"].split())) from None
     if dump:
-        stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
+        stdout.print(recipe.dump(), end="", soft_wrap=True)
         return
     with removed_on_failure(output):
         result = stage.run(model, recipe.weights, recipe, output, force)
@@ -110,18 +110,18 @@ def dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: b
     from compressor.pipeline import run_recipe
 
     if dump:
-        stdout.print(recipe.dump(), end="", highlight=False, markup=False, soft_wrap=True)
+        stdout.print(recipe.dump(), end="", soft_wrap=True)
         return
     with removed_on_failure(output):
         summary = run_recipe(recipe, output, force=force, resume=resume)
     if summary is not None:
-        stdout.print(to_markdown(summary), highlight=False, markup=False, soft_wrap=True)
+        stdout.print(to_markdown(summary), soft_wrap=True)
     search = getattr(summary, "search", None) if summary is not None else None
     if search is not None:
         best = search["best"]
         stdout.print(f"search: best {best} (copied to {output}/best/)" if best else "search: nothing within budget")
     reports = "report.json, report.md, " if summary is not None else ""
-    stdout.print(f"wrote {output}/ (pipeline.json, {reports}and each stage's folder)", highlight=False)
+    stdout.print(f"wrote {output}/ (pipeline.json, {reports}and each stage's folder)")
 
 
 @user_errors
