@@ -14,7 +14,8 @@ from onnx import numpy_helper
 from compressor import api
 from compressor.cli import app
 from compressor.data import load_dataset
-from compressor.export.jetson import _normalisation_words, preprocessing, read_manifest
+from compressor.export.jetson import _normalisation_words, read_manifest
+from compressor.export.preprocessing import preprocessing
 from compressor.export.tensorrt import sha256_of
 from compressor.models.loading import load_model
 

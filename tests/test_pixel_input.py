@@ -12,7 +12,7 @@ import torch
 from compressor import api
 from compressor.data import load_dataset
 from compressor.errors import OptionError
-from compressor.export.jetson import preprocessing
+from compressor.export.preprocessing import preprocessing
 from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
 from compressor.tasks.classification import normalize_images

@@ -120,6 +120,17 @@ def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
     assert not [call for call in recorder.calls if call[0] == "flag"]
 
 
+def test_an_exported_engine_records_how_frames_are_prepared(recorder: _Recorder, tmp_path: Path) -> None:
+    """The record beside model.engine says what a deployment must do to a frame, as the Jetson manifest
+    does (before, only the ONNX beside the engine carried the input spec)."""
+    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", raw_pixels=True)
+    written = json.loads(metadata_path(tmp_path / "m.engine").read_text())
+    assert written["extra"] == record.extra
+    framing = record.extra["preprocessing"]  # --raw-pixels: the engine normalises, the device only scales by 1
+    assert (framing["resize"], framing["center_crop"]) == ([64], [64, 64])
+    assert (framing["scale"], framing["mean"], framing["std"]) == (1.0, [0.0] * 3, [1.0] * 3)
+
+
 def test_newer_tensorrt_without_precision_flags_builds_strongly_typed(
     monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path, tmp_path: Path
 ) -> None:

@@ -26,6 +26,7 @@ from compressor.export.jetson import (
     write_bundle_files,
 )
 from compressor.export.onnx import ParityResult, export_onnx
+from compressor.export.preprocessing import IMAGE_TASKS, preprocessing
 from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
@@ -89,7 +90,8 @@ def export_tensorrt(
         if precision == "int8":
             onnx_handle, _ = tensorrt_int8(onnx_handle, bundle, int8, output.with_suffix(".int8.onnx"), Path(scratch))
         cache = Path(timing_cache) if timing_cache else output.with_suffix(".timing-cache")
-        return engine_from_onnx(onnx_handle, output, precision, batch, cache)[1]
+        frames = {"preprocessing": preprocessing(handle).model_dump()} if handle.task in IMAGE_TASKS else {}
+        return engine_from_onnx(onnx_handle, output, precision, batch, cache, extra=frames)[1]
 
 
 def tensorrt_int8(
@@ -120,7 +122,7 @@ def export_jetson(
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
     bundle, handle = _export_source(model, data, weights, image_size, "a Jetson bundle", raw_pixels)
-    if handle.task not in ("classification", "detection"):
+    if handle.task not in IMAGE_TASKS:
         raise OptionError(
             f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
         )

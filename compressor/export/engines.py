@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from compressor.errors import BackendUnavailableError, MissingDependencyError
 from compressor.export.tensorrt import BatchProfile, EngineRecord, build_engine, import_tensorrt, uses_strong_typing
@@ -23,15 +24,17 @@ def engine_from_onnx(
     precision: str,
     batch: BatchProfile | None = None,
     timing_cache: Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[ModelHandle, EngineRecord]:
-    """Build the engine for `precision` from this ONNX handle; the returned handle runs it on `tensorrt`."""
+    """Build the engine for `precision` from this ONNX handle; the returned handle runs it on `tensorrt`.
+    `extra` goes into the engine's record (the export's preprocessing)."""
     assert onnx_handle.onnx_path is not None
     source = onnx_handle.onnx_path
     if precision == "fp16" and uses_strong_typing(import_tensorrt(), "fp16"):
         source = engine_path.with_name(f"{engine_path.stem}.fp16.onnx")
         convert_onnx_fp16(onnx_handle.onnx_path, source)
     info(f"building a TensorRT {precision} engine from {source.name}")
-    record = build_engine(source, engine_path, precision, batch, timing_cache)
+    record = build_engine(source, engine_path, precision, batch, timing_cache, extra)
     info(f"built {engine_path} in {record.build_seconds:.1f} s (TensorRT {record.tensorrt_version}, {record.gpu})")
     metadata = {**onnx_handle.metadata, ENGINE_KEY: str(engine_path), "precision": precision}
     return dataclasses.replace(onnx_handle, metadata=metadata), record

@@ -22,11 +22,11 @@ from compressor import __version__
 from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError
 from compressor.evaluate import evaluate
+from compressor.export.preprocessing import Preprocessing, preprocessing
 from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
 from compressor.fsutil import atomic_path, write_text_atomic
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.models.handle import ModelHandle
-from compressor.models.pixel_input import takes_raw_pixels
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
@@ -42,19 +42,6 @@ class TensorSpec(BaseModel):
     name: str
     shape: list[int]
     dtype: str
-
-
-class Preprocessing(BaseModel):
-    """How a camera frame becomes the input tensor."""
-
-    layout: str = "NCHW"
-    color: str = "RGB"
-    scale: float = 1.0 / 255.0  # pixel values 0-255 times scale, then (x - mean) / std per channel
-    mean: list[float]
-    std: list[float]
-    resize: list[int]  # before the crop: [short side] (aspect kept) or [height, width] (exactly)
-    center_crop: list[int]  # height, width: the input's
-    interpolation: str = "bilinear"  # the resize filter (torchvision's names)
 
 
 class ExpectedAccuracy(BaseModel):
@@ -197,20 +184,6 @@ def write_bundle_files(
     write_text_atomic(output_dir / "README.md", _device_readme(manifest))
     write_text_atomic(output_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
     return manifest
-
-
-def preprocessing(handle: ModelHandle) -> Preprocessing:
-    """How a camera frame becomes the model's input: framed and normalised as compressor's own data is
-    for the model's task (a detector: resized exactly, normalised inside the model; so is a classifier
-    exported with --raw-pixels, whose pixels go in as they are)."""
-    spec = handle.input_spec
-    size = list(spec.image_size)
-    resize = size if handle.task == "detection" else list(spec.resize_before_crop)
-    framing = {"resize": resize, "center_crop": size, "interpolation": spec.interpolation}
-    if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
-        return Preprocessing(scale=1.0, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], **framing)
-    mean, std = get_task(handle.task).pixel_normalisation(spec)
-    return Preprocessing(mean=list(mean), std=list(std), **framing)
 
 
 def _resize_words(prep: Preprocessing) -> str:

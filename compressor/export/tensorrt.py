@@ -139,6 +139,7 @@ def build_engine(
     precision: str,
     batch: BatchProfile | None = None,
     timing_cache: Path | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> EngineRecord:
     """Build and write a serialized engine for `onnx_path` (Q/DQ ONNX for int8; fp16 ONNX where strongly
     typed), and the JSON record beside it. The timing cache is read if present and written back."""
@@ -190,6 +191,7 @@ def build_engine(
         strongly_typed=strongly_typed,
         timing_cache=str(timing_cache) if timing_cache else None,
         build_seconds=round(time.perf_counter() - started, 2),
+        extra=extra or {},
     )
     write_text_atomic(metadata_path(engine_path), json.dumps(asdict(record), indent=2))
     return record

@@ -78,6 +78,11 @@ class Task(Protocol):
         """(mean, std) that pixels / 255 get before the model: what a device must do to feed the export."""
         ...
 
+    def resize_before_crop(self, spec: InputSpec) -> tuple[int, ...]:
+        """How an image is resized before its centre crop to the input size, as this task's data does it:
+        (S,) the short side to S, aspect kept; (H, W) exactly."""
+        ...
+
 
 class TaskBase:
     """Defaults that most tasks share; a task overrides only what differs (detection overrides most)."""
@@ -98,6 +103,9 @@ class TaskBase:
 
     def pixel_normalisation(self, spec: InputSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
         return spec.mean, spec.std
+
+    def resize_before_crop(self, spec: InputSpec) -> tuple[int, ...]:
+        return spec.resize_before_crop
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {name: {0: "batch"} for name in (*self.input_names, *self.output_names)}

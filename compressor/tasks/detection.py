@@ -154,6 +154,10 @@ class DetectionTask(TaskBase):
         """None: the detector takes pixels / 255 and normalises them inside (whatever `spec` records)."""
         return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 
+    def resize_before_crop(self, spec: InputSpec) -> tuple[int, ...]:
+        """Exactly to the input size, aspect not kept, as detection data is resized (boxes scaled with it)."""
+        return spec.image_size
+
     def prepare_batch(
         self, batch: tuple[torch.Tensor, list[Target]], spec: InputSpec
     ) -> tuple[list[torch.Tensor], list[Target]]:

@@ -1,0 +1,44 @@
+"""What a device must do to a camera frame before it feeds an exported image model.
+
+The Jetson manifest and the record beside a TensorRT engine both carry it, so a deployment frames and
+normalises pixels exactly as compressor's own data did when it measured the model's accuracy.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from compressor.models.handle import ModelHandle
+from compressor.models.pixel_input import takes_raw_pixels
+from compressor.tasks import get_task
+
+IMAGE_TASKS = ("classification", "detection")  # the tasks whose models take camera frames
+
+
+class Preprocessing(BaseModel):
+    """How a camera frame becomes the input tensor."""
+
+    layout: str = "NCHW"
+    color: str = "RGB"
+    scale: float = 1.0 / 255.0  # pixel values 0-255 times scale, then (x - mean) / std per channel
+    mean: list[float]
+    std: list[float]
+    resize: list[int]  # before the crop: [short side] (aspect kept) or [height, width] (exactly)
+    center_crop: list[int]  # height, width: the input's
+    interpolation: str = "bilinear"  # the resize filter (torchvision's names)
+
+
+def preprocessing(handle: ModelHandle) -> Preprocessing:
+    """How a camera frame becomes the model's input: framed and normalised as compressor's own data is
+    for the model's task (a detector: resized exactly, normalised inside the model; so is a classifier
+    exported with --raw-pixels, whose pixels go in as they are)."""
+    spec, task = handle.input_spec, get_task(handle.task)
+    framing = {
+        "resize": list(task.resize_before_crop(spec)),
+        "center_crop": list(spec.image_size),
+        "interpolation": spec.interpolation,
+    }
+    if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
+        return Preprocessing(scale=1.0, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], **framing)
+    mean, std = task.pixel_normalisation(spec)
+    return Preprocessing(mean=list(mean), std=list(std), **framing)
