@@ -187,3 +187,22 @@ def test_vit_loses_whole_heads_and_reloads(vit_dir: Path, tmp_path: Path) -> Non
     (logits,) = session.run(None, {session.get_inputs()[0].name: images.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(logits, pruned.module.eval()(images).numpy(), atol=1e-4)
+
+
+def test_a_fresh_student_learns_the_teachers_framing(image_folder: Path, tmp_path: Path, cli) -> None:  # noqa: ANN001
+    """One batch feeds teacher and student: a ConvNeXt-processor teacher (shortest edge 32 / crop_pct to
+    36, then a 32 crop) must see its own framing, and the student keeps it in its checkpoint (before, the
+    teacher saw the student's: short side to 32)."""
+    from compressor.cli import app
+
+    teacher = build_tiny_image_classifier(tmp_path / "teacher", 3, family="resnet")
+    out = tmp_path / "out"
+    args = ["distill", "--teacher", str(teacher), "--student", "tiny_cnn", "--data", str(image_folder)]
+    result = cli.invoke(
+        app, [*args, "--image-size", "32", "--epochs", "1", "--batch-sizes", "1", "--max-samples", "8", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "the student is framed as the teacher: resize [36] before the crop" in result.output
+    spec = load_model(str(out / "distilled.pt"), load_dataset(str(image_folder))).input_spec
+    teacher_spec = load_model(str(teacher), load_dataset(str(image_folder))).input_spec
+    assert (spec.resize, spec.interpolation) == (teacher_spec.resize, teacher_spec.interpolation) == ((36,), "bicubic")

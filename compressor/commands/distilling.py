@@ -23,12 +23,12 @@ from compressor.distributed import init_distributed, is_distributed, is_main_pro
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
 from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
-from compressor.models.handle import ModelHandle
+from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.precision import require_full_precision
 from compressor.models.registry import is_zoo_name
-from compressor.progress import info
+from compressor.progress import info, warn
 from compressor.report import Report
 from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
@@ -74,9 +74,10 @@ def distill(
     train_device = init_distributed(device)
     bundle = load_dataset(data)
     # The students first: a misspelt one fails before a missing reference teacher is trained (minutes).
-    students = {"distilled": _student(student, bundle, image_size)}
+    fresh = is_zoo_name(student) or is_file_factory(student)
+    students = {"distilled": _student(student, bundle, image_size, fresh)}
     if compare_scratch:  # built again from the same seed: the same initial weights
-        students["scratch"] = _student(student, bundle, image_size)
+        students["scratch"] = _student(student, bundle, image_size, fresh)
     with main_process_first():  # a missing reference teacher is trained once, by rank 0
         teacher_handle = torch_model(teacher, bundle, teacher_weights, image_size, "distillation")
     objective = get_task(teacher_handle.task).distillation
@@ -85,6 +86,9 @@ def distill(
     if compare_scratch and objective == "embedding":
         raise OptionError("--compare-scratch: an embedding student has no labels to learn from without its teacher")
     _check_student_fits(students["distilled"], student, teacher_handle)
+    framed = _teacher_framing(students["distilled"], teacher_handle, fresh)
+    if framed is not None:
+        students = {name: dataclasses.replace(handle, input_spec=framed) for name, handle in students.items()}
     assert teacher_handle.module is not None and students["distilled"].module is not None
     check_layer_names(teacher_handle.module, [name for name, _ in pairs], "teacher")
     check_layer_names(students["distilled"].module, [name for _, name in pairs], "student")
@@ -131,14 +135,32 @@ def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Datase
     return task.scoring_set(bundle.split("val", teacher.input_spec), TorchRunner(teacher.module), teacher.input_spec)
 
 
-def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None) -> ModelHandle:
-    """The student: a zoo model or factory freshly initialised; a checkpoint or model directory as saved."""
-    fresh = is_zoo_name(student) or is_file_factory(student)
+def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, fresh: bool) -> ModelHandle:
+    """The student: a zoo model or factory freshly initialised (`fresh`); a checkpoint or model directory as
+    saved."""
     handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
     require_full_precision(handle, "a student")
     return handle
+
+
+def _teacher_framing(student: ModelHandle, teacher: ModelHandle, fresh: bool) -> InputSpec | None:
+    """The student's input spec with the teacher's framing of image files (resize before the crop, filter),
+    or None to keep its own. One batch feeds both models, so both see one framing of each image: a fresh
+    student learns the teacher's and keeps it (its checkpoint and exports record it); a trained student
+    keeps its own, and the teacher then sees images framed otherwise than it was trained on."""
+    ours, theirs = student.input_spec, teacher.input_spec
+    if student.task != "classification" or teacher.task != "classification":
+        return None
+    if (ours.resize_before_crop, ours.interpolation) == (theirs.resize_before_crop, theirs.interpolation):
+        return None
+    framing = f"resize {list(theirs.resize_before_crop)} before the crop, {theirs.interpolation}"
+    if not fresh:
+        warn(f"{student.name} frames image files otherwise than the teacher ({framing}); the teacher sees its framing")
+        return None
+    info(f"the student is framed as the teacher: {framing}")
+    return dataclasses.replace(ours, resize=theirs.resize_before_crop, interpolation=theirs.interpolation)
 
 
 def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:
