@@ -148,12 +148,24 @@ def test_older_configs_with_plain_int_sizes_are_framed_as_transformers_reads_the
     _assert_framed_as_the_processor(processor, tmp_path, _landscape_image(tmp_path))
 
 
+@pytest.mark.parametrize("processor_class", sorted(PROCESSORS))
+def test_a_config_without_resample_gets_its_class_default_filter(processor_class: str, tmp_path: Path) -> None:
+    """transformers falls back to the class default (bicubic for ConvNeXt, DeiT, ...); it was read as bilinear."""
+    processor = getattr(transformers, processor_class)(**PROCESSORS[processor_class])
+    config = {key: value for key, value in processor.to_dict().items() if key != "resample"}
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(config))
+    _assert_framed_as_the_processor(processor, tmp_path, _landscape_image(tmp_path))
+
+
 def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:
     transformers.DonutImageProcessor().save_pretrained(tmp_path)  # thumbnails and pads
     with pytest.raises(InputFileError, match=r"does not reproduce \(do_thumbnail, do_pad\)"):
         image_processor_input(tmp_path)
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": {"longest_edge": 384}}))
     with pytest.raises(InputFileError, match="no fixed input size"):
+        image_processor_input(tmp_path)
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": 32, "resample": 7}))
+    with pytest.raises(InputFileError, match="unknown resample filter 7 .PIL's codes: 0 nearest-exact"):
         image_processor_input(tmp_path)
 
 

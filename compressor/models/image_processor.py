@@ -12,6 +12,7 @@ Only the JSON is read, so no image backend needs to be installed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +26,12 @@ PROCESSOR_CONFIG = "preprocessor_config.json"
 
 # PIL's resampling filters (the processor's `resample`) as torchvision names them, as transformers maps them.
 _RESAMPLE = {0: "nearest-exact", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+# Processor families whose class default filter is bicubic (transformers 5), for configs that leave
+# `resample` out; the others default to bilinear.
+_BICUBIC_BY_DEFAULT = (
+    "Beit", "Bit", "CLIP", "ConvNext", "DeiT", "EfficientNet", "Levit", "MobileViT", "Perceiver", "PoolFormer",
+    "Pvt", "Siglip",
+)  # fmt: skip
 # Processors whose plain-int `size` is a shortest edge (transformers' `default_to_square=False`); for the
 # rest (ViT, DeiT, ...) an int is a square.
 _INT_IS_SHORTEST_EDGE = (
@@ -87,7 +94,7 @@ def processor_framing(processor: dict[str, Any]) -> Framing | None:
     """
     kind = _kind(processor)
     size = _size_entry(processor.get("size"), kind.startswith(_INT_IS_SHORTEST_EDGE))
-    interpolation = _RESAMPLE.get(processor.get("resample", 2), "bilinear")
+    interpolation = _RESAMPLE[_resample_code(processor)]
     if size is None:
         return None
     if kind.startswith("ConvNext"):
@@ -105,6 +112,19 @@ def processor_framing(processor: dict[str, Any]) -> Framing | None:
 
 def _kind(processor: dict[str, Any]) -> str:
     return str(processor.get("image_processor_type") or processor.get("feature_extractor_type") or "")
+
+
+def _family(processor: dict[str, Any]) -> str:
+    """The processor class without its suffix: ConvNext for ConvNextImageProcessor(Fast|Pil) and
+    ConvNextFeatureExtractor alike."""
+    return re.sub(r"(ImageProcessor(Fast|Pil)?|FeatureExtractor)$", "", _kind(processor))
+
+
+def _resample_code(processor: dict[str, Any]) -> int:
+    """The PIL filter code the processor resizes with: its config's, else its class default."""
+    if "resample" in processor:
+        return processor["resample"]
+    return 3 if _family(processor) in _BICUBIC_BY_DEFAULT else 2
 
 
 def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -158,6 +178,11 @@ def image_processor_input(directory: Path) -> ProcessorInput:
         raise InputFileError(
             f"{path}: this image processor frames images in ways compressor does not reproduce ({', '.join(other)}); "
             "it follows processors that resize, centre-crop and normalise"
+        )
+    if _resample_code(processor) not in _RESAMPLE:
+        raise InputFileError(
+            f"{path}: unknown resample filter {processor['resample']!r} (PIL's codes: "
+            f"{', '.join(f'{code} {name}' for code, name in _RESAMPLE.items())})"
         )
     framing = processor_framing(processor)
     if framing is None:
