@@ -21,25 +21,31 @@ VERDICT_WARMUP = 2
 
 MakeRunner = Callable[[], Runner]
 TimeRunner = Callable[[Runner], float]
+FreshTiming = Callable[[], float]  # opens a runner, times it, closes it
 
 
-def _fresh_time(make: MakeRunner, timed: TimeRunner) -> float:
-    runner = make()
-    try:
-        return timed(runner)
-    finally:
-        runner.close()
+def fresh_timing(make: MakeRunner, timed: TimeRunner) -> FreshTiming:
+    """One side of a head-to-head: each call times a runner of its own (each side may time its own inputs:
+    a distilled student at another input size than its teacher)."""
+
+    def timing() -> float:
+        runner = make()
+        try:
+            return timed(runner)
+        finally:
+            runner.close()
+
+    return timing
 
 
-def alternating_ratios(reference: MakeRunner, candidate: MakeRunner, timed: TimeRunner, rounds: int) -> list[float]:
+def alternating_ratios(reference: FreshTiming, candidate: FreshTiming, rounds: int) -> list[float]:
     """`reference`'s time over `candidate`'s (>1: the candidate is faster), once per round."""
     ratios = []
     for index in range(rounds):
         if index % 2 == 0:
-            reference_time = _fresh_time(reference, timed)
-            candidate_time = _fresh_time(candidate, timed)
+            reference_time, candidate_time = reference(), candidate()
         else:
-            candidate_time = _fresh_time(candidate, timed)
-            reference_time = _fresh_time(reference, timed)
+            candidate_time = candidate()
+            reference_time = reference()
         ratios.append(reference_time / candidate_time)
     return ratios

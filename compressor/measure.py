@@ -10,7 +10,6 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch.utils.data import Dataset
 
 from compressor import head_to_head
@@ -180,16 +179,22 @@ def head_to_head_ratios(
         if row.variant == reference or (reference, row.backend, row.device, row.batch_size) not in measured:
             continue
         pair = [by_name[name].artifacts[row.backend] for name in (reference, row.variant)]
-        inputs = get_task(pair[0].task).example_inputs(pair[0].input_spec, row.batch_size)
         info(f"timing {row.variant} against {reference} head to head ({row.backend}, batch {row.batch_size})")
-
-        def timed(runner: Runner, inputs: list[torch.Tensor] = inputs) -> float:
-            return time_runner(
-                runner, inputs, head_to_head.VERDICT_SECONDS, head_to_head.VERDICT_ITERATIONS,
-                warmup=head_to_head.VERDICT_WARMUP,
-            ).p50  # fmt: skip
-
-        makers = [functools.partial(make_runner, handle, row.backend, device) for handle in pair]
+        sides = [_verdict_timing(handle, row.backend, device, row.batch_size) for handle in pair]
         key = (row.variant, row.backend, row.device, row.batch_size)
-        ratios[key] = head_to_head.alternating_ratios(*makers, timed, head_to_head.VERDICT_ROUNDS)
+        ratios[key] = head_to_head.alternating_ratios(*sides, head_to_head.VERDICT_ROUNDS)
     return ratios
+
+
+def _verdict_timing(handle: ModelHandle, backend: str, device: str, batch_size: int) -> head_to_head.FreshTiming:
+    """One side of a verdict's head-to-head, on inputs of its own spec (a distilled student may take
+    another input size than its teacher)."""
+    inputs = get_task(handle.task).example_inputs(handle.input_spec, batch_size)
+
+    def timed(runner: Runner) -> float:
+        return time_runner(
+            runner, inputs, head_to_head.VERDICT_SECONDS, head_to_head.VERDICT_ITERATIONS,
+            warmup=head_to_head.VERDICT_WARMUP,
+        ).p50  # fmt: skip
+
+    return head_to_head.fresh_timing(functools.partial(make_runner, handle, backend, device), timed)

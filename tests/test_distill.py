@@ -52,9 +52,35 @@ def test_distill_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) ->
     base = ["distill", "--teacher", str(trained_tiny), "-o", str(tmp_path / "out")]
     bad_alpha = cli.invoke(app, [*base, "--student", "tiny_cnn", "--alpha", "1.5"])
     assert bad_alpha.exit_code == 2 and "--alpha in [0, 1]" in bad_alpha.output
-    wrong_size = cli.invoke(app, [*base, "--student", "tiny_cnn", "--image-size", "32"])
-    assert wrong_size.exit_code == 2 and "Traceback" not in wrong_size.output
+    wrong_task = cli.invoke(app, [*base, "--student", "ssdlite320_mobilenet_v3_large"])
+    assert wrong_task.exit_code == 2 and "Traceback" not in wrong_task.output
+    assert len(wrong_task.output.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_student_smaller_than_its_teacher_learns_from_resized_batches(
+    cli, trained_tiny: Path, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A 64x64 teacher checkpoint and a 32x32 student: the teacher sees each batch at its own size, and
+    both are measured (and timed head to head) at their own sizes. It was refused before."""
+    out = tmp_path / "out"
+    args = ["distill", "--teacher", str(trained_tiny), "--student", "tiny_cnn", "--image-size", "32"]
+    result = cli.invoke(app, [*args, "--epochs", "1", "--max-samples", "64", "--batch-sizes", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "the teacher sees each batch resized from 32x32 to its own 64x64" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert {v["variant"] for v in report["verdicts"]} == {"distilled"}
+    student = load_model(str(out / "distilled.pt"), load_dataset("shapes"))
+    assert student.input_spec.image_size == (32, 32)
+
+
+def test_the_teacher_gets_batches_at_its_own_size() -> None:
+    seen: list[tuple[int, ...]] = []
+    teacher = TinyCNN(num_classes=4, width=8).eval()
+    teacher.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
+    guide = Teacher(teacher, image_size=(48, 40))
+    DistillationStudent(TinyCNN(num_classes=4, width=8), guide, [torch.randn(2, 3, 24, 24)])
+    assert seen == [(2, 3, 48, 40)]
 
 
 def test_hinton_loss_on_known_logits() -> None:
@@ -202,3 +228,10 @@ def test_two_process_gloo_run_writes_the_report_one_process_writes(cli, trained_
     assert run.stdout.count("wrote ") == 1  # rank 0 alone reports and writes
     assert run.stderr.count("saved ") == 1
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+def test_the_teachers_framing_is_scaled_to_the_students_crop() -> None:
+    from compressor.commands.distilling import _scaled_resize
+
+    assert _scaled_resize((256,), (224, 224), (128, 128)) == (146,)  # the same 0.875 crop of each image
+    assert _scaled_resize((224, 224), (224, 224), (128, 128)) == (128, 128)  # a squash stays a squash

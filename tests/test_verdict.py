@@ -63,8 +63,10 @@ class _Clocked:
 
 def test_rounds_open_fresh_runners_and_take_turns_first() -> None:
     log: list[str] = []
-    ratios = head_to_head.alternating_ratios(
-        lambda: _Clocked("a", 2.0, log), lambda: _Clocked("b", 1.0, log), lambda runner: runner.seconds, 2
-    )  # type: ignore[arg-type, return-value]
+    sides = [
+        head_to_head.fresh_timing(lambda name=name, s=s: _Clocked(name, s, log), lambda runner: runner.seconds)  # type: ignore[misc, return-value, attr-defined]
+        for name, s in (("a", 2.0), ("b", 1.0))
+    ]
+    ratios = head_to_head.alternating_ratios(*sides, 2)
     assert ratios == [2.0, 2.0]  # a's time over b's, whichever went first
     assert log == ["open a", "close a", "open b", "close b", "open b", "close b", "open a", "close a"]

@@ -79,7 +79,9 @@ def distill(
     if compare_scratch:  # built again from the same seed: the same initial weights
         students["scratch"] = _student(student, bundle, image_size, fresh)
     with main_process_first():  # a missing reference teacher is trained once, by rank 0
-        teacher_handle = torch_model(teacher, bundle, teacher_weights, image_size, "distillation")
+        # --image-size sizes a zoo or factory teacher; a checkpoint or model directory runs at its own size
+        sized = image_size if is_zoo_name(teacher) or is_file_factory(teacher) else None
+        teacher_handle = torch_model(teacher, bundle, teacher_weights, sized, "distillation")
     objective = get_task(teacher_handle.task).distillation
     if objective is None:
         raise OptionError(f"no distillation loss for {teacher_handle.task} models like {teacher_handle.name}")
@@ -100,7 +102,8 @@ def distill(
             f"the teacher's images are re-normalised from the student's to its own "
             f"(mean {list(spec.mean)}, std {list(spec.std)})"
         )
-    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight, renormalise)
+    resize = _teacher_image_size(students["distilled"], teacher_handle)
+    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight, renormalise, resize)
     config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
     val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
     summary: dict[str, Any] = {
@@ -153,14 +156,23 @@ def _teacher_framing(student: ModelHandle, teacher: ModelHandle, fresh: bool) ->
     ours, theirs = student.input_spec, teacher.input_spec
     if student.task != "classification" or teacher.task != "classification":
         return None
-    if (ours.resize_before_crop, ours.interpolation) == (theirs.resize_before_crop, theirs.interpolation):
+    resize = _scaled_resize(theirs.resize_before_crop, theirs.image_size, ours.image_size)
+    if (ours.resize_before_crop, ours.interpolation) == (resize, theirs.interpolation):
         return None
-    framing = f"resize {list(theirs.resize_before_crop)} before the crop, {theirs.interpolation}"
+    framing = f"resize {list(resize)} before the crop, {theirs.interpolation}"
     if not fresh:
         warn(f"{student.name} frames image files otherwise than the teacher ({framing}); the teacher sees its framing")
         return None
     info(f"the student is framed as the teacher: {framing}")
-    return dataclasses.replace(ours, resize=theirs.resize_before_crop, interpolation=theirs.interpolation)
+    return dataclasses.replace(ours, resize=resize, interpolation=theirs.interpolation)
+
+
+def _scaled_resize(resize: tuple[int, ...], crop: tuple[int, int], to_crop: tuple[int, int]) -> tuple[int, ...]:
+    """The teacher's resize for a crop of `to_crop` instead of `crop`: the same view of each image at the
+    student's size (a 256 short side before a 224 crop is 146 before a 128 crop)."""
+    if len(resize) == 1:
+        return (round(resize[0] * min(to_crop) / min(crop)),)
+    return round(resize[0] * to_crop[0] / crop[0]), round(resize[1] * to_crop[1] / crop[1])
 
 
 def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:
@@ -175,8 +187,18 @@ def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle)
                 "tokenizer)"
             )
         return
-    if handle.task != teacher.task or handle.input_spec.shape != teacher.input_spec.shape:
+    ours, theirs = handle.input_spec.shape, teacher.input_spec.shape
+    if handle.task != teacher.task or ours[0] != theirs[0] or (ours != theirs and handle.task != "classification"):
         raise ModelMismatchError(
-            f"student {student} ({handle.task}, input {handle.input_spec.shape}) does not take the teacher's "
-            f"inputs ({teacher.task}, {teacher.input_spec.shape}); pass --image-size to size both alike"
+            f"student {student} ({handle.task}, input {ours}) does not take the teacher's "
+            f"inputs ({teacher.task}, {theirs}); pass --image-size to size both alike"
         )
+
+
+def _teacher_image_size(student: ModelHandle, teacher: ModelHandle) -> tuple[int, int] | None:
+    """The size the teacher's batches are resized to, where it differs from the student's, or None."""
+    if student.input_spec.shape == teacher.input_spec.shape:
+        return None
+    ours, theirs = student.input_spec.image_size, teacher.input_spec.image_size
+    info(f"the teacher sees each batch resized from {ours[0]}x{ours[1]} to its own {theirs[0]}x{theirs[1]}")
+    return theirs

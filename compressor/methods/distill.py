@@ -36,6 +36,9 @@ class Teacher:
     # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels sees other values
     # than it was trained on, and scores lower (README, Distillation).
     renormalise: tuple[torch.Tensor, torch.Tensor] | None = None
+    # The teacher's image size where the student's differs (a 224 hub teacher, a 128 student for the
+    # edge): each batch is resized to it, antialiased, after the re-normalisation.
+    image_size: tuple[int, int] | None = None
 
 
 def hinton_loss(
@@ -172,6 +175,9 @@ class DistillationStudent(nn.Module):
         if self.teacher.renormalise is not None:
             scale, shift = (value.to(inputs[0].device) for value in self.teacher.renormalise)
             inputs = [inputs[0] * scale + shift, *inputs[1:]]
+        if self.teacher.image_size is not None and tuple(inputs[0].shape[-2:]) != self.teacher.image_size:
+            resized = F.interpolate(inputs[0], size=self.teacher.image_size, mode="bilinear", antialias=True)
+            inputs = [resized, *inputs[1:]]
         outputs = output_list(self.teacher.module(*inputs))
         return outputs, self._teacher_taps.take()
 

@@ -9,6 +9,7 @@ consumers of an int8 tensor (see `shared_dequantization`) is tried the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import onnx
 import torch
 
 from compressor.bench import time_runner
-from compressor.head_to_head import alternating_ratios
+from compressor.head_to_head import alternating_ratios, fresh_timing
 from compressor.methods.batchnorm_as_conv import is_rewritten_batchnorm
 from compressor.methods.shared_dequantization import share_dequantization
 from compressor.progress import make_progress
@@ -146,8 +147,11 @@ def _time(runner: Runner, batches: list[list[torch.Tensor]]) -> float:
 
 def _round_ratios(reference: Path, candidate: Path, batches: list[list[torch.Tensor]], rounds: int) -> list[float]:
     """`reference`'s time over `candidate`'s, once per round, in fresh sessions (see `head_to_head`)."""
+    timed = functools.partial(_time, batches=batches)
     return alternating_ratios(
-        lambda: OnnxRuntimeRunner(reference), lambda: OnnxRuntimeRunner(candidate), lambda r: _time(r, batches), rounds
+        fresh_timing(lambda: OnnxRuntimeRunner(reference), timed),
+        fresh_timing(lambda: OnnxRuntimeRunner(candidate), timed),
+        rounds,
     )
 
 
