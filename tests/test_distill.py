@@ -230,8 +230,8 @@ def test_two_process_gloo_run_writes_the_report_one_process_writes(cli, trained_
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
 
 
-def test_the_teachers_framing_is_scaled_to_the_students_crop() -> None:
-    from compressor.commands.distilling import _scaled_resize
+def test_a_framing_is_scaled_with_its_crop() -> None:
+    from compressor.models.handle import scaled_resize
 
-    assert _scaled_resize((256,), (224, 224), (128, 128)) == (146,)  # the same 0.875 crop of each image
-    assert _scaled_resize((224, 224), (224, 224), (128, 128)) == (128, 128)  # a squash stays a squash
+    assert scaled_resize((256,), (224, 224), (128, 128)) == (146,)  # the same 0.875 crop of each image
+    assert scaled_resize((224, 224), (224, 224), (128, 128)) == (128, 128)  # a squash stays a squash

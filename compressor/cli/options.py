@@ -45,7 +45,9 @@ DataOpt = Annotated[str, typer.Option("--data", help="Built-in dataset name (sha
 WeightsOpt = Annotated[
     str | None,
     typer.Option(
-        "--weights", help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint."
+        "--weights",
+        help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint; 'imagenet' "
+        "(or IMAGENET1K_V1...) takes torchvision's published weights.",
     ),
 ]
 ImageSizeOpt = Annotated[

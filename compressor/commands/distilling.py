@@ -23,7 +23,7 @@ from compressor.distributed import init_distributed, is_distributed, is_main_pro
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import Variant
 from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
-from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.precision import require_full_precision
@@ -156,7 +156,7 @@ def _teacher_framing(student: ModelHandle, teacher: ModelHandle, fresh: bool) ->
     ours, theirs = student.input_spec, teacher.input_spec
     if student.task != "classification" or teacher.task != "classification":
         return None
-    resize = _scaled_resize(theirs.resize_before_crop, theirs.image_size, ours.image_size)
+    resize = scaled_resize(theirs.resize_before_crop, theirs.image_size, ours.image_size)
     if (ours.resize_before_crop, ours.interpolation) == (resize, theirs.interpolation):
         return None
     framing = f"resize {list(resize)} before the crop, {theirs.interpolation}"
@@ -165,14 +165,6 @@ def _teacher_framing(student: ModelHandle, teacher: ModelHandle, fresh: bool) ->
         return None
     info(f"the student is framed as the teacher: {framing}")
     return dataclasses.replace(ours, resize=resize, interpolation=theirs.interpolation)
-
-
-def _scaled_resize(resize: tuple[int, ...], crop: tuple[int, int], to_crop: tuple[int, int]) -> tuple[int, ...]:
-    """The teacher's resize for a crop of `to_crop` instead of `crop`: the same view of each image at the
-    student's size (a 256 short side before a 224 crop is 146 before a 128 crop)."""
-    if len(resize) == 1:
-        return (round(resize[0] * min(to_crop) / min(crop)),)
-    return round(resize[0] * to_crop[0] / crop[0]), round(resize[1] * to_crop[1] / crop[1])
 
 
 def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:

@@ -58,6 +58,14 @@ class InputSpec:
         return cls(shape=(channels, int(image_size[0]), int(image_size[1])))
 
 
+def scaled_resize(resize: tuple[int, ...], crop: tuple[int, int], to_crop: tuple[int, int]) -> tuple[int, ...]:
+    """A resize-before-crop for a crop of `to_crop` instead of `crop`: the same view of each image at another
+    size (a 256 short side before a 224 crop is 146 before a 128 crop)."""
+    if len(resize) == 1:
+        return (round(resize[0] * min(to_crop) / min(crop)),)
+    return round(resize[0] * to_crop[0] / crop[0]), round(resize[1] * to_crop[1] / crop[1])
+
+
 @dataclass
 class ModelHandle:
     """A model plus everything needed to feed it and read its outputs.

@@ -20,6 +20,7 @@ from compressor.errors import InputFileError, ModelMismatchError, OptionError, U
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
 from compressor.runtime.torch_runner import in_model_precision
@@ -215,6 +216,21 @@ def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None)
     )
 
 
+def _pretrained_zoo_model(
+    entry: ZooEntry, bundle: DatasetBundle, request: str, image_size: tuple[int, int] | None
+) -> ModelHandle:
+    """A zoo classifier with torchvision's ImageNet weights, framed as they were evaluated (at the data's
+    own size where it has one, as every zoo model)."""
+    has_them = entry.source == "torchvision" and entry.task == "classification"
+    weights = torchvision_weights(entry.name, request, has_them)
+    spec = pretrained_spec(weights, image_size or bundle.native_size)
+    handle = _checked(build_zoo_handle(entry, bundle, spec), bundle)
+    assert handle.module is not None
+    load_pretrained(handle.module, entry.name, weights, list(bundle.class_names))
+    handle.weights = f"torchvision {weights}"
+    return handle
+
+
 def is_file_factory(spec: str) -> bool:
     file_part, sep, factory = spec.rpartition(":")
     return bool(sep) and file_part.endswith(".py") and bool(factory)
@@ -232,6 +248,8 @@ def load_model(
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
         return _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
     if is_file_factory(spec):
+        if is_pretrained_request(weights):
+            torchvision_weights(spec, str(weights), has_them=False)  # refused in words
         handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()
@@ -248,6 +266,8 @@ def load_model(
 
         return _recorded_size_kept(_checked(load_hf_model(path, bundle), bundle), image_size)
     entry = get_entry(spec)
+    if is_pretrained_request(weights):
+        return _pretrained_zoo_model(entry, bundle, str(weights), image_size)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)
     else:

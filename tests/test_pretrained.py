@@ -1,0 +1,102 @@
+"""`--weights imagenet`: torchvision's published weights for the zoo's classifiers, rows picked for the data.
+
+Nothing is downloaded here: a stand-in weights file (resnet18's architecture, seeded random values) is
+put where torchvision's download would leave it, in a temporary $TORCH_HOME.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from compressor.cli import app
+from compressor.data import load_dataset
+from compressor.errors import ModelMismatchError
+from compressor.models.handle import IMAGENET_MEAN
+from compressor.models.loading import load_model
+from compressor.models.pretrained import output_rows
+
+IMAGENET_NAMED = ("tench", "goldfish", "great_white_shark")  # ImageNet classes 0, 1, 2, as folder names
+
+
+@pytest.fixture
+def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "torch-home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def stand_in_weights(torch_home: Path) -> torchvision.models.ResNet:
+    """resnet18 as torchvision's download of its IMAGENET1K_V1 weights would leave it (values: seed 0)."""
+    torch.manual_seed(0)
+    network = torchvision.models.resnet18(weights=None).eval()
+    url = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url
+    (torch_home / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(network.state_dict(), torch_home / "hub" / "checkpoints" / url.rsplit("/", 1)[-1])
+    return network
+
+
+@pytest.fixture
+def imagenet_named_folder(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for name in IMAGENET_NAMED:
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for index in range(5):
+            pixels = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "photos" / name / f"{index}.jpg")
+    return tmp_path / "photos"
+
+
+def test_the_datas_classes_take_their_rows_of_the_imagenet_layer(
+    stand_in_weights: torchvision.models.ResNet, imagenet_named_folder: Path
+) -> None:
+    bundle = load_dataset(str(imagenet_named_folder))  # sorted: goldfish, great_white_shark, tench
+    handle = load_model("resnet18", bundle, weights="imagenet")
+    spec = handle.input_spec  # as torchvision evaluated the weights: 256 short side, 224 crop
+    assert (spec.shape, spec.resize, spec.interpolation) == ((3, 224, 224), (256,), "bilinear")
+    assert spec.mean == IMAGENET_MEAN
+    assert handle.weights == "torchvision ResNet18_Weights.IMAGENET1K_V1"
+    images = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        expected = stand_in_weights(images)[:, [1, 2, 0]]
+        torch.testing.assert_close(handle.module.eval()(images), expected)
+    smaller = load_model("resnet18", bundle, weights="IMAGENET1K_V1", image_size=(112, 112)).input_spec
+    assert (smaller.shape, smaller.resize) == ((3, 112, 112), (128,))  # the same share of each image
+
+
+def test_synset_folders_keep_torchvision_order_and_other_names_are_refused() -> None:
+    categories = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"]
+    synsets = [f"n{index:08d}" for index in range(1000)]
+    assert output_rows(categories, synsets, "resnet18") == list(range(1000))
+    assert output_rows(categories, ["Great White Shark", "tench"], "resnet18") == [2, 0]
+    with pytest.raises(ModelMismatchError, match="circle, square are not"):
+        output_rows(categories, ["circle", "square", "tench"], "resnet18")
+    with pytest.raises(ModelMismatchError, match="several classes named 'cardigan'"):
+        output_rows(categories, ["cardigan", "tench"], "resnet18")
+
+
+def test_what_cannot_load_is_one_line(
+    cli, torch_home: Path, imagenet_named_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    def offline(url: str, *args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    data = ["--data", str(imagenet_named_folder), "--backend", "torch"]
+    cases = {
+        "resnet18": "put resnet18-f37072fd.pth in",  # nothing in the cache, no internet
+        "tiny_cnn": "exist for the zoo's torchvision classifiers, not tiny_cnn",
+    }
+    for model, message in cases.items():
+        result = cli.invoke(app, ["bench", model, "--weights", "imagenet", *data], terminal_width=400)
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    result = cli.invoke(app, ["bench", "resnet18", "--weights", "IMAGENET1K_V9", *data], terminal_width=400)
+    assert result.exit_code == 2 and "resnet18 has IMAGENET1K_V1 (or `imagenet`" in result.output
