@@ -100,3 +100,25 @@ def test_what_cannot_load_is_one_line(
         assert "Traceback" not in result.output
     result = cli.invoke(app, ["bench", "resnet18", "--weights", "IMAGENET1K_V9", *data], terminal_width=400)
     assert result.exit_code == 2 and "resnet18 has IMAGENET1K_V1 (or `imagenet`" in result.output
+
+
+def test_train_fine_tunes_imagenet_weights_with_a_new_head_for_other_classes(
+    stand_in_weights: torchvision.models.ResNet, image_folder: Path, tmp_path: Path, cli
+) -> None:  # noqa: ANN001
+    """circle, square, star are not ImageNet classes: `compress train --weights imagenet` starts from the
+    backbone's weights and a fresh final layer; other commands refuse such data for these weights."""
+    bundle = load_dataset(str(image_folder))
+    start = load_model("resnet18", bundle, weights="imagenet", image_size=(32, 32), new_head=True).module
+    torch.testing.assert_close(start.conv1.weight, stand_in_weights.conv1.weight)
+    assert start.fc.out_features == 3
+    with pytest.raises(ModelMismatchError, match="circle, square, star are not"):
+        load_model("resnet18", bundle, weights="imagenet")
+    out = tmp_path / "tuned.pt"
+    args = ["train", "resnet18", "--weights", "imagenet", "--data", str(image_folder), "--image-size", "32"]
+    result = cli.invoke(app, [*args, "--epochs", "1", "-o", str(out)], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    assert "gets a new final layer for them" in result.output
+    tuned = load_model(str(out), bundle)
+    assert tuned.input_spec.resize == (37,) and tuned.input_spec.mean == IMAGENET_MEAN  # 256/224 of 32
+    refused = cli.invoke(app, [*args, "--weights", "ck.pt", "-o", str(tmp_path / "x.pt")], terminal_width=400)
+    assert refused.exit_code == 2 and "random weights or torchvision's" in refused.output

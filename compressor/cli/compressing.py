@@ -229,7 +229,8 @@ def distill_command(
     output: OutDirOpt,
     data: DataOpt = "shapes",
     teacher_weights: Annotated[
-        str | None, typer.Option("--teacher-weights", help="Teacher checkpoint or 'imagenet'; default: its reference weights.")
+        str | None,
+        typer.Option("--teacher-weights", help="Teacher checkpoint or 'imagenet'; default: its reference weights."),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     temperature: Annotated[float, typer.Option(help="Softening of both models' class probabilities.")] = 4.0,

@@ -72,13 +72,24 @@ def train_command(
     device: DeviceOpt = "cpu",
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Train over an existing checkpoint at --output.")] = False,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            "--weights",
+            help="'imagenet' (or IMAGENET1K_V1...): fine-tune a torchvision classifier from its published weights.",
+        ),
+    ] = None,
 ) -> None:
-    """Train a model from scratch on a dataset and save a self-describing checkpoint (under torchrun: DDP)."""
+    """Train a model on a dataset, from scratch or from torchvision's ImageNet weights, and save a
+    self-describing checkpoint (under torchrun: DDP)."""
     from compressor import api
 
     config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
     size = image_size_pair(image_size)
-    api.train(model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force)
+    api.train(
+        model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force,
+        weights=weights,
+    )  # fmt: skip
 
 
 @user_errors

@@ -8,8 +8,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from compressor.commands.common import load_torch_model
-from compressor.data import DEFAULT_DATASET, DatasetBundle
+from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.distributed import init_distributed, is_distributed, is_main_process, world_size
 from compressor.errors import InputFileError, OptionError
 from compressor.methods.distill import Teacher
@@ -17,6 +16,7 @@ from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
+from compressor.models.pretrained import is_pretrained_request
 from compressor.models.registry import get_entry, is_zoo_name
 from compressor.progress import info, warn
 from compressor.runtime.torch_runner import check_device
@@ -40,11 +40,18 @@ def train(
     config: TrainConfig | None = None,
     resume: bool = False,
     force: bool = False,
+    weights: str | None = None,
 ) -> tuple[ModelHandle, TrainResult]:
-    """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun).
+    """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun);
+    with `weights` `imagenet`, a torchvision classifier fine-tuned from its published weights (a new final
+    layer where the data's classes are not ImageNet's).
 
     An existing checkpoint at `output` is trained over only with `force` (or continued with `resume`): it may
     hold hours of training."""
+    if weights not in (None, RANDOM_WEIGHTS) and not is_pretrained_request(weights):
+        raise OptionError(
+            f"compress train starts from random weights or torchvision's (--weights imagenet), not {weights}"
+        )
     if not (is_zoo_name(model) or is_file_factory(model)):
         if Path(model).expanduser().exists():
             raise InputFileError(
@@ -60,7 +67,8 @@ def train(
     check_device(config.device)
     config.device = init_distributed(config.device)
     config.distributed = is_distributed()
-    bundle, handle = load_torch_model(model, data, RANDOM_WEIGHTS, image_size, "training")
+    bundle = load_dataset(data)
+    handle = load_model(model, bundle, weights=weights or RANDOM_WEIGHTS, image_size=image_size, new_head=True)
     return handle, train_handle(handle, bundle, output, epochs, config, resume=resume)
 
 

@@ -217,7 +217,7 @@ def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None)
 
 
 def _pretrained_zoo_model(
-    entry: ZooEntry, bundle: DatasetBundle, request: str, image_size: tuple[int, int] | None
+    entry: ZooEntry, bundle: DatasetBundle, request: str, image_size: tuple[int, int] | None, new_head: bool
 ) -> ModelHandle:
     """A zoo classifier with torchvision's ImageNet weights, framed as they were evaluated (at the data's
     own size where it has one, as every zoo model)."""
@@ -226,7 +226,7 @@ def _pretrained_zoo_model(
     spec = pretrained_spec(weights, image_size or bundle.native_size)
     handle = _checked(build_zoo_handle(entry, bundle, spec), bundle)
     assert handle.module is not None
-    load_pretrained(handle.module, entry.name, weights, list(bundle.class_names))
+    load_pretrained(handle.module, entry.name, weights, list(bundle.class_names), new_head)
     handle.weights = f"torchvision {weights}"
     return handle
 
@@ -237,10 +237,15 @@ def is_file_factory(spec: str) -> bool:
 
 
 def load_model(
-    spec: str, bundle: DatasetBundle, weights: str | None = None, image_size: tuple[int, int] | None = None
+    spec: str,
+    bundle: DatasetBundle,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    new_head: bool = False,
 ) -> ModelHandle:
     """Resolve any model source for use on `bundle` (whose classes size the classifier); a torch model that
-    cannot take the data's inputs is refused in words."""
+    cannot take the data's inputs is refused in words. `new_head`: ImageNet weights on data of other classes
+    get a fresh final layer (to fine-tune) instead of an error."""
     from compressor.export.onnx import read_onnx_handle
 
     if spec.endswith(".onnx"):
@@ -267,7 +272,7 @@ def load_model(
         return _recorded_size_kept(_checked(load_hf_model(path, bundle), bundle), image_size)
     entry = get_entry(spec)
     if is_pretrained_request(weights):
-        return _pretrained_zoo_model(entry, bundle, str(weights), image_size)
+        return _pretrained_zoo_model(entry, bundle, str(weights), image_size, new_head)
     if entry.input_spec is not None:
         model_spec = entry.input_spec(bundle, image_size)
     else:

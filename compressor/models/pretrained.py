@@ -103,16 +103,23 @@ def _downloaded_state(model: str, weights: Any) -> dict[str, torch.Tensor]:
     return network.state_dict()
 
 
-def load_pretrained(module: nn.Module, model: str, weights: Any, class_names: list[str]) -> None:
+def load_pretrained(module: nn.Module, model: str, weights: Any, class_names: list[str], new_head: bool) -> None:
     """`module` (the zoo network for the data's classes) with the weights; the final layer keeps the rows
-    of the data's classes, in their order."""
+    of the data's classes, in their order. With `new_head` (fine-tuning on other classes), data whose
+    classes are not ImageNet's keeps `module`'s freshly initialised final layer instead of an error."""
     from compressor.models.loading import apply_state_dict  # loading imports this module
 
     categories = list(weights.meta["categories"])
-    rows = torch.tensor(output_rows(categories, class_names, f"{model} with {weights}"))
+    try:
+        rows: torch.Tensor | None = torch.tensor(output_rows(categories, class_names, f"{model} with {weights}"))
+    except ModelMismatchError:
+        if not new_head:
+            raise
+        info(f"the data's {len(class_names)} classes are not ImageNet's: {model} gets a new final layer for them")
+        rows = None
     state = _downloaded_state(model, weights)
     own = module.state_dict()
     for key, tensor in state.items():  # the classifier's weight and bias: 1,000 rows, the model has fewer
-        if tensor.dim() and key in own and tensor.shape[0] == len(categories) and own[key].shape[0] == len(rows):
-            state[key] = tensor.index_select(0, rows)
+        if tensor.dim() and key in own and tensor.shape[0] == len(categories) and own[key].shape[0] == len(class_names):
+            state[key] = own[key] if rows is None else tensor.index_select(0, rows)
     apply_state_dict(module, state, f"torchvision's {weights}")
