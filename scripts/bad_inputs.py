@@ -283,6 +283,12 @@ CASES = [
         "tiny_cnn has none",
     ),
     Case(
+        "imagenet-weights-on-other-data",
+        "torchvision's ImageNet weights for data whose classes ImageNet lacks (checked before any download)",
+        lambda f: ["bench", "resnet18", "--weights", "imagenet", "--data", "shapes"],
+        "answers in ImageNet's classes",
+    ),
+    Case(
         "hf-processor-framing",
         "a Hugging Face image classifier whose processor thumbnails and pads (not reproduced, so refused)",
         _hf_processor_that_pads,
