@@ -286,7 +286,7 @@ CASES = [
         "imagenet-weights-on-other-data",
         "torchvision's ImageNet weights for data whose classes ImageNet lacks (checked before any download)",
         lambda f: ["bench", "resnet18", "--weights", "imagenet", "--data", "shapes"],
-        "answers in ImageNet's classes",
+        "answers in its dataset's classes",
     ),
     Case(
         "hf-processor-framing",

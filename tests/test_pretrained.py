@@ -6,6 +6,7 @@ put where torchvision's download would leave it, in a temporary $TORCH_HOME.
 
 from __future__ import annotations
 
+import json
 import urllib.error
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from compressor.data import load_dataset
 from compressor.errors import ModelMismatchError
 from compressor.models.handle import IMAGENET_MEAN
 from compressor.models.loading import load_model
-from compressor.models.pretrained import output_rows
+from compressor.models.pretrained import output_rows, select_rows
 
 IMAGENET_NAMED = ("tench", "goldfish", "great_white_shark")  # ImageNet classes 0, 1, 2, as folder names
 
@@ -78,7 +79,7 @@ def test_synset_folders_keep_torchvision_order_and_other_names_are_refused() -> 
     assert output_rows(categories, ["Great White Shark", "tench"], "resnet18") == [2, 0]
     with pytest.raises(ModelMismatchError, match="circle, square are not"):
         output_rows(categories, ["circle", "square", "tench"], "resnet18")
-    with pytest.raises(ModelMismatchError, match="several classes named 'cardigan'"):
+    with pytest.raises(ModelMismatchError, match="several named 'cardigan'"):
         output_rows(categories, ["cardigan", "tench"], "resnet18")
 
 
@@ -92,7 +93,7 @@ def test_what_cannot_load_is_one_line(
     data = ["--data", str(imagenet_named_folder), "--backend", "torch"]
     cases = {
         "resnet18": "put resnet18-f37072fd.pth in",  # nothing in the cache, no internet
-        "tiny_cnn": "exist for the zoo's torchvision classifiers, not tiny_cnn",
+        "tiny_cnn": "exist for the zoo's torchvision models (classifiers: imagenet; detectors: coco), not tiny_cnn",
     }
     for model, message in cases.items():
         result = cli.invoke(app, ["bench", model, "--weights", "imagenet", *data], terminal_width=400)
@@ -117,8 +118,48 @@ def test_train_fine_tunes_imagenet_weights_with_a_new_head_for_other_classes(
     args = ["train", "resnet18", "--weights", "imagenet", "--data", str(image_folder), "--image-size", "32"]
     result = cli.invoke(app, [*args, "--epochs", "1", "-o", str(out)], terminal_width=400)
     assert result.exit_code == 0, result.output
-    assert "gets a new final layer for them" in result.output
+    assert "gets new final layers for them" in result.output
     tuned = load_model(str(out), bundle)
     assert tuned.input_spec.resize == (37,) and tuned.input_spec.mean == IMAGENET_MEAN  # 256/224 of 32
     refused = cli.invoke(app, [*args, "--weights", "ck.pt", "-o", str(tmp_path / "x.pt")], terminal_width=400)
     assert refused.exit_code == 2 and "random weights or torchvision's" in refused.output
+
+
+def test_rows_are_picked_per_anchor_or_per_class_as_the_layer_lays_them_out() -> None:
+    scores = torch.arange(2 * 5).float().reshape(10, 1)  # SSD: 2 anchors x 5 classes
+    assert select_rows("head.cls.weight", scores, torch.tensor([0, 3]), 5).flatten().tolist() == [0, 3, 5, 8]
+    boxes = torch.arange(5 * 4).float()  # Faster R-CNN's box regression: 5 classes x 4 coordinates
+    picked = select_rows("roi_heads.box_predictor.bbox_pred.bias", boxes, torch.tensor([0, 3]), 5)
+    assert picked.tolist() == [0, 1, 2, 3, 12, 13, 14, 15]
+
+
+def test_a_detector_takes_coco_weights_for_the_datas_categories(torch_home: Path, tmp_path: Path) -> None:
+    """COCO-format data of persons and dogs: background, person and dog rows of each scoring layer."""
+    torch.manual_seed(0)
+    builder = torchvision.models.detection.ssdlite320_mobilenet_v3_large
+    stand_in = builder(weights=None, weights_backbone=None, num_classes=91).state_dict()
+    url = torchvision.models.detection.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1.url
+    (torch_home / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(stand_in, torch_home / "hub" / "checkpoints" / url.rsplit("/", 1)[-1])
+    images = [{"id": i, "file_name": f"{i}.png", "width": 64, "height": 48} for i in range(4)]
+    for image in images:
+        Image.fromarray(np.zeros((48, 64, 3), dtype=np.uint8)).save(tmp_path / image["file_name"])
+    boxes = [{"id": i + 1, "image_id": i, "category_id": 18, "bbox": [4, 4, 20, 20]} for i in range(4)]
+    categories = [{"id": 18, "name": "dog"}, {"id": 1, "name": "person"}]  # COCO's own ids and names
+    coco = {"images": images, "annotations": boxes, "categories": categories}
+    (tmp_path / "instances.json").write_text(json.dumps(coco))
+    bundle = load_dataset(str(tmp_path / "instances.json"))
+    network = load_model("ssdlite320_mobilenet_v3_large", bundle, weights="coco").module.detector
+    ours = network.state_dict()
+    rows = torch.tensor([0, 1, 18])  # background, person, dog: the data's order (by category id)
+    scoring = [
+        key for key in ours if key.startswith("head.classification_head") and ours[key].shape != stand_in[key].shape
+    ]
+    assert scoring  # every feature map's last scoring conv: 6 anchors x (2 classes + background)
+    for key in scoring:
+        torch.testing.assert_close(
+            ours[key], stand_in[key].reshape(6, 91, *stand_in[key].shape[1:])[:, rows].flatten(0, 1)
+        )
+    for key in ours:
+        if key not in scoring:
+            torch.testing.assert_close(ours[key], stand_in[key])

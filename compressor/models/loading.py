@@ -19,6 +19,7 @@ from compressor.data.base import DatasetBundle
 from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
+from compressor.models.detection import Detector
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
@@ -219,14 +220,17 @@ def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None)
 def _pretrained_zoo_model(
     entry: ZooEntry, bundle: DatasetBundle, request: str, image_size: tuple[int, int] | None, new_head: bool
 ) -> ModelHandle:
-    """A zoo classifier with torchvision's ImageNet weights, framed as they were evaluated (at the data's
-    own size where it has one, as every zoo model)."""
-    has_them = entry.source == "torchvision" and entry.task == "classification"
-    weights = torchvision_weights(entry.name, request, has_them)
-    spec = pretrained_spec(weights, image_size or bundle.native_size)
+    """A zoo model with torchvision's published weights: a classifier framed as they were evaluated (at the
+    data's own size where it has one, as every zoo model); a detector as ever (it frames inside)."""
+    weights = torchvision_weights(entry.name, request, entry.task if entry.source == "torchvision" else None)
+    if entry.task == "classification":
+        spec = pretrained_spec(weights, image_size or bundle.native_size)
+    else:
+        spec = _input_spec(bundle, entry.input_size, image_size)
     handle = _checked(build_zoo_handle(entry, bundle, spec), bundle)
     assert handle.module is not None
-    load_pretrained(handle.module, entry.name, weights, list(bundle.class_names), new_head)
+    network = handle.module.detector if isinstance(handle.module, Detector) else handle.module  # torchvision's
+    load_pretrained(network, entry.name, weights, list(bundle.class_names), new_head)
     handle.weights = f"torchvision {weights}"
     return handle
 
@@ -254,7 +258,7 @@ def load_model(
         return _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
     if is_file_factory(spec):
         if is_pretrained_request(weights):
-            torchvision_weights(spec, str(weights), has_them=False)  # refused in words
+            torchvision_weights(spec, str(weights), task=None)  # refused in words
         handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()

@@ -1,12 +1,14 @@
-"""torchvision's ImageNet weights for the zoo's torchvision classifiers: `--weights imagenet`.
+"""torchvision's published weights for the zoo's torchvision models: `--weights imagenet` for the
+classifiers, `--weights coco` for the detectors (or a weights name: IMAGENET1K_V1, COCO_V1, ...).
 
-The published weights answer in ImageNet's 1,000 classes. The data's classes pick their rows of the
-final layer, in the data's order: ImageNet's own 1,000 synset folders (n01440764, ...: sorted, they are
-torchvision's order), or class names as torchvision lists them (tench, goldfish, great_white_shark: any
-subset). The model is then the zoo's network for the data's classes, so pruning, checkpoints and
-exports treat it like any zoo model. Its input is framed as the weights were evaluated (torchvision's
-`transforms()`: resize, crop, filter, normalisation). The download is torchvision's, into torch's hub
-cache (`$TORCH_HOME`); nothing is fetched at import or for other weights.
+The published weights answer in their dataset's classes (ImageNet's 1,000; COCO's 91 slots, background
+and unused ones included). The data's classes pick their rows of the final layers, in the data's order:
+ImageNet's own 1,000 synset folders (n01440764, ...: sorted, they are torchvision's order), or class
+names as torchvision lists them (tench, goldfish, great_white_shark; person, dog: any subset). The model
+is then the zoo's network for the data's classes, so pruning, checkpoints and exports treat it like any
+zoo model. A classifier's input is framed as the weights were evaluated (torchvision's `transforms()`:
+resize, crop, filter, normalisation); a detector resizes and normalises inside, as ever. The download is
+torchvision's, into torch's hub cache (`$TORCH_HOME`); nothing is fetched for other weights.
 """
 
 from __future__ import annotations
@@ -22,35 +24,44 @@ from compressor.errors import BackendUnavailableError, ModelMismatchError, Unkno
 from compressor.models.handle import InputSpec, scaled_resize
 from compressor.progress import info
 
-PRETRAINED = "imagenet"  # --weights value: the torchvision weights its DEFAULT names
+# --weights keyword -> the task whose zoo models have such weights (torchvision's DEFAULT for the model)
+KEYWORDS = {"imagenet": "classification", "coco": "detection"}
+_NAMED = re.compile(r"(IMAGENET1K|COCO)_V\d+")  # torchvision's names of the weights
 _SYNSET = re.compile(r"n\d{8}")
+_NO_CLASS = ("__background__", "N/A")  # COCO's background and unused category slots
+# Layers whose outputs are per class then per coordinate (Faster R-CNN's box regression: class-major);
+# the others are per anchor then per class (SSD's scores) or one row per class (classifiers).
+_CLASS_MAJOR = ("bbox_pred.weight", "bbox_pred.bias")
 
 
 def is_pretrained_request(weights: str | None) -> bool:
-    """`imagenet`, or a torchvision weights name such as IMAGENET1K_V1."""
-    return weights is not None and (weights == PRETRAINED or weights.startswith("IMAGENET1K_"))
+    """`imagenet`, `coco`, or a torchvision weights name such as IMAGENET1K_V1."""
+    return weights is not None and (weights in KEYWORDS or bool(_NAMED.fullmatch(weights)))
 
 
-def torchvision_weights(model: str, request: str, has_them: bool) -> Any:
-    """The torchvision weights enum member `request` names for zoo model `model` (`has_them`: a torchvision
-    classifier of the zoo)."""
-    if not has_them:
+def torchvision_weights(model: str, request: str, task: str | None) -> Any:
+    """The torchvision weights enum member `request` names for zoo model `model`; `task`: the model's task
+    if it is a torchvision model of the zoo, else None."""
+    if task not in KEYWORDS.values():
         raise UnknownNameError(
-            f"--weights {request}: torchvision's ImageNet weights exist for the zoo's torchvision classifiers, "
-            f"not {model}"
+            f"--weights {request}: torchvision's published weights exist for the zoo's torchvision models "
+            f"(classifiers: imagenet; detectors: coco), not {model}"
         )
+    keyword = next(word for word, its_task in KEYWORDS.items() if its_task == task)
+    if request in KEYWORDS and request != keyword:
+        raise UnknownNameError(f"--weights {request}: {model}'s torchvision weights are --weights {keyword}")
     available = importlib.import_module("torchvision.models").get_model_weights(model)
-    if request == PRETRAINED:
+    if request == keyword:
         return available.DEFAULT
     names = [name for name in available.__members__ if name != "DEFAULT"]
     if request not in names:
-        raise UnknownNameError(f"--weights {request}: {model} has {', '.join(names)} (or `imagenet`: the default)")
+        raise UnknownNameError(f"--weights {request}: {model} has {', '.join(names)} (or `{keyword}`: the default)")
     return available[request]
 
 
 def pretrained_spec(weights: Any, image_size: tuple[int, int] | None) -> InputSpec:
-    """The input the weights were evaluated at (torchvision's transforms()), at `image_size` if one is asked:
-    the resize is scaled with the crop, so the same share of each image is kept."""
+    """A classifier's input as the weights were evaluated (torchvision's transforms()), at `image_size` if
+    one is asked: the resize is scaled with the crop, so the same share of each image is kept."""
     preset = weights.transforms()
     crop = (int(preset.crop_size[0]), int(preset.crop_size[-1]))
     size = image_size or crop
@@ -68,30 +79,52 @@ def _normalised(name: str) -> str:
 
 
 def output_rows(categories: list[str], class_names: list[str], origin: str) -> list[int]:
-    """For each of the data's classes, the row of the 1,000-way layer that scores it."""
+    """For each of the data's classes, the output row of the weights' classes that scores it (for a
+    detector, after the background row 0, which stays first)."""
+    background = [0] if categories[0] == _NO_CLASS[0] else []
     if len(class_names) == len(categories) and all(_SYNSET.fullmatch(name) for name in class_names):
         return list(range(len(categories)))  # ImageNet's synset folders: sorted, torchvision's order
     rows: dict[str, list[int]] = {}
     for index, category in enumerate(categories):
-        rows.setdefault(_normalised(category), []).append(index)
+        if category not in _NO_CLASS:
+            rows.setdefault(_normalised(category), []).append(index)
     unknown = [name for name in class_names if _normalised(name) not in rows]
     if unknown:
+        named = [category for category in categories if category not in _NO_CLASS]
+        synsets = "its 1,000 synset folders (n01440764, ...) or " if not background else ""
         raise ModelMismatchError(
-            f"{origin} answers in ImageNet's classes; the data's must be its 1,000 synset folders (n01440764, ...) "
-            f"or named as torchvision names them ({', '.join(categories[:3])}, ...): {', '.join(unknown[:3])} "
-            f"{'is' if len(unknown) == 1 else 'are'} not"
+            f"{origin} answers in its dataset's classes; the data's must be {synsets}named as torchvision names "
+            f"them ({', '.join(named[:3])}, ...): {', '.join(unknown[:3])} {'is' if len(unknown) == 1 else 'are'} not"
         )
     ambiguous = [name for name in class_names if len(rows[_normalised(name)]) > 1]
     if ambiguous:
         raise ModelMismatchError(
-            f"{origin}: ImageNet has several classes named {ambiguous[0]!r}; use its synset folders for them"
+            f"{origin}: its classes include several named {ambiguous[0]!r}; use its synset folders for them"
         )
-    return [rows[_normalised(name)][0] for name in class_names]
+    return background + [rows[_normalised(name)][0] for name in class_names]
+
+
+def select_rows(key: str, tensor: torch.Tensor, rows: torch.Tensor, classes: int) -> torch.Tensor:
+    """`tensor`'s outputs for the classes `rows` out of `classes`: one row per class (a classifier), per
+    anchor then class (SSD's scores), or per class then coordinate (`_CLASS_MAJOR`)."""
+    if key.endswith(_CLASS_MAJOR):
+        grouped = tensor.reshape(classes, -1, *tensor.shape[1:]).index_select(0, rows)
+    else:
+        grouped = tensor.reshape(-1, classes, *tensor.shape[1:]).index_select(1, rows)
+    return grouped.reshape(-1, *tensor.shape[1:])
+
+
+def _answers_per_class(theirs: torch.Tensor, ours: torch.Tensor, classes: int, answers: int) -> bool:
+    """Whether a tensor is a final layer's: m outputs per class in the weights (`classes`) and in the model
+    (`answers`). No other layer of the zoo's torchvision models has a multiple of 1,000 or 91 outputs."""
+    if not theirs.dim() or theirs.shape[1:] != ours.shape[1:] or theirs.shape[0] % classes:
+        return False
+    return ours.shape[0] == theirs.shape[0] // classes * answers
 
 
 def _downloaded_state(model: str, weights: Any) -> dict[str, torch.Tensor]:
-    """The 1,000-class network's state dict, built by torchvision with its weights (it downloads them into
-    torch's hub cache once, and renames old checkpoints' keys as it loads them)."""
+    """The network for the weights' classes, built by torchvision with them (it downloads them into
+    torch's hub cache once, and renames old checkpoints' keys as it loads them), as a state dict."""
     info(f"loading torchvision's {weights} for {model} (downloaded once into torch's hub cache)")
     try:
         network = importlib.import_module("torchvision.models").get_model(model, weights=weights)
@@ -104,9 +137,9 @@ def _downloaded_state(model: str, weights: Any) -> dict[str, torch.Tensor]:
 
 
 def load_pretrained(module: nn.Module, model: str, weights: Any, class_names: list[str], new_head: bool) -> None:
-    """`module` (the zoo network for the data's classes) with the weights; the final layer keeps the rows
+    """`module` (the zoo network for the data's classes) with the weights; the final layers keep the rows
     of the data's classes, in their order. With `new_head` (fine-tuning on other classes), data whose
-    classes are not ImageNet's keeps `module`'s freshly initialised final layer instead of an error."""
+    classes the weights lack keeps `module`'s freshly initialised final layers instead of an error."""
     from compressor.models.loading import apply_state_dict  # loading imports this module
 
     categories = list(weights.meta["categories"])
@@ -115,11 +148,15 @@ def load_pretrained(module: nn.Module, model: str, weights: Any, class_names: li
     except ModelMismatchError:
         if not new_head:
             raise
-        info(f"the data's {len(class_names)} classes are not ImageNet's: {model} gets a new final layer for them")
+        info(f"the data's classes are not among {weights}'s: {model} gets new final layers for them")
         rows = None
     state = _downloaded_state(model, weights)
     own = module.state_dict()
-    for key, tensor in state.items():  # the classifier's weight and bias: 1,000 rows, the model has fewer
-        if tensor.dim() and key in own and tensor.shape[0] == len(categories) and own[key].shape[0] == len(class_names):
-            state[key] = own[key] if rows is None else tensor.index_select(0, rows)
+    answers = len(class_names) + (categories[0] == _NO_CLASS[0])  # a detector's background too
+    for key, tensor in state.items():
+        if key in own and _answers_per_class(tensor, own[key], len(categories), answers):
+            state[key] = own[key] if rows is None else select_rows(key, tensor, rows, len(categories))
+    for key in own.keys() - state.keys():
+        if key.endswith("num_batches_tracked"):  # frozen batch norm (torchvision's trained detectors) has none
+            state[key] = own[key]
     apply_state_dict(module, state, f"torchvision's {weights}")
