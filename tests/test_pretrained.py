@@ -122,7 +122,7 @@ def test_train_fine_tunes_imagenet_weights_with_a_new_head_for_other_classes(
     tuned = load_model(str(out), bundle)
     assert tuned.input_spec.resize == (37,) and tuned.input_spec.mean == IMAGENET_MEAN  # 256/224 of 32
     refused = cli.invoke(app, [*args, "--weights", "ck.pt", "-o", str(tmp_path / "x.pt")], terminal_width=400)
-    assert refused.exit_code == 2 and "random weights or torchvision's" in refused.output
+    assert refused.exit_code == 2 and "random weights or torchvision's (--weights imagenet or coco)" in refused.output
 
 
 def test_rows_are_picked_per_anchor_or_per_class_as_the_layer_lays_them_out() -> None:

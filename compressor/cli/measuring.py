@@ -76,7 +76,7 @@ def train_command(
         str | None,
         typer.Option(
             "--weights",
-            help="'imagenet' (or IMAGENET1K_V1...): fine-tune a torchvision classifier from its published weights.",
+            help="'imagenet' or 'coco': fine-tune a torchvision classifier or detector from its published weights.",
         ),
     ] = None,
 ) -> None:

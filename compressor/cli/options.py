@@ -47,7 +47,7 @@ WeightsOpt = Annotated[
     typer.Option(
         "--weights",
         help="Checkpoint or state_dict for a zoo model; 'random' skips the reference checkpoint; 'imagenet' "
-        "(or IMAGENET1K_V1...) takes torchvision's published weights.",
+        "(classifiers) or 'coco' (detectors) takes torchvision's published weights.",
     ),
 ]
 ImageSizeOpt = Annotated[

@@ -43,14 +43,14 @@ def train(
     weights: str | None = None,
 ) -> tuple[ModelHandle, TrainResult]:
     """`compress train`: a zoo model or file factory from random weights to a checkpoint (DDP under torchrun);
-    with `weights` `imagenet`, a torchvision classifier fine-tuned from its published weights (a new final
-    layer where the data's classes are not ImageNet's).
+    with `weights` `imagenet` or `coco`, a torchvision classifier or detector fine-tuned from its published
+    weights (new final layers where the data's classes are not the weights').
 
     An existing checkpoint at `output` is trained over only with `force` (or continued with `resume`): it may
     hold hours of training."""
     if weights not in (None, RANDOM_WEIGHTS) and not is_pretrained_request(weights):
         raise OptionError(
-            f"compress train starts from random weights or torchvision's (--weights imagenet), not {weights}"
+            f"compress train starts from random weights or torchvision's (--weights imagenet or coco), not {weights}"
         )
     if not (is_zoo_name(model) or is_file_factory(model)):
         if Path(model).expanduser().exists():
