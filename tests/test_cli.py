@@ -18,6 +18,9 @@ def test_models_lists_zoo_with_task_size_source(cli: CliRunner) -> None:
     for name in ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"):
         assert name in result.stdout
     assert "classification" in result.stdout and "224x224" in result.stdout and "torchvision" in result.stdout
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 3}
+    assert "imagenet" in rows["resnet18"] and "coco" in rows["ssdlite320_mobilenet_v3_large"]
+    assert "imagenet" not in rows["tiny_cnn"] and "imagenet" not in rows["vit_tiny"]  # torchvision's class only
 
 
 def test_train_bench_export_round_trip(cli: CliRunner, tmp_path: Path, image_folder: Path) -> None:

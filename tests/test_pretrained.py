@@ -93,7 +93,7 @@ def test_what_cannot_load_is_one_line(
     data = ["--data", str(imagenet_named_folder), "--backend", "torch"]
     cases = {
         "resnet18": "put resnet18-f37072fd.pth in",  # nothing in the cache, no internet
-        "tiny_cnn": "exist for the zoo's torchvision models (classifiers: imagenet; detectors: coco), not tiny_cnn",
+        "tiny_cnn": "fasterrcnn_mobilenet_v3_large_320_fpn (coco), not tiny_cnn",
     }
     for model, message in cases.items():
         result = cli.invoke(app, ["bench", model, "--weights", "imagenet", *data], terminal_width=400)

@@ -38,6 +38,7 @@ from compressor.report import to_markdown, write_report
 @user_errors
 def models_command() -> None:
     """List the reference zoo: task, native input size and source of each model."""
+    from compressor.models.pretrained import published_weights
     from compressor.models.registry import list_entries  # not the api: no onnx or torchvision to import
 
     table = Table(
@@ -45,15 +46,19 @@ def models_command() -> None:
         "task",
         "native input",
         "source",
+        "--weights",
         "description",
         # the column read "default input", yet `bench mobilenet_v2` on the default data runs at 64x64
         caption="Native: the size the architecture was designed for. Commands run a model at its data's "
-        "size (shapes: 64x64) unless --image-size.",
+        "size (shapes: 64x64) unless --image-size. --weights: besides the reference checkpoint (default), "
+        "random or a file, torchvision's published weights where they exist.",
     )
-    for column in table.columns[:4]:
+    for column in table.columns[:5]:
         column.no_wrap = True
     for entry in list_entries():
-        table.add_row(entry.name, entry.task, "x".join(map(str, entry.input_size)), entry.source, entry.description)
+        published = published_weights(entry.name) or "-"
+        size = "x".join(map(str, entry.input_size))
+        table.add_row(entry.name, entry.task, size, entry.source, published, entry.description)
     stdout.print(table)
 
 

@@ -222,7 +222,7 @@ def _pretrained_zoo_model(
 ) -> ModelHandle:
     """A zoo model with torchvision's published weights: a classifier framed as they were evaluated (at the
     data's own size where it has one, as every zoo model); a detector as ever (it frames inside)."""
-    weights = torchvision_weights(entry.name, request, entry.task if entry.source == "torchvision" else None)
+    weights = torchvision_weights(entry.name, request)
     if entry.task == "classification":
         spec = pretrained_spec(weights, image_size or bundle.native_size)
     else:
@@ -258,7 +258,7 @@ def load_model(
         return _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
     if is_file_factory(spec):
         if is_pretrained_request(weights):
-            torchvision_weights(spec, str(weights), task=None)  # refused in words
+            torchvision_weights(spec, str(weights))  # refused in words
         handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
         return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
     path = Path(spec).expanduser()

@@ -21,11 +21,12 @@ import torch
 from torch import nn
 
 from compressor.errors import BackendUnavailableError, ModelMismatchError, UnknownNameError, brief
+from compressor.models.detection import TORCHVISION_DETECTORS
 from compressor.models.handle import InputSpec, scaled_resize
+from compressor.models.zoo import TORCHVISION_CLASSIFIERS
 from compressor.progress import info
 
-# --weights keyword -> the task whose zoo models have such weights (torchvision's DEFAULT for the model)
-KEYWORDS = {"imagenet": "classification", "coco": "detection"}
+KEYWORDS = ("imagenet", "coco")  # --weights: torchvision's DEFAULT weights for the model
 _NAMED = re.compile(r"(IMAGENET1K|COCO)_V\d+")  # torchvision's names of the weights
 _SYNSET = re.compile(r"n\d{8}")
 _NO_CLASS = ("__background__", "N/A")  # COCO's background and unused category slots
@@ -34,20 +35,27 @@ _NO_CLASS = ("__background__", "N/A")  # COCO's background and unused category s
 _CLASS_MAJOR = ("bbox_pred.weight", "bbox_pred.bias")
 
 
+def published_weights(model: str) -> str | None:
+    """The --weights keyword of a zoo model's published weights (imagenet, coco), or None (vit_tiny is
+    torchvision's class, at a size torchvision publishes no weights for)."""
+    if model in TORCHVISION_CLASSIFIERS:
+        return "imagenet"
+    return "coco" if model in TORCHVISION_DETECTORS else None
+
+
 def is_pretrained_request(weights: str | None) -> bool:
     """`imagenet`, `coco`, or a torchvision weights name such as IMAGENET1K_V1."""
     return weights is not None and (weights in KEYWORDS or bool(_NAMED.fullmatch(weights)))
 
 
-def torchvision_weights(model: str, request: str, task: str | None) -> Any:
-    """The torchvision weights enum member `request` names for zoo model `model`; `task`: the model's task
-    if it is a torchvision model of the zoo, else None."""
-    if task not in KEYWORDS.values():
+def torchvision_weights(model: str, request: str) -> Any:
+    """The torchvision weights enum member `request` names for zoo model `model`."""
+    keyword = published_weights(model)
+    if keyword is None:
         raise UnknownNameError(
-            f"--weights {request}: torchvision's published weights exist for the zoo's torchvision models "
-            f"(classifiers: imagenet; detectors: coco), not {model}"
+            f"--weights {request}: torchvision publishes weights for {', '.join(TORCHVISION_CLASSIFIERS)} (imagenet) "
+            f"and {', '.join(TORCHVISION_DETECTORS)} (coco), not {model}"
         )
-    keyword = next(word for word, its_task in KEYWORDS.items() if its_task == task)
     if request in KEYWORDS and request != keyword:
         raise UnknownNameError(f"--weights {request}: {model}'s torchvision weights are --weights {keyword}")
     available = importlib.import_module("torchvision.models").get_model_weights(model)
