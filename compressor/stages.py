@@ -130,8 +130,9 @@ class PruneStage(Stage):
 
 
 class DistillStage(Stage):
-    """Trains the model that enters the stage (its own weights; a zoo name starts from random) against a
-    teacher: by default the recipe's original model, so a pruned model recovers what pruning cost."""
+    """Trains the model that enters the stage (its own weights; a zoo name starts from the recipe's `weights`,
+    random without) against a teacher: by default the recipe's original model, so a pruned model recovers
+    what pruning cost."""
 
     needs_torch: ClassVar[bool] = True
     teacher: str | None = None  # None: the recipe's model (with the recipe's weights)
@@ -165,6 +166,7 @@ class DistillStage(Stage):
             compare_scratch=self.compare_scratch,
             lr=self.lr,
             seed=self.seed,
+            student_weights=weights,
             **run.measured(force),
         )
         distilled = output_dir / "distilled.pt"

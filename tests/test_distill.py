@@ -235,3 +235,15 @@ def test_a_framing_is_scaled_with_its_crop() -> None:
 
     assert scaled_resize((256,), (224, 224), (128, 128)) == (146,)  # the same 0.875 crop of each image
     assert scaled_resize((224, 224), (224, 224), (128, 128)) == (128, 128)  # a squash stays a squash
+
+
+def test_a_zoo_student_can_start_from_given_weights(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from compressor.commands.distilling import _student
+
+    shapes = load_dataset("shapes")
+    started = _student("tiny_cnn", shapes, None, str(trained_tiny)).module.state_dict()
+    trained = load_model(str(trained_tiny), shapes).module.state_dict()
+    assert all(torch.equal(started[key], trained[key]) for key in trained)
+    args = ["distill", "--teacher", "resnet18", "--student", "mobilenet_v2", "--student-weights", "imagenet"]
+    result = cli.invoke(app, [*args, "--dump-recipe", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0 and "weights: imagenet" in result.output  # the recipe's model starts from them

@@ -225,7 +225,9 @@ def distill_command(
     teacher: Annotated[
         str, typer.Option("--teacher", help="The trained model to learn from (zoo name, checkpoint...).")
     ],
-    student: Annotated[str, typer.Option("--student", help="The model to train (zoo name or file.py:factory).")],
+    student: Annotated[
+        str, typer.Option("--student", help="The model to train (zoo name or file.py:factory; or a checkpoint).")
+    ],
     output: OutDirOpt,
     data: DataOpt = "shapes",
     teacher_weights: Annotated[
@@ -255,6 +257,12 @@ def distill_command(
     image_size: ImageSizeOpt = None,
     force: ForceOpt = False,
     dump_recipe: DumpRecipeOpt = False,
+    student_weights: Annotated[
+        str | None,
+        typer.Option(
+            "--student-weights", help="A zoo student's start: 'imagenet', 'coco' or a weights file; default random."
+        ),
+    ] = None,
 ) -> None:
     """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
     from compressor import api
@@ -266,7 +274,7 @@ def distill_command(
             alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
             compare_scratch=compare_scratch, lr=lr, seed=seed,
         )  # fmt: skip
-        run = run_spec(data, None, image_size, device, batch_sizes, max_samples)
+        run = run_spec(data, student_weights, image_size, device, batch_sizes, max_samples)
         dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
         return
     with removed_on_failure(output):
@@ -285,6 +293,7 @@ def distill_command(
             lr=lr,
             seed=seed,
             resume=resume,
+            student_weights=student_weights,
             **run_options(device, batch_sizes, max_samples, image_size, force),
         )
     if report is not None:  # None on the torchrun ranks other than 0, which only train

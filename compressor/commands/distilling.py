@@ -55,6 +55,7 @@ def distill(
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
     force: bool = False,
+    student_weights: str | None = None,
 ) -> Report | None:
     """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
     without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
@@ -74,10 +75,12 @@ def distill(
     train_device = init_distributed(device)
     bundle = load_dataset(data)
     # The students first: a misspelt one fails before a missing reference teacher is trained (minutes).
-    fresh = is_zoo_name(student) or is_file_factory(student)
-    students = {"distilled": _student(student, bundle, image_size, fresh)}
+    built = is_zoo_name(student) or is_file_factory(student)
+    fresh = built and student_weights in (None, RANDOM_WEIGHTS)
+    start = RANDOM_WEIGHTS if fresh else student_weights
+    students = {"distilled": _student(student, bundle, image_size, start)}
     if compare_scratch:  # built again from the same seed: the same initial weights
-        students["scratch"] = _student(student, bundle, image_size, fresh)
+        students["scratch"] = _student(student, bundle, image_size, start)
     with main_process_first():  # a missing reference teacher is trained once, by rank 0
         # --image-size sizes a zoo or factory teacher; a checkpoint or model directory runs at its own size
         sized = image_size if is_zoo_name(teacher) or is_file_factory(teacher) else None
@@ -138,10 +141,10 @@ def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Datase
     return task.scoring_set(bundle.split("val", teacher.input_spec), TorchRunner(teacher.module), teacher.input_spec)
 
 
-def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, fresh: bool) -> ModelHandle:
-    """The student: a zoo model or factory freshly initialised (`fresh`); a checkpoint or model directory as
-    saved."""
-    handle = load_model(student, bundle, weights=RANDOM_WEIGHTS if fresh else None, image_size=image_size)
+def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, start: str | None) -> ModelHandle:
+    """The student: a zoo model or factory from `start` (random, a weights file, or torchvision's published
+    weights, with new final layers for classes they lack); a checkpoint or model directory as saved (None)."""
+    handle = load_model(student, bundle, weights=start, image_size=image_size, new_head=True)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
     require_full_precision(handle, "a student")
