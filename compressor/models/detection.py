@@ -56,7 +56,8 @@ class Detector(nn.Module):
 
 
 def _torchvision_detector(builder_name: str, count_option: str, num_classes: int) -> nn.Module:
-    """A detector with no downloaded weights (backbone included), one extra class for the background.
+    """A detector with fresh weights (backbone included; published ones only on request, models/pretrained.py),
+    one extra class for the background.
     torchvision is imported here, not with the module, so listing the zoo does not wait for it."""
     builder = getattr(importlib.import_module("torchvision.models.detection"), builder_name)
     model = builder(weights=None, weights_backbone=None, num_classes=num_classes + 1, **{count_option: MAX_DETECTIONS})

@@ -1,4 +1,5 @@
-"""Built-in reference models. Weights are never downloaded: every factory builds a fresh network.
+"""Built-in reference models. Every factory builds a fresh network; published weights are loaded into
+it only on request (`--weights imagenet`, compressor/models/pretrained.py).
 
 torchvision is imported by the factories that build its models, not here: listing the zoo
 (`compress models`) then takes a second or two less (torchvision's import pulls in torch's compiler).
