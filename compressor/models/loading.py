@@ -248,8 +248,8 @@ def load_model(
     new_head: bool = False,
 ) -> ModelHandle:
     """Resolve any model source for use on `bundle` (whose classes size the classifier); a torch model that
-    cannot take the data's inputs is refused in words. `new_head`: ImageNet weights on data of other classes
-    get a fresh final layer (to fine-tune) instead of an error."""
+    cannot take the data's inputs is refused in words. `new_head`: published weights (--weights imagenet or
+    coco) on data of other classes get fresh final layers (to fine-tune) instead of an error."""
     from compressor.export.onnx import read_onnx_handle
 
     if spec.endswith(".onnx"):
