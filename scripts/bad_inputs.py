@@ -134,6 +134,11 @@ def _unexportable(folder: Path) -> list[str]:
     return ["export", model, "-o", str(folder / "eig.onnx")]
 
 
+def _four_channel_model(folder: Path) -> list[str]:
+    layers = ["conv = torch.nn.Conv2d(4, 8, 3)", "head = torch.nn.Linear(8, n)"]
+    return ["bench", _factory_file(folder / "rgba.py", layers, "self.head(self.conv(x).mean((2, 3)))")]
+
+
 def _hard_coded_width(folder: Path) -> list[str]:
     layers = ["conv = torch.nn.Conv2d(3, 32, 3)", "head = torch.nn.Linear(32, n)"]
     model = _factory_file(folder / "fixed.py", layers, "self.head(self.conv(x).view(x.shape[0], 32, -1).mean(-1))")
@@ -300,6 +305,12 @@ CASES = [
         _hard_coded_width,
         "--ignore NAME",
         mid_run=True,
+    ),
+    Case(
+        "four-channel-model",
+        "a model whose first convolution reads 4 channels (RGBA)",
+        _four_channel_model,
+        "RGB (3 channels) or grayscale (1)",
     ),
     Case(
         "unknown-option",

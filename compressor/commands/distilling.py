@@ -101,9 +101,11 @@ def distill(
     renormalise = renormalisation(students["distilled"].input_spec, teacher_handle.input_spec)
     if renormalise is not None:
         spec = teacher_handle.input_spec
+        grey = students["distilled"].input_spec.grayscale
+        channels = " (the student's grey channel in each of its three)" if grey else ""
         info(
             f"the teacher's images are re-normalised from the student's to its own "
-            f"(mean {list(spec.mean)}, std {list(spec.std)})"
+            f"(mean {list(spec.mean)}, std {list(spec.std)}){channels}"
         )
     resize = _teacher_image_size(students["distilled"], teacher_handle)
     guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight, renormalise, resize)
@@ -183,7 +185,18 @@ def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle)
             )
         return
     ours, theirs = handle.input_spec.shape, teacher.input_spec.shape
-    if handle.task != teacher.task or ours[0] != theirs[0] or (ours != theirs and handle.task != "classification"):
+    if handle.task == teacher.task == "classification" and teacher.input_spec.grayscale and ours[0] == 3:
+        raise ModelMismatchError(
+            f"student {student} reads RGB images and the teacher {teacher.name} grayscale ones; one batch feeds both, "
+            "so a grayscale teacher needs a grayscale student (an RGB teacher can teach either)"
+        )
+    # A grayscale student's one channel is fed to an RGB teacher in each of its three (Teacher.renormalise).
+    grey_to_colour = handle.task == "classification" and handle.input_spec.grayscale and theirs[0] == 3
+    if (
+        handle.task != teacher.task
+        or (ours[0] != theirs[0] and not grey_to_colour)
+        or (ours != theirs and handle.task != "classification")
+    ):
         raise ModelMismatchError(
             f"student {student} ({handle.task}, input {ours}) does not take the teacher's "
             f"inputs ({teacher.task}, {theirs}); pass --image-size to size both alike"

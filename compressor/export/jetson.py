@@ -192,8 +192,14 @@ def _resize_words(prep: Preprocessing) -> str:
     return f"to {prep.resize[0]}x{prep.resize[1]}"
 
 
+def _colour_words(prep: Preprocessing) -> str:
+    if prep.color == "GRAY":
+        return "GRAY: one channel, 0.299 R + 0.587 G + 0.114 B of an RGB frame"
+    return prep.color
+
+
 def _normalisation_words(prep: Preprocessing) -> str:
-    if prep.mean == [0.0, 0.0, 0.0] and prep.std == [1.0, 1.0, 1.0]:
+    if set(prep.mean) == {0.0} and set(prep.std) == {1.0}:
         return " (the model normalises them itself)"
     return f", then (x - mean) / std with mean {prep.mean} and std {prep.std}"
 
@@ -216,7 +222,7 @@ model.engine between boards or JetPack versions. `timing.cache` speeds up rebuil
 Record the power mode first (`sudo nvpmodel -q`; `sudo jetson_clocks` for steady clocks): benchmark.sh
 saves both in benchmark/settings.txt.
 
-Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {prep.color}); each frame resized
+Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {_colour_words(prep)}); each frame resized
 {_resize_words(prep)} ({prep.interpolation}), its centre cropped to {prep.center_crop[0]}x{prep.center_crop[1]}
 (offsets rounded down),
 pixels 0-255 times {prep.scale:.6g}{_normalisation_words(prep)}.

@@ -278,7 +278,7 @@ def _handle_from_graph(model: onnx.ModelProto, path: Path) -> ModelHandle:
     return ModelHandle(
         name=path.stem,
         task="classification",
-        input_spec=InputSpec(shape=tuple(dims[1:])),
+        input_spec=InputSpec.image((dims[2], dims[3]), dims[1], str(path)),
         class_names=classes,
         onnx_path=path,
         source=str(path),

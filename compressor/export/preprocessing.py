@@ -19,7 +19,7 @@ class Preprocessing(BaseModel):
     """How a camera frame becomes the input tensor."""
 
     layout: str = "NCHW"
-    color: str = "RGB"
+    color: str = "RGB"  # or GRAY: ITU-R 601-2 luma, 0.299 R + 0.587 G + 0.114 B (PIL's "L", OpenCV's RGB2GRAY)
     scale: float = 1.0 / 255.0  # pixel values 0-255 times scale, then (x - mean) / std per channel
     mean: list[float]
     std: list[float]
@@ -34,11 +34,13 @@ def preprocessing(handle: ModelHandle) -> Preprocessing:
     exported with --raw-pixels, whose pixels go in as they are)."""
     spec, task = handle.input_spec, get_task(handle.task)
     framing = {
+        "color": "GRAY" if spec.grayscale else "RGB",
         "resize": list(task.resize_before_crop(spec)),
         "center_crop": list(spec.image_size),
         "interpolation": spec.interpolation,
     }
     if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
-        return Preprocessing(scale=1.0, mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], **framing)
+        channels = spec.shape[0]
+        return Preprocessing(scale=1.0, mean=[0.0] * channels, std=[1.0] * channels, **framing)
     mean, std = task.pixel_normalisation(spec)
     return Preprocessing(mean=list(mean), std=list(std), **framing)

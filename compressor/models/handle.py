@@ -8,8 +8,14 @@ from typing import Any
 
 from torch import nn
 
+from compressor.errors import ModelMismatchError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# A grey image's one channel: ImageNet's statistics averaged over the colours (timm's choice for in_chans=1).
+GREY_MEAN = (round(sum(IMAGENET_MEAN) / 3, 4),)
+GREY_STD = (round(sum(IMAGENET_STD) / 3, 4),)
+IMAGE_CHANNELS = {3: "RGB", 1: "grayscale"}  # what the data pipeline can feed an image model
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,11 @@ class InputSpec:
     @property
     def image_size(self) -> tuple[int, int]:
         return int(self.shape[-2]), int(self.shape[-1])
+
+    @property
+    def grayscale(self) -> bool:
+        """An image model reading one grey channel: every RGB image is turned to luma before it is fed."""
+        return self.dtype == "float32" and len(self.shape) == 3 and self.shape[0] == 1
 
     @property
     def resize_before_crop(self) -> tuple[int, ...]:
@@ -54,8 +65,14 @@ class InputSpec:
         )
 
     @classmethod
-    def image(cls, image_size: tuple[int, int], channels: int = 3) -> InputSpec:
-        return cls(shape=(channels, int(image_size[0]), int(image_size[1])))
+    def image(cls, image_size: tuple[int, int], channels: int = 3, model: str = "the model") -> InputSpec:
+        """An image model's spec: RGB with ImageNet's normalisation, or one grey channel."""
+        if channels not in IMAGE_CHANNELS:
+            raise ModelMismatchError(
+                f"{model} reads {channels}-channel images; compressor feeds RGB (3 channels) or grayscale (1)"
+            )
+        shape = (channels, int(image_size[0]), int(image_size[1]))
+        return cls(shape=shape) if channels == 3 else cls(shape=shape, mean=GREY_MEAN, std=GREY_STD)
 
 
 def scaled_resize(resize: tuple[int, ...], crop: tuple[int, int], to_crop: tuple[int, int]) -> tuple[int, ...]:

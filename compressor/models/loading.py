@@ -31,9 +31,21 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
 RANDOM_WEIGHTS = "random"
 
 
-def _input_spec(bundle: DatasetBundle, default_size: tuple[int, int], image_size: tuple[int, int] | None) -> InputSpec:
+def _input_spec(
+    bundle: DatasetBundle,
+    default_size: tuple[int, int],
+    image_size: tuple[int, int] | None,
+    channels: int = 3,
+    model: str = "the model",
+) -> InputSpec:
     """Explicit size first, then the data's own size (shapes: 64x64), then the model's default."""
-    return InputSpec.image(image_size or bundle.native_size or default_size)
+    return InputSpec.image(image_size or bundle.native_size or default_size, channels, model)
+
+
+def image_channels(model: nn.Module) -> int:
+    """The channels a user's image model reads: its first convolution's (1 for a grayscale model), else 3."""
+    first = next((module for module in model.modules() if isinstance(module, nn.Conv2d)), None)
+    return first.in_channels if first is not None else 3
 
 
 def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> ModelHandle:
@@ -122,7 +134,7 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
     return ModelHandle(
         name=spec,
         task="classification",
-        input_spec=_input_spec(bundle, (224, 224), image_size),
+        input_spec=_input_spec(bundle, (224, 224), image_size, image_channels(model), spec),
         class_names=list(bundle.class_names),
         module=model,
         source=spec,

@@ -17,7 +17,7 @@ from compressor.errors import OptionError
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.tasks.classification import renormalisation
 
-PIXEL_STD = (1 / 255, 1 / 255, 1 / 255)  # what the data pipeline divides by, so the model sees 0-255 again
+PIXEL_STD = 1 / 255  # what the data pipeline divides by, so the model sees 0-255 again
 
 
 class PixelNormalisation(nn.Module):
@@ -34,7 +34,8 @@ class PixelNormalisation(nn.Module):
 
 def takes_raw_pixels(spec: InputSpec) -> bool:
     """Whether the spec feeds pixel values 0-255 as they are (a model `with_pixel_input` made)."""
-    return spec.mean == (0.0, 0.0, 0.0) and spec.std == PIXEL_STD
+    channels = spec.shape[0] if spec.shape else 0
+    return spec.mean == (0.0,) * channels and spec.std == (PIXEL_STD,) * channels
 
 
 def with_pixel_input(handle: ModelHandle) -> ModelHandle:
@@ -42,7 +43,8 @@ def with_pixel_input(handle: ModelHandle) -> ModelHandle:
     if handle.task != "classification" or handle.module is None:
         why = "detectors normalise inside already" if handle.task == "detection" else f"{handle.name} takes no images"
         raise OptionError(f"--raw-pixels moves an image classifier's normalisation into the model; {why}")
-    raw = dataclasses.replace(handle.input_spec, mean=(0.0, 0.0, 0.0), std=PIXEL_STD)
+    channels = handle.input_spec.shape[0]
+    raw = dataclasses.replace(handle.input_spec, mean=(0.0,) * channels, std=(PIXEL_STD,) * channels)
     affine = renormalisation(raw, handle.input_spec)
     if affine is None:  # it takes raw pixels already
         return handle

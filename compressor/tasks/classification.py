@@ -8,11 +8,24 @@ import torch.nn.functional as F
 from compressor.models.handle import InputSpec
 from compressor.tasks.base import TaskBase
 
+# ITU-R 601-2 luma, as PIL's convert("L") and OpenCV's COLOR_RGB2GRAY weigh the colours; they sum to 1, so
+# a grey image read as RGB (its value in each channel) comes back unchanged.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def to_grayscale(images: torch.Tensor) -> torch.Tensor:
+    """Float NCHW RGB images to one luma channel."""
+    weights = torch.tensor(LUMA, dtype=images.dtype).view(1, 3, 1, 1)
+    return (images * weights).sum(dim=1, keepdim=True)
+
 
 def normalize_images(images: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-    """uint8 (or [0,1] float) NCHW images to the float input the model was trained on."""
+    """uint8 (or [0,1] float) NCHW RGB images to the float input the model was trained on (grey for a
+    grayscale model: every dataset here decodes images as RGB)."""
     if images.dtype == torch.uint8:
         images = images.float().div_(255.0)
+    if spec.grayscale and images.shape[1] == 3:
+        images = to_grayscale(images)
     mean = torch.tensor(spec.mean, dtype=images.dtype).view(1, -1, 1, 1)
     std = torch.tensor(spec.std, dtype=images.dtype).view(1, -1, 1, 1)
     return (images - mean) / std
