@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from compressor.cli import app
 from compressor.commands.distilling import _check_student_fits
 from compressor.data import load_dataset
-from compressor.errors import ModelMismatchError
+from compressor.data.decoding import read_rgb
+from compressor.errors import DataError, ModelMismatchError
 from compressor.export.onnx import read_onnx_handle
 from compressor.export.preprocessing import preprocessing
 from compressor.methods.distill import DistillationStudent, Teacher
@@ -55,6 +56,18 @@ def test_colour_pixels_become_the_luma_pil_gives() -> None:
     pil = np.asarray(Image.fromarray(rgb).convert("L"), dtype=np.float32)
     ours = to_grayscale(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0, 0].numpy()
     assert np.abs(ours - pil).max() < 1.0  # PIL rounds to whole values; other weights miss by tens
+
+
+def test_sixteen_bit_grey_files_are_scaled_to_eight_bits_not_clipped(tmp_path: Path) -> None:
+    """PIL's convert("RGB") reads every 16-bit value above 255 as 255: a camera frame turns white."""
+    values = np.array([[0, 257, 32896], [40000, 65000, 65535]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "frame.png")
+    pixels = read_rgb(tmp_path / "frame.png")
+    assert pixels.dtype == torch.uint8 and pixels.shape == (3, 2, 3)
+    assert pixels[0].tolist() == [[0, 1, 128], [156, 253, 255]] and bool((pixels[1] == pixels[2]).all())
+    Image.fromarray(values.astype(np.float32)).save(tmp_path / "depth.tiff")
+    with pytest.raises(DataError, match="floating-point pixels"):
+        read_rgb(tmp_path / "depth.tiff")
 
 
 def test_only_rgb_and_grey_images_are_fed() -> None:

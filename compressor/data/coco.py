@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from compressor.data.base import DatasetBundle, in_val_split
+from compressor.data.decoding import read_rgb
 from compressor.errors import DataError, brief
 from compressor.models.handle import InputSpec
 
@@ -44,11 +44,7 @@ class CocoDetectionDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         item = self.images[index]
-        try:
-            with Image.open(item.path) as image:
-                pixels = TF.pil_to_tensor(image.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as error:
-            raise DataError(f"cannot read image {item.path}: {brief(error)}") from error
+        pixels = read_rgb(item.path)
         height, width = self.image_size
         scale = torch.tensor([width / pixels.shape[2], height / pixels.shape[1]] * 2)
         boxes = torch.tensor(item.boxes, dtype=torch.float32).reshape(-1, 4) * scale

@@ -6,12 +6,12 @@ import hashlib
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
 
 from compressor.data.base import DatasetBundle, in_val_split
+from compressor.data.decoding import read_rgb
 from compressor.errors import DataError, brief
 from compressor.models.handle import InputSpec
 
@@ -50,12 +50,7 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
-        try:
-            with Image.open(path) as image:
-                pixels = self.resize(v2.functional.pil_to_tensor(image.convert("RGB")))
-                return centre_crop(pixels, self.size), label
-        except (UnidentifiedImageError, OSError) as error:
-            raise DataError(f"cannot read image {path}: {brief(error)}") from error
+        return centre_crop(self.resize(read_rgb(path)), self.size), label
 
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:
