@@ -20,6 +20,7 @@ import torch
 
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.export.export_cache import ExportCache, export_key
+from compressor.export.foreign_onnx import foreign_onnx_handle
 from compressor.footprint import METADATA_FIELD, torch_footprint
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
@@ -244,7 +245,7 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
             weights=meta.get("weights", ""),
             metadata=meta,
         )
-    return _handle_from_graph(model, path)
+    return foreign_onnx_handle(model, path)
 
 
 def static_batch_size(path: Path) -> int | None:
@@ -255,36 +256,3 @@ def static_batch_size(path: Path) -> int | None:
     graph_input = next((i for i in model.graph.input if i.name not in initializers), None)
     dims = list(graph_input.type.tensor_type.shape.dim) if graph_input is not None else []
     return int(dims[0].dim_value) if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None
-
-
-def _handle_from_graph(model: onnx.ModelProto, path: Path) -> ModelHandle:
-    """A foreign classifier: one NCHW float input with static C/H/W, logits out; ImageNet normalisation."""
-    graph_inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
-    if len(graph_inputs) != 1 or len(model.graph.output) < 1:
-        raise InputFileError(
-            f"{path}: expected one image input; found {len(graph_inputs)} inputs. "
-            "Export it with `compress export` to record its task and input spec."
-        )
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in graph_inputs[0].type.tensor_type.shape.dim]
-    out_dims = [
-        d.dim_value if d.HasField("dim_value") else None for d in model.graph.output[0].type.tensor_type.shape.dim
-    ]
-    if len(dims) != 4 or None in dims[1:] or len(out_dims) != 2 or not out_dims[1]:
-        raise InputFileError(
-            f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with static "
-            "size; export it with `compress export` to record its input spec."
-        )
-    classes = [str(i) for i in range(int(out_dims[1]))]
-    return ModelHandle(
-        name=path.stem,
-        task="classification",
-        input_spec=InputSpec.image((dims[2], dims[3]), dims[1], str(path)),
-        class_names=classes,
-        onnx_path=path,
-        source=str(path),
-        weights=str(path),
-        metadata={
-            "assumed": "ImageNet normalisation (no compressor metadata in the file)",
-            "precision": onnx_graph_precision(model),
-        },
-    )

@@ -24,6 +24,7 @@ from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
+from compressor.progress import warn
 from compressor.runtime.torch_runner import in_model_precision
 from compressor.tasks import get_task
 
@@ -267,7 +268,12 @@ def load_model(
     if spec.endswith(".onnx"):
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-        return _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
+        handle = _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
+        if "assumed" in handle.metadata:
+            classes = ", ".join(bundle.class_names[:4]) + (", ..." if len(bundle.class_names) > 4 else "")
+            order = f"its outputs are read as the data's classes in order ({classes})"
+            warn(f"{spec}: {handle.metadata['assumed']}; {order}")
+        return handle
     if is_file_factory(spec):
         if is_pretrained_request(weights):
             torchvision_weights(spec, str(weights))  # refused in words

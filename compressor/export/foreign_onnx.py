@@ -1,0 +1,91 @@
+"""An ONNX classifier compressor did not write: its input read from the graph, its pixels from ONNX's
+image metadata.
+
+A file without compressor's metadata says nothing of the normalisation its model was trained with, and
+a wrong guess costs accuracy silently (a model trained on 0-1 pixels, fed ImageNet-normalised ones,
+scores near chance, and its int8 calibration sees the wrong range). ONNX defines image metadata for
+exactly this (onnx/docs/MetadataProps.md: `Image.BitmapPixelFormat`, `Image.NominalPixelRange`, as
+onnxmltools and Windows ML write them); where a file has it, it is followed; where not, ImageNet's
+normalisation is assumed, and said in a warning and in the report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from compressor.errors import InputFileError
+from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.precision import onnx_graph_precision
+
+PIXEL_FORMAT_KEY = "Image.BitmapPixelFormat"
+PIXEL_RANGE_KEY = "Image.NominalPixelRange"
+PIXEL_FORMAT_CHANNELS = {"rgb8": 3, "gray8": 1}  # BGR and alpha formats are refused: the data here is RGB
+# (mean, std) per channel of pixels scaled to 0-1, for each range ONNX names (16-235 video range: refused).
+PIXEL_RANGES = {
+    "nominalrange_0_255": (0.0, 1 / 255),
+    "normalized_0_1": (0.0, 1.0),
+    "normalized_1_1": (0.5, 0.5),
+}
+ASSUMED = "ImageNet normalisation assumed (the file records none; see README, ONNX files from elsewhere)"
+
+
+def foreign_onnx_handle(model: onnx.ModelProto, path: Path) -> ModelHandle:
+    """A foreign classifier: one NCHW float input with static C/H/W, logits out."""
+    graph_inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
+    if len(graph_inputs) != 1 or len(model.graph.output) < 1:
+        raise InputFileError(
+            f"{path}: expected one image input; found {len(graph_inputs)} inputs. "
+            "Export it with `compress export` to record its task and input spec."
+        )
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in graph_inputs[0].type.tensor_type.shape.dim]
+    out_dims = [
+        d.dim_value if d.HasField("dim_value") else None for d in model.graph.output[0].type.tensor_type.shape.dim
+    ]
+    if len(dims) != 4 or None in dims[1:] or len(out_dims) != 2 or not out_dims[1]:
+        raise InputFileError(
+            f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with static "
+            "size; export it with `compress export` to record its input spec."
+        )
+    spec = InputSpec.image((dims[2], dims[3]), dims[1], str(path))
+    props = {prop.key: prop.value for prop in model.metadata_props}
+    normalisation = _recorded_normalisation(props, spec, path)
+    metadata = {"precision": onnx_graph_precision(model)}
+    if normalisation is None:
+        metadata["assumed"] = ASSUMED
+    else:
+        spec = InputSpec(shape=spec.shape, mean=normalisation[0], std=normalisation[1])
+    return ModelHandle(
+        name=path.stem,
+        task="classification",
+        input_spec=spec,
+        class_names=[str(i) for i in range(int(out_dims[1]))],
+        onnx_path=path,
+        source=str(path),
+        weights=str(path),
+        metadata=metadata,
+    )
+
+
+def _recorded_normalisation(
+    props: dict[str, str], spec: InputSpec, path: Path
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) from the file's ONNX image metadata, None where it records no pixel range."""
+    channels = spec.shape[0]
+    pixel_format = props.get(PIXEL_FORMAT_KEY)
+    if pixel_format is not None and PIXEL_FORMAT_CHANNELS.get(pixel_format.lower()) != channels:
+        raise InputFileError(
+            f"{path}: {PIXEL_FORMAT_KEY} is {pixel_format!r} for a {channels}-channel input; compressor feeds "
+            "Rgb8 (3 channels) or Gray8 (1)"
+        )
+    pixel_range = props.get(PIXEL_RANGE_KEY)
+    if pixel_range is None:
+        return None
+    if pixel_range.lower() not in PIXEL_RANGES:
+        raise InputFileError(
+            f"{path}: {PIXEL_RANGE_KEY} {pixel_range!r} is not one compressor feeds "
+            "(NominalRange_0_255, Normalized_0_1, Normalized_1_1)"
+        )
+    mean, std = PIXEL_RANGES[pixel_range.lower()]
+    return (mean,) * channels, (std,) * channels
