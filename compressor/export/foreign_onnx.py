@@ -28,7 +28,10 @@ PIXEL_RANGES = {
     "normalized_0_1": (0.0, 1.0),
     "normalized_1_1": (0.5, 0.5),
 }
-ASSUMED = "ImageNet normalisation assumed (the file records none; see README, ONNX files from elsewhere)"
+ASSUMED = (
+    "ImageNet normalisation assumed: the file records neither ONNX's Image.NominalPixelRange "
+    "(NominalRange_0_255, Normalized_0_1 or Normalized_1_1) nor compressor's metadata"
+)
 
 
 def foreign_onnx_handle(model: onnx.ModelProto, path: Path) -> ModelHandle:

@@ -20,6 +20,7 @@ from compressor.errors import InputFileError, ModelMismatchError, OptionError, U
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.detection import Detector
+from compressor.models.factory_input import configured_spec
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
@@ -132,10 +133,11 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
         raise InputFileError(f"{spec} raised {type(error).__name__}: {brief(error)}") from error
     if not isinstance(model, nn.Module):
         raise InputFileError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
+    sized = _input_spec(bundle, (224, 224), image_size, image_channels(model), spec)
     return ModelHandle(
         name=spec,
         task="classification",
-        input_spec=_input_spec(bundle, (224, 224), image_size, image_channels(model), spec),
+        input_spec=configured_spec(model, sized, spec),
         class_names=list(bundle.class_names),
         module=model,
         source=spec,
@@ -206,7 +208,7 @@ def check_input_size(handle: ModelHandle) -> ModelHandle:
             handle.module.eval()(
                 *in_model_precision(handle.module, get_task(handle.task).example_inputs(handle.input_spec, 1))
             )
-    except RuntimeError as error:
+    except (RuntimeError, AssertionError, ValueError) as error:  # a user's model may assert its input size
         raise ModelMismatchError(
             f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"
         ) from error

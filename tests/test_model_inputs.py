@@ -1,0 +1,118 @@
+"""How models from elsewhere are fed: a factory's timm-style `pretrained_cfg`, an ONNX file's image metadata,
+and the warning where neither says (a wrong normalisation costs accuracy without any error)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from compressor.cli import app
+from compressor.data import load_dataset
+from compressor.errors import InputFileError, ModelMismatchError
+from compressor.export.foreign_onnx import ASSUMED
+from compressor.export.onnx import read_onnx_handle
+from compressor.models.handle import IMAGENET_MEAN
+from compressor.models.loading import load_model
+
+FACTORIES = """
+from torch import nn
+
+
+def net(channels, num_classes, config):
+    model = nn.Sequential(nn.Conv2d(channels, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, num_classes))
+    model.pretrained_cfg = config
+    return model
+
+
+def vit_like(num_classes=10):  # timm's record for vit_small_patch16_224
+    config = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bicubic", "crop_pct": 0.9}
+    return net(3, num_classes, {**config, "crop_mode": "center", "input_size": (3, 224, 224)})
+
+
+def squashed(num_classes=10):
+    return net(3, num_classes, {"crop_pct": 0.75, "crop_mode": "squash"})
+
+
+def grey(num_classes=10):
+    return net(1, num_classes, {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)})
+
+
+def letterboxed(num_classes=10):
+    return net(3, num_classes, {"crop_pct": 1.0, "crop_mode": "border"})
+
+
+class Strict(nn.Module):
+    def forward(self, x):
+        assert x.shape[-1] == 224, f"input width {x.shape[-1]} is not 224"
+        return x.mean((2, 3))
+
+
+def strict(num_classes=10):
+    return Strict()
+"""
+
+
+@pytest.fixture(scope="module")
+def factories(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("factories") / "models.py"
+    path.write_text(FACTORIES)
+    return path
+
+
+def test_a_factory_model_is_fed_as_its_pretrained_cfg_says(factories: Path) -> None:
+    """As timm's eval transform: 64 / 0.9 -> a 71 short side before the 64 crop, bicubic, mean and std 0.5."""
+    shapes = load_dataset("shapes")
+    spec = load_model(f"{factories}:vit_like", shapes, weights="random").input_spec
+    assert (spec.mean, spec.std, spec.interpolation) == ((0.5,) * 3, (0.5,) * 3, "bicubic")
+    assert spec.image_size == (64, 64) and spec.resize == (71,)  # the data's size: the record's 224 is a default
+    squashed = load_model(f"{factories}:squashed", shapes, weights="random", image_size=(48, 60)).input_spec
+    assert squashed.resize == (64, 80) and squashed.mean == IMAGENET_MEAN
+    assert load_model(f"{factories}:grey", shapes, weights="random").input_spec.mean == (0.449,)
+    with pytest.raises(ModelMismatchError, match="crop_mode 'border' is not reproduced"):
+        load_model(f"{factories}:letterboxed", shapes, weights="random")
+
+
+def test_a_model_asserting_its_input_size_is_refused_in_one_line(factories: Path) -> None:
+    with pytest.raises(ModelMismatchError, match="input width 64 is not 224"):
+        load_model(f"{factories}:strict", load_dataset("shapes"), weights="random")
+
+
+def _zero_one_onnx(path: Path, props: dict[str, str]) -> Path:
+    """A classifier trained on pixels 0-1 (no normalisation), as many exported from elsewhere are."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)).eval()
+    example = (torch.zeros(1, 3, 64, 64),)
+    torch.onnx.export(model, example, str(path), dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    described = onnx.load(str(path))
+    onnx.helper.set_model_props(described, props)
+    onnx.save(described, str(path))
+    return path
+
+
+def test_an_onnx_files_image_metadata_sets_its_normalisation(tmp_path: Path) -> None:
+    ranges = {"NominalRange_0_255": (0.0, 1 / 255), "Normalized_0_1": (0.0, 1.0), "Normalized_1_1": (0.5, 0.5)}
+    for name, (mean, std) in ranges.items():
+        path = _zero_one_onnx(tmp_path / f"{name}.onnx", {"Image.NominalPixelRange": name})
+        handle = read_onnx_handle(path)
+        assert (handle.input_spec.mean, handle.input_spec.std) == ((mean,) * 3, (std,) * 3)
+        assert "assumed" not in handle.metadata
+    with pytest.raises(InputFileError, match="'Bgr8' for a 3-channel input"):
+        read_onnx_handle(_zero_one_onnx(tmp_path / "bgr.onnx", {"Image.BitmapPixelFormat": "Bgr8"}))
+    with pytest.raises(InputFileError, match="NominalRange_16_235"):
+        read_onnx_handle(_zero_one_onnx(tmp_path / "video.onnx", {"Image.NominalPixelRange": "NominalRange_16_235"}))
+
+
+def test_an_assumed_normalisation_is_warned_about_and_noted(tmp_path: Path) -> None:
+    path = _zero_one_onnx(tmp_path / "plain.onnx", {})
+    out = tmp_path / "report.json"
+    args = ["bench", str(path), "--data", "shapes", "--batch-sizes", "1", "--max-samples", "16", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: {ASSUMED}; its outputs are read as the data's classes in order (circle," in result.stderr
+    assert f"input: {ASSUMED}" in json.loads(out.read_text())["notes"]
