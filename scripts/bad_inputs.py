@@ -161,6 +161,18 @@ def _external_data(folder: Path) -> list[str]:
     return ["bench", str(folder / "model" / "model.onnx")]
 
 
+def _imagenet_onnx(folder: Path) -> list[str]:
+    """A classifier with 1,000 outputs, written elsewhere (no compressor metadata)."""
+    weight = numpy_helper.from_array(np.ones((3, 1000), np.float32), "w")
+    image = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])
+    logits = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 1000])
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Flatten", ["p"], ["f"])]
+    nodes.append(helper.make_node("MatMul", ["f", "w"], ["y"]))
+    graph = helper.make_graph(nodes, "g", [image], [logits], [weight])
+    (folder / "imagenet.onnx").write_bytes(helper.make_model(graph).SerializeToString())
+    return ["bench", str(folder / "imagenet.onnx")]
+
+
 _QUANTIZE_RANDOM = ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8"]
 
 
@@ -305,6 +317,12 @@ CASES = [
         _hard_coded_width,
         "--ignore NAME",
         mid_run=True,
+    ),
+    Case(
+        "onnx-other-classes",
+        "an ONNX classifier from elsewhere with 1,000 outputs, on data of 10 classes (it scored 0.0 before)",
+        _imagenet_onnx,
+        "predicts 1000 classes but shapes has 10",
     ),
     Case(
         "four-channel-model",

@@ -83,10 +83,10 @@ def test_a_model_asserting_its_input_size_is_refused_in_one_line(factories: Path
         load_model(f"{factories}:strict", load_dataset("shapes"), weights="random")
 
 
-def _zero_one_onnx(path: Path, props: dict[str, str]) -> Path:
+def _zero_one_onnx(path: Path, props: dict[str, str], classes: int = 10) -> Path:
     """A classifier trained on pixels 0-1 (no normalisation), as many exported from elsewhere are."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)).eval()
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, classes)).eval()
     example = (torch.zeros(1, 3, 64, 64),)
     torch.onnx.export(model, example, str(path), dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}})
     described = onnx.load(str(path))
@@ -116,3 +116,10 @@ def test_an_assumed_normalisation_is_warned_about_and_noted(tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert f"{path}: {ASSUMED}; its outputs are read as the data's classes in order (circle," in result.stderr
     assert f"input: {ASSUMED}" in json.loads(out.read_text())["notes"]
+
+
+def test_an_onnx_classifier_of_other_classes_is_refused(tmp_path: Path) -> None:
+    """Its outputs are read as the data's classes by index: 1,000 ImageNet outputs on 10 classes scored 0.0."""
+    path = _zero_one_onnx(tmp_path / "imagenet.onnx", {}, classes=1000)
+    with pytest.raises(ModelMismatchError, match="predicts 1000 classes but shapes has 10"):
+        load_model(str(path), load_dataset("shapes"))

@@ -271,6 +271,8 @@ def load_model(
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
         handle = _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
+        if handle.task in ("classification", "text"):  # scored by output index: one output per class
+            _check_classes(handle.class_names, bundle, spec)
         if "assumed" in handle.metadata:
             classes = ", ".join(bundle.class_names[:4]) + (", ..." if len(bundle.class_names) > 4 else "")
             order = f"its outputs are read as the data's classes in order ({classes})"
