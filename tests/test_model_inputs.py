@@ -123,3 +123,22 @@ def test_an_onnx_classifier_of_other_classes_is_refused(tmp_path: Path) -> None:
     path = _zero_one_onnx(tmp_path / "imagenet.onnx", {}, classes=1000)
     with pytest.raises(ModelMismatchError, match="predicts 1000 classes but shapes has 10"):
         load_model(str(path), load_dataset("shapes"))
+
+
+def test_a_foreign_file_of_dynamic_size_and_its_own_input_name_is_quantized(tmp_path: Path) -> None:
+    """Its height and width take the data's size (shapes: 64) or --image-size; calibration feeds its own
+    input name (it fed `input`, the name our exports use, and failed)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    path = tmp_path / "dynamic.onnx"
+    axes = {"pixels": {0: "n", 2: "h", 3: "w"}}
+    example = (torch.zeros(1, 3, 32, 32),)
+    torch.onnx.export(model.eval(), example, str(path), dynamo=False, input_names=["pixels"], dynamic_axes=axes)
+    assert load_model(str(path), load_dataset("shapes"), image_size=(40, 40)).input_spec.shape == (3, 40, 40)
+    out = tmp_path / "int8"
+    args = ["quantize", str(path), "--data", "shapes", "--precision", "int8", "--batch-sizes", "1"]
+    result = CliRunner().invoke(app, [*args, "--max-samples", "32", "--calib-samples", "16", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert {row["variant"] for row in report["results"]} == {"baseline", "int8"}
+    assert "input: fed 64x64 images (its input size is dynamic; --image-size sets it)" in report["notes"]

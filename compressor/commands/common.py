@@ -118,7 +118,7 @@ def build_report(
         results=rows,
         notes=[
             f"weights: {handle.weights}",
-            *([f"input: {handle.metadata['assumed']}"] if "assumed" in handle.metadata else []),
+            *(f"input: {handle.metadata[key]}" for key in ("dynamic_size", "assumed") if key in handle.metadata),
             "latency: per batch after warm-up; fps: samples per second over the timed loop",
             "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
             "on CUDA, peak bytes allocated by torch",

@@ -16,6 +16,7 @@ from pathlib import Path
 import onnx
 
 from compressor.errors import InputFileError
+from compressor.export.onnx_graph import fed_inputs
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.precision import onnx_graph_precision
 
@@ -28,15 +29,17 @@ PIXEL_RANGES = {
     "normalized_0_1": (0.0, 1.0),
     "normalized_1_1": (0.5, 0.5),
 }
+DYNAMIC_SIZE_DEFAULT = (224, 224)  # as for a file.py:factory model on data without a size of its own
 ASSUMED = (
     "ImageNet normalisation assumed: the file records neither ONNX's Image.NominalPixelRange "
     "(NominalRange_0_255, Normalized_0_1 or Normalized_1_1) nor compressor's metadata"
 )
 
 
-def foreign_onnx_handle(model: onnx.ModelProto, path: Path) -> ModelHandle:
-    """A foreign classifier: one NCHW float input with static C/H/W, logits out."""
-    graph_inputs = [i for i in model.graph.input if i.name not in {init.name for init in model.graph.initializer}]
+def foreign_onnx_handle(model: onnx.ModelProto, path: Path, image_size: tuple[int, int] | None = None) -> ModelHandle:
+    """A foreign classifier: one NCHW float input with static channels, logits out. Height and width left
+    dynamic take `image_size` (--image-size, or the data's own), else 224x224."""
+    graph_inputs = fed_inputs(model)
     if len(graph_inputs) != 1 or len(model.graph.output) < 1:
         raise InputFileError(
             f"{path}: expected one image input; found {len(graph_inputs)} inputs. "
@@ -46,15 +49,19 @@ def foreign_onnx_handle(model: onnx.ModelProto, path: Path) -> ModelHandle:
     out_dims = [
         d.dim_value if d.HasField("dim_value") else None for d in model.graph.output[0].type.tensor_type.shape.dim
     ]
-    if len(dims) != 4 or None in dims[1:] or len(out_dims) != 2 or not out_dims[1]:
+    if len(dims) != 4 or dims[1] is None or len(out_dims) != 2 or not out_dims[1]:
         raise InputFileError(
-            f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with static "
-            "size; export it with `compress export` to record its input spec."
+            f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with a static channel "
+            "count; export it with `compress export` to record its input spec."
         )
+    metadata = {"precision": onnx_graph_precision(model)}
+    if None in dims[2:]:
+        chosen = image_size or DYNAMIC_SIZE_DEFAULT
+        dims[2:] = [side if side is not None else chosen[axis] for axis, side in enumerate(dims[2:])]
+        metadata["dynamic_size"] = f"fed {dims[2]}x{dims[3]} images (its input size is dynamic; --image-size sets it)"
     spec = InputSpec.image((dims[2], dims[3]), dims[1], str(path))
     props = {prop.key: prop.value for prop in model.metadata_props}
     normalisation = _recorded_normalisation(props, spec, path)
-    metadata = {"precision": onnx_graph_precision(model)}
     if normalisation is None:
         metadata["assumed"] = ASSUMED
     else:

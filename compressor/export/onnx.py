@@ -21,6 +21,7 @@ import torch
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.export.export_cache import ExportCache, export_key
 from compressor.export.foreign_onnx import foreign_onnx_handle
+from compressor.export.onnx_graph import fed_inputs
 from compressor.footprint import METADATA_FIELD, torch_footprint
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
@@ -220,8 +221,9 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise InputFileError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing")
 
 
-def read_onnx_handle(path: str | Path) -> ModelHandle:
-    """An ONNX file as a handle: our metadata when present, otherwise what the graph itself says."""
+def read_onnx_handle(path: str | Path, image_size: tuple[int, int] | None = None) -> ModelHandle:
+    """An ONNX file as a handle: our metadata when present, otherwise what the graph itself says (a dynamic
+    height and width taking `image_size`)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"ONNX file not found: {path}")
@@ -245,14 +247,12 @@ def read_onnx_handle(path: str | Path) -> ModelHandle:
             weights=meta.get("weights", ""),
             metadata=meta,
         )
-    return foreign_onnx_handle(model, path)
+    return foreign_onnx_handle(model, path, image_size)
 
 
 def static_batch_size(path: Path) -> int | None:
     """The batch size an ONNX graph is fixed to (a Jetson bundle's, many downloaded files'), or None
     when its batch axis is dynamic."""
-    model = onnx.load(str(path), load_external_data=False)
-    initializers = {tensor.name for tensor in model.graph.initializer}
-    graph_input = next((i for i in model.graph.input if i.name not in initializers), None)
-    dims = list(graph_input.type.tensor_type.shape.dim) if graph_input is not None else []
+    fed = fed_inputs(onnx.load(str(path), load_external_data=False))
+    dims = list(fed[0].type.tensor_type.shape.dim) if fed else []
     return int(dims[0].dim_value) if dims and dims[0].HasField("dim_value") and dims[0].dim_value > 0 else None

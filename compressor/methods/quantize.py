@@ -22,6 +22,7 @@ from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import METADATA_KEY
+from compressor.export.onnx_graph import fed_inputs
 from compressor.fsutil import atomic_path
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
@@ -202,7 +203,8 @@ def quantize_onnx_int8(
     if batchnorms:
         info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
-    reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, list(task.input_names))
+    fed = [value.name for value in fed_inputs(onnx.load(str(preprocessed), load_external_data=False))]
+    reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, fed)  # a foreign file's names
     cache, concats = None, 0  # dynamic int8 computes activation ranges at run time
     if method == "static":
         # onnxruntime's entropy search is slow Python (0.7 s per tensor measured on 2 cores) and silent

@@ -25,7 +25,7 @@ from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
-from compressor.progress import warn
+from compressor.progress import info, warn
 from compressor.runtime.torch_runner import in_model_precision
 from compressor.tasks import get_task
 
@@ -215,6 +215,16 @@ def check_input_size(handle: ModelHandle) -> ModelHandle:
     return handle
 
 
+def _warn_of_assumptions(handle: ModelHandle, bundle: DatasetBundle) -> None:
+    """What a file from elsewhere does not say, and is chosen for it, said once as it is loaded."""
+    if "dynamic_size" in handle.metadata:
+        info(f"{handle.source}: {handle.metadata['dynamic_size']}")
+    if "assumed" in handle.metadata:
+        classes = ", ".join(bundle.class_names[:4]) + (", ..." if len(bundle.class_names) > 4 else "")
+        order = f"its outputs are read as the data's classes in order ({classes})"
+        warn(f"{handle.source}: {handle.metadata['assumed']}; {order}")
+
+
 def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None) -> ModelHandle:
     """A model file (checkpoint, ONNX, model directory) runs at the input size it records: the one it was
     trained or exported at, which may also have shaped it (a stride, a static graph). --image-size was
@@ -270,13 +280,11 @@ def load_model(
     if spec.endswith(".onnx"):
         if weights is not None:
             raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-        handle = _recorded_size_kept(check_task_fits(read_onnx_handle(spec), bundle), image_size)
+        handle = read_onnx_handle(spec, image_size or bundle.native_size)
+        handle = _recorded_size_kept(check_task_fits(handle, bundle), image_size)
         if handle.task in ("classification", "text"):  # scored by output index: one output per class
             _check_classes(handle.class_names, bundle, spec)
-        if "assumed" in handle.metadata:
-            classes = ", ".join(bundle.class_names[:4]) + (", ..." if len(bundle.class_names) > 4 else "")
-            order = f"its outputs are read as the data's classes in order ({classes})"
-            warn(f"{spec}: {handle.metadata['assumed']}; {order}")
+        _warn_of_assumptions(handle, bundle)
         return handle
     if is_file_factory(spec):
         if is_pretrained_request(weights):
