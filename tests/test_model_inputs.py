@@ -142,3 +142,19 @@ def test_a_foreign_file_of_dynamic_size_and_its_own_input_name_is_quantized(tmp_
     report = json.loads((out / "report.json").read_text())
     assert {row["variant"] for row in report["results"]} == {"baseline", "int8"}
     assert "input: fed 64x64 images (its input size is dynamic; --image-size sets it)" in report["notes"]
+
+
+def test_a_foreign_file_of_batch_one_at_opset_11_is_quantized(tmp_path: Path) -> None:
+    """Many downloaded files: calibration fed batches of 16 to its batch-1 graph (an internal error), and
+    int8 written into opset 11 (per-channel DequantizeLinear takes an axis from 13 on) did not load."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+    path = tmp_path / "old.onnx"
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, opset_version=11)
+    out = tmp_path / "int8"
+    args = ["quantize", str(path), "--data", "shapes", "--precision", "int8", "--batch-sizes", "1"]
+    result = CliRunner().invoke(app, [*args, "--max-samples", "32", "--calib-samples", "16", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    int8 = onnx.load(str(out / "model.int8.onnx"))
+    assert any(node.op_type == "DequantizeLinear" for node in int8.graph.node)
+    assert next(entry.version for entry in int8.opset_import if entry.domain in ("", "ai.onnx")) >= 13

@@ -17,9 +17,14 @@ CALIBRATION_BATCH = 16
 class DatasetCalibrationReader(CalibrationDataReader):
     """Feeds prepared batches (the model's own normalisation) one by one; `rewind` starts over for another pass."""
 
-    def __init__(self, dataset: Dataset, task: Task, spec: InputSpec, input_names: list[str]) -> None:
+    def __init__(
+        self, dataset: Dataset, task: Task, spec: InputSpec, input_names: list[str], batch_size: int | None = None
+    ) -> None:
+        """`batch_size`: the one a graph with a static batch axis takes (a file from elsewhere), whole
+        batches only; otherwise the task's fixed batch or CALIBRATION_BATCH."""
         self.dataset, self.task, self.spec, self.input_names = dataset, task, spec, input_names
-        self.batch_size = task.fixed_batch_size or CALIBRATION_BATCH
+        self.static_batch = batch_size is not None
+        self.batch_size = batch_size or task.fixed_batch_size or CALIBRATION_BATCH
         self._batches: Iterator[dict[str, np.ndarray]] = iter(())
         self.rewind()
 
@@ -29,6 +34,7 @@ class DatasetCalibrationReader(CalibrationDataReader):
             batch_size=self.batch_size,
             shuffle=False,
             collate_fn=self.task.collate,
+            drop_last=self.static_batch,
         )
         for batch in loader:
             inputs, _ = self.task.prepare_batch(batch, self.spec)
@@ -41,4 +47,5 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self._batches = self._generate()
 
     def __len__(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)  # type: ignore[arg-type]
+        samples = len(self.dataset)  # type: ignore[arg-type]
+        return samples // self.batch_size if self.static_batch else -(-samples // self.batch_size)

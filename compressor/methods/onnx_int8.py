@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -45,6 +46,7 @@ CALIBRATION_METHODS = {
 QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 # Dynamic quantization pays off on the weight-heavy products of Transformers and nowhere else.
 DYNAMIC_OP_TYPES = ("MatMul", "Gemm")
+QUANTIZATION_OPSET = 13  # DequantizeLinear's per-channel axis
 # Kernels that compute on integers themselves (dynamic int8 and onnxruntime's QOperator form).
 INTEGER_OP_TYPES = ("MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul", "QLinearConv", "QLinearMatMul")
 
@@ -103,6 +105,7 @@ def preprocess(source: Path, target: Path) -> None:
     model (a full copy of the weights) into the working directory, so it runs inside a scratch folder.
     """
     source, target = source.resolve(), target.resolve()
+    source = _with_quantization_opset(source, target)
     with _quiet():
         try:
             with tempfile.TemporaryDirectory(prefix="compressor-shape-infer-") as scratch, _inside(Path(scratch)):
@@ -112,6 +115,24 @@ def preprocess(source: Path, target: Path) -> None:
                 quant_pre_process(str(source), str(target), skip_symbolic_shape=True)
             except Exception as error:  # noqa: BLE001
                 raise ExportError(f"onnxruntime's quantization pre-processing failed: {brief(error)}") from error
+
+
+def _with_quantization_opset(source: Path, target: Path) -> Path:
+    """`source`, or where its opset is older than per-channel int8 needs (a file from elsewhere, exported at
+    opset 11), a copy beside `target` converted by ONNX's version converter: onnxruntime writes per-channel
+    DequantizeLinear nodes, which take an axis from opset 13 on, into any graph, and the result would not load."""
+    model = onnx.load(str(source))
+    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if opset is None or opset >= QUANTIZATION_OPSET:
+        return source
+    try:
+        converted = version_converter.convert_version(model, QUANTIZATION_OPSET)
+    except Exception as error:  # noqa: BLE001  (the converter raises its own types per operator)
+        message = f"opset {opset} could not be converted to {QUANTIZATION_OPSET} for int8: {brief(error)}"
+        raise ExportError(message) from error
+    upgraded = target.with_name(f"{target.stem}.opset{QUANTIZATION_OPSET}.onnx")
+    onnx.save(converted, str(upgraded))
+    return upgraded
 
 
 def node_names(model_path: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError
 from compressor.evaluate import evaluate
-from compressor.export.onnx import METADATA_KEY
+from compressor.export.onnx import METADATA_KEY, static_batch_size
 from compressor.export.onnx_graph import fed_inputs
 from compressor.fsutil import atomic_path
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
@@ -204,7 +204,10 @@ def quantize_onnx_int8(
         info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
     fed = [value.name for value in fed_inputs(onnx.load(str(preprocessed), load_external_data=False))]
-    reader = DatasetCalibrationReader(calibration_set, task, baseline.input_spec, fed)  # a foreign file's names
+    # A file from elsewhere: its own input names, and its batch size where the graph fixes one.
+    reader = DatasetCalibrationReader(
+        calibration_set, task, baseline.input_spec, fed, static_batch_size(baseline.onnx_path)
+    )
     cache, concats = None, 0  # dynamic int8 computes activation ranges at run time
     if method == "static":
         # onnxruntime's entropy search is slow Python (0.7 s per tensor measured on 2 cores) and silent
