@@ -161,6 +161,11 @@ def _external_data(folder: Path) -> list[str]:
     return ["bench", str(folder / "model" / "model.onnx")]
 
 
+def _torchscript(folder: Path) -> list[str]:
+    torch.jit.script(tiny_cnn(10)).save(str(folder / "scripted.pt"))
+    return ["bench", str(folder / "scripted.pt")]
+
+
 def _imagenet_onnx(folder: Path) -> list[str]:
     """A classifier with 1,000 outputs, written elsewhere (no compressor metadata)."""
     weight = numpy_helper.from_array(np.ones((3, 1000), np.float32), "w")
@@ -323,6 +328,12 @@ CASES = [
         "an ONNX classifier from elsewhere with 1,000 outputs, on data of 10 classes (it scored 0.0 before)",
         _imagenet_onnx,
         "predicts 1000 classes but shapes has 10",
+    ),
+    Case(
+        "torchscript-archive",
+        "a TorchScript archive (torch.jit.save; it was called truncated or corrupt)",
+        _torchscript,
+        "is a TorchScript archive",
     ),
     Case(
         "four-channel-model",

@@ -158,3 +158,26 @@ def test_a_foreign_file_of_batch_one_at_opset_11_is_quantized(tmp_path: Path) ->
     int8 = onnx.load(str(out / "model.int8.onnx"))
     assert any(node.op_type == "DequantizeLinear" for node in int8.graph.node)
     assert next(entry.version for entry in int8.opset_import if entry.domain in ("", "ai.onnx")) >= 13
+
+
+def test_a_whole_pickled_model_is_its_own_architecture(tmp_path: Path) -> None:
+    """`torch.save(model)`, trusted: pruned like a factory's model, saved without pickle, reloaded onto it.
+    Before, its weights were kept and its architecture asked for ("a plain state_dict")."""
+    from compressor.models.zoo import tiny_cnn
+
+    whole, other = tmp_path / "whole.pt", tmp_path / "yolo_style.pt"
+    torch.save(tiny_cnn(10), whole)
+    torch.save({"model": tiny_cnn(1000).half(), "epoch": 3}, other)  # a training script's layout, half precision
+    cli, out = CliRunner(), tmp_path / "pruned"
+    options = ["--data", "shapes", "--batch-sizes", "1", "--max-samples", "32"]
+    pruning = ["--structured", "--sparsity", "0.5", "--finetune-epochs", "0", "-o", str(out)]
+    result = cli.invoke(app, ["--trust-checkpoint", "prune", str(whole), *options, *pruning])
+    assert result.exit_code == 0, result.output
+    pruned = out / "model.pruned.pt"
+    refused = cli.invoke(app, ["bench", str(pruned), *options])
+    assert refused.exit_code == 2
+    assert f"compress --trust-checkpoint bench {whole} --weights {pruned}" in refused.stderr
+    reloaded = cli.invoke(app, ["--trust-checkpoint", "bench", str(whole), "--weights", str(pruned), *options])
+    assert reloaded.exit_code == 0, reloaded.output
+    wrong = cli.invoke(app, ["--trust-checkpoint", "bench", str(other), *options])
+    assert wrong.exit_code == 2 and "gives outputs of shape (1, 1000) for one image" in wrong.stderr

@@ -34,6 +34,7 @@ class Checkpoint:
 
     state_dict: dict[str, torch.Tensor]
     description: dict[str, Any] | None  # None for a plain state_dict
+    module: torch.nn.Module | None = None  # a whole pickled model, read only with --trust-checkpoint
 
     @property
     def is_described(self) -> bool:
@@ -62,6 +63,12 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise InputFileError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
+    if _is_torchscript(path):  # TorchScript modules take no forward hooks: not counted, pruned or distilled
+        raise InputFileError(
+            f"{path} is a TorchScript archive; compressor works on the Python model: pass the code that builds it "
+            "as file.py:factory with its state_dict as --weights, or its ONNX export "
+            "(torch.onnx.export(torch.jit.load(path), example, 'model.onnx', dynamo=False)) to bench and quantize"
+        )
     try:
         with warnings.catch_warnings():  # torch warns about the pickle protocol of files it then refuses
             warnings.simplefilter("ignore", UserWarning)
@@ -79,9 +86,27 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         raise InputFileError(message) from error
     except Exception as error:  # a trusted pickle can fail in any way its own code does
         raise InputFileError(f"{path} could not be unpickled: {brief(error)}") from error
-    if isinstance(payload, torch.nn.Module):  # a trusted, whole pickled model: its weights are what we keep
-        payload = payload.state_dict()
+    module = _pickled_model(payload)
+    if module is not None:  # a trusted, whole pickled model: it is its own architecture
+        module = module.float()
+        return Checkpoint(module.state_dict(), None, module)
     return _from_payload(path, payload)
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A `torch.jit.save` archive: a zip holding the model's TorchScript code beside its weights."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/")[1:2] == ["code"] for name in archive.namelist())
+
+
+def _pickled_model(payload: Any) -> torch.nn.Module | None:
+    """The model in a trusted pickle: the payload itself (`torch.save(model)`) or its "model" entry, as
+    training scripts such as YOLOv5's save it beside the optimizer state (sometimes in half precision)."""
+    if isinstance(payload, dict):
+        payload = payload.get("ema") or payload.get("model")
+    return payload if isinstance(payload, torch.nn.Module) else None
 
 
 def _read_safetensors(path: Path) -> Checkpoint:

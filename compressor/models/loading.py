@@ -26,7 +26,7 @@ from compressor.models.pretrained import is_pretrained_request, load_pretrained,
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
 from compressor.progress import info, warn
-from compressor.runtime.torch_runner import in_model_precision
+from compressor.runtime.torch_runner import in_model_precision, output_list
 from compressor.tasks import get_task
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
@@ -133,30 +133,52 @@ def _load_file_factory(spec: str, bundle: DatasetBundle, image_size: tuple[int, 
         raise InputFileError(f"{spec} raised {type(error).__name__}: {brief(error)}") from error
     if not isinstance(model, nn.Module):
         raise InputFileError(f"{spec} returned {type(model).__name__}, not a torch.nn.Module")
-    sized = _input_spec(bundle, (224, 224), image_size, image_channels(model), spec)
+    return _user_model(spec, model, bundle, image_size, RANDOM_WEIGHTS)
+
+
+def _user_model(
+    name: str, model: nn.Module, bundle: DatasetBundle, image_size: tuple[int, int] | None, weights: str
+) -> ModelHandle:
+    """A user's image classifier (a factory's, or a whole pickled one): fed as its `pretrained_cfg` says,
+    else with ImageNet's normalisation, at the size asked, the data's own, or 224."""
+    sized = _input_spec(bundle, (224, 224), image_size, image_channels(model), name)
     return ModelHandle(
-        name=spec,
+        name=name,
         task="classification",
-        input_spec=configured_spec(model, sized, spec),
+        input_spec=configured_spec(model, sized, name),
         class_names=list(bundle.class_names),
         module=model,
-        source=spec,
-        weights=RANDOM_WEIGHTS,
+        source=name,
+        weights=weights,
     )
 
 
-def _load_described_checkpoint(path: Path, bundle: DatasetBundle | None) -> ModelHandle:
-    checkpoint = read_checkpoint(path)
+def _check_output_width(handle: ModelHandle, bundle: DatasetBundle) -> None:
+    """A model built elsewhere answers in its own classes; scored by index, they must be the data's."""
+    assert handle.module is not None
+    with torch.no_grad():
+        example = in_model_precision(handle.module, get_task(handle.task).example_inputs(handle.input_spec, 1))
+        logits = output_list(handle.module(*example))[0]
+    if logits.dim() != 2 or logits.shape[1] != bundle.num_classes:
+        raise ModelMismatchError(
+            f"{handle.name} gives outputs of shape {tuple(logits.shape)} for one image; a classifier of "
+            f"{bundle.name}'s {bundle.num_classes} classes gives (1, {bundle.num_classes})"
+        )
+
+
+def _load_described_checkpoint(path: Path, checkpoint: Checkpoint, bundle: DatasetBundle | None) -> ModelHandle:
     if checkpoint.description is None:
         raise InputFileError(
             f"{path} is a plain state_dict with no architecture recorded; pass it with --weights "
             f"to the model it belongs to (e.g. `compress bench mobilenet_v2 --weights {path}`)"
         )
     description = checkpoint.description
-    if is_file_factory(description["name"]):
+    pickled = Path(description["name"]).suffix in CHECKPOINT_SUFFIXES  # a whole pickled model's derivative
+    if is_file_factory(description["name"]) or pickled:
+        trust = "--trust-checkpoint " if pickled else ""
         raise InputFileError(
-            f"{path} holds a model built by {description['name']}; load it with "
-            f"`--weights {path}` on that factory (e.g. `compress bench {description['name']} --weights {path}`)"
+            f"{path} holds a model built by {description['name']}; load it with `--weights {path}` on that "
+            f"source (e.g. `compress {trust}bench {description['name']} --weights {path}`)"
         )
     entry = get_entry(description["name"])
     _check_classes(description["class_names"], bundle, str(path))
@@ -295,9 +317,14 @@ def load_model(
     if path.suffix in CHECKPOINT_SUFFIXES or path.is_file():
         if not path.is_file():
             raise InputFileError(f"model file not found: {path}")
+        checkpoint = read_checkpoint(path)
+        if checkpoint.module is not None:  # a whole pickled model (--trust-checkpoint): like a factory's
+            handle = _checked(_user_model(str(path), checkpoint.module, bundle, image_size, str(path)), bundle)
+            _check_output_width(handle, bundle)
+            return handle if weights is None else _weights_into(handle, weights, bundle)
         if weights is not None:
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
-        return _recorded_size_kept(_checked(_load_described_checkpoint(path, bundle), bundle), image_size)
+        return _recorded_size_kept(_checked(_load_described_checkpoint(path, checkpoint, bundle), bundle), image_size)
     if path.is_dir():
         if weights is not None:
             raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
