@@ -181,3 +181,24 @@ def test_a_whole_pickled_model_is_its_own_architecture(tmp_path: Path) -> None:
     assert reloaded.exit_code == 0, reloaded.output
     wrong = cli.invoke(app, ["--trust-checkpoint", "bench", str(other), *options])
     assert wrong.exit_code == 2 and "gives outputs of shape (1, 1000) for one image" in wrong.stderr
+
+
+def test_an_onnx_file_from_elsewhere_becomes_a_jetson_bundle(tmp_path: Path) -> None:
+    """Deployment is what such a file is for: it was refused ("export needs a torch model"). Its opset 20
+    (torch's exporter default) comes down to 17, which JetPack 5's TensorRT 8.5 parses too."""
+    path = _zero_one_onnx(tmp_path / "zero_one.onnx", {"Image.NominalPixelRange": "Normalized_0_1"})
+    out = tmp_path / "bundle"
+    args = ["export", str(path), "--data", "shapes", "--format", "jetson", "--precision", "int8"]
+    result = CliRunner().invoke(app, [*args, "--max-samples", "64", "--calib-samples", "16", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["opset"] == 17 and manifest["inputs"][0]["name"] == "x"
+    assert manifest["preprocessing"]["mean"] == [0.0] * 3 and manifest["preprocessing"]["std"] == [1.0] * 3
+    assert any(node.op_type == "QuantizeLinear" for node in onnx.load(str(out / "model.onnx")).graph.node)
+    static = tmp_path / "static.onnx"  # exported without dynamic axes: batch 1 only
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)).eval()
+    torch.onnx.export(model, (torch.zeros(1, 3, 64, 64),), str(static), dynamo=False)
+    options = ["--data", "shapes", "--format", "jetson", "--precision", "fp16", "--batch-size", "4"]
+    refused = CliRunner().invoke(app, ["export", str(static), *options, "-o", str(tmp_path / "b4")])
+    assert refused.exit_code == 2 and "takes batches of 1 only; pass --batch-size 1" in refused.stderr
+    assert not (tmp_path / "b4").exists()

@@ -10,13 +10,21 @@ import types
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
 from compressor import api
 from compressor.cli import app
-from compressor.export.tensorrt import BatchProfile, build_engine, metadata_path, profile_shapes, uses_strong_typing
+from compressor.export.tensorrt import (
+    BatchProfile,
+    build_engine,
+    metadata_path,
+    profile_shapes,
+    sha256_of,
+    uses_strong_typing,
+)
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
@@ -195,3 +203,18 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
 def test_bench_on_cuda_has_tensorrt_rows() -> None:
     report = api.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
     assert {(r.backend, r.precision) for r in report.results} >= {("tensorrt", "fp32"), ("tensorrt", "fp16")}
+
+
+def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: _Recorder, tmp_path: Path) -> None:
+    """The file as it is, under its own input name, framed as its ONNX image metadata says (it was refused)."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    model.append(torch.nn.Linear(4, 10))
+    path = tmp_path / "theirs.onnx"
+    example = (torch.zeros(1, 3, 64, 64),)
+    torch.onnx.export(model.eval(), example, str(path), dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    described = onnx.load(str(path))
+    onnx.helper.set_model_props(described, {"Image.NominalPixelRange": "Normalized_1_1"})
+    onnx.save(described, str(path))
+    record = api.export_tensorrt(str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4))
+    assert ("shape", "x", [1, 3, 64, 64], [1, 3, 64, 64], [4, 3, 64, 64]) in recorder.calls
+    assert record.extra["preprocessing"]["mean"] == [0.5] * 3 and record.onnx_sha256 == sha256_of(path)

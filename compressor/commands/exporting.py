@@ -13,12 +13,13 @@ from compressor.commands.common import (
     refuse_earlier_results,
     refuse_existing_file,
 )
-from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split
+from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.errors import OptionError, UnknownNameError
 from compressor.export.engines import engine_from_onnx
 from compressor.export.jetson import (
     JETSON_OPSET,
     JetsonManifest,
+    bundle_source,
     calibration_record,
     check_jetson_options,
     make_static,
@@ -26,12 +27,15 @@ from compressor.export.jetson import (
     write_bundle_files,
 )
 from compressor.export.onnx import ParityResult, export_onnx
+from compressor.export.onnx_graph import fed_input_names
 from compressor.export.preprocessing import IMAGE_TASKS, preprocessing
 from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
 from compressor.models.handle import ModelHandle
+from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
+from compressor.models.precision import require_full_precision
 from compressor.progress import info
 from compressor.tasks import get_task
 
@@ -42,6 +46,27 @@ def _export_source(
     """The dataset and the torch model to export; with `raw_pixels`, taking pixels 0-255 (`pixel_input`)."""
     bundle, handle = load_torch_model(model, data, weights, image_size, purpose)
     return bundle, with_pixel_input(handle) if raw_pixels else handle
+
+
+def _engine_source(
+    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str, raw_pixels: bool
+) -> tuple[DatasetBundle, ModelHandle]:
+    """The dataset and the model an engine or a bundle is built from: a torch model, or an ONNX file as it is
+    (one from elsewhere too: TensorRT and the board take ONNX; there is nothing to export)."""
+    if not model.endswith(".onnx"):
+        return _export_source(model, data, weights, image_size, purpose, raw_pixels)
+    if raw_pixels:
+        raise OptionError("--raw-pixels moves a torch model's normalisation into it; an .onnx file is used as it is")
+    bundle = load_dataset(data)
+    return bundle, load_model(model, bundle, weights=weights, image_size=image_size)
+
+
+def _float_onnx(handle: ModelHandle, bundle: DatasetBundle, target: Path, **options: int) -> ModelHandle:
+    """The float ONNX an engine or bundle starts from: the torch model exported (parity-checked), or the file."""
+    if handle.onnx_path is not None:
+        require_full_precision(handle, "an engine or bundle's int8 or fp16 build")
+        return handle
+    return export_onnx(handle, target, parity_inputs=parity_batch(handle, bundle), **options)[0]
 
 
 def export(
@@ -84,8 +109,8 @@ def export_tensorrt(
     refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    bundle, handle = _export_source(model, data, weights, image_size, "TensorRT export", raw_pixels)
-    onnx_handle, _ = export_onnx(handle, output.with_suffix(".onnx"), parity_inputs=parity_batch(handle, bundle))
+    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", raw_pixels)
+    onnx_handle = _float_onnx(handle, bundle, output.with_suffix(".onnx"))
     with tempfile.TemporaryDirectory(prefix="compressor-tensorrt-") as scratch:
         if precision == "int8":
             onnx_handle, _ = tensorrt_int8(onnx_handle, bundle, int8, output.with_suffix(".int8.onnx"), Path(scratch))
@@ -121,7 +146,7 @@ def export_jetson(
     check_jetson_options(precision, jetpack, batch_size)
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
-    bundle, handle = _export_source(model, data, weights, image_size, "a Jetson bundle", raw_pixels)
+    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", raw_pixels)
     if handle.task not in IMAGE_TASKS:
         raise OptionError(
             f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
@@ -130,14 +155,13 @@ def export_jetson(
     task = get_task(handle.task)
     with tempfile.TemporaryDirectory(prefix="compressor-jetson-") as scratch:
         work = Path(scratch)
-        fp32, _ = export_onnx(
-            handle, work / "fp32.onnx", parity_inputs=parity_batch(handle, bundle), opset=JETSON_OPSET
-        )
+        fp32 = bundle_source(_float_onnx(handle, bundle, work / "fp32.onnx", opset=JETSON_OPSET), batch_size, work)
         source, calibration = fp32, None
         if precision == "int8":
             source, request = tensorrt_int8(fp32, bundle, int8, work / "int8.onnx", work)
             calibration_set = calibration_split(bundle, handle.input_spec, request.calib_samples)
-            reader = DatasetCalibrationReader(calibration_set, task, handle.input_spec, list(task.input_names))
+            names = fed_input_names(fp32.onnx_path)  # type: ignore[arg-type]
+            reader = DatasetCalibrationReader(calibration_set, task, handle.input_spec, names)
             calibration = calibration_record(bundle, reader, len(calibration_set), request.calibration)  # type: ignore[arg-type]
         assert source.onnx_path is not None
         static = make_static(source.onnx_path, output_dir / "model.onnx", batch_size, handle.input_spec.shape)

@@ -9,6 +9,7 @@ device. Shapes are static and the opset one JetPack's TensorRT parses.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from importlib import resources
@@ -16,17 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import onnx
+from onnx import version_converter
 from pydantic import BaseModel
 
 from compressor import __version__
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.errors import OptionError
+from compressor.errors import OptionError, brief
 from compressor.evaluate import evaluate
+from compressor.export.onnx import static_batch_size
+from compressor.export.onnx_graph import onnx_opset
 from compressor.export.preprocessing import Preprocessing, preprocessing
 from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
 from compressor.fsutil import atomic_path, write_text_atomic
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.models.handle import ModelHandle
+from compressor.progress import warn
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
@@ -90,6 +95,32 @@ def check_jetson_options(precision: str, jetpack: str, batch_size: int) -> None:
         raise OptionError(f"unknown JetPack {jetpack!r}; known: {', '.join(JETPACK_TENSORRT)}")
     if batch_size < 1:
         raise OptionError(f"--batch-size must be at least 1, got {batch_size}")
+
+
+def bundle_source(fp32: ModelHandle, batch_size: int, work: Path) -> ModelHandle:
+    """An ONNX file from elsewhere, as the bundle takes it: its fixed batch must be the bundle's, and a newer
+    opset than JETSON_OPSET is converted down to it where ONNX's converter can (else kept, with a warning)."""
+    assert fp32.onnx_path is not None
+    fixed = static_batch_size(fp32.onnx_path)
+    if fixed is not None and fixed != batch_size:
+        raise OptionError(f"{fp32.onnx_path} takes batches of {fixed} only; pass --batch-size {fixed}")
+    model = onnx.load(str(fp32.onnx_path))
+    opset = onnx_opset(model) or JETSON_OPSET
+    if opset <= JETSON_OPSET:
+        return fp32
+    try:
+        converted = version_converter.convert_version(model, JETSON_OPSET)
+        onnx.checker.check_model(converted)
+    except Exception as error:  # noqa: BLE001  (the converter raises its own types per operator)
+        warn(
+            f"{fp32.onnx_path} stays at opset {opset}: converting it to {JETSON_OPSET}, which TensorRT 8.5 and 10.3 "
+            f"parse alike, failed ({brief(error, 100)}); check it with trtexec on the board, or export it at "
+            f"opset {JETSON_OPSET}"
+        )
+        return fp32
+    target = work / f"source.opset{JETSON_OPSET}.onnx"
+    onnx.save(converted, str(target))
+    return dataclasses.replace(fp32, onnx_path=target)
 
 
 def make_static(source: Path, target: Path, batch_size: int, spec_shape: tuple[int, ...]) -> onnx.ModelProto:
@@ -156,7 +187,7 @@ def write_bundle_files(
         tensorrt=JETPACK_TENSORRT[jetpack],
         onnx="model.onnx",
         onnx_sha256=sha256_of(output_dir / "model.onnx"),
-        opset=next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")),
+        opset=onnx_opset(model),
         batch_size=batch_size,
         inputs=_tensor_specs([v for v in model.graph.input if v.name not in initializers]),
         outputs=_tensor_specs(model.graph.output),

@@ -21,7 +21,7 @@ import torch
 from compressor.errors import ExportError, InputFileError, brief
 from compressor.export.export_cache import ExportCache, export_key
 from compressor.export.foreign_onnx import foreign_onnx_handle
-from compressor.export.onnx_graph import fed_inputs
+from compressor.export.onnx_graph import fed_inputs, onnx_opset
 from compressor.footprint import METADATA_FIELD, torch_footprint
 from compressor.fsutil import atomic_path
 from compressor.models.handle import InputSpec, ModelHandle
@@ -128,8 +128,7 @@ def _export_once(module: torch.nn.Module, inputs: list[torch.Tensor], target: Pa
 
 def _default_opset(path: Path) -> int | None:
     """The ai.onnx opset a file declares (the dynamo exporter writes 18 even when asked for 17)."""
-    model = onnx.load(str(path), load_external_data=False)
-    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    return onnx_opset(onnx.load(str(path), load_external_data=False))
 
 
 def run_in_chunks(runner: Runner, inputs: list[torch.Tensor], chunk: int | None) -> list[torch.Tensor]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import onnx
 
 
@@ -9,3 +11,13 @@ def fed_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     """The graph inputs a caller feeds, in order: older exporters list the weights among them too."""
     initializers = {tensor.name for tensor in model.graph.initializer}
     return [value for value in model.graph.input if value.name not in initializers]
+
+
+def onnx_opset(model: onnx.ModelProto) -> int | None:
+    """The ai.onnx opset the model declares (None if it imports none)."""
+    return next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+
+
+def fed_input_names(path: Path) -> list[str]:
+    """The names a caller feeds the ONNX file at `path` by (a file from elsewhere has its own)."""
+    return [value.name for value in fed_inputs(onnx.load(str(path), load_external_data=False))]

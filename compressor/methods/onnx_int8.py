@@ -34,6 +34,7 @@ from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, l
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
+from compressor.export.onnx_graph import onnx_opset
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES
 from compressor.methods.shared_dequantization import share_dequantization
@@ -122,7 +123,7 @@ def _with_quantization_opset(source: Path, target: Path) -> Path:
     opset 11), a copy beside `target` converted by ONNX's version converter: onnxruntime writes per-channel
     DequantizeLinear nodes, which take an axis from opset 13 on, into any graph, and the result would not load."""
     model = onnx.load(str(source))
-    opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
+    opset = onnx_opset(model)
     if opset is None or opset >= QUANTIZATION_OPSET:
         return source
     try:

@@ -22,7 +22,7 @@ from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import METADATA_KEY, static_batch_size
-from compressor.export.onnx_graph import fed_inputs
+from compressor.export.onnx_graph import fed_input_names
 from compressor.fsutil import atomic_path
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
@@ -203,7 +203,7 @@ def quantize_onnx_int8(
     if batchnorms:
         info(f"int8: {batchnorms} BatchNormalization(s) no convolution absorbs, quantized as 1x1 depthwise Convs")
     calibration_set = calibration_split(bundle, baseline.input_spec, request.calib_samples)
-    fed = [value.name for value in fed_inputs(onnx.load(str(preprocessed), load_external_data=False))]
+    fed = fed_input_names(preprocessed)
     # A file from elsewhere: its own input names, and its batch size where the graph fixes one.
     reader = DatasetCalibrationReader(
         calibration_set, task, baseline.input_spec, fed, static_batch_size(baseline.onnx_path)
