@@ -161,6 +161,19 @@ def _external_data(folder: Path) -> list[str]:
     return ["bench", str(folder / "model" / "model.onnx")]
 
 
+def _nhwc_onnx(folder: Path) -> list[str]:
+    """A Keras classifier as tf2onnx writes it by default: images channels-last."""
+    weight = numpy_helper.from_array(np.ones((3, 10), np.float32), "w")
+    image = helper.make_tensor_value_info("input_1", TensorProto.FLOAT, ["n", 64, 64, 3])
+    logits = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])
+    nodes = [helper.make_node("ReduceMean", ["input_1"], ["m"], axes=[1, 2], keepdims=0)]
+    nodes.append(helper.make_node("MatMul", ["m", "w"], ["y"]))
+    graph = helper.make_graph(nodes, "g", [image], [logits], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    (folder / "keras.onnx").write_bytes(model.SerializeToString())
+    return ["bench", str(folder / "keras.onnx")]
+
+
 def _torchscript(folder: Path) -> list[str]:
     torch.jit.script(tiny_cnn(10)).save(str(folder / "scripted.pt"))
     return ["bench", str(folder / "scripted.pt")]
@@ -328,6 +341,12 @@ CASES = [
         "an ONNX classifier from elsewhere with 1,000 outputs, on data of 10 classes (it scored 0.0 before)",
         _imagenet_onnx,
         "predicts 1000 classes but shapes has 10",
+    ),
+    Case(
+        "onnx-channels-last",
+        "an ONNX file taking NHWC images (tf2onnx's default for Keras models)",
+        _nhwc_onnx,
+        "--inputs-as-nchw input_1",
     ),
     Case(
         "torchscript-archive",

@@ -54,6 +54,11 @@ def foreign_onnx_handle(model: onnx.ModelProto, path: Path, image_size: tuple[in
             f"{path}: input shape {dims} / output {out_dims} is not an NCHW classifier with a static channel "
             "count; export it with `compress export` to record its input spec."
         )
+    if dims[3] in PIXEL_FORMAT_CHANNELS.values() and dims[1] not in PIXEL_FORMAT_CHANNELS.values():
+        raise InputFileError(
+            f"{path} takes images channels-last, {dims} (TensorFlow's NHWC); compressor feeds NCHW: convert the "
+            f"model again with tf2onnx's --inputs-as-nchw {graph_inputs[0].name}"
+        )
     metadata = {"precision": onnx_graph_precision(model)}
     if None in dims[2:]:
         chosen = image_size or DYNAMIC_SIZE_DEFAULT
