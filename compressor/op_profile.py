@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from compressor.runtime.onnxruntime_runner import create_session, session_options
+from compressor.runtime.onnxruntime_runner import create_session, session_feed, session_options
 from compressor.verdict import SpeedVerdict
 
 PROFILED_RUNS = 30
@@ -49,7 +49,7 @@ def op_type_times(path: Path, inputs: list[torch.Tensor], runs: int = PROFILED_R
         # its weights in a file beside it: only the graph is read, and a model over 2 GB still serialises
         options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        feed = {node.name: array for node, array in zip(session.get_inputs(), arrays, strict=True)}
+        feed = session_feed(session, arrays)
         for _ in range(WARMUP_RUNS + runs):
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
@@ -78,7 +78,7 @@ def _settle(path: Path, arrays: list[np.ndarray]) -> None:
     """Run the model unprofiled for SETTLE_SECONDS (see there), in a session of its own: a profiled
     session would record every warm-up run too."""
     session = create_session(path)
-    feed = {node.name: array for node, array in zip(session.get_inputs(), arrays, strict=True)}
+    feed = session_feed(session, arrays)
     deadline = time.perf_counter() + SETTLE_SECONDS
     while time.perf_counter() < deadline:
         session.run(None, feed)

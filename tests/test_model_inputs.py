@@ -3,9 +3,11 @@ and the warning where neither says (a wrong normalisation costs accuracy without
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -202,3 +204,49 @@ def test_an_onnx_file_from_elsewhere_becomes_a_jetson_bundle(tmp_path: Path) -> 
     refused = CliRunner().invoke(app, ["export", str(static), *options, "-o", str(tmp_path / "b4")])
     assert refused.exit_code == 2 and "takes batches of 1 only; pass --batch-size 1" in refused.stderr
     assert not (tmp_path / "b4").exists()
+
+
+def test_onnx_files_taking_uint8_pixels_or_half_floats_are_fed_so(tmp_path: Path) -> None:
+    """Both gave an internal error ("Unexpected input data type"): the data pipeline feeds float32."""
+    from compressor.data import load_dataset as load
+    from compressor.models.handle import IMAGENET_STD
+    from compressor.models.zoo import tiny_cnn
+    from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner, as_fed
+    from compressor.tasks.classification import normalize_images
+
+    class Pixels(nn.Module):  # uint8 pixels in, ImageNet normalisation inside
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            return self.inner((pixels.float() / 255 - self.mean) / self.std)
+
+    torch.manual_seed(0)
+    inner = tiny_cnn(10).eval()
+    files = {"float": (inner, torch.float32), "uint8": (Pixels(inner), torch.uint8), "half": (inner, torch.float16)}
+    for name, (model, dtype) in files.items():
+        model = copy.deepcopy(model).to(torch.float16) if dtype == torch.float16 else model
+        example, axes = (torch.zeros(1, 3, 64, 64, dtype=dtype),), {"x": {0: "n"}}
+        torch.onnx.export(
+            model, example, str(tmp_path / f"{name}.onnx"), dynamo=False, dynamic_axes=axes, input_names=["x"]
+        )
+    shapes = load("shapes")
+    pixels = torch.stack(
+        [shapes.split("val", load_model("tiny_cnn", shapes, weights="random").input_spec)[i][0] for i in range(8)]
+    )
+    outputs = {}
+    for name in files:
+        handle = load_model(str(tmp_path / f"{name}.onnx"), shapes)
+        runner = OnnxRuntimeRunner(handle.onnx_path)
+        outputs[name] = runner.run([normalize_images(pixels, handle.input_spec)])[0].float()
+    assert (
+        load_model(str(tmp_path / "uint8.onnx"), shapes).metadata.get("assumed") is None
+    )  # raw pixels: nothing assumed
+    torch.testing.assert_close(outputs["uint8"], outputs["float"], atol=1e-4, rtol=0)
+    every = torch.arange(256, dtype=torch.uint8).view(1, 1, 1, 256).expand(1, 3, 1, 256)  # each value exactly
+    raw = load_model(str(tmp_path / "uint8.onnx"), shapes).input_spec  # (x / 255) / (1 / 255) is 254.99998 at times
+    assert (as_fed(normalize_images(every, raw).numpy(), np.uint8) == every.numpy()).all()
+    torch.testing.assert_close(outputs["half"], outputs["float"], atol=2e-2, rtol=0)

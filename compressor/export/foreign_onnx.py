@@ -18,6 +18,7 @@ import onnx
 from compressor.errors import InputFileError
 from compressor.export.onnx_graph import fed_inputs
 from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.pixel_input import PIXEL_STD
 from compressor.models.precision import onnx_graph_precision
 
 PIXEL_FORMAT_KEY = "Image.BitmapPixelFormat"
@@ -67,6 +68,8 @@ def foreign_onnx_handle(model: onnx.ModelProto, path: Path, image_size: tuple[in
     spec = InputSpec.image((dims[2], dims[3]), dims[1], str(path))
     props = {prop.key: prop.value for prop in model.metadata_props}
     normalisation = _recorded_normalisation(props, spec, path)
+    if graph_inputs[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8:  # it takes pixels 0-255 as they are
+        normalisation = (0.0,) * spec.shape[0], (PIXEL_STD,) * spec.shape[0]
     if normalisation is None:
         metadata["assumed"] = ASSUMED
     else:

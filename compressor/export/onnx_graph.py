@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+from onnx import helper
 
 
 def fed_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -21,3 +22,9 @@ def onnx_opset(model: onnx.ModelProto) -> int | None:
 def fed_input_names(path: Path) -> list[str]:
     """The names a caller feeds the ONNX file at `path` by (a file from elsewhere has its own)."""
     return [value.name for value in fed_inputs(onnx.load(str(path), load_external_data=False))]
+
+
+def fed_input_dtypes(path: Path) -> list[type | None]:
+    """The numpy type each fed input of the file at `path` takes where it is not float32, else None."""
+    kinds = [value.type.tensor_type.elem_type for value in fed_inputs(onnx.load(str(path), load_external_data=False))]
+    return [None if kind == onnx.TensorProto.FLOAT else helper.tensor_dtype_to_np_dtype(kind).type for kind in kinds]

@@ -22,7 +22,7 @@ from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError
 from compressor.evaluate import evaluate
 from compressor.export.onnx import METADATA_KEY, static_batch_size
-from compressor.export.onnx_graph import fed_input_names
+from compressor.export.onnx_graph import fed_input_dtypes, fed_input_names
 from compressor.fsutil import atomic_path
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
@@ -206,7 +206,12 @@ def quantize_onnx_int8(
     fed = fed_input_names(preprocessed)
     # A file from elsewhere: its own input names, and its batch size where the graph fixes one.
     reader = DatasetCalibrationReader(
-        calibration_set, task, baseline.input_spec, fed, static_batch_size(baseline.onnx_path)
+        calibration_set,
+        task,
+        baseline.input_spec,
+        fed,
+        static_batch_size(baseline.onnx_path),
+        fed_input_dtypes(preprocessed),
     )
     cache, concats = None, 0  # dynamic int8 computes activation ranges at run time
     if method == "static":

@@ -63,6 +63,26 @@ def create_session(path: Path, device: str = "cpu") -> ort.InferenceSession:
         raise InputFileError(f"onnxruntime cannot load {path}: {brief(error, 300)}") from error
 
 
+# The element types a graph input may take that the data pipeline's float32 tensors are converted to.
+_FED_TYPES = {"tensor(float16)": np.float16, "tensor(uint8)": np.uint8}
+
+
+def as_fed(array: np.ndarray, dtype: type | None) -> np.ndarray:
+    """`array` as a graph input of `dtype` takes it: float16 (a half-precision file from elsewhere), or
+    uint8 pixels (raw 0-255 values, rounded: they pass through a division and a multiplication by 255)."""
+    if dtype is None or array.dtype == dtype or array.dtype.kind != "f":
+        return array
+    if dtype is np.uint8:
+        return np.clip(np.rint(array), 0, 255).astype(np.uint8)
+    return array.astype(dtype)
+
+
+def session_feed(session: ort.InferenceSession, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """`arrays` by the session's input names, each as its input takes it (`as_fed`)."""
+    inputs = session.get_inputs()
+    return {node.name: as_fed(array, _FED_TYPES.get(node.type)) for node, array in zip(inputs, arrays, strict=True)}
+
+
 class OnnxRuntimeRunner:
     backend = "onnxruntime"
 
@@ -70,9 +90,11 @@ class OnnxRuntimeRunner:
         self.device = device
         self.session = create_session(path, device)
         self.input_names = [node.name for node in self.session.get_inputs()]
+        self.input_dtypes = [_FED_TYPES.get(node.type) for node in self.session.get_inputs()]
 
     def to_device(self, inputs: list[torch.Tensor]) -> list[np.ndarray]:  # type: ignore[override]
-        return [np.ascontiguousarray(tensor.numpy()) for tensor in inputs]
+        arrays = [np.ascontiguousarray(tensor.numpy()) for tensor in inputs]
+        return [as_fed(array, dtype) for array, dtype in zip(arrays, self.input_dtypes, strict=False)]
 
     def _feed(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
         if len(arrays) != len(self.input_names):
