@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-from onnx import version_converter
 from pydantic import BaseModel
 
 from compressor import __version__
@@ -25,7 +24,7 @@ from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.errors import OptionError, brief
 from compressor.evaluate import evaluate
 from compressor.export.onnx import static_batch_size
-from compressor.export.onnx_graph import onnx_opset
+from compressor.export.onnx_graph import converted_to_opset, onnx_opset
 from compressor.export.preprocessing import Preprocessing, preprocessing
 from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
 from compressor.fsutil import atomic_path, write_text_atomic
@@ -109,8 +108,7 @@ def bundle_source(fp32: ModelHandle, batch_size: int, work: Path) -> ModelHandle
     if opset <= JETSON_OPSET:
         return fp32
     try:
-        converted = version_converter.convert_version(model, JETSON_OPSET)
-        onnx.checker.check_model(converted)
+        converted = converted_to_opset(model, JETSON_OPSET, work / f"source.opset{JETSON_OPSET}.onnx")
     except Exception as error:  # noqa: BLE001  (the converter raises its own types per operator)
         warn(
             f"{fp32.onnx_path} stays at opset {opset}: converting it to {JETSON_OPSET}, which TensorRT 8.5 and 10.3 "
@@ -118,9 +116,7 @@ def bundle_source(fp32: ModelHandle, batch_size: int, work: Path) -> ModelHandle
             f"opset {JETSON_OPSET}"
         )
         return fp32
-    target = work / f"source.opset{JETSON_OPSET}.onnx"
-    onnx.save(converted, str(target))
-    return dataclasses.replace(fp32, onnx_path=target)
+    return dataclasses.replace(fp32, onnx_path=converted)
 
 
 def make_static(source: Path, target: Path, batch_size: int, spec_shape: tuple[int, ...]) -> onnx.ModelProto:

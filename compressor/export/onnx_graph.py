@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
-from onnx import helper
+from onnx import helper, version_converter
 
 
 def fed_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -28,3 +28,12 @@ def fed_input_dtypes(path: Path) -> list[type | None]:
     """The numpy type each fed input of the file at `path` takes where it is not float32, else None."""
     kinds = [value.type.tensor_type.elem_type for value in fed_inputs(onnx.load(str(path), load_external_data=False))]
     return [None if kind == onnx.TensorProto.FLOAT else helper.tensor_dtype_to_np_dtype(kind).type for kind in kinds]
+
+
+def converted_to_opset(model: onnx.ModelProto, version: int, target: Path) -> Path:
+    """`model` converted by ONNX's version converter to opset `version`, checked, and saved at `target`.
+    Raises whatever the converter raises for an operator it cannot move (callers decide what that means)."""
+    converted = version_converter.convert_version(model, version)
+    onnx.checker.check_model(converted)
+    onnx.save(converted, str(target))
+    return target

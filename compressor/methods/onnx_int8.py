@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -34,7 +33,7 @@ from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, l
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
-from compressor.export.onnx_graph import onnx_opset
+from compressor.export.onnx_graph import converted_to_opset, onnx_opset
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES
 from compressor.methods.shared_dequantization import share_dequantization
@@ -126,14 +125,12 @@ def _with_quantization_opset(source: Path, target: Path) -> Path:
     opset = onnx_opset(model)
     if opset is None or opset >= QUANTIZATION_OPSET:
         return source
+    upgraded = target.with_name(f"{target.stem}.opset{QUANTIZATION_OPSET}.onnx")
     try:
-        converted = version_converter.convert_version(model, QUANTIZATION_OPSET)
+        return converted_to_opset(model, QUANTIZATION_OPSET, upgraded)
     except Exception as error:  # noqa: BLE001  (the converter raises its own types per operator)
         message = f"opset {opset} could not be converted to {QUANTIZATION_OPSET} for int8: {brief(error)}"
         raise ExportError(message) from error
-    upgraded = target.with_name(f"{target.stem}.opset{QUANTIZATION_OPSET}.onnx")
-    onnx.save(converted, str(upgraded))
-    return upgraded
 
 
 def node_names(model_path: Path) -> dict[str, str]:
