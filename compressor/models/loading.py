@@ -153,19 +153,6 @@ def _user_model(
     )
 
 
-def _check_output_width(handle: ModelHandle, bundle: DatasetBundle) -> None:
-    """A model built elsewhere answers in its own classes; scored by index, they must be the data's."""
-    assert handle.module is not None
-    with torch.no_grad():
-        example = in_model_precision(handle.module, get_task(handle.task).example_inputs(handle.input_spec, 1))
-        logits = output_list(handle.module(*example))[0]
-    if logits.dim() != 2 or logits.shape[1] != bundle.num_classes:
-        raise ModelMismatchError(
-            f"{handle.name} gives outputs of shape {tuple(logits.shape)} for one image; a classifier of "
-            f"{bundle.name}'s {bundle.num_classes} classes gives (1, {bundle.num_classes})"
-        )
-
-
 def _load_described_checkpoint(path: Path, checkpoint: Checkpoint, bundle: DatasetBundle | None) -> ModelHandle:
     if checkpoint.description is None:
         raise InputFileError(
@@ -217,23 +204,31 @@ def check_task_fits(handle: ModelHandle, bundle: DatasetBundle) -> ModelHandle:
     return handle
 
 
-def _checked(handle: ModelHandle, bundle: DatasetBundle) -> ModelHandle:
-    """A torch model that reads `bundle`'s kind of data and takes its input size."""
-    return check_input_size(check_task_fits(handle, bundle))
+def _checked(handle: ModelHandle, bundle: DatasetBundle, built_elsewhere: bool = False) -> ModelHandle:
+    """A torch model that reads `bundle`'s kind of data and takes its input size; one `built_elsewhere` (a
+    whole pickled model) must also answer in the data's number of classes, since it is scored by index."""
+    return check_input_size(check_task_fits(handle, bundle), bundle.num_classes if built_elsewhere else None)
 
 
-def check_input_size(handle: ModelHandle) -> ModelHandle:
-    """`handle`, once it has run one example input: fail early, in words, when it cannot take the data's."""
+def check_input_size(handle: ModelHandle, classes: int | None = None) -> ModelHandle:
+    """`handle`, once it has run one example input: fail early, in words, when it cannot take the data's
+    (or, given `classes`, does not give one logit per class)."""
     assert handle.module is not None
     try:
         with torch.no_grad():
-            handle.module.eval()(
+            outputs = handle.module.eval()(
                 *in_model_precision(handle.module, get_task(handle.task).example_inputs(handle.input_spec, 1))
             )
     except (RuntimeError, AssertionError, ValueError) as error:  # a user's model may assert its input size
         raise ModelMismatchError(
             f"{handle.name} cannot take input of shape {handle.input_spec.shape}: {brief(error)}"
         ) from error
+    logits = output_list(outputs)[0] if classes is not None else None
+    if logits is not None and (logits.dim() != 2 or logits.shape[1] != classes):
+        raise ModelMismatchError(
+            f"{handle.name} gives outputs of shape {tuple(logits.shape)} for one image; a classifier of "
+            f"{classes} classes gives (1, {classes})"
+        )
     return handle
 
 
@@ -319,8 +314,8 @@ def load_model(
             raise InputFileError(f"model file not found: {path}")
         checkpoint = read_checkpoint(path)
         if checkpoint.module is not None:  # a whole pickled model (--trust-checkpoint): like a factory's
-            handle = _checked(_user_model(str(path), checkpoint.module, bundle, image_size, str(path)), bundle)
-            _check_output_width(handle, bundle)
+            handle = _user_model(str(path), checkpoint.module, bundle, image_size, str(path))
+            handle = _checked(handle, bundle, built_elsewhere=True)
             return handle if weights is None else _weights_into(handle, weights, bundle)
         if weights is not None:
             raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
