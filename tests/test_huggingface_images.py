@@ -23,6 +23,7 @@ from compressor.methods.prune_options import PruneRequest
 from compressor.models.handle import IMAGENET_MEAN
 from compressor.models.image_processor import image_processor_input
 from compressor.models.loading import load_model
+from compressor.tasks.classification import normalize_images
 
 transformers = pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -116,13 +117,12 @@ def _landscape_image(folder: Path) -> Path:
     return folder / "image.png"
 
 
-def _assert_framed_as_the_processor(processor: object, directory: Path, image: Path) -> None:
+def _assert_framed_as_the_processor(processor: object, directory: Path, image: Path, channels: int = 3) -> None:
     """Our ImageFolder pixels for the config in `directory`, normalised, equal the processor's pixel_values."""
     from PIL import Image
 
-    spec, bgr = image_processor_input(directory)
-    pixels = ImageFileDataset([(str(image), 0)], spec)[0][0].float() / 255
-    ours = (pixels - torch.tensor(spec.mean)[:, None, None]) / torch.tensor(spec.std)[:, None, None]
+    spec, bgr = image_processor_input(directory, channels)
+    ours = normalize_images(ImageFileDataset([(str(image), 0)], spec)[0][0][None], spec)[0]
     ours = ours.flip(0) if bgr else ours  # done inside the model: see the MobileViT test
     theirs = processor(images=Image.open(image), return_tensors="pt")["pixel_values"][0]  # type: ignore[operator]
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
@@ -155,6 +155,33 @@ def test_a_config_without_resample_gets_its_class_default_filter(processor_class
     config = {key: value for key, value in processor.to_dict().items() if key != "resample"}
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(config))
     _assert_framed_as_the_processor(processor, tmp_path, _landscape_image(tmp_path))
+
+
+def test_a_grayscale_classifier_reads_one_channel_as_its_processor_feeds_it(tmp_path: Path) -> None:
+    """A model with num_channels 1 and a one-value mean and std (they were refused: "must be 3 numbers")."""
+    from PIL import Image
+
+    processor = transformers.ViTImageProcessor(size={"height": 40, "width": 40}, image_mean=[0.5], image_std=[0.25])
+    processor.save_pretrained(tmp_path)
+    columns, rows = np.meshgrid(np.arange(90), np.arange(60))
+    Image.fromarray((columns * 2.8 + rows).astype(np.uint8)).save(tmp_path / "grey.png")  # mode L
+    _assert_framed_as_the_processor(processor, tmp_path, tmp_path / "grey.png", channels=1)
+    with pytest.raises(InputFileError, match="must be 3 numbers each .the model reads 3-channel images"):
+        image_processor_input(tmp_path)
+
+    config = transformers.ViTConfig(
+        image_size=32, patch_size=8, num_channels=1, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, num_labels=10,
+    )  # fmt: skip
+    model_dir = tmp_path / "grey-vit"
+    transformers.ViTForImageClassification(config).save_pretrained(model_dir)
+    transformers.ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5], image_std=[0.5]).save_pretrained(
+        model_dir
+    )
+    assert load_model(str(model_dir), load_dataset("shapes")).input_spec.shape == (1, 32, 32)
+    report = api.bench(str(model_dir), data="shapes", backends=["torch", "onnxruntime"], **FAST)
+    torch_row, onnx_row = report.results
+    assert abs(torch_row.metrics["top1"] - onnx_row.metrics["top1"]) <= 2 / 32  # random weights: near ties
 
 
 def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:

@@ -192,7 +192,7 @@ def _load_image_classifier(path: Path, config: Any, bundle: DatasetBundle) -> Mo
             "pass --data shapes or an ImageFolder directory"
         )
     auto_class = import_transformers().AutoModelForImageClassification
-    spec, bgr = image_processor_input(path)
+    spec, bgr = image_processor_input(path, int(getattr(config, "num_channels", 3)))
     wrapper = BgrImageClassifier if bgr else ImageClassifier
     return _classifier_handle(path, config, bundle, IMAGE_TASK, spec, auto_class, wrapper, bundle.class_names)
 

@@ -127,8 +127,8 @@ def _resample_code(processor: dict[str, Any]) -> int:
     return 3 if _family(processor) in _BICUBIC_BY_DEFAULT else 2
 
 
-def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) of pixels / 255 as the processor normalises them.
+def _normalisation(processor: dict[str, Any], path: Path, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) of pixels / 255 as the processor normalises them, one value per channel the model reads.
 
     EfficientNet's divides by the std a second time for classification (`include_top`).
     """
@@ -139,12 +139,15 @@ def _normalisation(processor: dict[str, Any], path: Path) -> tuple[tuple[float, 
     mean, std = processor.get("image_mean"), processor.get("image_std")
     twice = _kind(processor).startswith("EfficientNet") and processor.get("include_top", True)
     if _kind(processor).startswith(_NEVER_NORMALISES) or (not processor.get("do_normalize", True) and not twice):
-        return (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == 3):
-        raise InputFileError(f"{path}: image_mean and image_std must be 3 numbers each")
+        return (0.0,) * channels, (1.0,) * channels
+    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == channels):
+        raise InputFileError(
+            f"{path}: image_mean and image_std must be {channels} numbers each (the model reads {channels}-channel "
+            "images: num_channels in its config.json)"
+        )
     mean, std = tuple(map(float, mean)), tuple(map(float, std))
     if not processor.get("do_normalize", True):
-        return (0.0, 0.0, 0.0), std
+        return (0.0,) * channels, std
     return mean, tuple(value * value for value in std) if twice else std
 
 
@@ -155,8 +158,9 @@ class ProcessorInput(NamedTuple):
     bgr: bool  # MobileViT's processor flips the channels last: the flip is done inside the model
 
 
-def image_processor_input(directory: Path) -> ProcessorInput:
-    """The input spec (3 x height x width, framing, mean, std) and channel order `directory`'s processor records."""
+def image_processor_input(directory: Path, channels: int = 3) -> ProcessorInput:
+    """The input spec (channels x height x width, framing, mean, std) and channel order `directory`'s processor
+    records, for a model reading `channels` (its config's num_channels: 3, or 1 for grayscale)."""
     path = directory / PROCESSOR_CONFIG
     if not path.is_file():
         raise InputFileError(
@@ -187,8 +191,7 @@ def image_processor_input(directory: Path) -> ProcessorInput:
     framing = processor_framing(processor)
     if framing is None:
         raise InputFileError(f"{path}: no fixed input size recorded (size as height/width or shortest_edge)")
-    mean, std = _normalisation(processor, path)
-    spec = InputSpec(
-        shape=(3, *framing.crop), mean=mean, std=std, resize=framing.resize, interpolation=framing.interpolation
-    )
+    shape = InputSpec.image(framing.crop, channels, str(directory)).shape
+    mean, std = _normalisation(processor, path, channels)
+    spec = InputSpec(shape=shape, mean=mean, std=std, resize=framing.resize, interpolation=framing.interpolation)
     return ProcessorInput(spec, bool(processor.get("do_flip_channel_order")))
