@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization.calibrate import load_tensors_data
+from onnxruntime.quantization.calibrate import HistogramCollector, load_tensors_data
 
 from compressor import api, head_to_head
 from compressor.cli import app
@@ -19,6 +19,7 @@ from compressor.data import load_dataset
 from compressor.errors import InputFileError, OptionError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods import speed_tune
+from compressor.methods.entropy_threshold import _divergence, entropy_threshold
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
 from compressor.methods.quantize import Int8Request, fewest_within_budget
 from compressor.methods.speed_tune import candidate_groups
@@ -129,6 +130,31 @@ def test_entropy_leaves_a_clip_output_its_whole_range(tmp_path: Path) -> None:
         ranges[method] = {name: np.ravel(data.range_value).tolist() for name, data in load_tensors_data(path).items()}
     assert ranges["entropy"]["clipped"] == ranges["minmax"]["clipped"]
     assert ranges["entropy"]["relu"][1] < 0.9 * ranges["minmax"]["relu"][1]
+
+
+@pytest.mark.parametrize("shape", ["relu", "long-tail", "spiky"])
+def test_entropy_threshold_picks_onnxruntimes_window(shape: str) -> None:
+    """Our numpy search returns onnxruntime's threshold, or (spiky histograms, where many windows tie
+    within float32 rounding) one whose float64 divergence is no larger and ties with it."""
+    rng = np.random.default_rng(len(shape))
+    values = rng.standard_normal(50_000)
+    values = {"relu": np.maximum(values, 0), "long-tail": values * rng.random(50_000) ** 3}.get(shape, values)
+    values = (np.round(values * 3) / 3 if shape == "spiky" else values).astype(np.float32)
+    top = np.abs(values).max()
+    counts, edges = np.histogram(values, 2048 + 2 * len(shape), range=(-top, top))
+    histogram = (counts, edges, values.min(), values.max(), top)
+    theirs = HistogramCollector("entropy", True, 2048, 128, None, None).get_entropy_threshold(histogram, 128)
+    ours = entropy_threshold(histogram, 128)
+    assert ours[0].dtype == theirs[0].dtype == np.float32
+    if ours != theirs:
+        below, zero = np.concatenate(([0], np.cumsum(counts))), counts.size // 2
+        divergence = {
+            name: _divergence(
+                counts, below, int(np.searchsorted(edges, low)), zero - int(np.searchsorted(edges, low)), 128
+            )
+            for name, (low, _) in (("ours", ours), ("theirs", theirs))
+        }
+        assert shape == "spiky" and divergence["ours"] <= divergence["theirs"] <= divergence["ours"] * (1 + 1e-7)
 
 
 def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> None:
