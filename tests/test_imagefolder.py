@@ -1,9 +1,12 @@
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from compressor.data import calibration_split, load_dataset
+from compressor.data.imagefolder import ImageFileDataset
 from compressor.errors import DataError, UnknownNameError
 from compressor.models.handle import InputSpec
 from tests.conftest import FOLDER_CLASSES, write_image_folder
@@ -85,3 +88,23 @@ def test_a_file_is_not_a_dataset(tmp_path: Path) -> None:
     file.write_text("x")
     with pytest.raises(DataError, match="not a dataset"):
         load_dataset(str(file))
+
+
+def test_image_files_are_framed_as_torchvisions_eval_transform(tmp_path: Path) -> None:
+    """Resize(short side) then CenterCrop, pixel for pixel: on a 3-pixel margin torchvision's offset is 2
+    (round half to even); rounded down, it was 1. transformers' processors do round down ("down")."""
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    columns, rows = np.meshgrid(np.arange(67), np.arange(64))
+    Image.fromarray(np.stack([columns * 3, rows * 3, columns + rows], axis=-1).astype(np.uint8)).save(
+        tmp_path / "a.png"
+    )
+    spec = InputSpec.image((64, 64))  # short side 64: the width's margin is 3
+    ours = ImageFileDataset([(str(tmp_path / "a.png"), 0)], spec)[0][0]
+    theirs = v2.Compose([v2.PILToTensor(), v2.Resize(64, antialias=True), v2.CenterCrop(64)])(
+        Image.open(tmp_path / "a.png")
+    )
+    assert torch.equal(ours, theirs)
+    down = ImageFileDataset([(str(tmp_path / "a.png"), 0)], dataclasses.replace(spec, crop_rounding="down"))[0][0]
+    assert torch.equal(down[..., 1:], theirs[..., :-1])  # one column to the left

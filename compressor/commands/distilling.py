@@ -154,22 +154,23 @@ def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | 
 
 
 def _teacher_framing(student: ModelHandle, teacher: ModelHandle, fresh: bool) -> InputSpec | None:
-    """The student's input spec with the teacher's framing of image files (resize before the crop, filter),
-    or None to keep its own. One batch feeds both models, so both see one framing of each image: a fresh
-    student learns the teacher's and keeps it (its checkpoint and exports record it); a trained student
-    keeps its own, and the teacher then sees images framed otherwise than it was trained on."""
+    """The student's input spec with the teacher's framing of image files (resize before the crop, filter,
+    crop offsets), or None to keep its own. One batch feeds both models, so both see one framing of each
+    image: a fresh student learns the teacher's and keeps it (its checkpoint and exports record it); a
+    trained student keeps its own, and the teacher then sees images framed otherwise than it was trained on."""
     ours, theirs = student.input_spec, teacher.input_spec
     if student.task != "classification" or teacher.task != "classification":
         return None
     resize = scaled_resize(theirs.resize_before_crop, theirs.image_size, ours.image_size)
-    if (ours.resize_before_crop, ours.interpolation) == (resize, theirs.interpolation):
+    framed = {"resize": resize, "interpolation": theirs.interpolation, "crop_rounding": theirs.crop_rounding}
+    if (ours.resize_before_crop, ours.interpolation, ours.crop_rounding) == tuple(framed.values()):
         return None
     framing = f"resize {list(resize)} before the crop, {theirs.interpolation}"
     if not fresh:
         warn(f"{student.name} frames image files otherwise than the teacher ({framing}); the teacher sees its framing")
         return None
     info(f"the student is framed as the teacher: {framing}")
-    return dataclasses.replace(ours, resize=resize, interpolation=theirs.interpolation)
+    return dataclasses.replace(ours, **framed)
 
 
 def _check_student_fits(handle: ModelHandle, student: str, teacher: ModelHandle) -> None:

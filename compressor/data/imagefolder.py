@@ -16,12 +16,12 @@ from compressor.errors import DataError, brief
 from compressor.models.handle import InputSpec
 
 
-def centre_crop(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The centre `size` of `pixels` (zero-padded where smaller), as transformers' processors crop it.
-
-    Offsets are rounded down; torchvision's CenterCrop rounds them to the nearest pixel, one pixel off
-    on an odd margin.
-    """
+def centre_crop(pixels: torch.Tensor, size: tuple[int, int], rounding: str = "nearest") -> torch.Tensor:
+    """The centre `size` of `pixels`, zero-padded where smaller, offsets on an odd margin rounded as the
+    model's own pipeline rounds them: "nearest" (torchvision's CenterCrop: halves to even, as Python's
+    round) or "down" (transformers' image processors)."""
+    if rounding == "nearest":
+        return v2.functional.center_crop(pixels, list(size))
     height, width = pixels.shape[-2:]
     pad_rows, pad_columns = max(size[0] - height, 0), max(size[1] - width, 0)
     if pad_rows or pad_columns:
@@ -44,13 +44,14 @@ class ImageFileDataset(Dataset):
         self.samples = samples
         self.resize = v2.Resize(list(spec.resize_before_crop), v2.InterpolationMode(spec.interpolation), antialias=True)
         self.size = spec.image_size
+        self.crop_rounding = spec.crop_rounding
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
-        return centre_crop(self.resize(read_rgb(path)), self.size), label
+        return centre_crop(self.resize(read_rgb(path)), self.size, self.crop_rounding), label
 
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:

@@ -225,6 +225,12 @@ def _colour_words(prep: Preprocessing) -> str:
     return prep.color
 
 
+def _crop_words(prep: Preprocessing) -> str:
+    if prep.crop_rounding == "down":
+        return "offsets (margin / 2) rounded down, as transformers' processors crop"
+    return "offsets (margin / 2) rounded to the nearest pixel, halves to even, as torchvision's CenterCrop"
+
+
 def _normalisation_words(prep: Preprocessing) -> str:
     if set(prep.mean) == {0.0} and set(prep.std) == {1.0}:
         return " (the model normalises them itself)"
@@ -251,7 +257,7 @@ saves both in benchmark/settings.txt.
 
 Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {_colour_words(prep)}); each frame resized
 {_resize_words(prep)} ({prep.interpolation}), its centre cropped to {prep.center_crop[0]}x{prep.center_crop[1]}
-(offsets rounded down),
+({_crop_words(prep)}),
 pixels 0-255 times {prep.scale:.6g}{_normalisation_words(prep)}.
 Labels: labels.txt, in output order.
 

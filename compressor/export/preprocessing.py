@@ -26,6 +26,8 @@ class Preprocessing(BaseModel):
     resize: list[int]  # before the crop: [short side] (aspect kept) or [height, width] (exactly)
     center_crop: list[int]  # height, width: the input's
     interpolation: str = "bilinear"  # the resize filter (torchvision's names)
+    # Crop offsets on an odd margin: "nearest" (halves to even, torchvision's CenterCrop) or "down"
+    crop_rounding: str = "nearest"
 
 
 def preprocessing(handle: ModelHandle) -> Preprocessing:
@@ -38,6 +40,7 @@ def preprocessing(handle: ModelHandle) -> Preprocessing:
         "resize": list(task.resize_before_crop(spec)),
         "center_crop": list(spec.image_size),
         "interpolation": spec.interpolation,
+        "crop_rounding": spec.crop_rounding,
     }
     if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
         channels = spec.shape[0]

@@ -32,6 +32,9 @@ class InputSpec:
     # it: (S,) the short side to S, aspect kept; (H, W) exactly. None: the short side to the crop's.
     resize: tuple[int, ...] | None = None
     interpolation: str = "bilinear"  # a torchvision InterpolationMode value
+    # Centre-crop offsets on an odd margin: "nearest" (halves to even) as torchvision's CenterCrop and
+    # timm, or "down" as transformers' image processors.
+    crop_rounding: str = "nearest"
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -62,6 +65,7 @@ class InputSpec:
             tokenizer=data.get("tokenizer"),
             resize=tuple(int(v) for v in data["resize"]) if data.get("resize") is not None else None,
             interpolation=str(data.get("interpolation", "bilinear")),
+            crop_rounding=str(data.get("crop_rounding", "nearest")),
         )
 
     @classmethod

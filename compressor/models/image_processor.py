@@ -193,5 +193,6 @@ def image_processor_input(directory: Path, channels: int = 3) -> ProcessorInput:
         raise InputFileError(f"{path}: no fixed input size recorded (size as height/width or shortest_edge)")
     shape = InputSpec.image(framing.crop, channels, str(directory)).shape
     mean, std = _normalisation(processor, path, channels)
-    spec = InputSpec(shape=shape, mean=mean, std=std, resize=framing.resize, interpolation=framing.interpolation)
+    framed = {"resize": framing.resize, "interpolation": framing.interpolation, "crop_rounding": "down"}
+    spec = InputSpec(shape=shape, mean=mean, std=std, **framed)
     return ProcessorInput(spec, bool(processor.get("do_flip_channel_order")))
