@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from compressor.data.loader import data_loader
 from compressor.models.handle import InputSpec
 from compressor.progress import make_progress
 from compressor.runtime.base import Runner
@@ -19,7 +20,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Stream the dataset batch by batch (memory stays flat) and return the task's metrics."""
     metric = task.new_metric()
-    loader = DataLoader(dataset, batch_size=task.eval_batch_size, shuffle=False, collate_fn=task.collate)
+    loader = data_loader(dataset, task.eval_batch_size, runner.device, shuffle=False, collate_fn=task.collate)
     with make_progress() as progress:
         bar = progress.add_task(label, total=len(loader), status="")
         for batch in loader:

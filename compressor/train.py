@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from compressor.data.loader import OnePermutation, data_loader
 from compressor.distributed import broadcast_buffers, broadcast_object, is_main_process, rank, world_size
 from compressor.methods.distill import DistillationStudent, Teacher
 from compressor.models.handle import InputSpec
@@ -94,9 +95,10 @@ def recalibrate_batchnorm(
 
 def recalibrate(module: nn.Module, task: Task, train_set: Dataset, spec: InputSpec, config: TrainConfig) -> None:
     """BatchNorm statistics re-estimated on train batches, without training (e.g. right after pruning)."""
-    loader = DataLoader(
+    loader = data_loader(
         train_set,
-        batch_size=config.batch_size or task.train_batch_size,
+        config.batch_size or task.train_batch_size,
+        config.device,
         shuffle=True,
         generator=torch.Generator().manual_seed(config.seed),
         collate_fn=task.collate,
@@ -130,8 +132,12 @@ def _train_loader(train_set: Dataset, task: Task, config: TrainConfig, generator
     batch_size = config.batch_size or task.train_batch_size
     if config.distributed:
         sampler = DistributedSampler(train_set, shuffle=True, seed=config.seed, drop_last=True)
-        return DataLoader(train_set, batch_size, sampler=sampler, drop_last=True, collate_fn=task.collate)
-    return DataLoader(train_set, batch_size, shuffle=True, drop_last=True, generator=generator, collate_fn=task.collate)
+        return data_loader(
+            train_set, batch_size, config.device, sampler=sampler, drop_last=True, collate_fn=task.collate
+        )
+    order = OnePermutation(len(train_set), generator)  # type: ignore[arg-type]
+    options = {"sampler": order, "drop_last": True, "generator": generator, "collate_fn": task.collate}
+    return data_loader(train_set, batch_size, config.device, **options)
 
 
 def _autocast_dtype(config: TrainConfig) -> torch.dtype | None:
@@ -264,7 +270,7 @@ def fit(
     if config.channels_last:
         module.to(memory_format=torch.channels_last)
     train_loader = _train_loader(train_set, task, config, generator)
-    val_loader = DataLoader(val_set, batch_size=task.eval_batch_size, shuffle=False, collate_fn=task.collate)
+    val_loader = data_loader(val_set, task.eval_batch_size, config.device, shuffle=False, collate_fn=task.collate)
     if teacher is not None:
         teacher.module.to(config.device).eval()
     probe = _place(task.prepare_batch(next(iter(val_loader)), spec)[0], config) if teacher else []

@@ -7,8 +7,12 @@ import torch
 
 from compressor.data import calibration_split, load_dataset
 from compressor.data.imagefolder import ImageFileDataset
-from compressor.errors import DataError, UnknownNameError
+from compressor.data.loader import WORKERS_VARIABLE, data_loader, loader_workers
+from compressor.errors import DataError, OptionError, UnknownNameError
 from compressor.models.handle import InputSpec
+from compressor.models.registry import get_entry
+from compressor.tasks import get_task
+from compressor.train import TrainConfig, fit
 from tests.conftest import FOLDER_CLASSES, write_image_folder
 
 
@@ -108,3 +112,44 @@ def test_image_files_are_framed_as_torchvisions_eval_transform(tmp_path: Path) -
     assert torch.equal(ours, theirs)
     down = ImageFileDataset([(str(tmp_path / "a.png"), 0)], dataclasses.replace(spec, crop_rounding="down"))[0][0]
     assert torch.equal(down[..., 1:], theirs[..., :-1])  # one column to the left
+
+
+def test_workers_decode_files_for_a_gpu_only(image_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = InputSpec.image((32, 32))
+    files, drawn = load_dataset(str(image_folder)).split("val", spec), load_dataset("shapes").split("val", spec)
+    assert loader_workers(files, "cpu") == 0 and loader_workers(drawn, "cuda") == 0
+    assert loader_workers(files, "cuda") >= 1
+    monkeypatch.setenv(WORKERS_VARIABLE, "2")
+    assert loader_workers(files, "cpu") == 2 and loader_workers(drawn, "cpu") == 0
+    monkeypatch.setenv(WORKERS_VARIABLE, "many")
+    with pytest.raises(OptionError, match="COMPRESSOR_DATA_WORKERS must be a whole number"):
+        loader_workers(files, "cpu")
+
+
+def test_workers_change_neither_training_nor_scores(image_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same loss and val history with and without a worker process (torch's RandomSampler made the
+    last batches' augmentation depend on the worker count)."""
+    bundle, spec = load_dataset(str(image_folder)), InputSpec.image((32, 32))
+    histories = []
+    for workers in ("0", "1"):
+        monkeypatch.setenv(WORKERS_VARIABLE, workers)
+        torch.manual_seed(0)
+        model = get_entry("tiny_cnn").build(num_classes=len(bundle.class_names), spec=spec)
+        config = TrainConfig(epochs=2, batch_size=16)
+        result = fit(
+            model, get_task("classification"), bundle.split("train", spec), bundle.split("val", spec), spec, config
+        )
+        histories.append(result.history)
+    assert histories[0] == histories[1]
+
+
+def test_an_unreadable_file_in_a_worker_is_one_line(
+    image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes((image_folder / "val" / "circle" / "000.jpg").read_bytes()[:200])
+    monkeypatch.setenv(WORKERS_VARIABLE, "1")
+    dataset = ImageFileDataset([(str(broken), 0)], InputSpec.image((32, 32)))
+    with pytest.raises(DataError) as raised:
+        list(data_loader(dataset, 1))
+    assert str(raised.value).startswith(f"cannot read image {broken}:") and "\n" not in str(raised.value)

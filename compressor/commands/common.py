@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from compressor.data import DatasetBundle, load_dataset
+from compressor.data.loader import data_loader
 from compressor.environment import collect_environment
 from compressor.errors import InputFileError
 from compressor.export.onnx import export_onnx
@@ -49,9 +49,9 @@ def torch_model(
 def parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
     """A real val batch for the export parity check (random inputs hide saturation and NaN issues)."""
     task = get_task(handle.task)
-    loader = DataLoader(
+    loader = data_loader(
         bundle.split("val", handle.input_spec),
-        batch_size=PARITY_SAMPLES,
+        PARITY_SAMPLES,
         shuffle=True,
         generator=torch.Generator().manual_seed(0),
         collate_fn=task.collate,

@@ -35,6 +35,8 @@ class CocoImage:
 class CocoDetectionDataset(Dataset):
     """Images resized to the model's input size (boxes scaled with them), as uint8 CHW tensors."""
 
+    reads_files = True  # decoded in DataLoader workers (data/loader.py)
+
     def __init__(self, images: list[CocoImage], image_size: tuple[int, int]) -> None:
         self.images = images
         self.image_size = image_size

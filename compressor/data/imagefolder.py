@@ -40,6 +40,8 @@ class ImageFileDataset(Dataset):
     backend does.
     """
 
+    reads_files = True  # decoded in DataLoader workers (data/loader.py)
+
     def __init__(self, samples: list[tuple[str, int]], spec: InputSpec) -> None:
         self.samples = samples
         self.resize = v2.Resize(list(spec.resize_before_crop), v2.InterpolationMode(spec.interpolation), antialias=True)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from compressor.data.loader import data_loader
 from compressor.models.handle import InputSpec
 from compressor.runtime.onnxruntime_runner import as_fed
 from compressor.tasks.base import Task
@@ -38,9 +39,9 @@ class DatasetCalibrationReader(CalibrationDataReader):
         self.rewind()
 
     def _generate(self) -> Iterator[dict[str, np.ndarray]]:
-        loader = DataLoader(
+        loader = data_loader(
             self.dataset,
-            batch_size=self.batch_size,
+            self.batch_size,
             shuffle=False,
             collate_fn=self.task.collate,
             drop_last=self.static_batch,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
+from compressor.data.loader import data_loader
 from compressor.models.handle import InputSpec
 from compressor.runtime.base import Runner
 from compressor.tasks.text import TextClassificationTask
@@ -48,7 +49,7 @@ class EmbeddingTask(TextClassificationTask):
 
     def scoring_set(self, val: Dataset, baseline: Runner, spec: InputSpec) -> Dataset:
         """The val texts with the baseline's embedding of each as its target (labels, if any, are dropped)."""
-        loader = DataLoader(val, batch_size=self.eval_batch_size, shuffle=False, collate_fn=self.collate)
+        loader = data_loader(val, self.eval_batch_size, shuffle=False, collate_fn=self.collate)
         ids, masks, embeddings = [], [], []
         for input_ids, attention_mask, _labels in loader:
             embeddings.append(baseline.run([input_ids, attention_mask])[0].float())
