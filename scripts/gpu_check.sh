@@ -2,9 +2,9 @@
 # The GPU checks, as one run on a lent GPU machine (no package index there; torch, onnx and rich are):
 #   here:  bash scripts/gpu_wheels.sh              # the missing packages, into .whl/
 #   there: bash scripts/gpu_check.sh               # device tool: carry [".whl"], timeout_s 540
-# It installs the wheels, runs the GPU and TensorRT tests and benchmarks/gpu.py; the logs, the GPU's
-# name and the benchmark's table come back under $OUT. PYTHON and DEVICE override python3 and cuda
-# (a dry run on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1).
+# It installs the wheels, runs the GPU and TensorRT tests, benchmarks/gpu.py and data_workers.py; the
+# logs, the GPU's name and the benchmarks' tables come back under $OUT (7 files). PYTHON and DEVICE
+# override python3 and cuda (a dry run on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -29,7 +29,9 @@ fi
 
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_tensorrt.py 2>&1 | tee "$OUT/pytest.log"
 tests=${PIPESTATUS[0]}
-"$PYTHON" benchmarks/gpu.py --device "$DEVICE" --out "$OUT" 2>&1 | tee "$OUT/benchmark.log"
+"$PYTHON" benchmarks/gpu.py --device "$DEVICE" --out "$OUT" 2>&1 | tee "$OUT/benchmarks.log"
 bench=${PIPESTATUS[0]}
-echo "pytest exit $tests, benchmark exit $bench"
-exit $((tests || bench))
+"$PYTHON" benchmarks/data_workers.py --device "$DEVICE" --out "$OUT" 2>&1 | tee -a "$OUT/benchmarks.log"
+workers=${PIPESTATUS[0]}
+echo "pytest exit $tests, gpu.py exit $bench, data_workers.py exit $workers"
+exit $((tests || bench || workers))
