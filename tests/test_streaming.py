@@ -31,7 +31,7 @@ class CountingImages(Dataset):
 class CheckingRunner:
     """Asserts, at every batch, that the dataset has not been read further than this batch."""
 
-    backend = "torch"
+    backend, device = "torch", "cpu"
 
     def __init__(self, dataset: CountingImages) -> None:
         self.dataset, self.seen = dataset, 0
