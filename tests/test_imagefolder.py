@@ -119,6 +119,8 @@ def test_workers_decode_files_for_a_gpu_only(image_folder: Path, monkeypatch: py
     files, drawn = load_dataset(str(image_folder)).split("val", spec), load_dataset("shapes").split("val", spec)
     assert loader_workers(files, "cpu") == 0 and loader_workers(drawn, "cuda") == 0
     assert loader_workers(files, "cuda") >= 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "64")  # torchrun's processes on this machine share its cores
+    assert loader_workers(files, "cuda") == 1
     monkeypatch.setenv(WORKERS_VARIABLE, "2")
     assert loader_workers(files, "cpu") == 2 and loader_workers(drawn, "cpu") == 0
     monkeypatch.setenv(WORKERS_VARIABLE, "many")

@@ -53,8 +53,9 @@ class OnePermutation(Sampler[int]):
 
 def loader_workers(dataset: Dataset, device: str) -> int:
     """Worker processes for a pass over `dataset` feeding `device`: $COMPRESSOR_DATA_WORKERS for datasets
-    that read files, else one per core but one (the main process drives the GPU), at most MAX_WORKERS,
-    for CUDA; none for the CPU or for datasets in memory."""
+    that read files, else, for CUDA, one per core but one (the main process drives the GPU), at most
+    MAX_WORKERS, the cores shared among the processes torchrun started on this machine; none for the CPU
+    or for datasets in memory."""
     if not _reads_files(dataset):
         return 0
     configured = os.environ.get(WORKERS_VARIABLE)
@@ -64,7 +65,8 @@ def loader_workers(dataset: Dataset, device: str) -> int:
         return int(configured)
     if not device.startswith("cuda"):
         return 0
-    return min(MAX_WORKERS, max(1, (os.cpu_count() or 1) - 1))
+    cores = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return min(MAX_WORKERS, max(1, cores - 1))
 
 
 def _reads_files(dataset: Dataset) -> bool:
