@@ -84,12 +84,21 @@ def _malicious(folder: Path) -> list[str]:
     return ["bench", "tiny_cnn", "--weights", str(folder / "evil.pt")]
 
 
-def _images(folder: Path, classes: list[str], per_class: int) -> Path:
+def _images(folder: Path, classes: list[str], per_class: int, root: str = "images") -> Path:
     for name in classes:
-        (folder / "images" / name).mkdir(parents=True, exist_ok=True)
+        (folder / root / name).mkdir(parents=True, exist_ok=True)
         for index in range(per_class):
-            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "images" / name / f"{index}.png")
-    return folder / "images"
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / root / name / f"{index}.png")
+    return folder / root
+
+
+def _truncated_image(folder: Path) -> list[str]:
+    """train/ and val/ class folders; one val image cut in half, as an interrupted copy leaves it."""
+    for split in ("train", "val"):
+        _images(folder / "data", ["a", "b"], 4, split)
+    whole = (folder / "data" / "val" / "b" / "3.png").read_bytes()
+    (folder / "data" / "val" / "b" / "3.png").write_bytes(whole[: len(whole) // 2])
+    return ["bench", "tiny_cnn", "--weights", "random", "--data", str(folder / "data")]
 
 
 def _bad_coco(folder: Path) -> list[str]:
@@ -270,6 +279,13 @@ CASES = [
         "an ImageFolder with one class",
         lambda f: ["bench", "tiny_cnn", "--weights", "random", "--data", str(_images(f, ["a"], 20))],
         "two class folders",
+    ),
+    Case(
+        "imagefolder-truncated-image",
+        "an ImageFolder holding a truncated image (found when it is read)",
+        _truncated_image,
+        "cannot read image",
+        mid_run=True,
     ),
     Case("coco-bad-box", "a COCO json with a negative box width", _bad_coco, "bad box"),
     Case("text-no-field", "a .jsonl without `text`", _text_without_text, "missing field 'text'"),
