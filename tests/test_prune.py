@@ -18,7 +18,7 @@ from compressor.cli import app
 from compressor.commands.pruning import untuned_losses
 from compressor.data import load_dataset
 from compressor.errors import OptionError
-from compressor.methods.channel_pruning import prune_structured, weakest_channels, weakest_heads
+from compressor.methods.channel_pruning import prune_structured, same_in_every_group, weakest_channels, weakest_heads
 from compressor.methods.distill import hinton_loss
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
@@ -57,6 +57,42 @@ def test_structured_channels_shrink_consistently_and_outputs_keep_their_shape() 
     assert all(c.groups == c.in_channels == c.out_channels for c in depthwise)  # coupled with the layer before
     assert layers[-1].in_features == 32 and layers[-1].out_features == 10  # 64 -> 32 inputs; the classes kept
     assert module(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def _grouped() -> nn.Module:
+    """A ResNeXt-like stack: a grouped 3x3 convolution (4 groups of 8) between GroupNorms."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, 2, 1), nn.GroupNorm(4, 32), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, 1, 1, groups=4), nn.GroupNorm(4, 32), nn.ReLU(),
+        nn.Conv2d(32, 64, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    ).eval()  # fmt: skip
+
+
+@pytest.mark.parametrize("options", [{"sparsity": 0.5}, {"threshold": 1.0}, {"sparsity": 0.5, "round_to": 16}])
+def test_grouped_convolutions_lose_the_same_channels_from_every_group(options: dict) -> None:
+    """RegNet and ResNeXt stopped with torch-pruning's "INDICES element is out of DATA bounds": a grouped
+    convolution's inputs can only lose the same positions in each group."""
+    original = _grouped()
+    module = _structured(_grouped(), **options)
+    first, grouped = module[0], module[3]
+    assert first.out_channels < 32 and first.out_channels % 4 == 0 and grouped.groups == 4
+    assert grouped.in_channels == first.out_channels == module[1].num_channels
+    kept = [_row_of(original[0].weight, row) for row in first.weight]  # the original channels that stayed
+    positions = [sorted(i % 8 for i in kept if i // 8 == group) for group in range(4)]  # 4 groups of 8
+    assert all(p == positions[0] for p in positions)
+    kept_out = [_row_of(original[3].weight[:, positions[0]], row) for row in grouped.weight]
+    assert torch.equal(grouped.weight, original[3].weight[kept_out][:, positions[0]])  # each group's own inputs
+    assert module(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def _row_of(rows: torch.Tensor, row: torch.Tensor) -> int:
+    return int((rows == row).flatten(1).all(dim=1).nonzero())
+
+
+def test_same_in_every_group_takes_the_positions_weakest_on_average() -> None:
+    scores = torch.tensor([5.0, 1.0, 3.0, 4.0, 2.0, 6.0])  # 2 groups of 3: mean by position 4.5, 1.5, 4.5
+    assert same_in_every_group(scores, kept=4, groups=2) == [1, 4]
 
 
 def test_threshold_removes_more_as_it_rises_and_nothing_at_zero() -> None:

@@ -94,11 +94,15 @@ class _ScoredGroup:
     scores: torch.Tensor
     heads: int  # attention heads splitting the channels into equal blocks (1: none)
     whole_heads: bool  # remove whole heads (blocks) instead of the same channels from every head
+    channel_groups: int = 1  # a grouped convolution's (or GroupNorm's) blocks: each loses the same channels
 
     @property
     def removal_scores(self) -> torch.Tensor:
-        """Per channel; with whole heads, each channel carries its head's mean, so that a threshold, a
-        sparsity or a global ranking takes or leaves a head's channels together."""
+        """Per channel; with whole heads, each channel carries its head's mean, and in grouped layers the
+        mean of its position across the groups, so that a threshold, a sparsity or a global ranking takes
+        or leaves together the channels that must go together."""
+        if self.channel_groups > 1:
+            return self.scores.view(self.channel_groups, -1).mean(dim=0).repeat(self.channel_groups)
         if not self.whole_heads:
             return self.scores
         per_head = self.scores.view(self.heads, -1)
@@ -106,8 +110,13 @@ class _ScoredGroup:
 
     def channels_to_remove(self, remove: int, round_to: int) -> list[int]:
         """The channels to remove, sorted, `remove` asked for: the kept count rounded up to whole heads, or
-        (heads narrowed) to a multiple of both `round_to` and the head count."""
+        (heads narrowed) to a multiple of both `round_to` and the head count, or (grouped layers) of the
+        group count, and of `round_to` too where both fit in the width."""
         total = len(self.scores)
+        if self.channel_groups > 1:
+            step = math.lcm(round_to, self.channel_groups)
+            kept = _kept_count(total, remove, step if step < total else self.channel_groups)
+            return same_in_every_group(self.scores, kept, self.channel_groups)
         if self.whole_heads:
             head_size = total // self.heads
             kept_heads = _kept_count(total, remove, head_size) // head_size
@@ -139,7 +148,10 @@ def _prune_once(
         whole_heads = request.whole_heads and heads > 1
         root = group[0].dep.target.module
         scores = importance(group).detach().cpu()
-        groups.append(_ScoredGroup(root, group[0].dep.handler, scores, heads, whole_heads))
+        blocks = _channel_groups(group, len(scores))
+        if blocks > 1 and heads > 1:
+            continue
+        groups.append(_ScoredGroup(root, group[0].dep.handler, scores, heads, whole_heads, blocks))
     scores = [group.removal_scores for group in groups]
     widths = [original[names[group.root]] for group in groups]
     for group, remove in zip(groups, _removal(scores, widths, request, fraction, threshold), strict=True):
@@ -149,6 +161,23 @@ def _prune_once(
         pruning_group = graph.get_pruning_group(group.root, group.handler, channels)
         if graph.check_pruning_group(pruning_group):
             pruning_group.prune()
+
+
+def _channel_groups(group: tp.Group, width: int) -> int:
+    """How many equal blocks a grouped convolution (RegNet's, ResNeXt's) or a GroupNorm in `group` splits
+    its channels into; 1 for none. torch-pruning narrows a grouped convolution's input correctly only
+    when every block loses the same positions (it keeps the first of the kept indices as the positions
+    within a group), as its own pruners choose them: otherwise it indexes past the weight ("INDICES
+    element is out of DATA bounds"). Depthwise convolutions are pruned whole-channel by torch-pruning."""
+    counts = {1}
+    for dep, _ in group:
+        layer = dep.target.module
+        if isinstance(layer, nn.Conv2d) and 1 < layer.groups < layer.out_channels:
+            counts.add(layer.groups)
+        elif isinstance(layer, nn.GroupNorm) and layer.num_groups > 1:
+            counts.add(layer.num_groups)
+    blocks = math.lcm(*counts)
+    return blocks if width % blocks == 0 else 1
 
 
 def _projection_heads(group: tp.Group, parents: dict[nn.Module, nn.Module]) -> int | None:
@@ -183,6 +212,15 @@ def weakest_channels(scores: torch.Tensor, kept: int, heads: int) -> list[int]:
     return sorted(
         head * per_head.shape[1] + int(index) for head in range(heads) for index in torch.argsort(per_head[head])[:drop]
     )
+
+
+def same_in_every_group(scores: torch.Tensor, kept: int, groups: int) -> list[int]:
+    """The channels to remove, sorted: the positions weakest on average across the `groups` blocks, taken
+    from every block alike."""
+    per_group = scores.view(groups, -1)
+    size = per_group.shape[1]
+    weakest = torch.argsort(per_group.mean(dim=0))[: size - kept // groups].tolist()
+    return sorted(block * size + position for block in range(groups) for position in weakest)
 
 
 def weakest_heads(scores: torch.Tensor, kept: int, heads: int) -> list[int]:
