@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import onnxruntime as ort
 import pytest
 import torch
+import torch_pruning as tp
 from torch import nn
 
 from compressor import api
@@ -17,9 +19,10 @@ from compressor.api import train_config
 from compressor.cli import app
 from compressor.commands.pruning import untuned_losses
 from compressor.data import load_dataset
-from compressor.errors import OptionError
+from compressor.errors import ModelMismatchError, OptionError
 from compressor.methods.channel_pruning import prune_structured, same_in_every_group, weakest_channels, weakest_heads
 from compressor.methods.distill import hinton_loss
+from compressor.methods.memory_ceiling import memory_ceiling
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
 from compressor.methods.weight_pruning import unstructured_masks
@@ -88,6 +91,31 @@ def test_grouped_convolutions_lose_the_same_channels_from_every_group(options: d
 
 def _row_of(rows: torch.Tensor, row: torch.Tensor) -> int:
     return int((rows == row).flatten(1).all(dim=1).nonzero())
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(ZeroDivisionError("integer division or modulo by zero"), "graph failed"), (MemoryError(), "outgrew")],
+)
+def test_a_graph_torch_pruning_cannot_map_is_one_line(
+    failure: Exception, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ShuffleNet's channel shuffle made torch-pruning's tracer divide by zero (an internal error before), and
+    Swin's windows made its map grow until the kernel killed the process: now a MemoryError under a ceiling."""
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(tp.DependencyGraph, "build_dependency", fails)
+    with pytest.raises(ModelMismatchError, match=f"cannot follow this model's channels: .*{message}.*--unstructured"):
+        _structured(_tiny(), sparsity=0.5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
+def test_the_memory_ceiling_stops_a_runaway_allocation_and_lifts_after() -> None:
+    with pytest.raises(MemoryError), memory_ceiling(256 << 20):
+        bytearray(2 << 30)
+    assert len(bytearray(512 << 20)) == 512 << 20  # the old limit is back
 
 
 def test_same_in_every_group_takes_the_positions_weakest_on_average() -> None:

@@ -23,6 +23,7 @@ from torchvision.models.vision_transformer import VisionTransformer
 
 from compressor.errors import ModelMismatchError, brief
 from compressor.methods.attention_heads import head_count, head_shape, head_split_layout, sync_heads
+from compressor.methods.memory_ceiling import GIB, growth_allowance, memory_ceiling
 from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
 
 # In attention models the residual width couples every block (LayerNorm, attention projections,
@@ -135,12 +136,12 @@ def _prune_once(
 ) -> None:
     """One pruning step: score every channel group, then remove the weakest channels of each."""
     pruners = {nn.MultiheadAttention: _WholeHeadsAttentionPruner()} if request.whole_heads else None
-    graph = tp.DependencyGraph().build_dependency(module, example_inputs=tuple(example), customized_pruners=pruners)
+    graph, candidates = _channel_map(module, example, pruners, ignored)
     importance = tp.importance.GroupMagnitudeImportance(p=NORMS[request.norm], normalizer="mean")
     names = {m: name for name, m in module.named_modules()}
     parents = {child: parent for parent in module.modules() for child in parent.children()}
     groups = []
-    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=list(PRUNABLE)):
+    for group in candidates:
         residual = any(isinstance(dep.target.module, RESIDUAL_COUPLED) for dep, _ in group)
         heads = _residual_heads(group) if residual else _projection_heads(group, parents)
         if heads is None or (residual and not request.residual_width):
@@ -161,6 +162,36 @@ def _prune_once(
         pruning_group = graph.get_pruning_group(group.root, group.handler, channels)
         if graph.check_pruning_group(pruning_group):
             pruning_group.prune()
+
+
+def _channel_map(
+    module: nn.Module,
+    example: list[torch.Tensor],
+    pruners: dict[type, tp.pruner.BasePruningFunc] | None,
+    ignored: list[nn.Module],
+) -> tuple[tp.DependencyGraph, list[tp.Group]]:
+    """torch-pruning's map of which channels are coupled, and its channel groups, or one line saying why
+    there is none: its tracer fails on some reshapes of the channel axis (ShuffleNet's channel shuffle
+    divided by zero) and its index lists outgrow any memory on others (Swin's window partitions), so the
+    map is built under a memory ceiling. The error is raised once the failed call's memory is released."""
+    allowance = growth_allowance()
+    try:
+        with memory_ceiling(allowance):
+            graph = tp.DependencyGraph().build_dependency(module, tuple(example), customized_pruners=pruners)
+            return graph, list(graph.get_all_groups(ignored_layers=ignored, root_module_types=list(PRUNABLE)))
+    except MemoryError:
+        failure = (
+            f"torch-pruning's map outgrew {allowance / GIB:.1f} GiB (its index lists multiply through reshapes of "
+            "the channel axis, as Swin's window partitions do)"
+        )
+    except Exception as error:  # noqa: BLE001  (any failure of the tracer means the same to the user)
+        failure = (
+            f"torch-pruning's dependency graph failed ({type(error).__name__}: {brief(error)}), as it does on "
+            "reshapes that split the channel axis (a channel shuffle)"
+        )
+    raise ModelMismatchError(
+        f"structured pruning cannot follow this model's channels: {failure}; --unstructured prunes it weight by weight"
+    )
 
 
 def _channel_groups(group: tp.Group, width: int) -> int:
