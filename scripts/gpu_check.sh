@@ -6,7 +6,7 @@
 # logs, the GPU's name and the benchmarks' tables come back under $OUT (7 files). PYTHON and DEVICE
 # override python3 and cuda (a dry run on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gpu-check}
 PYTHON=${PYTHON:-python3}

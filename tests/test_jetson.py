@@ -4,6 +4,7 @@ promises, and its errors. Built on this CPU machine: a bundle needs no GPU."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from onnx import numpy_helper
 from compressor import api
 from compressor.cli import app
 from compressor.data import load_dataset
-from compressor.export.jetson import _normalisation_words, read_manifest
+from compressor.export.jetson import _normalisation_words, _tensor_specs, make_static, read_manifest
 from compressor.export.preprocessing import preprocessing
 from compressor.export.tensorrt import sha256_of
 from compressor.models.loading import load_model
@@ -73,6 +74,26 @@ def test_a_detector_bundle_asks_the_device_for_pixels_over_255_only() -> None:
     assert _normalisation_words(framing) == " (the model normalises them itself)"
 
 
+def test_static_outputs_take_sizes_from_the_inputs_and_keep_data_dependent_axes_open(tmp_path: Path) -> None:
+    """A detector's number of boxes is decided at run time: it stays symbolic (-1 in the manifest). Fixing
+    every output axis as if it were an input's wrote boxes [1, 3, 320] for SSDlite's [1, N, 4]."""
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Flatten", ["x"], ["flat"]), onnx.helper.make_node("NonZero", ["x"], ["where"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 3, "side", "side"])],
+        [
+            onnx.helper.make_tensor_value_info("flat", onnx.TensorProto.FLOAT, ["rows", "features"]),
+            onnx.helper.make_tensor_value_info("where", onnx.TensorProto.INT64, [4, "found"]),
+        ],
+    )
+    source = tmp_path / "dynamic.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(source))
+    model = make_static(source, tmp_path / "static.onnx", 2, (3, 8, 8))
+    assert [spec.shape for spec in _tensor_specs(model.graph.input)] == [[2, 3, 8, 8]]
+    assert [spec.shape for spec in _tensor_specs(model.graph.output)] == [[2, 192], [4, -1]]
+    assert model.graph.output[1].type.tensor_type.shape.dim[1].dim_param == "found"  # its name kept
+
+
 def test_bundle_onnx_benches_at_its_batch_with_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:
     manifest = read_manifest(int8_bundle / "manifest.json")
     samples = manifest.expected_accuracy.samples
@@ -95,6 +116,14 @@ def test_scripts_are_valid_bash_with_the_trtexec_flags(int8_bundle: Path) -> Non
         assert subprocess.run(["bash", "-n", str(int8_bundle / script)]).returncode == 0
         assert (int8_bundle / script).stat().st_mode & 0o111
     assert "__" not in build + bench  # every placeholder filled
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (.ci/run installs it)")
+def test_scripts_pass_shellcheck(int8_bundle: Path) -> None:
+    """Quoting and exit-status mistakes that `bash -n` does not see, in scripts that run only on the board."""
+    scripts = [str(int8_bundle / "build_engine.sh"), str(int8_bundle / "benchmark.sh")]
+    result = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
 
 
 def test_fp16_bundle_keeps_a_float_onnx(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001

@@ -44,7 +44,7 @@ _PRECISION_FLAGS = {"int8": "--int8 --fp16", "fp16": "--fp16"}  # int8 engines k
 
 class TensorSpec(BaseModel):
     name: str
-    shape: list[int]
+    shape: list[int]  # -1: decided at run time (a detector's number of boxes)
     dtype: str
 
 
@@ -120,19 +120,35 @@ def bundle_source(fp32: ModelHandle, batch_size: int, work: Path) -> ModelHandle
 
 
 def make_static(source: Path, target: Path, batch_size: int, spec_shape: tuple[int, ...]) -> onnx.ModelProto:
-    """`source` with every input's and output's symbolic axes fixed (batch, and a text model's length)."""
+    """`source` with its inputs' symbolic axes fixed (batch, and a text model's length) and its outputs' axes
+    fixed where they follow from the inputs; an axis the data decides (a detector's number of boxes) stays
+    symbolic, since any size written there would be false."""
     model = onnx.load(str(source))
-    for value in [*model.graph.input, *model.graph.output]:
-        dims = value.type.tensor_type.shape.dim
-        for axis, dim in enumerate(dims):
+    sizes: dict[str, int] = {}
+    for value in model.graph.input:
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             if not dim.HasField("dim_value"):
-                dim.dim_value = batch_size if axis == 0 else int(spec_shape[axis - 1])
+                size = batch_size if axis == 0 else int(spec_shape[axis - 1])
+                sizes[dim.dim_param] = size
+                dim.dim_value = size
+    names: dict[tuple[str, int], str] = {}  # output axes left for shape inference, by their original name
+    for value in model.graph.output:
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.HasField("dim_param") and dim.dim_param in sizes:
+                dim.dim_value = sizes[dim.dim_param]
+            elif dim.HasField("dim_param"):
+                names[(value.name, axis)] = dim.dim_param
+                dim.ClearField("dim_param")
     used = {node.domain for node in model.graph.node} | {"", "ai.onnx"}
     kept = [entry for entry in model.opset_import if entry.domain in used]  # onnxruntime's passes add many
     del model.opset_import[:]
     model.opset_import.extend(kept)
     del model.graph.value_info[:]  # stale symbolic shapes; re-inferred below
     model = onnx.shape_inference.infer_shapes(model)
+    for value in model.graph.output:
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if not dim.HasField("dim_value"):
+                dim.dim_param = names.get((value.name, axis), dim.dim_param)
     onnx.checker.check_model(model)
     with atomic_path(target) as tmp:
         onnx.save(model, str(tmp))
@@ -155,7 +171,7 @@ def _tensor_specs(values: Any) -> list[TensorSpec]:
     return [
         TensorSpec(
             name=value.name,
-            shape=[dim.dim_value for dim in value.type.tensor_type.shape.dim],
+            shape=[dim.dim_value if dim.HasField("dim_value") else -1 for dim in value.type.tensor_type.shape.dim],
             dtype=onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name,
         )
         for value in values
