@@ -25,6 +25,7 @@ from compressor.export.tensorrt import (
     sha256_of,
     uses_strong_typing,
 )
+from compressor.runtime.tensorrt_runner import output_allocator
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
@@ -203,6 +204,44 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
 def test_bench_on_cuda_has_tensorrt_rows() -> None:
     report = api.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
     assert {(r.backend, r.precision) for r in report.results} >= {("tensorrt", "fp32"), ("tensorrt", "fp16")}
+
+
+def test_an_output_sized_by_the_data_is_read_from_the_memory_tensorrt_asked_for() -> None:
+    """A detector's boxes after NMS have no size before the engine runs (the runner made a tensor of shape
+    -1 and failed); TensorRT asks the allocator for memory while running, then reports the shape. These are
+    its calls, as TensorRT 10 makes them."""
+    stand_in = types.SimpleNamespace(IOutputAllocator=type("IOutputAllocator", (), {"__init__": lambda self: None}))
+    allocator = output_allocator(stand_in, device="cpu")
+    address = allocator.reallocate_output_async("boxes", 0, 3 * 4 * 4, 256, 0)
+    assert address == allocator.buffer.data_ptr() != 0
+    allocator.buffer.view(torch.float32)[:] = torch.arange(12.0)  # what the engine writes there
+    allocator.notify_shape("boxes", (1, 3, 4))
+    assert torch.equal(allocator.tensor(torch.float32), torch.arange(12.0).reshape(1, 3, 4))
+    assert allocator.reallocate_output_async("boxes", address, 2 * 4 * 4, 256, 0) == address  # fewer: kept
+    allocator.notify_shape("boxes", (1, 0, 4))  # nothing found: zero bytes, an empty tensor
+    assert allocator.tensor(torch.float32).shape == (1, 0, 4)
+    assert allocator.reallocate_output_async("boxes", address, 400, 256, 0) != 0 and allocator.buffer.numel() == 400
+
+
+@pytest.mark.tensorrt
+@pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
+def test_real_engine_output_sized_by_the_data(tmp_path: Path) -> None:
+    from compressor.runtime.tensorrt_runner import TensorRTRunner
+
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("NonZero", ["x"], ["where"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 8])],
+        [onnx.helper.make_tensor_value_info("where", onnx.TensorProto.INT64, [2, "found"])],
+    )
+    path = tmp_path / "nonzero.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), str(path))
+    build_engine(path, tmp_path / "nonzero.engine", "fp32", BatchProfile(1, 1, 2))
+    runner = TensorRTRunner(tmp_path / "nonzero.engine")
+    (where,) = runner.run([torch.tensor([[0.0, 1, 0, 2, 0, 0, 3, 0]])])
+    assert where.tolist() == [[0, 0, 0], [1, 3, 6]]
+    (where,) = runner.run([torch.zeros(1, 8)])
+    assert where.shape == (2, 0)
 
 
 def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: _Recorder, tmp_path: Path) -> None:

@@ -1,11 +1,14 @@
 """A TensorRT engine behind the Runner interface, its buffers in torch CUDA tensors (no pycuda needed).
 
 Inputs and outputs live in tensors torch allocates on the GPU; the engine gets their addresses and
-runs on torch's current CUDA stream, so torch's synchronisation and memory statistics cover it.
+runs on torch's current CUDA stream, so torch's synchronisation and memory statistics cover it. An output
+whose size the data decides (a detector's boxes after NMS) has no size before the engine runs: TensorRT
+asks an output allocator for its memory while running and tells it the shape.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,36 @@ def _torch_dtypes(trt: Any) -> dict[Any, torch.dtype]:
         "UINT8": torch.uint8,
     }
     return {getattr(trt.DataType, name): dtype for name, dtype in names.items() if hasattr(trt.DataType, name)}
+
+
+def output_allocator(trt: Any, device: str = "cuda") -> Any:
+    """A `trt.IOutputAllocator` keeping one output in a torch buffer that only grows, so a stream of frames
+    stops allocating after the first few; `tensor(dtype)` reads the output once the engine has run."""
+
+    class TorchOutputAllocator(trt.IOutputAllocator):
+        def __init__(self) -> None:
+            trt.IOutputAllocator.__init__(self)
+            self.buffer = torch.empty(1, dtype=torch.uint8, device=device)
+            self.shape: tuple[int, ...] | None = None
+
+        def reallocate_output(self, tensor_name: str, memory: int, size: int, alignment: int) -> int:
+            if self.buffer.numel() < size:  # at least one byte: a null address would read as a failure
+                self.buffer = torch.empty(int(size), dtype=torch.uint8, device=device)
+            return self.buffer.data_ptr()
+
+        def reallocate_output_async(self, tensor_name: str, memory: int, size: int, alignment: int, stream: int) -> int:
+            return self.reallocate_output(tensor_name, memory, size, alignment)  # TensorRT 10 calls this one
+
+        def notify_shape(self, tensor_name: str, shape: Any) -> None:
+            self.shape = tuple(int(dim) for dim in shape)
+
+        def tensor(self, dtype: torch.dtype) -> torch.Tensor:
+            if self.shape is None:
+                raise InputFileError("TensorRT ran the engine without reporting an output's shape")
+            size = math.prod(self.shape) * torch.empty(0, dtype=dtype).element_size()
+            return self.buffer[:size].view(dtype).reshape(self.shape)
+
+    return TorchOutputAllocator()
 
 
 class TensorRTRunner:
@@ -53,6 +86,8 @@ class TensorRTRunner:
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if n not in self.input_names]
         self._dtypes = _torch_dtypes(trt)
+        self._allocators: dict[str, Any] = {}  # outputs sized by the data, by name
+        self._trt = trt
 
     def _dtype(self, name: str) -> torch.dtype:
         return self._dtypes[self.engine.get_tensor_dtype(name)]
@@ -65,13 +100,21 @@ class TensorRTRunner:
             for name, tensor in zip(self.input_names, inputs, strict=True)
         ]
 
-    def _execute(self, placed: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _execute(self, placed: list[torch.Tensor]) -> list[torch.Tensor | Any]:
+        """Enqueue the engine; each output is a tensor, or the allocator that will hold it once it has run."""
         for name, tensor in zip(self.input_names, placed, strict=True):
             self.context.set_input_shape(name, tuple(tensor.shape))
             self.context.set_tensor_address(name, tensor.data_ptr())
-        outputs = []
+        outputs: list[torch.Tensor | Any] = []
         for name in self.output_names:
-            output = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtype(name), device="cuda")
+            shape = tuple(self.context.get_tensor_shape(name))
+            if any(dim < 0 for dim in shape):  # decided by the data: sized while the engine runs
+                if name not in self._allocators:
+                    self._allocators[name] = output_allocator(self._trt)
+                    self.context.set_output_allocator(name, self._allocators[name])
+                outputs.append(self._allocators[name])
+                continue
+            output = torch.empty(shape, dtype=self._dtype(name), device="cuda")
             self.context.set_tensor_address(name, output.data_ptr())
             outputs.append(output)
         if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
@@ -81,7 +124,11 @@ class TensorRTRunner:
     def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         outputs = self._execute(self.to_device(inputs))
         torch.cuda.current_stream().synchronize()
-        return [output.float().cpu() if output.is_floating_point() else output.cpu() for output in outputs]
+        tensors = [
+            output if isinstance(output, torch.Tensor) else output.tensor(self._dtype(name))
+            for name, output in zip(self.output_names, outputs, strict=True)
+        ]
+        return [tensor.float().cpu() if tensor.is_floating_point() else tensor.cpu() for tensor in tensors]
 
     def run_on_device(self, inputs: list[torch.Tensor]) -> None:
         self._execute(inputs)
