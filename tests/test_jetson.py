@@ -3,9 +3,12 @@ promises, and its errors. Built on this CPU machine: a bundle needs no GPU."""
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import onnx
@@ -21,6 +24,30 @@ from compressor.export.tensorrt import sha256_of
 from compressor.models.loading import load_model
 
 BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
+CHECKED_BUNDLE_FILES = BUNDLE_FILES | {"check", "check_engine.py"}
+# Stands in for trtexec on the board: runs model.onnx under onnxruntime on --loadInputs and writes
+# --exportOutput in trtexec's layout (C++'s nan included); ENGINE_FAULT makes it a broken engine.
+FAKE_TRTEXEC = """#!{python}
+import json, os, sys
+import numpy as np, onnxruntime
+options = dict(argument.split("=", 1) for argument in sys.argv[1:])
+spec = json.load(open("manifest.json"))["inputs"][0]
+name, file = options["--loadInputs"].split(":", 1)
+fed = np.fromfile(file, dtype=spec["dtype"]).reshape(spec["shape"])
+session = onnxruntime.InferenceSession("model.onnx")
+with open(options["--exportOutput"], "w") as out:
+    out.write("[\\n")
+    for number, (node, value) in enumerate(zip(session.get_outputs(), session.run(None, {{name: fed}}))):
+        values = value.ravel()
+        if os.environ.get("ENGINE_FAULT") == "nan":
+            values = values * float("nan")
+        if os.environ.get("ENGINE_FAULT") == "reversed":
+            values = values[::-1]
+        out.write(("  " if number == 0 else ", ") + '{{ "name" : "' + node.name + '"\\n')
+        out.write('  , "dimensions" : "' + "x".join(map(str, value.shape)) + '"\\n')
+        out.write('  , "values" : [ ' + ", ".join("%g" % v for v in values) + " ]\\n  }}\\n")
+    out.write("]\\n")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +62,7 @@ def int8_bundle(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: Path) -> None:
-    assert {p.name for p in int8_bundle.iterdir()} == BUNDLE_FILES
+    assert {p.name for p in int8_bundle.iterdir()} == CHECKED_BUNDLE_FILES
     manifest = read_manifest(int8_bundle / "manifest.json")  # the pydantic schema validates it
     assert manifest.precision == "int8" and manifest.jetpack == "6.2" and manifest.tensorrt == "10.3"
     assert manifest.onnx_sha256 == sha256_of(int8_bundle / "model.onnx")
@@ -124,6 +151,37 @@ def test_scripts_pass_shellcheck(int8_bundle: Path) -> None:
     scripts = [str(int8_bundle / "build_engine.sh"), str(int8_bundle / "benchmark.sh")]
     result = subprocess.run(["shellcheck", *scripts], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_engine_check_passes_an_engine_that_computes_model_onnx_and_fails_a_broken_one(
+    int8_bundle: Path, tmp_path: Path
+) -> None:
+    """check_engine.py runs on the board (Python 3.8+, standard library): here trtexec is a stand-in that
+    runs model.onnx itself, then one whose outputs are reversed, then one that overflows to NaN."""
+    script = int8_bundle / "check_engine.py"
+    ast.parse(script.read_text(), feature_version=(3, 8))  # JetPack 5's Python
+    expected = json.loads((int8_bundle / "check" / "expected.json").read_text())
+    assert len(expected["batches"]) == 4 and expected["input"]["shape"] == [2, 3, 64, 64]  # 8 samples, batch 2
+    assert (int8_bundle / "check" / "inputs" / "0.bin").stat().st_size == 2 * 3 * 64 * 64 * 4
+    assert read_manifest(int8_bundle / "manifest.json").engine_check == "check/expected.json"
+    fake = tmp_path / "trtexec"
+    fake.write_text(FAKE_TRTEXEC.format(python=sys.executable))
+    fake.chmod(0o755)
+
+    def check(fault: str) -> subprocess.CompletedProcess:
+        environment = {**os.environ, "TRTEXEC": str(fake), "ENGINE_FAULT": fault}
+        return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=environment)
+
+    assert check("").returncode == 2  # no engine built yet
+    (int8_bundle / "model.engine").write_bytes(b"built on the board")
+    try:
+        passed, reversed_, overflowed = check(""), check("reversed"), check("nan")
+    finally:
+        (int8_bundle / "model.engine").unlink()
+    assert passed.returncode == 0 and "8 of 8 samples" in passed.stdout and "PASS" in passed.stdout, passed.stdout
+    assert "(0.00% of the output range)" in passed.stdout  # the stand-in prints 6 digits, as trtexec does
+    assert reversed_.returncode == 1 and "onnxruntime said" in reversed_.stdout, reversed_.stdout
+    assert overflowed.returncode == 1 and "NaN or infinite" in overflowed.stdout, overflowed.stdout
 
 
 def test_fp16_bundle_keeps_a_float_onnx(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001

@@ -15,6 +15,7 @@ from compressor.commands.common import (
 )
 from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.errors import OptionError, UnknownNameError
+from compressor.export.engine_check import write_engine_check
 from compressor.export.engines import engine_from_onnx
 from compressor.export.jetson import (
     JETSON_OPSET,
@@ -166,7 +167,11 @@ def export_jetson(
         assert source.onnx_path is not None
         static = make_static(source.onnx_path, output_dir / "model.onnx", batch_size, handle.input_spec.shape)
         accuracy = measure_bundle_accuracy(fp32, output_dir / "model.onnx", bundle, batch_size, max_samples)
-    manifest = write_bundle_files(output_dir, handle, static, precision, jetpack, batch_size, accuracy, calibration)
+    val = bundle.split("val", handle.input_spec)
+    checked = write_engine_check(output_dir, output_dir / "model.onnx", val, task, handle.input_spec, batch_size)
+    manifest = write_bundle_files(
+        output_dir, handle, static, precision, jetpack, batch_size, accuracy, calibration, checked
+    )
     info(
         f"bundle {task.primary_metric}: {accuracy.bundle:.4f} (fp32 {accuracy.fp32:.4f}) on {accuracy.samples} val "
         "samples, onnxruntime CPU"

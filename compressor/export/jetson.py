@@ -85,6 +85,7 @@ class JetsonManifest(BaseModel):
     expected_accuracy: ExpectedAccuracy
     calibration: Calibration | None
     builder_optimization_level: int
+    engine_check: str | None = None  # inputs and onnxruntime's outputs for check_engine.py on the board
 
 
 def check_jetson_options(precision: str, jetpack: str, batch_size: int) -> None:
@@ -187,8 +188,10 @@ def write_bundle_files(
     batch_size: int,
     accuracy: ExpectedAccuracy,
     calibration: Calibration | None,
+    checked_samples: int,
 ) -> JetsonManifest:
-    """The manifest, labels, scripts and device README beside model.onnx (already in `output_dir`)."""
+    """The manifest, labels, scripts and device README beside model.onnx and check/ (already in
+    `output_dir`; `checked_samples` 0 where the task has no engine check)."""
     initializers = {tensor.name for tensor in model.graph.initializer}
     manifest = JetsonManifest(
         created_by=f"compressor {__version__}",
@@ -208,6 +211,7 @@ def write_bundle_files(
         expected_accuracy=accuracy,
         calibration=calibration,
         builder_optimization_level=OPTIMIZATION_LEVEL,
+        engine_check="check/expected.json" if checked_samples else None,
     )
     templates = resources.files("compressor.export") / "jetson_templates"
     substitutions = {
@@ -217,14 +221,14 @@ def write_bundle_files(
         "__PRECISION_FLAGS__": _PRECISION_FLAGS[precision],
         "__OPT_LEVEL__": str(OPTIMIZATION_LEVEL),
     }
-    for script in ("build_engine.sh", "benchmark.sh"):
+    for script in ("build_engine.sh", "benchmark.sh", *(["check_engine.py"] if checked_samples else [])):
         text = (templates / script).read_text()
         for key, value in substitutions.items():
             text = text.replace(key, value)
         write_text_atomic(output_dir / script, text)
         (output_dir / script).chmod(0o755)
     write_text_atomic(output_dir / "labels.txt", "\n".join(manifest.labels) + "\n")
-    write_text_atomic(output_dir / "README.md", _device_readme(manifest))
+    write_text_atomic(output_dir / "README.md", _device_readme(manifest, checked_samples))
     write_text_atomic(output_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
     return manifest
 
@@ -253,7 +257,18 @@ def _normalisation_words(prep: Preprocessing) -> str:
     return f", then (x - mean) / std with mean {prep.mean} and std {prep.std}"
 
 
-def _device_readme(manifest: JetsonManifest) -> str:
+def _check_words(checked_samples: int) -> str:
+    if not checked_samples:
+        return ""
+    return f"""
+`python3 check_engine.py` (after build_engine.sh; trtexec options such as `--useDLACore=0` pass through)
+runs the engine on {checked_samples} val inputs in check/ and fails unless each gets the class onnxruntime gave
+model.onnx where this bundle was made, with every output finite. They are samples onnxruntime classified
+with a clear margin: a changed class means the engine computes something else, not a near tie.
+"""
+
+
+def _device_readme(manifest: JetsonManifest, checked_samples: int) -> str:
     source = manifest.inputs[0]
     prep = manifest.preprocessing
     return f"""# {manifest.model} for Jetson ({manifest.precision}, JetPack {manifest.jetpack})
@@ -281,7 +296,7 @@ Expected {manifest.expected_accuracy.metric}: {manifest.expected_accuracy.bundle
 {manifest.expected_accuracy.backend} ({manifest.expected_accuracy.samples} samples of
 {manifest.expected_accuracy.dataset}; fp32 model {manifest.expected_accuracy.fp32:.4f}). A TensorRT engine
 should land within a few tenths of a point of it. manifest.json holds all of this, machine-readable.
-"""
+{_check_words(checked_samples)}"""
 
 
 def read_manifest(path: Path) -> JetsonManifest:
