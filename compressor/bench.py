@@ -147,22 +147,36 @@ def build_and_measure_memory(
     """Create a runner and run a few batches, returning it and the peak memory that cost, in MB.
 
     CPU: growth of the process's resident memory above the level before the runner existed (weights,
-    activations, workspaces). CUDA: peak bytes allocated by torch on the GPU. Sampling runs only
-    here, never during the timed loop, so it cannot disturb latency.
+    activations, workspaces). CUDA: `cuda_memory_mb`. Sampling runs only here, never during the timed
+    loop, so it cannot disturb latency.
     """
     if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        runner = build()
-        placed = runner.to_device(inputs)
-        for _ in range(3):
-            runner.run_on_device(placed)
-        runner.synchronize()
-        return runner, (torch.cuda.max_memory_allocated() - before) / 1e6
+        return _measure_cuda_memory(build, inputs)
     with _RssSampler() as sampler:
         runner = build()
         placed = runner.to_device(inputs)
         for _ in range(3):
             runner.run_on_device(placed)
     return runner, sampler.peak_increase_mb
+
+
+def _measure_cuda_memory(build: Callable[[], Runner], inputs: list[torch.Tensor]) -> tuple[Runner, float]:
+    """Peak bytes torch allocated, plus, for other runtimes, the device memory taken outside torch's
+    allocator and still held (a TensorRT engine's weights and activation memory, onnxruntime's CUDA arena),
+    which torch's statistics never see: the device's free memory before and after (cudaMemGetInfo, as
+    NVML reports it), less what torch's own cache grew. Torch rows count torch's allocations only, so the
+    kernels CUDA libraries load on first use do not land on whichever row ran first."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    allocated, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    free = torch.cuda.mem_get_info()[0]
+    runner = build()
+    placed = runner.to_device(inputs)
+    for _ in range(3):
+        runner.run_on_device(placed)
+    runner.synchronize()
+    peak = torch.cuda.max_memory_allocated() - allocated
+    if runner.backend != "torch":
+        taken = free - torch.cuda.mem_get_info()[0]
+        peak += max(0, taken - (torch.cuda.memory_reserved() - reserved))
+    return runner, peak / 1e6

@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from compressor import api
-from compressor.bench import OtherProcessesCpu
+from compressor.bench import OtherProcessesCpu, build_and_measure_memory
 from compressor.footprint import weight_count
 from compressor.report import SCHEMA, read_report, to_markdown, write_report
 
@@ -135,3 +135,55 @@ def test_profile_breaks_the_onnx_time_down_by_op_type(tmp_path: Path, trained_ti
     assert "kernel time at batch 4, ms per run by op type: " in result.stderr
     refused = CliRunner().invoke(app, [*args[:2], "--backend", "torch", "--profile"])
     assert refused.exit_code == 2 and "--profile" in refused.stderr and "Traceback" not in refused.output
+
+
+class _Device:
+    """torch.cuda's memory counters for a runtime that allocates on its own, as TensorRT does."""
+
+    def __init__(self) -> None:
+        self.torch_allocated = self.torch_peak = 0
+        self.torch_reserved = 2_000_000
+        self.free = 80_000_000_000
+
+    def allocate_in_torch(self, size: int) -> None:
+        self.torch_allocated += size
+        self.torch_peak = max(self.torch_peak, self.torch_allocated)
+        self.torch_reserved += size
+        self.free -= size
+
+    def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import torch
+
+        for name, value in {
+            "synchronize": lambda: None,
+            "reset_peak_memory_stats": lambda: setattr(self, "torch_peak", self.torch_allocated),
+            "memory_allocated": lambda: self.torch_allocated,
+            "max_memory_allocated": lambda: self.torch_peak,
+            "memory_reserved": lambda: self.torch_reserved,
+            "mem_get_info": lambda: (self.free, 80_000_000_000),
+        }.items():
+            monkeypatch.setattr(torch.cuda, name, value)
+
+
+@pytest.mark.parametrize(("backend", "expected_mb"), [("tensorrt", 104.0), ("torch", 4.0)])
+def test_cuda_memory_counts_what_an_engine_takes_outside_torch(
+    monkeypatch: pytest.MonkeyPatch, backend: str, expected_mb: float
+) -> None:
+    """TensorRT's engine and activation memory is not torch's: its rows showed only their input and output
+    tensors. A torch row counts torch's allocations only (the 100 MB outside stand for the kernels CUDA
+    libraries load on first use, which are not the model's)."""
+    import types
+
+    device = _Device()
+    device.patch(monkeypatch)
+    device.allocate_in_torch(2_000_000)  # an earlier row's tensors, still held: not this row's
+
+    def build() -> object:
+        device.free -= 100_000_000  # allocated by the runtime itself, outside torch
+        device.allocate_in_torch(4_000_000)  # input and output tensors
+        runner = types.SimpleNamespace(backend=backend, to_device=lambda inputs: inputs, synchronize=lambda: None)
+        runner.run_on_device = lambda placed: None
+        return runner
+
+    _runner, peak_mb = build_and_measure_memory(build, [], "cuda")
+    assert peak_mb == pytest.approx(expected_mb)
