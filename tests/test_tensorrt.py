@@ -17,6 +17,7 @@ import torch
 
 from compressor import api
 from compressor.cli import app
+from compressor.export.jetson import make_static
 from compressor.export.tensorrt import (
     BatchProfile,
     build_engine,
@@ -165,6 +166,18 @@ def test_text_models_get_a_sequence_range_in_the_profile(tmp_path: Path) -> None
     shapes = profile_shapes(path, BatchProfile(1, 8, 32))
     assert shapes["input_ids"]["min"] == [1, 1] and shapes["input_ids"]["max"][0] == 32
     assert shapes["input_ids"]["opt"][1] == shapes["input_ids"]["max"][1] > 1
+
+
+def test_a_static_graph_is_built_without_a_profile_that_contradicts_it(
+    recorder: _Recorder, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """A Jetson bundle's model.onnx (batch fixed to 2) or a detector (batch 1): a profile of batches 1..32
+    on a fixed axis fails TensorRT's build; the engine takes the graph's own shape."""
+    static = tmp_path / "static.onnx"
+    make_static(tiny_onnx, static, 2, (3, 64, 64))
+    record = build_engine(static, tmp_path / "m.engine", "fp32", BatchProfile(1, 8, 32))
+    assert not [call for call in recorder.calls if call[0] in ("shape", "profile")]
+    assert record.inputs["input"] == {"min": [2, 3, 64, 64], "opt": [2, 3, 64, 64], "max": [2, 3, 64, 64]}
 
 
 def test_without_tensorrt_the_export_says_which_extra_to_install(

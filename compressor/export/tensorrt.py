@@ -89,8 +89,9 @@ def metadata_path(engine_path: Path) -> Path:
 
 
 def profile_shapes(onnx_path: Path, batch: BatchProfile) -> dict[str, dict[str, list[int]]]:
-    """Min/opt/max shapes of every graph input: the batch axis from `batch`, other axes as exported
-    (a text model's dynamic sequence axis from 1 to the length it was exported for)."""
+    """Min/opt/max shapes of every graph input: a dynamic batch axis from `batch`, a dynamic sequence
+    axis from 1 to the length a text model was exported for, every fixed axis as it is (a detector's and
+    a Jetson bundle's batch too: a profile that contradicts a fixed axis fails the build)."""
     model = onnx.load(str(onnx_path), load_external_data=False)
     initializers = {tensor.name for tensor in model.graph.initializer}
     length = exported_sequence_length(model)
@@ -98,15 +99,15 @@ def profile_shapes(onnx_path: Path, batch: BatchProfile) -> dict[str, dict[str, 
     for graph_input in model.graph.input:
         if graph_input.name in initializers:
             continue
-        rest = list(graph_input.type.tensor_type.shape.dim)[1:]
-        low = [d.dim_value if d.HasField("dim_value") else 1 for d in rest]
-        high = [d.dim_value if d.HasField("dim_value") else length for d in rest]
-        shapes[graph_input.name] = {
-            "min": [batch.minimum, *low],
-            "opt": [batch.optimum, *high],
-            "max": [batch.maximum, *high],
-        }
+        dims = list(graph_input.type.tensor_type.shape.dim)
+        open_bounds = [(batch.minimum, batch.optimum, batch.maximum)] + [(1, length, length)] * (len(dims) - 1)
+        axes = [(d.dim_value,) * 3 if d.HasField("dim_value") else open_bounds[i] for i, d in enumerate(dims)]
+        shapes[graph_input.name] = {key: [axis[i] for axis in axes] for i, key in enumerate(("min", "opt", "max"))}
     return shapes
+
+
+def _is_dynamic(bounds: dict[str, list[int]]) -> bool:
+    return bounds["min"] != bounds["max"]
 
 
 def exported_sequence_length(model: onnx.ModelProto) -> int:
@@ -166,10 +167,11 @@ def build_engine(
         if precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)
     shapes = profile_shapes(onnx_path, batch)
-    profile = builder.create_optimization_profile()
-    for name, bounds in shapes.items():
-        profile.set_shape(name, bounds["min"], bounds["opt"], bounds["max"])
-    config.add_optimization_profile(profile)
+    if any(_is_dynamic(bounds) for bounds in shapes.values()):  # a static network takes no profile
+        profile = builder.create_optimization_profile()
+        for name, bounds in shapes.items():
+            profile.set_shape(name, bounds["min"], bounds["opt"], bounds["max"])
+        config.add_optimization_profile(profile)
     cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b"")
     config.set_timing_cache(cache, ignore_mismatch=False)
     serialized = builder.build_serialized_network(network, config)
