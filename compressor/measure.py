@@ -60,7 +60,8 @@ def _measure_on_backend(
     """Accuracy once, then latency per batch size, through one runner of `handle` on `backend`."""
     task = get_task(handle.task)
     info(f"measuring {variant.name} on {backend} ({device})")
-    on_onnx = backend == "onnxruntime" and handle.onnx_path is not None and task.fixed_batch_size is None
+    # an engine takes the batch of the ONNX it was built from, as onnxruntime does
+    on_onnx = backend in ("onnxruntime", "tensorrt") and handle.onnx_path is not None and task.fixed_batch_size is None
     static = static_batch_size(handle.onnx_path) if on_onnx else None  # type: ignore[arg-type]
     if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
         warn(

@@ -180,6 +180,33 @@ def test_a_static_graph_is_built_without_a_profile_that_contradicts_it(
     assert record.inputs["input"] == {"min": [2, 3, 64, 64], "opt": [2, 3, 64, 64], "max": [2, 3, 64, 64]}
 
 
+def test_an_engine_of_a_static_graph_is_scored_and_timed_at_the_graph_s_batch(
+    monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """`compress bench bundle/model.onnx --backend tensorrt`: the engine takes batches of 2 only, as its ONNX
+    does, but was fed val batches of 64 and timed at 1 and 16 (only onnxruntime rows were cut to size).
+    The engine is played by onnxruntime on the same static file, which refuses other batches just as well."""
+    from compressor import measure
+    from compressor.data import load_dataset
+    from compressor.data.base import deterministic_subset
+    from compressor.footprint import Footprint
+    from compressor.models.loading import load_model
+    from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+
+    class StandInEngine(OnnxRuntimeRunner):
+        backend = "tensorrt"
+
+    static = tmp_path / "static.onnx"
+    make_static(tiny_onnx, static, 2, (3, 64, 64))
+    bundle = load_dataset("shapes")
+    handle = load_model(str(static), bundle)
+    monkeypatch.setattr(measure, "make_runner", lambda handle, backend, device: StandInEngine(handle.onnx_path))
+    val = deterministic_subset(bundle.split("val", handle.input_spec), 33)
+    variant = measure.Variant("baseline", "fp32", {"tensorrt": handle})
+    rows = measure._measure_on_backend(variant, handle, "tensorrt", Footprint(1.0, None, None), val, "cpu", [1, 16])
+    assert [row.batch_size for row in rows] == [2] and 0.0 <= rows[0].metrics["top1"] <= 1.0
+
+
 def test_without_tensorrt_the_export_says_which_extra_to_install(
     cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:  # noqa: ANN001
