@@ -31,6 +31,8 @@ FAKE_TRTEXEC = """#!{python}
 import json, os, sys
 import numpy as np, onnxruntime
 options = dict(argument.split("=", 1) for argument in sys.argv[1:])
+if os.environ.get("TRTEXEC_LOG"):
+    open(os.environ["TRTEXEC_LOG"], "a").write(" ".join(sys.argv[1:]) + "\\n")
 spec = json.load(open("manifest.json"))["inputs"][0]
 name, file = options["--loadInputs"].split(":", 1)
 fed = np.fromfile(file, dtype=spec["dtype"]).reshape(spec["shape"])
@@ -145,6 +147,39 @@ def test_scripts_are_valid_bash_with_the_trtexec_flags(int8_bundle: Path) -> Non
     assert "__" not in build + bench  # every placeholder filled
 
 
+def test_a_dla_engine_is_benchmarked_and_checked_on_the_core_it_was_built_for(
+    int8_bundle: Path, tmp_path: Path
+) -> None:
+    """trtexec puts a loaded engine on DLA core 0 unless told: an engine built with --useDLACore 1 was timed
+    on core 0. The scripts run here against a trtexec that logs its options and writes what it is asked."""
+    board = tmp_path / "board"
+    shutil.copytree(int8_bundle, board)
+    log = tmp_path / "trtexec.log"
+    fake = tmp_path / "trtexec"
+    fake.write_text(
+        f'#!/usr/bin/env bash\necho "$*" >> {log}\n'
+        'for a in "$@"; do [[ "$a" == --saveEngine=* ]] && echo engine > "${a#--saveEngine=}"; done\n'
+        'echo "[I] Throughput: 812.5 qps"; echo "[I] Latency: min = 1.1 ms, mean = 1.2 ms"\n'
+    )
+    fake.chmod(0o755)
+    environment = {**os.environ, "TRTEXEC": str(fake)}
+
+    def run(*command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(command, cwd=board, capture_output=True, text=True, env=environment)
+
+    assert run("./build_engine.sh", "--useDLACore", "x").returncode == 2  # not a core number
+    built = run("./build_engine.sh", "--useDLACore", "1")
+    assert built.returncode == 0 and "(DLA core 1)" in built.stdout, built.stdout + built.stderr
+    assert "--useDLACore=1 --allowGPUFallback" in log.read_text()
+    timed = run("./benchmark.sh", "1")
+    assert timed.returncode == 0 and "Throughput: 812.5 qps" in timed.stdout, timed.stdout + timed.stderr
+    assert "--loadEngine=model.engine --useDLACore=1 " in log.read_text().splitlines()[-1]
+    assert "engine: model.engine, --useDLACore=1" in (board / "benchmark" / "settings.txt").read_text()
+    assert run("./build_engine.sh").returncode == 0 and not (board / "model.engine.dla-core").exists()
+    run("./benchmark.sh", "1")
+    assert "--useDLACore" not in log.read_text().splitlines()[-1]  # a GPU engine, loaded as one
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (.ci/run installs it)")
 def test_scripts_pass_shellcheck(int8_bundle: Path) -> None:
     """Quoting and exit-status mistakes that `bash -n` does not see, in scripts that run only on the board."""
@@ -168,16 +203,21 @@ def test_the_engine_check_passes_an_engine_that_computes_model_onnx_and_fails_a_
     fake.write_text(FAKE_TRTEXEC.format(python=sys.executable))
     fake.chmod(0o755)
 
+    log = tmp_path / "trtexec.log"
+
     def check(fault: str) -> subprocess.CompletedProcess:
-        environment = {**os.environ, "TRTEXEC": str(fake), "ENGINE_FAULT": fault}
+        environment = {**os.environ, "TRTEXEC": str(fake), "ENGINE_FAULT": fault, "TRTEXEC_LOG": str(log)}
         return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=environment)
 
     assert check("").returncode == 2  # no engine built yet
     (int8_bundle / "model.engine").write_bytes(b"built on the board")
     try:
         passed, reversed_, overflowed = check(""), check("reversed"), check("nan")
+        (int8_bundle / "model.engine.dla-core").write_text("1\n")  # build_engine.sh --useDLACore 1
+        assert check("").returncode == 0 and log.read_text().splitlines()[-1].endswith("--useDLACore=1")
     finally:
         (int8_bundle / "model.engine").unlink()
+        (int8_bundle / "model.engine.dla-core").unlink(missing_ok=True)
     assert passed.returncode == 0 and "8 of 8 samples" in passed.stdout and "PASS" in passed.stdout, passed.stdout
     assert "(0.00% of the output range)" in passed.stdout  # the stand-in prints 6 digits, as trtexec does
     assert reversed_.returncode == 1 and "onnxruntime said" in reversed_.stdout, reversed_.stdout

@@ -261,7 +261,7 @@ def _check_words(checked_samples: int) -> str:
     if not checked_samples:
         return ""
     return f"""
-`python3 check_engine.py` (after build_engine.sh; trtexec options such as `--useDLACore=0` pass through)
+`python3 check_engine.py` (after build_engine.sh; further trtexec options pass through)
 runs the engine on {checked_samples} val inputs in check/ and fails unless each gets the class onnxruntime gave
 model.onnx where this bundle was made, with every output finite. They are samples onnxruntime classified
 with a clear margin: a changed class means the engine computes something else, not a near tie.
@@ -280,6 +280,9 @@ Made by {manifest.created_by}. Copy this folder to the board, then:
 ./build_engine.sh --useDLACore 0  # or on a DLA core, unsupported layers falling back to the GPU
 ./benchmark.sh 10                 # latency/throughput for 10 s, board power from tegrastats -> benchmark/
 ```
+
+An engine built for a DLA core runs there only when trtexec is told which when loading it (else core 0):
+build_engine.sh writes the core to model.engine.dla-core, and benchmark.sh and check_engine.py pass it.
 
 Engines belong to the GPU and TensorRT version that built them: build on the device, do not copy
 model.engine between boards or JetPack versions. `timing.cache` speeds up rebuilds on the same board.

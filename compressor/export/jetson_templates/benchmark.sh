@@ -7,9 +7,14 @@ SECONDS_TO_RUN="${1:-10}"
 TRTEXEC="${TRTEXEC:-/usr/src/tensorrt/bin/trtexec}"
 command -v "$TRTEXEC" >/dev/null || TRTEXEC=trtexec
 [[ -f model.engine ]] || { echo "no model.engine: run ./build_engine.sh first" >&2; exit 2; }
+LOAD=()  # an engine built for a DLA core runs there only when trtexec is told which
+if [[ -f model.engine.dla-core ]]; then
+    LOAD=(--useDLACore="$(cat model.engine.dla-core)")
+fi
 mkdir -p benchmark
 {
     echo "date: $(date -Iseconds)"
+    echo "engine: model.engine, ${LOAD[*]:-on the GPU}"
     echo "nvpmodel: $(nvpmodel -q 2>/dev/null | tr '\n' ' ' || echo unavailable)"
     echo "jetson_clocks:"; (jetson_clocks --show 2>/dev/null || echo "  unavailable (run as root to record clocks)")
 } > benchmark/settings.txt
@@ -18,7 +23,7 @@ if command -v tegrastats >/dev/null; then
     tegrastats --interval 100 --logfile benchmark/tegrastats.log &
     TEGRA_PID=$!
 fi
-"$TRTEXEC" --loadEngine=model.engine --warmUp=1000 --duration="$SECONDS_TO_RUN" --useSpinWait \
+"$TRTEXEC" --loadEngine=model.engine "${LOAD[@]}" --warmUp=1000 --duration="$SECONDS_TO_RUN" --useSpinWait \
     --exportTimes=benchmark/times.json | tee benchmark/trtexec.log
 if [[ -n "$TEGRA_PID" ]]; then
     tegrastats --stop 2>/dev/null || kill "$TEGRA_PID"

@@ -6,14 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")"
 TRTEXEC="${TRTEXEC:-/usr/src/tensorrt/bin/trtexec}"
 command -v "$TRTEXEC" >/dev/null || TRTEXEC=trtexec
-DLA=()
+CORE=""
 if [[ "${1:-}" == "--useDLACore" ]]; then
-    DLA=(--useDLACore="${2:?--useDLACore needs a core number (0 or 1)}" --allowGPUFallback)
+    CORE="${2:-}"
 elif [[ "${1:-}" == --useDLACore=* ]]; then
-    DLA=("$1" --allowGPUFallback)
-elif [[ $# -gt 0 ]]; then
-    echo "usage: $0 [--useDLACore N]" >&2
+    CORE="${1#--useDLACore=}"
+fi
+if [[ $# -gt 0 && ! "$CORE" =~ ^[0-9]+$ ]]; then
+    echo "usage: $0 [--useDLACore N]   (N: the DLA core, 0 or 1)" >&2
     exit 2
+fi
+DLA=()
+if [[ -n "$CORE" ]]; then
+    DLA=(--useDLACore="$CORE" --allowGPUFallback)
 fi
 if [[ -f /etc/nv_tegra_release ]]; then
     echo "device: $(head -n 1 /etc/nv_tegra_release)"
@@ -22,4 +27,11 @@ echo "bundle made for JetPack __JETPACK__ (TensorRT __TENSORRT__); precision __P
 "$TRTEXEC" --onnx=model.onnx --saveEngine=model.engine __PRECISION_FLAGS__ \
     --timingCacheFile=timing.cache --builderOptimizationLevel=__OPT_LEVEL__ \
     --memPoolSize=workspace:2048 --skipInference "${DLA[@]}"
-echo "wrote model.engine"
+# A loaded engine runs on DLA core 0 unless trtexec is told otherwise: benchmark.sh and check_engine.py
+# read the core it was built for from here.
+if [[ -n "$CORE" ]]; then
+    echo "$CORE" > model.engine.dla-core
+else
+    rm -f model.engine.dla-core
+fi
+echo "wrote model.engine${CORE:+ (DLA core $CORE)}"

@@ -4,7 +4,7 @@ was made: trtexec runs the engine on the same input tensors (check/inputs/), and
 must be the one check/expected.json holds, every output finite. The samples are ones onnxruntime
 classified with a clear margin, so a changed class means the engine computes something else.
 
-Usage: python3 check_engine.py [trtexec options, e.g. --useDLACore=0]   (after ./build_engine.sh)
+Usage: python3 check_engine.py [trtexec options]   (after ./build_engine.sh; a DLA core it built for is used)
 Exit status: 0 passed, 1 failed, 2 could not run. Python 3.8+, standard library only.
 """
 
@@ -69,6 +69,15 @@ def _engine_outputs(trtexec: str, input_name: str, file: Path, extra: list, scra
     return {entry["name"]: [float(value) for value in entry["values"]] for entry in entries}
 
 
+def _dla_options(extra: list) -> list:
+    """--useDLACore for an engine build_engine.sh made for a DLA core (a loaded engine runs on core 0
+    unless trtexec is told), unless the options given name one."""
+    core = HERE / "model.engine.dla-core"
+    if core.is_file() and not any(option.startswith("--useDLACore") for option in extra):
+        return [f"--useDLACore={core.read_text().strip()}"]
+    return []
+
+
 def _top(values: list) -> int:
     return max(range(len(values)), key=values.__getitem__)
 
@@ -86,6 +95,7 @@ def main(extra: list) -> int:
     output = expected["output"]
     classes = output["shape"][-1]
     trtexec = _trtexec()
+    extra = [*extra, *_dla_options(extra)]
     failures, compared, largest, spread = [], 0, 0.0, 0.0
     with tempfile.TemporaryDirectory() as scratch:
         for batch in expected["batches"]:
