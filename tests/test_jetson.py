@@ -13,11 +13,13 @@ from pathlib import Path
 
 import onnx
 import pytest
+import torch
 from onnx import numpy_helper
 
 from compressor import api
 from compressor.cli import app
 from compressor.data import load_dataset
+from compressor.export.engine_check import clear_detections
 from compressor.export.jetson import _normalisation_words, _tensor_specs, make_static, read_manifest
 from compressor.export.preprocessing import preprocessing
 from compressor.export.tensorrt import sha256_of
@@ -147,6 +149,113 @@ def test_scripts_are_valid_bash_with_the_trtexec_flags(int8_bundle: Path) -> Non
     assert "__" not in build + bench  # every placeholder filled
 
 
+def test_a_detector_sample_is_checked_only_when_its_detections_are_clear_of_the_confidence_line() -> None:
+    scores = torch.tensor([[0.9, -1.0], [0.9, 0.55], [0.2, 0.1], [0.95, 0.05]])  # -1: padding
+    outputs = [torch.zeros(4, 2, 4), scores, torch.zeros(4, 2)]
+    assert clear_detections(outputs, 8) == [0, 3]  # 1 has a detection near 0.5; 2 none confident
+    assert clear_detections(outputs, 1) == [0]
+
+
+def _trtexec_json(outputs: dict[str, tuple[str, list[float]]]) -> str:
+    """Outputs as trtexec --exportOutput writes them (name, "AxB" dimensions, values)."""
+    entries = [
+        f'{{ "name" : "{name}"\n  , "dimensions" : "{dims}"\n  , "values" : [ {", ".join(map(str, values))} ]\n  }}'
+        for name, (dims, values) in outputs.items()
+    ]
+    return "[\n  " + "\n, ".join(entries) + "\n]\n"
+
+
+ONNX_DETECTIONS = {  # two confident detections and one padding row, as onnxruntime gave them
+    "boxes": ("1x3x4", [10, 10, 50, 50, 60, 60, 90, 90, 0, 0, 0, 0]),
+    "scores": ("1x3", [0.9, 0.8, -1]),
+    "labels": ("1x3", [1, 2, -1]),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "passes", "said"),
+    [
+        ({}, True, "largest difference 0 "),
+        ({"boxes": ("1x3x4", [12, 10, 52, 50, 60, 60, 90, 90, 0, 0, 0, 0])}, True, "largest difference 2 (2.00%"),
+        ({"labels": ("1x3", [1, 3, -1])}, False, "misses a square (0.80)"),
+        ({"scores": ("1x3", [0.9, 0.3, -1])}, False, "misses a square (0.80)"),
+        ({"scores": ("1x3", [0.9, 0.8, 0.7]), "labels": ("1x3", [1, 2, 1])}, False, "adds a circle (0.70)"),
+    ],
+)
+def test_the_engine_check_matches_a_detector_s_confident_boxes(
+    tmp_path: Path, change: dict, passes: bool, said: str
+) -> None:
+    """The board's comparison for detectors: every confident detection found again by the other side
+    (same label, IoU at least 0.5); a moved box within that is a difference, not a failure."""
+    from compressor.export import engine_check
+
+    board = tmp_path / "board"
+    (board / "check" / "inputs").mkdir(parents=True)
+    shutil.copy(Path(engine_check.__file__).parent / "jetson_templates" / "check_engine.py", board)
+    (board / "labels.txt").write_text("background\ncircle\nsquare\ntriangle\n")
+    (board / "model.engine").write_bytes(b"built on the board")
+    (board / "check" / "inputs" / "0.bin").write_bytes(b"")
+    shapes = {"boxes": [1, 3, 4], "scores": [1, 3], "labels": [1, 3]}
+    check = {
+        "task": "detection",
+        "input": {"name": "images", "dtype": "float32", "shape": [1, 3, 100, 100]},
+        "outputs": [{"name": name, "shape": shape} for name, shape in shapes.items()],
+        "confidence": 0.5,
+        "match_iou": 0.5,
+        "source": "onnxruntime (CPU) on model.onnx",
+        "batches": [{"file": "inputs/0.bin", "values": {k: values for k, (_, values) in ONNX_DETECTIONS.items()}}],
+    }
+    (board / "check" / "expected.json").write_text(json.dumps(check))
+    (tmp_path / "engine.json").write_text(_trtexec_json({**ONNX_DETECTIONS, **change}))
+    fake = tmp_path / "trtexec"
+    fake.write_text(
+        f"#!{sys.executable}\nimport shutil, sys\n"
+        "out = next(a for a in sys.argv if a.startswith('--exportOutput='))\n"
+        f"shutil.copy({str(tmp_path / 'engine.json')!r}, out.split('=', 1)[1])\n"
+    )
+    fake.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, str(board / "check_engine.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRTEXEC": str(fake)},
+    )
+    assert (result.returncode == 0) == passes and said in result.stdout, result.stdout
+
+
+def test_a_detector_bundle_checks_its_confident_detections_on_the_board(tmp_path: Path) -> None:
+    """A detector whose head calls every anchor a circle with confidence: its bundle carries 8 clear
+    samples, and the board's check passes an engine that computes model.onnx (the stand-in trtexec)."""
+    from compressor.export.onnx import export_onnx
+
+    handle = load_model("ssdlite320_mobilenet_v3_large", load_dataset("shapes-det"), weights="random")
+    heads = [
+        module
+        for name, module in handle.module.named_modules()
+        if "classification_head" in name and isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1)
+    ]
+    for head in heads:  # 6 anchors x (background + 6 shapes)
+        head.bias.data.view(-1, 7)[:] = torch.tensor([-4.0, 4.0, -4.0, -4.0, -4.0, -4.0, -4.0])
+    export_onnx(handle, tmp_path / "detector.onnx", opset=17)
+    bundle = tmp_path / "bundle"
+    api.export_jetson(str(tmp_path / "detector.onnx"), bundle, "fp16", data="shapes-det", max_samples=8)
+    check = json.loads((bundle / "check" / "expected.json").read_text())
+    assert check["task"] == "detection" and len(check["batches"]) == 8
+    assert [output["name"] for output in check["outputs"]] == ["boxes", "scores", "labels"]
+    assert "same label at IoU 0.5" in (bundle / "README.md").read_text()
+    fake = tmp_path / "trtexec"
+    fake.write_text(FAKE_TRTEXEC.format(python=sys.executable))
+    fake.chmod(0o755)
+    (bundle / "model.engine").write_bytes(b"built on the board")
+    result = subprocess.run(
+        [sys.executable, str(bundle / "check_engine.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRTEXEC": str(fake)},
+    )
+    assert result.returncode == 0 and "8 of 8 samples with the confident detections" in result.stdout, result.stdout
+
+
 def test_a_dla_engine_is_benchmarked_and_checked_on_the_core_it_was_built_for(
     int8_bundle: Path, tmp_path: Path
 ) -> None:
@@ -219,7 +328,7 @@ def test_the_engine_check_passes_an_engine_that_computes_model_onnx_and_fails_a_
         (int8_bundle / "model.engine").unlink()
         (int8_bundle / "model.engine.dla-core").unlink(missing_ok=True)
     assert passed.returncode == 0 and "8 of 8 samples" in passed.stdout and "PASS" in passed.stdout, passed.stdout
-    assert "(0.00% of the output range)" in passed.stdout  # the stand-in prints 6 digits, as trtexec does
+    assert "(0.00% of the outputs' range)" in passed.stdout  # the stand-in prints 6 digits, as trtexec does
     assert reversed_.returncode == 1 and "onnxruntime said" in reversed_.stdout, reversed_.stdout
     assert overflowed.returncode == 1 and "NaN or infinite" in overflowed.stdout, overflowed.stdout
 

@@ -4,15 +4,16 @@ The engine trtexec builds on the device is not the ONNX the manifest's accuracy 
 fuses layers, runs the unquantized ones in fp16 (which can overflow to NaN) and reads the Q/DQ its own way.
 The bundle therefore carries a few input tensors exactly as the engine takes them and the outputs
 onnxruntime gave for model.onnx here; on the board, trtexec runs the engine on the same tensors and the
-script compares. The samples are the val samples onnxruntime classifies with the clearest margin, so a
-class that changes on the board means the engine computes something else, not a near tie that rounding
-tipped over.
+script compares. The samples are ones onnxruntime classifies with the clearest margin, or whose
+detections are all scored well away from the confidence line, so a class or a confident detection that
+changes on the board means the engine computes something else, not a near tie that rounding tipped over.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +24,18 @@ from torch.utils.data import Dataset, Subset
 from compressor.data.loader import data_loader
 from compressor.fsutil import write_text_atomic
 from compressor.models.handle import InputSpec
+from compressor.progress import warn
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks.base import Task
+from compressor.tasks.detection import CONFIDENCE, MATCH_IOU
 
 CHECK_FORMAT = "compressor.engine-check/1"
 CHECK_SAMPLES = 8  # at least; a larger static batch takes one batch of its size
 CANDIDATES = 64  # val samples the clearest are chosen from
-CHECKED_TASKS = ("classification",)
+# A detection counts when scored at least CONFIDENCE (as the detection metrics count it); a sample with a
+# detection scored within CLEARANCE of that line is left out: rounding could move it across.
+CLEARANCE = 0.15
 
 
 def _prepared_candidates(val: Dataset, task: Task, spec: InputSpec) -> torch.Tensor:
@@ -41,46 +46,74 @@ def _prepared_candidates(val: Dataset, task: Task, spec: InputSpec) -> torch.Ten
     return inputs[0]
 
 
-def clearest_samples(logits: torch.Tensor, count: int) -> list[int]:
+def clearest_classifications(outputs: list[torch.Tensor], count: int) -> list[int]:
     """Indices of the `count` rows whose top class leads the runner-up by most, in their original order."""
-    top2 = logits.topk(2, dim=1).values
+    top2 = outputs[0].float().topk(2, dim=1).values
     margins = top2[:, 0] - top2[:, 1]
     chosen = margins.argsort(descending=True)[:count]
     return sorted(int(index) for index in chosen)
+
+
+def clear_detections(outputs: list[torch.Tensor], count: int) -> list[int]:
+    """The first `count` samples with a detection scored at least CONFIDENCE and none near that line
+    (padding, score -1, aside)."""
+    scores = outputs[1].float()
+    confident = (scores >= CONFIDENCE).any(dim=1)
+    near = ((scores - CONFIDENCE).abs() < CLEARANCE).any(dim=1)
+    return [int(index) for index in torch.nonzero(confident & ~near).flatten()[:count]]
+
+
+_CHOOSERS: dict[str, Callable[[list[torch.Tensor], int], list[int]]] = {
+    "classification": clearest_classifications,
+    "detection": clear_detections,
+}
 
 
 def write_engine_check(
     output_dir: Path, bundle_onnx: Path, val: Dataset, task: Task, spec: InputSpec, batch_size: int
 ) -> int:
     """check/inputs/*.bin (raw tensors, the engine's input dtype, C order) and check/expected.json; returns
-    the number of samples (0, writing nothing, for tasks the script cannot compare)."""
-    if task.name not in CHECKED_TASKS:
-        return 0
+    the number of samples (0, writing nothing, where no val sample is clear enough to check)."""
+    choose = _CHOOSERS[task.name]
     runner = OnnxRuntimeRunner(bundle_onnx)
-    input_name, output_name = runner.input_names[0], runner.session.get_outputs()[0].name
+    input_name = runner.input_names[0]
+    outputs = [node.name for node in runner.session.get_outputs()]
     try:
         images = _prepared_candidates(val, task, spec)
         count = -(-max(CHECK_SAMPLES, batch_size) // batch_size) * batch_size  # whole static batches
-        logits = FixedBatchRunner(runner, batch_size).run([images])[0]
-        chosen = clearest_samples(logits.float(), min(count, len(images)))
-        chosen += chosen[-1:] * (count - len(chosen))  # a small val split: the last repeated
+        chosen = choose(FixedBatchRunner(runner, batch_size).run([images]), min(count, len(images)))
+        if not chosen:
+            warn(
+                f"no engine check in the bundle: none of the first {len(images)} val samples has a {task.name} "
+                "clear enough to compare on the board"
+            )
+            return 0
+        count = -(-len(chosen) // batch_size) * batch_size
+        chosen += chosen[-1:] * (count - len(chosen))  # whole batches: the last repeated
         shutil.rmtree(output_dir / "check", ignore_errors=True)  # a --force rebuild leaves no stale inputs
         (output_dir / "check" / "inputs").mkdir(parents=True)
         batches = []
         for number, start in enumerate(range(0, count, batch_size)):
-            batch = images[chosen[start : start + batch_size]]
-            (fed,) = runner.to_device([batch])
+            (fed,) = runner.to_device([images[chosen[start : start + batch_size]]])
             file = f"inputs/{number}.bin"
             (output_dir / "check" / file).write_bytes(np.ascontiguousarray(fed).tobytes())
-            expected = runner.session.run([output_name], {input_name: fed})[0]
-            batches.append({"file": file, "values": np.asarray(expected, dtype=np.float64).ravel().tolist()})
+            results = runner.session.run(outputs, {input_name: fed})
+            values = {
+                name: np.asarray(result, dtype=np.float64).ravel().tolist()
+                for name, result in zip(outputs, results, strict=True)
+            }
+            batches.append({"file": file, "values": values})
     finally:
         runner.close()
     record = {
         "format": CHECK_FORMAT,
         "task": task.name,
         "input": {"name": input_name, "dtype": fed.dtype.name, "shape": list(fed.shape)},
-        "output": {"name": output_name, "shape": list(expected.shape)},
+        "outputs": [
+            {"name": name, "shape": list(np.shape(result))} for name, result in zip(outputs, results, strict=True)
+        ],
+        "confidence": CONFIDENCE,
+        "match_iou": MATCH_IOU,
         "source": f"onnxruntime {onnxruntime.__version__} (CPU) on model.onnx",
         "batches": batches,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -257,19 +258,34 @@ def _normalisation_words(prep: Preprocessing) -> str:
     return f", then (x - mean) / std with mean {prep.mean} and std {prep.std}"
 
 
-def _check_words(checked_samples: int) -> str:
+_CHECK_RULES = {
+    "classification": (
+        "gets the class onnxruntime gave model.onnx where this bundle was made",
+        "samples onnxruntime classified with a clear margin: a changed class",
+    ),
+    "detection": (
+        "gets the confident detections (score 0.5 or more) onnxruntime gave model.onnx where this bundle was "
+        "made, each found again with the same label at IoU 0.5 or more, and no others",
+        "samples whose detections onnxruntime scored well away from 0.5: a detection found or lost",
+    ),
+}
+
+
+def _check_words(task: str, checked_samples: int) -> str:
     if not checked_samples:
         return ""
-    return f"""
-`python3 check_engine.py` (after build_engine.sh; further trtexec options pass through)
-runs the engine on {checked_samples} val inputs in check/ and fails unless each gets the class onnxruntime gave
-model.onnx where this bundle was made, with every output finite. They are samples onnxruntime classified
-with a clear margin: a changed class means the engine computes something else, not a near tie.
-"""
+    rule, samples = _CHECK_RULES[task]
+    text = (
+        f"`python3 check_engine.py` (after build_engine.sh; further trtexec options pass through) runs the "
+        f"engine on {checked_samples} val inputs in check/ and fails unless each {rule}, with every output "
+        f"finite. They are {samples} means the engine computes something else, not a near tie."
+    )
+    return "\n" + textwrap.fill(text, width=104) + "\n"
 
 
 def _device_readme(manifest: JetsonManifest, checked_samples: int) -> str:
     source = manifest.inputs[0]
+    dla_readers = "benchmark.sh and check_engine.py pass" if checked_samples else "benchmark.sh passes"
     prep = manifest.preprocessing
     return f"""# {manifest.model} for Jetson ({manifest.precision}, JetPack {manifest.jetpack})
 
@@ -282,7 +298,7 @@ Made by {manifest.created_by}. Copy this folder to the board, then:
 ```
 
 An engine built for a DLA core runs there only when trtexec is told which when loading it (else core 0):
-build_engine.sh writes the core to model.engine.dla-core, and benchmark.sh and check_engine.py pass it.
+build_engine.sh writes the core to model.engine.dla-core, and {dla_readers} it.
 
 Engines belong to the GPU and TensorRT version that built them: build on the device, do not copy
 model.engine between boards or JetPack versions. `timing.cache` speeds up rebuilds on the same board.
@@ -299,7 +315,7 @@ Expected {manifest.expected_accuracy.metric}: {manifest.expected_accuracy.bundle
 {manifest.expected_accuracy.backend} ({manifest.expected_accuracy.samples} samples of
 {manifest.expected_accuracy.dataset}; fp32 model {manifest.expected_accuracy.fp32:.4f}). A TensorRT engine
 should land within a few tenths of a point of it. manifest.json holds all of this, machine-readable.
-{_check_words(checked_samples)}"""
+{_check_words(manifest.task, checked_samples)}"""
 
 
 def read_manifest(path: Path) -> JetsonManifest:

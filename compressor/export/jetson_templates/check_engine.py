@@ -83,47 +83,106 @@ def _top(values: list) -> int:
 
 
 def _name(labels: list, index: int) -> str:
-    return labels[index] if index < len(labels) and labels[index] else f"class {index}"
+    return labels[index] if 0 <= index < len(labels) and labels[index] else f"class {index}"
+
+
+def _compare_classes(got: dict, want: dict, check: dict, labels: list, where: str) -> tuple:
+    """Each sample's top class must be onnxruntime's; returns (samples, failures, largest difference, range)."""
+    output = check["outputs"][0]
+    classes = output["shape"][-1]
+    engine, onnx = got[output["name"]], want[output["name"]]
+    failures = []
+    for start in range(0, len(onnx), classes):
+        engine_class, onnx_class = _top(engine[start : start + classes]), _top(onnx[start : start + classes])
+        if engine_class != onnx_class:
+            failures.append(
+                f"{where} sample {start // classes}: the engine says {_name(labels, engine_class)}, "
+                f"onnxruntime said {_name(labels, onnx_class)}"
+            )
+    largest = max(abs(a - b) for a, b in zip(engine, onnx))  # noqa: B905 (3.8: no strict=)
+    return len(onnx) // classes, failures, largest, max(onnx) - min(onnx)
+
+
+def _confident(values: dict, names: list, sample: int, samples: int, confidence: float) -> list:
+    """(box, score, label) of one sample's detections scored at least `confidence`, best first."""
+    boxes, scores, labels = (values[name] for name in names)
+    count = len(scores) // samples
+    found = []
+    for index in range(sample * count, (sample + 1) * count):
+        if scores[index] >= confidence:
+            found.append((boxes[4 * index : 4 * index + 4], scores[index], int(labels[index])))
+    return sorted(found, key=lambda detection: -detection[1])
+
+
+def _iou(a: list, b: list) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
+    return width * height / union if union > 0 else 0.0
+
+
+def _compare_detections(got: dict, want: dict, check: dict, labels: list, where: str) -> tuple:
+    """Each confident detection (same label, IoU at least match_iou) must be found by the other side;
+    returns (samples, failures, largest box or score difference of matched pairs, image side)."""
+    names = [output["name"] for output in check["outputs"][:3]]  # boxes, scores, labels
+    samples, confidence = check["input"]["shape"][0], check["confidence"]
+    failures, largest = [], 0.0
+    for sample in range(samples):
+        engine = _confident(got, names, sample, samples, confidence)
+        onnx = _confident(want, names, sample, samples, confidence)
+        free = list(range(len(engine)))
+        for box, score, label in onnx:
+            twins = [i for i in free if engine[i][2] == label and _iou(engine[i][0], box) >= check["match_iou"]]
+            if not twins:
+                failures.append(f"{where} sample {sample}: the engine misses a {_name(labels, label)} ({score:.2f})")
+                continue
+            twin = max(twins, key=lambda i: _iou(engine[i][0], box))
+            free.remove(twin)
+            differences = [abs(a - b) for a, b in zip(engine[twin][0], box)]  # noqa: B905 (3.8: no strict=)
+            largest = max(largest, *differences, abs(engine[twin][1] - score))
+        for i in free:
+            failures.append(
+                f"{where} sample {sample}: the engine adds a {_name(labels, engine[i][2])} ({engine[i][1]:.2f})"
+            )
+    return samples, failures, largest, float(max(check["input"]["shape"][-2:]))
+
+
+# task: (comparison, what must agree, what the largest difference is measured against)
+COMPARISONS = {
+    "classification": (_compare_classes, "class", "the outputs' range"),
+    "detection": (_compare_detections, "confident detections", "the image side"),
+}
 
 
 def main(extra: list) -> int:
     if not (HERE / "model.engine").is_file():
         print("error: no model.engine; run ./build_engine.sh first")
         return 2
-    expected = json.loads((HERE / "check" / "expected.json").read_text())
+    check = json.loads((HERE / "check" / "expected.json").read_text())
     labels = (HERE / "labels.txt").read_text().split("\n")
-    output = expected["output"]
-    classes = output["shape"][-1]
+    compare, agreeing, extent_words = COMPARISONS[check["task"]]
     trtexec = _trtexec()
     extra = [*extra, *_dla_options(extra)]
-    failures, compared, largest, spread = [], 0, 0.0, 0.0
+    failures, compared, mismatched, largest, spread = [], 0, 0, 0.0, 0.0
     with tempfile.TemporaryDirectory() as scratch:
-        for batch in expected["batches"]:
-            file = HERE / "check" / batch["file"]
-            got = _engine_outputs(trtexec, expected["input"]["name"], file, extra, Path(scratch)).get(output["name"])
-            want = batch["values"]
-            if got is None or len(got) != len(want):
-                failures.append(f"{batch['file']}: the engine's {output['name']} is not {output['shape']}")
+        for batch in check["batches"]:
+            where, want = batch["file"], batch["values"]
+            got = _engine_outputs(trtexec, check["input"]["name"], HERE / "check" / where, extra, Path(scratch))
+            if any(name not in got or len(got[name]) != len(values) for name, values in want.items()):
+                failures.append(f"{where}: the engine's outputs are not " + str(check["outputs"]))
                 continue
-            if not all(math.isfinite(value) for value in got):
-                failures.append(f"{batch['file']}: the engine gave NaN or infinite outputs")
+            if not all(math.isfinite(value) for values in got.values() for value in values):
+                failures.append(f"{where}: the engine gave NaN or infinite outputs")
                 continue
-            largest = max(largest, max(abs(a - b) for a, b in zip(got, want)))  # noqa: B905 (3.8: no strict=)
-            spread = max(spread, max(want) - min(want))
-            for start in range(0, len(want), classes):
-                compared += 1
-                engine_class, onnx_class = _top(got[start : start + classes]), _top(want[start : start + classes])
-                if engine_class != onnx_class:
-                    failures.append(
-                        f"{batch['file']} sample {start // classes}: the engine says {_name(labels, engine_class)}, "
-                        f"onnxruntime said {_name(labels, onnx_class)}"
-                    )
+            samples, wrong, difference, extent = compare(got, want, check, labels, where)
+            compared, mismatched = compared + samples, mismatched + len({w.split(":")[0] for w in wrong})
+            failures += wrong
+            largest, spread = max(largest, difference), max(spread, extent)
     for failure in failures:
         print(f"FAIL {failure}")
-    agreed = compared - sum(" sample " in failure for failure in failures)
     print(
-        f"model.engine: {agreed} of {compared} samples in the class {expected['source']} gave; largest output "
-        f"difference {largest:.4g} ({100 * largest / (spread or 1.0):.2f}% of the output range)"
+        f"model.engine: {compared - mismatched} of {compared} samples with the {agreeing} {check['source']} "
+        f"gave; largest difference {largest:.4g} ({100 * largest / (spread or 1.0):.2f}% of {extent_words})"
     )
     print("PASS" if not failures else "FAIL")
     return 1 if failures else 0
