@@ -39,6 +39,7 @@ from compressor.tasks import get_task
 # The TensorRT each JetPack ships (JetPack 6.2 pins TensorRT 10.3).
 JETPACK_TENSORRT = {"6.2": "10.3", "6.1": "10.3", "6.0": "8.6", "5.1.3": "8.5", "5.1": "8.5"}
 JETSON_OPSET = 17  # parsed by TensorRT 8.5 and 10.3 alike
+LEVELLED_TENSORRT = (8, 6)  # the first TensorRT with a builder optimisation level (trtexec refuses the flag before)
 JETSON_PRECISIONS = ("int8", "fp16")
 _PRECISION_FLAGS = {"int8": "--int8 --fp16", "fp16": "--fp16"}  # int8 engines keep unquantized layers in fp16
 
@@ -85,7 +86,7 @@ class JetsonManifest(BaseModel):
     labels: list[str]
     expected_accuracy: ExpectedAccuracy
     calibration: Calibration | None
-    builder_optimization_level: int
+    builder_optimization_level: int | None  # None: the JetPack's TensorRT has no such setting (8.5)
     engine_check: str | None = None  # inputs and onnxruntime's outputs for check_engine.py on the board
 
 
@@ -211,7 +212,7 @@ def write_bundle_files(
         labels=list(handle.class_names),
         expected_accuracy=accuracy,
         calibration=calibration,
-        builder_optimization_level=OPTIMIZATION_LEVEL,
+        builder_optimization_level=OPTIMIZATION_LEVEL if _has_builder_levels(jetpack) else None,
         engine_check="check/expected.json" if checked_samples else None,
     )
     templates = resources.files("compressor.export") / "jetson_templates"
@@ -220,7 +221,7 @@ def write_bundle_files(
         "__JETPACK__": jetpack,
         "__PRECISION__": precision,
         "__PRECISION_FLAGS__": _PRECISION_FLAGS[precision],
-        "__OPT_LEVEL__": str(OPTIMIZATION_LEVEL),
+        "__LEVEL_FLAG__": f"--builderOptimizationLevel={OPTIMIZATION_LEVEL}" if _has_builder_levels(jetpack) else "",
     }
     for script in ("build_engine.sh", "benchmark.sh", *(["check_engine.py"] if checked_samples else [])):
         text = (templates / script).read_text()
@@ -232,6 +233,11 @@ def write_bundle_files(
     write_text_atomic(output_dir / "README.md", _device_readme(manifest, checked_samples))
     write_text_atomic(output_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
     return manifest
+
+
+def _has_builder_levels(jetpack: str) -> bool:
+    major, minor = (int(part) for part in JETPACK_TENSORRT[jetpack].split(".")[:2])
+    return (major, minor) >= LEVELLED_TENSORRT
 
 
 def _resize_words(prep: Preprocessing) -> str:

@@ -25,7 +25,7 @@ if [[ -f /etc/nv_tegra_release ]]; then
 fi
 echo "bundle made for JetPack __JETPACK__ (TensorRT __TENSORRT__); precision __PRECISION__"
 "$TRTEXEC" --onnx=model.onnx --saveEngine=model.engine __PRECISION_FLAGS__ \
-    --timingCacheFile=timing.cache --builderOptimizationLevel=__OPT_LEVEL__ \
+    --timingCacheFile=timing.cache __LEVEL_FLAG__ \
     --memPoolSize=workspace:2048 --skipInference "${DLA[@]}"
 # A loaded engine runs on DLA core 0 unless trtexec is told otherwise: benchmark.sh and check_engine.py
 # read the core it was built for from here.
