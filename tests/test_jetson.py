@@ -93,6 +93,15 @@ def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: 
     assert zero_points and all(
         z.dtype.name == "int8" and not z.any() for z in zero_points
     )  # symmetric, as TensorRT needs
+    # No DequantizeLinear of a stored integer tensor: TensorRT rejects int32 ones (onnxruntime's quantized
+    # biases; "only activation types allowed as input") and 8.x int8 ones, so biases stay float and weights
+    # are float behind a QuantizeLinear/DequantizeLinear pair, which every TensorRT folds.
+    kinds = {tensor.name: tensor.data_type for tensor in model.graph.initializer}
+    assert not [node.name for node in model.graph.node if node.op_type == "DequantizeLinear" and node.input[0] in kinds]
+    quantized_weights = [
+        kinds[n.input[0]] for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in kinds
+    ]
+    assert quantized_weights and set(quantized_weights) == {onnx.TensorProto.FLOAT}
 
 
 def test_a_detector_bundle_asks_the_device_for_pixels_over_255_only() -> None:

@@ -121,7 +121,8 @@ def build_report(
             *(f"input: {handle.metadata[key]}" for key in ("dynamic_size", "assumed") if key in handle.metadata),
             "latency: per batch after warm-up; fps: samples per second over the timed loop",
             "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
-            "on CUDA, peak bytes allocated by torch",
+            "on CUDA, peak bytes allocated by torch, plus for TensorRT and onnxruntime the device memory they hold "
+            "outside torch",
             "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
             *([task.measurement_note] if task.measurement_note else []),
             "background_cpu: share of the machine's CPU that other processes used while the row was timed",

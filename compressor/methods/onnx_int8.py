@@ -65,6 +65,9 @@ class Int8Settings:
     exclude: tuple[str, ...] = field(default=())  # node names or op types kept in float
     shared_dequantization: bool = False  # see `shared_dequantization`; the speed tuner decides
     symmetric_activations: bool = False  # zero-point-0 activations, the only kind TensorRT takes
+    # TensorRT's weights: biases left in float (no TensorRT takes an int32 DequantizeLinear) and float
+    # weights behind a QuantizeLinear/DequantizeLinear pair (TensorRT 8.x takes no int8 initializer)
+    tensorrt_weights: bool = False
 
     @property
     def quantized_op_types(self) -> tuple[str, ...] | None:
@@ -331,7 +334,12 @@ def quantize_int8(
                 nodes_to_exclude=exclude_nodes,
                 calibrate_method=CALIBRATION_METHODS[settings.calibration],
                 calibration_cache_path=str(ranges),
-                extra_options={"ActivationSymmetric": settings.symmetric_activations, "WeightSymmetric": True},
+                extra_options={
+                    "ActivationSymmetric": settings.symmetric_activations,
+                    "WeightSymmetric": True,
+                    "QuantizeBias": not settings.tensorrt_weights,
+                    "AddQDQPairToWeight": settings.tensorrt_weights,
+                },
             )
             if settings.shared_dequantization:
                 share_dequantization(target, target)

@@ -194,6 +194,7 @@ def quantize_onnx_int8(
         exclude=request.exclude,
         activation_type="int8" if for_tensorrt else "uint8",
         symmetric_activations=for_tensorrt,
+        tensorrt_weights=for_tensorrt,
     )
     preprocessed = scratch / "preprocessed.onnx"
     info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
