@@ -26,6 +26,8 @@ from compressor.export.tensorrt import (
     sha256_of,
     uses_strong_typing,
 )
+from compressor.runtime import tensorrt_runner
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.runtime.tensorrt_runner import output_allocator
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
@@ -52,8 +54,16 @@ class _Recorder:
             NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=5),
             MemoryPoolType=types.SimpleNamespace(WORKSPACE="workspace"),
             Builder=lambda logger: recorder,
-            OnnxParser=lambda network, logger: types.SimpleNamespace(parse=lambda data, path: True, num_errors=0),
+            OnnxParser=lambda network, logger: types.SimpleNamespace(parse=recorder.parse, num_errors=0),
         )
+
+    def parse(self, data: bytes, path: str) -> bool:
+        self.calls.append(("parsed", path))
+        return True
+
+    def engine(self, engine_path: Path, device: str = "cuda") -> OnnxRuntimeRunner:
+        """The engine as a runner: onnxruntime on the last file parsed (what a faithful build computes)."""
+        return OnnxRuntimeRunner(Path(next(call[1] for call in reversed(self.calls) if call[0] == "parsed")))
 
     # Builder
     def create_network(self, flags: int) -> str:
@@ -104,6 +114,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     monkeypatch.setitem(sys.modules, "tensorrt", fake.module)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
+    monkeypatch.setattr(tensorrt_runner, "TensorRTRunner", fake.engine)
     return fake
 
 
@@ -139,6 +150,25 @@ def test_an_exported_engine_records_how_frames_are_prepared(recorder: _Recorder,
     framing = record.extra["preprocessing"]  # --raw-pixels: the engine normalises, the device only scales by 1
     assert (framing["resize"], framing["center_crop"]) == ([64], [64, 64])
     assert (framing["scale"], framing["mean"], framing["std"]) == (1.0, [0.0] * 3, [1.0] * 3)
+
+
+def test_an_exported_engine_is_checked_against_its_onnx_file(
+    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Accuracy an engine build loses is measured where the engine is built: its predictions against
+    onnxruntime on the ONNX it came from, on real val samples, kept in the record and warned about."""
+    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "int8", weights="random")
+    parity = json.loads(metadata_path(tmp_path / "m.engine").read_text())["extra"]["parity_vs_onnx"]
+    assert parity == record.extra["parity_vs_onnx"] and parity["agreement"] == 1.0 and parity["samples"] == 32
+    assert ("parsed", str(tmp_path / "m.int8.onnx")) in recorder.calls  # int8: built from the Q/DQ file
+
+    class Reversed(OnnxRuntimeRunner):  # an engine whose classes come out in the wrong order
+        def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+            return [output.flip(-1) for output in super().run(inputs)]
+
+    monkeypatch.setattr(tensorrt_runner, "TensorRTRunner", lambda path, device="cuda": Reversed(tmp_path / "m.onnx"))
+    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", force=True)
+    assert record.extra["parity_vs_onnx"]["agreement"] < 0.5
 
 
 def test_newer_tensorrt_without_precision_flags_builds_strongly_typed(
@@ -236,7 +266,7 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
     inputs = torch.randn(4, 3, 64, 64)
     expected = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": inputs.numpy()})[0]
     np.testing.assert_allclose(runner.run([inputs])[0].numpy(), expected, atol=1e-3)
-    assert record.gpu == torch.cuda.get_device_name()
+    assert record.gpu == torch.cuda.get_device_name() and record.extra["parity_vs_onnx"]["agreement"] == 1.0
 
 
 @pytest.mark.tensorrt

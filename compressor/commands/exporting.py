@@ -6,6 +6,8 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
+import torch
+
 from compressor.commands.common import (
     load_torch_model,
     parity_batch,
@@ -16,7 +18,7 @@ from compressor.commands.common import (
 from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.errors import OptionError, UnknownNameError
 from compressor.export.engine_check import write_engine_check
-from compressor.export.engines import engine_from_onnx
+from compressor.export.engines import engine_from_onnx, engine_parity
 from compressor.export.jetson import (
     JETSON_OPSET,
     JetsonManifest,
@@ -30,14 +32,21 @@ from compressor.export.jetson import (
 from compressor.export.onnx import ParityResult, export_onnx
 from compressor.export.onnx_graph import fed_input_names
 from compressor.export.preprocessing import IMAGE_TASKS, preprocessing
-from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile, EngineRecord, import_tensorrt, require_cuda
+from compressor.export.tensorrt import (
+    ENGINE_PRECISIONS,
+    BatchProfile,
+    EngineRecord,
+    import_tensorrt,
+    require_cuda,
+    write_engine_record,
+)
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
 from compressor.models.handle import ModelHandle
 from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
 from compressor.models.precision import require_full_precision
-from compressor.progress import info
+from compressor.progress import info, warn
 from compressor.tasks import get_task
 
 
@@ -117,7 +126,25 @@ def export_tensorrt(
             onnx_handle, _ = tensorrt_int8(onnx_handle, bundle, int8, output.with_suffix(".int8.onnx"), Path(scratch))
         cache = Path(timing_cache) if timing_cache else output.with_suffix(".timing-cache")
         frames = {"preprocessing": preprocessing(handle).model_dump()} if handle.task in IMAGE_TASKS else {}
-        return engine_from_onnx(onnx_handle, output, precision, batch, cache, extra=frames)[1]
+        record = engine_from_onnx(onnx_handle, output, precision, batch, cache, extra=frames)[1]
+    return _record_engine_parity(record, output, onnx_handle, parity_batch(handle, bundle))
+
+
+def _record_engine_parity(
+    record: EngineRecord, engine: Path, onnx_handle: ModelHandle, inputs: list[torch.Tensor]
+) -> EngineRecord:
+    """The engine against onnxruntime on its ONNX file, said aloud and kept in the engine's record."""
+    assert onnx_handle.onnx_path is not None
+    parity = engine_parity(onnx_handle.onnx_path, engine, onnx_handle.task, inputs)
+    record.extra["parity_vs_onnx"] = dataclasses.asdict(parity)
+    write_engine_record(engine, record)
+    info(f"engine against onnxruntime on {onnx_handle.onnx_path.name}: {parity.summary()}")
+    if parity.agreement < 1.0:
+        warn(
+            f"the {record.precision} engine's predictions differ from its ONNX file's on {1 - parity.agreement:.0%} "
+            f"of {parity.samples} val samples: the build changed what the model computes"
+        )
+    return record
 
 
 def tensorrt_int8(

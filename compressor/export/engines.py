@@ -10,12 +10,18 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from compressor.errors import BackendUnavailableError, MissingDependencyError
+from compressor.export.onnx import ParityResult, static_batch_size
 from compressor.export.tensorrt import BatchProfile, EngineRecord, build_engine, import_tensorrt, uses_strong_typing
 from compressor.methods.half import convert_onnx_fp16
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.runtime import ENGINE_KEY
+from compressor.runtime.fixed_batch import FixedBatchRunner
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.tasks import get_task
 
 
 def engine_from_onnx(
@@ -53,3 +59,22 @@ def engine_artifact(
     except (MissingDependencyError, BackendUnavailableError) as error:
         warn(f"no TensorRT rows: {error}")
         return None
+
+
+def engine_parity(onnx_path: Path, engine_path: Path, task_name: str, inputs: list[torch.Tensor]) -> ParityResult:
+    """The engine against onnxruntime running the ONNX it was built from, on the same val batch: accuracy an
+    engine build loses (a layer fused or run in fp16, a Q/DQ read otherwise) shows here, on the machine that
+    will run it, not in production."""
+    from compressor.runtime.tensorrt_runner import TensorRTRunner
+
+    batch = get_task(task_name).fixed_batch_size or static_batch_size(onnx_path)
+    runners = [OnnxRuntimeRunner(onnx_path), TensorRTRunner(engine_path)]
+    try:
+        reference, candidate = (
+            (FixedBatchRunner(runner, batch) if batch else runner).run(inputs) for runner in runners
+        )
+    finally:
+        for runner in runners:
+            runner.close()
+    max_diff, agreement = get_task(task_name).parity(reference, candidate)
+    return ParityResult(max_abs_diff=max_diff, agreement=agreement, samples=int(inputs[0].shape[0]))

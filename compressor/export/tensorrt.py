@@ -195,8 +195,12 @@ def build_engine(
         build_seconds=round(time.perf_counter() - started, 2),
         extra=extra or {},
     )
-    write_text_atomic(metadata_path(engine_path), json.dumps(asdict(record), indent=2))
+    write_engine_record(engine_path, record)
     return record
+
+
+def write_engine_record(engine_path: Path, record: EngineRecord) -> None:
+    write_text_atomic(metadata_path(engine_path), json.dumps(asdict(record), indent=2))
 
 
 def read_engine_record(engine_path: Path) -> EngineRecord | None:
