@@ -78,6 +78,7 @@ def write_engine_check(
     runner = OnnxRuntimeRunner(bundle_onnx)
     input_name = runner.input_names[0]
     outputs = [node.name for node in runner.session.get_outputs()]
+    shutil.rmtree(output_dir / "check", ignore_errors=True)  # a --force rebuild leaves no stale inputs
     try:
         images = _prepared_candidates(val, task, spec)
         count = -(-max(CHECK_SAMPLES, batch_size) // batch_size) * batch_size  # whole static batches
@@ -90,7 +91,6 @@ def write_engine_check(
             return 0
         count = -(-len(chosen) // batch_size) * batch_size
         chosen += chosen[-1:] * (count - len(chosen))  # whole batches: the last repeated
-        shutil.rmtree(output_dir / "check", ignore_errors=True)  # a --force rebuild leaves no stale inputs
         (output_dir / "check" / "inputs").mkdir(parents=True)
         batches = []
         for number, start in enumerate(range(0, count, batch_size)):

@@ -229,6 +229,8 @@ def write_bundle_files(
             text = text.replace(key, value)
         write_text_atomic(output_dir / script, text)
         (output_dir / script).chmod(0o755)
+    if not checked_samples:
+        (output_dir / "check_engine.py").unlink(missing_ok=True)  # an earlier bundle's, rebuilt with --force
     write_text_atomic(output_dir / "labels.txt", "\n".join(manifest.labels) + "\n")
     write_text_atomic(output_dir / "README.md", _device_readme(manifest, checked_samples))
     write_text_atomic(output_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
