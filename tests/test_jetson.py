@@ -329,6 +329,13 @@ def test_the_engine_check_passes_an_engine_that_computes_model_onnx_and_fails_a_
 
     assert check("").returncode == 2  # no engine built yet
     (int8_bundle / "model.engine").write_bytes(b"built on the board")
+    (int8_bundle / "check" / "expected.json").rename(tmp_path / "expected.json")
+    try:
+        unreadable = check("")
+    finally:
+        (tmp_path / "expected.json").rename(int8_bundle / "check" / "expected.json")
+    assert unreadable.returncode == 2 and unreadable.stdout.startswith("error:") and not unreadable.stderr
+    (int8_bundle / "model.engine").write_bytes(b"built on the board")
     try:
         passed, reversed_, overflowed = check(""), check("reversed"), check("nan")
         (int8_bundle / "model.engine.dla-core").write_text("1\n")  # build_engine.sh --useDLACore 1

@@ -158,8 +158,12 @@ def main(extra: list) -> int:
     if not (HERE / "model.engine").is_file():
         print("error: no model.engine; run ./build_engine.sh first")
         return 2
-    check = json.loads((HERE / "check" / "expected.json").read_text())
-    labels = (HERE / "labels.txt").read_text().split("\n")
+    try:
+        check = json.loads((HERE / "check" / "expected.json").read_text())
+        labels = (HERE / "labels.txt").read_text().split("\n")
+    except (OSError, ValueError) as error:
+        print(f"error: the bundle's check/expected.json or labels.txt is missing or unreadable ({error})")
+        return 2
     compare, agreeing, extent_words = COMPARISONS[check["task"]]
     trtexec = _trtexec()
     extra = [*extra, *_dla_options(extra)]
