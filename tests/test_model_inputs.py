@@ -155,7 +155,9 @@ def test_a_foreign_file_of_batch_one_at_opset_11_is_quantized(tmp_path: Path) ->
     torch.onnx.export(model.eval(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, opset_version=11)
     out = tmp_path / "int8"
     args = ["quantize", str(path), "--data", "shapes", "--precision", "int8", "--batch-sizes", "1"]
-    result = CliRunner().invoke(app, [*args, "--max-samples", "32", "--calib-samples", "16", "-o", str(out)])
+    # The speed tuner may rightly hand every op of a graph this small back to float; this is about loading.
+    args += ["--no-tune-speed", "--max-samples", "32", "--calib-samples", "16", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     int8 = onnx.load(str(out / "model.int8.onnx"))
     assert any(node.op_type == "DequantizeLinear" for node in int8.graph.node)
