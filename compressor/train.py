@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,11 @@ class TrainConfig:
     channels_last: bool = True  # about 2x faster convolution training on CPU (oneDNN)
     mixed_precision: bool = True  # autocast on CUDA (bf16, or fp16 with loss scaling); CPU trains in fp32
     distributed: bool = False  # a DDP replica per torchrun process (set by commands that support it)
+
+
+# How often the progress bar reads the running loss. Reading a CUDA tensor waits for every queued step;
+# read once a step, the CPU could not prepare the next batch while the GPU computed this one.
+LOSS_READ_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -147,6 +153,27 @@ def _autocast_dtype(config: TrainConfig) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+class RunningLoss:
+    """An epoch's mean batch loss, summed on the device and read (a GPU sync) only when asked."""
+
+    def __init__(self, device: str) -> None:
+        self.total = torch.zeros((), dtype=torch.float64, device=device)  # as exact as a sum of floats
+        self.steps = 0
+        self.last_read = float("-inf")
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.total += loss
+        self.steps += 1
+
+    def read_due(self) -> bool:
+        """Whether LOSS_READ_INTERVAL_S has passed since the last read (the first step's is due)."""
+        return time.monotonic() - self.last_read >= LOSS_READ_INTERVAL_S
+
+    def mean(self) -> float:
+        self.last_read = time.monotonic()
+        return self.total.item() / max(1, self.steps)
+
+
 class _Run:
     """One training run's moving parts: the model as optimised (with a teacher's loss, wrapped in DDP
     under torchrun), optimizer, schedule, loss scaling, the best epoch so far, and its saved state."""
@@ -178,8 +205,8 @@ class _Run:
         self.best_state = copy.deepcopy(module.state_dict())
         self.epochs_done = 0
 
-    def step(self, inputs: list[torch.Tensor], targets: Any) -> float:
-        """One optimisation step; returns the batch loss."""
+    def step(self, inputs: list[torch.Tensor], targets: Any) -> torch.Tensor:
+        """One optimisation step; returns the batch loss, on the device (reading it would wait for the GPU)."""
         with torch.autocast(
             "cuda", dtype=self.autocast_dtype or torch.float16, enabled=self.autocast_dtype is not None
         ):
@@ -195,7 +222,7 @@ class _Run:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return loss.item()
+        return loss.detach().float()
 
     def record(self, epoch: int, loss: float, metrics: dict[str, float]) -> float:
         """Log an epoch's validation metrics, keeping the weights if they are the best so far."""
@@ -290,22 +317,25 @@ def fit(
                 if isinstance(train_loader.sampler, DistributedSampler):
                     train_loader.sampler.set_epoch(epoch)
                 run.model.train()
-                running_loss = 0.0
-                for step, batch in enumerate(train_loader, start=1):
+                running_loss = RunningLoss(config.device)
+                for batch in train_loader:
                     inputs, targets = task.prepare_batch(batch, spec)
                     if config.augment:
                         inputs = task.augment(inputs, generator)
-                    running_loss += run.step(_place(inputs, config), targets)
-                    progress.update(bar, advance=1, status=run.status(epoch, running_loss / step))
+                    running_loss.add(run.step(_place(inputs, config), targets))
+                    progress.update(bar, advance=1)
+                    if running_loss.read_due():
+                        progress.update(bar, status=run.status(epoch, running_loss.mean()))
                 metrics = None
                 if is_main_process():
                     recalibrate_batchnorm(module, task, train_loader, spec, config)
                     metrics = _validate(module, task, val_loader, spec, config)
                 broadcast_buffers(module)
-                primary = run.record(epoch + 1, running_loss / max(1, steps), broadcast_object(metrics))
-                progress.update(bar, status=run.status(epoch, running_loss / max(1, steps)))  # with its val
+                epoch_loss = running_loss.mean()
+                primary = run.record(epoch + 1, epoch_loss, broadcast_object(metrics))
+                progress.update(bar, status=run.status(epoch, epoch_loss))  # with its val
                 info(
-                    f"{description}: epoch {epoch + 1}/{config.epochs} loss {running_loss / max(1, steps):.4f}"
+                    f"{description}: epoch {epoch + 1}/{config.epochs} loss {epoch_loss:.4f}"
                     f" val {task.primary_metric} {primary:.4f}"
                 )
                 if state_path is not None and is_main_process():

@@ -160,6 +160,22 @@ class _Interrupted(Exception):
     pass
 
 
+def test_the_running_loss_is_read_every_half_second_not_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a loss on the GPU waits for its queued steps, so the progress bar reads the device-side sum
+    at most every LOSS_READ_INTERVAL_S; the epoch's mean is still that of every step."""
+    now = {"seconds": 100.0}
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: now["seconds"])
+    running, reads = train_module.RunningLoss("cpu"), 0
+    for step in range(10):
+        running.add(torch.tensor(float(step)))
+        now["seconds"] += 0.125
+        if running.read_due():
+            running.mean()
+            reads += 1
+    assert reads == 3  # the first step, then 0.5 s and 1.0 s later
+    assert running.mean() == 4.5
+
+
 def test_resume_after_a_crash_ends_where_an_uninterrupted_run_ends(
     image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
