@@ -4,6 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from compressor.data import load_dataset
+from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
 from compressor.models.reference import reference_path
 from compressor.models.registry import get_entry
@@ -39,3 +40,25 @@ def test_a_new_revision_does_not_load_references_cached_for_the_old_one(isolated
     older.parent.mkdir(parents=True, exist_ok=True)
     older.write_bytes(b"a checkpoint of the stride-2 network")
     assert entry.revision == 2 and not reference_path(entry, bundle, spec).exists()
+
+
+def test_a_checkpoint_of_an_older_revision_is_warned_of(tmp_path: Path, capsys) -> None:
+    """Its weights fit the new network's shapes and load; the warning says the network changed under them.
+    Checkpoints now record their revision, so one written today loads without the warning."""
+    bundle = load_dataset("shapes")
+    handle = load_model("mobilenet_v3_small", bundle, weights="random")
+    state = handle.module.state_dict()
+    current = save_checkpoint(tmp_path / "current.pt", state, handle.describe())
+    assert read_checkpoint(current).description["revision"] == 2
+    older = {key: value for key, value in handle.describe().items() if key != "revision"}
+    save_checkpoint(tmp_path / "older.pt", state, older)
+    capsys.readouterr()
+
+    load_model(str(current), bundle)
+    load_model("mobilenet_v3_small", bundle, weights=str(current))
+    assert "revision" not in capsys.readouterr().err
+    for model, weights in ((str(tmp_path / "older.pt"), None), ("mobilenet_v3_small", str(tmp_path / "older.pt"))):
+        load_model(model, bundle, weights=weights)
+        warning = " ".join(capsys.readouterr().err.split())
+        assert "no revision (written before 2026-12-04) of mobilenet_v3_small, which is at revision 2" in warning
+        assert "its first block runs at stride 1 below 128 px" in warning

@@ -16,6 +16,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 GREY_MEAN = (round(sum(IMAGENET_MEAN) / 3, 4),)
 GREY_STD = (round(sum(IMAGENET_STD) / 3, 4),)
 IMAGE_CHANNELS = {3: "RGB", 1: "grayscale"}  # what the data pipeline can feed an image model
+REVISION = "revision"  # metadata key: the zoo network's revision a checkpoint was written from
+DESCRIBED_METADATA = ("architecture_changes", "pruning", REVISION)  # metadata a checkpoint records
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class ModelHandle:
             "class_names": list(self.class_names),
             "source": self.source,
             "weights": self.weights,
-            # A pruned model's layer widths (see models.architecture_changes), so its copies reload too.
-            **{key: self.metadata[key] for key in ("architecture_changes", "pruning") if key in self.metadata},
+            # A pruned model's layer widths (see models.architecture_changes), so its copies reload too, and
+            # the zoo network's revision (see models.registry), so one built otherwise later is warned of.
+            **{key: self.metadata[key] for key in DESCRIBED_METADATA if key in self.metadata},
         }

@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +22,7 @@ from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_a
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
 from compressor.models.detection import Detector
 from compressor.models.factory_input import configured_spec
-from compressor.models.handle import InputSpec, ModelHandle
+from compressor.models.handle import REVISION, InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import ensure_reference_checkpoint
 from compressor.models.registry import ZooEntry, get_entry
@@ -61,6 +62,7 @@ def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) ->
         module=entry.build(bundle.num_classes, spec),
         source=f"zoo:{entry.name}",
         weights=RANDOM_WEIGHTS,
+        metadata={REVISION: entry.revision},
     )
 
 
@@ -91,8 +93,29 @@ def _check_classes(checkpoint_classes: list[str], bundle: DatasetBundle | None, 
         )
 
 
-def _weights_into(handle: ModelHandle, weights: str, bundle: DatasetBundle) -> ModelHandle:
+def _warn_of_an_older_revision(entry: ZooEntry, description: dict[str, Any], origin: str) -> None:
+    """A checkpoint of an earlier revision of a zoo network takes the new network's weights without
+    complaint whenever the shapes match, and computes otherwise; those written before checkpoints recorded
+    their revision (2026-12-04) may be of either."""
+    recorded = description.get(REVISION)
+    if recorded == entry.revision or (recorded is None and entry.revision == 1):
+        return
+    written = f"revision {recorded}" if recorded is not None else "no revision (written before 2026-12-04)"
+    warn(
+        f"{origin} records {written} of {entry.name}, which is at revision {entry.revision} ({entry.revision_note}): "
+        "its weights load into the new network, which computes otherwise than the one they were trained in "
+        "if that was an older revision; retrain it if its accuracy fell"
+    )
+
+
+def _weights_into(
+    handle: ModelHandle, weights: str, bundle: DatasetBundle, cached_reference: bool = False
+) -> ModelHandle:
+    """`weights` loaded into the model; `cached_reference`: a reference checkpoint, whose cache file name
+    already holds the zoo revision it was trained on."""
     checkpoint: Checkpoint = read_checkpoint(weights)
+    if checkpoint.description is not None and handle.source.startswith("zoo:") and not cached_reference:
+        _warn_of_an_older_revision(get_entry(handle.name), checkpoint.description, weights)
     if checkpoint.description is not None:
         _check_classes(checkpoint.description["class_names"], bundle, weights)
         handle.class_names = list(checkpoint.description["class_names"])
@@ -168,6 +191,7 @@ def _load_described_checkpoint(path: Path, checkpoint: Checkpoint, bundle: Datas
             f"source (e.g. `compress {trust}bench {description['name']} --weights {path}`)"
         )
     entry = get_entry(description["name"])
+    _warn_of_an_older_revision(entry, description, str(path))
     _check_classes(description["class_names"], bundle, str(path))
     input_spec = InputSpec.from_dict(description["input_spec"])
     module = entry.build(len(description["class_names"]), input_spec)
@@ -184,7 +208,10 @@ def _load_described_checkpoint(path: Path, checkpoint: Checkpoint, bundle: Datas
         module=module,
         source=str(path),
         weights=str(path),
-        metadata={key: v for key, v in description.items() if key in ("train", ARCHITECTURE_CHANGES, "pruning")},
+        metadata={
+            **{key: v for key, v in description.items() if key in ("train", ARCHITECTURE_CHANGES, "pruning")},
+            REVISION: entry.revision,  # the network built here, whatever the file recorded
+        },
     )
 
 
@@ -339,5 +366,5 @@ def load_model(
         return handle
     if weights is None:
         reference = ensure_reference_checkpoint(entry, bundle, model_spec)
-        return _weights_into(handle, str(reference), bundle)
+        return _weights_into(handle, str(reference), bundle, cached_reference=True)
     return _weights_into(handle, weights, bundle)

@@ -40,6 +40,7 @@ class ZooEntry:
     # checkpoints of an older revision are then trained anew instead of loaded into the new network,
     # which takes their weights without complaint whenever the shapes still match.
     revision: int = 1
+    revision_note: str = ""  # what the latest revision changed, for the warning on older checkpoints
 
     def build(self, num_classes: int, spec: InputSpec | None = None) -> nn.Module:
         """A fresh model; factories with a `spec` parameter are shaped by the InputSpec (vocabulary, size)."""
@@ -64,6 +65,7 @@ def register(
     input_spec: SpecHook | None = None,
     train_recipe: Mapping[str, float] | None = None,
     revision: int = 1,
+    revision_note: str = "",
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register `factory(num_classes=...)` under `name`; by default its docstring's first line describes it."""
 
@@ -82,6 +84,7 @@ def register(
             input_spec,
             dict(train_recipe or {}),
             revision,
+            revision_note,
         )
         return factory
 

@@ -58,7 +58,10 @@ def _mobilenet_v3_small(num_classes: int, spec: InputSpec) -> nn.Module:
 
 # Torchvision classifiers whose factory does more than the plain torchvision call.
 ADAPTED_FACTORIES = {"mobilenet_v3_small": _mobilenet_v3_small}
-REVISIONS = {"mobilenet_v3_small": 2}  # 2: the first block's stride 1 below SMALL_INPUT_SIDE
+# Zoo revisions above 1: (revision, what it changed).
+REVISIONS = {
+    "mobilenet_v3_small": (2, f"since 2026-12-01 its first block runs at stride 1 below {SMALL_INPUT_SIDE} px"),
+}
 
 for _arch, _description in TORCHVISION_CLASSIFIERS.items():
     register(
@@ -68,7 +71,8 @@ for _arch, _description in TORCHVISION_CLASSIFIERS.items():
         source="torchvision",
         description=_description,
         train_recipe=TRAIN_RECIPES.get(_arch),
-        revision=REVISIONS.get(_arch, 1),
+        revision=REVISIONS.get(_arch, (1, ""))[0],
+        revision_note=REVISIONS.get(_arch, (1, ""))[1],
     )(ADAPTED_FACTORIES.get(_arch, partial(_torchvision_classifier, _arch)))
 
 
