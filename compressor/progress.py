@@ -15,6 +15,8 @@ console = Console(stderr=True, quiet=not is_main_process(), markup=False, emoji=
 
 
 def make_progress(transient: bool = True) -> Progress:
+    """A progress bar; `transient=False` leaves its last state on a terminal. Logs (CI, a pipe) get no bar:
+    rich draws it there once, at the end, cut to 80 columns ("2500… 0:0…"); the messages carry the news."""
     return Progress(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
@@ -24,6 +26,7 @@ def make_progress(transient: bool = True) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=transient,
+        disable=not console.is_terminal,
     )
 
 

@@ -243,7 +243,11 @@ def test_train_refuses_a_trained_model(cli: CliRunner, tmp_path: Path, trained_t
     assert result.exit_code == 2 and "tiny_cnn" in result.output
 
 
-def test_messages_stay_one_line_and_print_brackets_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+def test_messages_stay_one_line_and_print_brackets_as_written(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
     from compressor.progress import info, make_progress, warn
 
     path = "/data/[run 7]/" + "x" * 120 + ".onnx"
@@ -253,5 +257,9 @@ def test_messages_stay_one_line_and_print_brackets_as_written(capsys: pytest.Cap
     with make_progress(transient=False) as progress:
         progress.add_task(factory, total=1, status="[red]:warning:")
     err = capsys.readouterr().err
-    assert err.splitlines()[:2] == [f"wrote {path}", f"warning: {path} is slow"]
+    assert err.splitlines() == [f"wrote {path}", f"warning: {path} is slow"]  # no bar in a log
+    monkeypatch.setattr(Console, "is_terminal", property(lambda console: True))  # as on a terminal
+    with make_progress(transient=False) as progress:
+        progress.add_task(factory, total=1, status="[red]:warning:")
+    err = capsys.readouterr().err
     assert factory in err and "[red]:warning:" in err
