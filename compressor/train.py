@@ -156,13 +156,13 @@ def _autocast_dtype(config: TrainConfig) -> torch.dtype | None:
 class RunningLoss:
     """An epoch's mean batch loss, summed on the device and read (a GPU sync) only when asked."""
 
-    def __init__(self, device: str) -> None:
-        self.total = torch.zeros((), dtype=torch.float64, device=device)  # as exact as a sum of floats
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None  # on the losses' own device, in float64 as a sum of floats was
         self.steps = 0
         self.last_read = float("-inf")
 
     def add(self, loss: torch.Tensor) -> None:
-        self.total += loss
+        self.total = loss.double() if self.total is None else self.total + loss.double()
         self.steps += 1
 
     def read_due(self) -> bool:
@@ -171,7 +171,7 @@ class RunningLoss:
 
     def mean(self) -> float:
         self.last_read = time.monotonic()
-        return self.total.item() / max(1, self.steps)
+        return 0.0 if self.total is None else self.total.item() / self.steps
 
 
 class _Run:
@@ -317,7 +317,7 @@ def fit(
                 if isinstance(train_loader.sampler, DistributedSampler):
                     train_loader.sampler.set_epoch(epoch)
                 run.model.train()
-                running_loss = RunningLoss(config.device)
+                running_loss = RunningLoss()
                 for batch in train_loader:
                     inputs, targets = task.prepare_batch(batch, spec)
                     if config.augment:

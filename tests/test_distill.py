@@ -165,7 +165,7 @@ def test_the_running_loss_is_read_every_half_second_not_every_step(monkeypatch: 
     at most every LOSS_READ_INTERVAL_S; the epoch's mean is still that of every step."""
     now = {"seconds": 100.0}
     monkeypatch.setattr(train_module.time, "monotonic", lambda: now["seconds"])
-    running, reads = train_module.RunningLoss("cpu"), 0
+    running, reads = train_module.RunningLoss(), 0
     for step in range(10):
         running.add(torch.tensor(float(step)))
         now["seconds"] += 0.125
