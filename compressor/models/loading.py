@@ -114,9 +114,9 @@ def _weights_into(
     """`weights` loaded into the model; `cached_reference`: a reference checkpoint, whose cache file name
     already holds the zoo revision it was trained on."""
     checkpoint: Checkpoint = read_checkpoint(weights)
-    if checkpoint.description is not None and handle.source.startswith("zoo:") and not cached_reference:
-        _warn_of_an_older_revision(get_entry(handle.name), checkpoint.description, weights)
     if checkpoint.description is not None:
+        if handle.source == f"zoo:{checkpoint.description['name']}" and not cached_reference:
+            _warn_of_an_older_revision(get_entry(handle.name), checkpoint.description, weights)
         _check_classes(checkpoint.description["class_names"], bundle, weights)
         handle.class_names = list(checkpoint.description["class_names"])
         handle.input_spec = InputSpec.from_dict(checkpoint.description["input_spec"])
