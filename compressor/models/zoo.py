@@ -64,6 +64,7 @@ REVISIONS = {
 }
 
 for _arch, _description in TORCHVISION_CLASSIFIERS.items():
+    _revision, _revision_note = REVISIONS.get(_arch, (1, ""))
     register(
         _arch,
         task="classification",
@@ -71,8 +72,8 @@ for _arch, _description in TORCHVISION_CLASSIFIERS.items():
         source="torchvision",
         description=_description,
         train_recipe=TRAIN_RECIPES.get(_arch),
-        revision=REVISIONS.get(_arch, (1, ""))[0],
-        revision_note=REVISIONS.get(_arch, (1, ""))[1],
+        revision=_revision,
+        revision_note=_revision_note,
     )(ADAPTED_FACTORIES.get(_arch, partial(_torchvision_classifier, _arch)))
 
 
