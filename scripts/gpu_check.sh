@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The GPU checks, as one run on a lent GPU machine (no package index there; torch, onnx and rich are):
 #   here:  bash scripts/gpu_wheels.sh              # the missing packages, into .whl/
-#   there: bash scripts/gpu_check.sh               # device tool: carry [".whl"], timeout_s 540
-# It installs the wheels, runs the GPU and TensorRT tests, benchmarks/gpu.py and data_workers.py; the
-# logs, the GPU's name and the benchmarks' tables come back under $OUT (7 files). PYTHON and DEVICE
-# override python3 and cuda (a dry run on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1).
+#   there: bash scripts/gpu_check.sh               # device tool: carry [".whl"], timeout_s 590
+# It installs the wheels, then runs, each under its own time limit so that one slow step cannot starve
+# the rest: the GPU and TensorRT tests, benchmarks/gpu.py, loss_reads.py and data_workers.py, most
+# needed first. The GPU's name, the logs and the benchmarks' tables come back under $OUT (8 files, the
+# device tool's most). PYTHON and DEVICE override python3 and cuda (a dry run on a machine without a
+# GPU: DEVICE=cpu SKIP_WHEELS=1; it takes about 16 minutes, as each step then runs past its limit).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 export PYTHONUNBUFFERED=1
@@ -24,14 +26,28 @@ else
   export PYTHONPATH=$PWD
 fi
 
-{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true; } | tee "$OUT/gpu.txt"
-"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' | tee -a "$OUT/gpu.txt"
+# step LIMIT_S NAME COMMAND...: COMMAND under a time limit, its output appended to $OUT/NAME.log
+step() {
+  local limit=$1 log="$OUT/$2.log"
+  shift 2
+  echo "== $* (limit ${limit} s)" | tee -a "$log"
+  timeout -k 5 "$limit" "$@" 2>&1 | tee -a "$log"
+  local status=${PIPESTATUS[0]}
+  [ "$status" = 124 ] && echo "== stopped at its ${limit} s limit" | tee -a "$log"
+  return "$status"
+}
 
-"$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_tensorrt.py 2>&1 | tee "$OUT/pytest.log"
-tests=${PIPESTATUS[0]}
-"$PYTHON" benchmarks/gpu.py --device "$DEVICE" --out "$OUT" 2>&1 | tee "$OUT/benchmarks.log"
-bench=${PIPESTATUS[0]}
-"$PYTHON" benchmarks/data_workers.py --device "$DEVICE" --out "$OUT" 2>&1 | tee -a "$OUT/benchmarks.log"
-workers=${PIPESTATUS[0]}
-echo "pytest exit $tests, gpu.py exit $bench, data_workers.py exit $workers"
-exit $((tests || bench || workers))
+{ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true; } | tee "$OUT/check.log"
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' | tee -a "$OUT/check.log"
+
+step 120 check "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_tensorrt.py
+tests=$?
+step 180 benchmarks "$PYTHON" benchmarks/gpu.py --device "$DEVICE" --out "$OUT"
+bench=$?
+step 90 benchmarks "$PYTHON" benchmarks/loss_reads.py --device "$DEVICE" --out "$OUT"
+reads=$?
+step 170 benchmarks "$PYTHON" benchmarks/data_workers.py --device "$DEVICE" --out "$OUT"
+workers=$?
+echo "pytest exit $tests, gpu.py exit $bench, loss_reads.py exit $reads, data_workers.py exit $workers" |
+  tee -a "$OUT/check.log"
+exit $((tests || bench || reads || workers))
