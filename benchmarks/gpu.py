@@ -3,7 +3,8 @@
     python benchmarks/gpu.py                              # mobilenet_v2 and resnet18, random weights
     python benchmarks/gpu.py --models resnet50 --weights reference
 
-Every row's speed-up is against torch fp32 at the same batch size, measured in the same process.
+Every row's speed-up is against torch fp32 at the same batch size, measured in the same process. CUDA graph
+p50: the torch model's forward replayed as one captured graph (runtime/cuda_graph.py), beside eager's p50.
 `--device cpu` gives the same table for the CPU backends (a check of this script on a machine with no GPU).
 """
 
@@ -18,7 +19,10 @@ from compressor.environment import collect_environment
 from compressor.report import Report, ResultRow
 
 DEFAULT_MODELS = ["mobilenet_v2", "resnet18"]
-HEADER = "| model | precision | backend | batch | accuracy | p50 ms | FPS | speed-up vs torch fp32 | peak memory MB |"
+HEADER = (
+    "| model | precision | backend | batch | accuracy | p50 ms | FPS | speed-up vs torch fp32 | CUDA graph p50 ms "
+    "| peak memory MB |"
+)
 
 
 def _reference(report: Report, batch: int) -> ResultRow:
@@ -31,9 +35,11 @@ def summarise(report: Report) -> list[str]:
     for row in report.results:
         reference = _reference(report, row.batch_size)
         memory = f"{row.peak_memory_mb:.0f}" if row.peak_memory_mb is not None else "-"
+        graph = (row.model_extra or {}).get("cuda_graph_latency_ms")
+        graph_p50 = f"{graph['p50']:.2f}" if graph else "-"
         accuracy = f"{row.metrics[report.primary_metric]:.4f}"
         cells = [report.model, row.precision, row.backend, str(row.batch_size), accuracy, f"{row.latency_ms.p50:.2f}"]
-        cells += [f"{row.fps:.0f}", f"{reference.latency_ms.p50 / row.latency_ms.p50:.2f}x", memory]
+        cells += [f"{row.fps:.0f}", f"{reference.latency_ms.p50 / row.latency_ms.p50:.2f}x", graph_p50, memory]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

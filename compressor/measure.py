@@ -10,12 +10,13 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch.utils.data import Dataset
 
 from compressor import head_to_head
 from compressor.bench import build_and_measure_memory, time_runner
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.errors import BackendUnavailableError
+from compressor.errors import BackendUnavailableError, brief
 from compressor.evaluate import evaluate
 from compressor.export.onnx import static_batch_size
 from compressor.footprint import Footprint, onnx_footprint, torch_footprint
@@ -23,7 +24,9 @@ from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
 from compressor.runtime import Runner, make_runner
+from compressor.runtime.cuda_graph import CudaGraphRunner
 from compressor.runtime.fixed_batch import FixedBatchRunner
+from compressor.runtime.torch_runner import TorchRunner
 from compressor.tasks import get_task
 from compressor.verdict import VerdictKey
 
@@ -46,6 +49,21 @@ def _artifact_name(handle: ModelHandle) -> str | None:
         return handle.onnx_path.name
     weights = Path(handle.weights) if handle.weights else None
     return weights.name if weights is not None and weights.is_file() else None
+
+
+def _cuda_graph_latency(runner: TorchRunner, inputs: list[torch.Tensor], label: str) -> dict[str, float] | None:
+    """Latency of the torch model replayed as one CUDA graph (see runtime/cuda_graph.py); None, with a
+    warning, where the model cannot be captured."""
+    try:
+        graph = CudaGraphRunner(runner.module, runner.to_device(inputs))
+    except RuntimeError as error:
+        warn(f"{label}: no CUDA graph timing, the model cannot be captured: {brief(error)}")
+        return None
+    try:
+        stats = time_runner(graph, inputs)
+    finally:
+        graph.close()
+    return LatencyMs(p50=stats.p50, p90=stats.p90, p99=stats.p99).model_dump()
 
 
 def _measure_on_backend(
@@ -75,11 +93,21 @@ def _measure_on_backend(
     example = task.example_inputs(handle.input_spec, max(batch_sizes))
     runner, peak_mb = build_and_measure_memory(lambda: make_runner(handle, backend, device), example, device)
     scorer = FixedBatchRunner(runner, static) if static is not None else runner  # scored in chunks of its size
+    # detectors synchronise with the CPU (their outputs' sizes depend on the data): no graph to capture
+    graphed = runner if isinstance(runner, TorchRunner) and device == "cuda" and task.fixed_batch_size is None else None
     rows = []
     try:
         metrics = evaluate(scorer, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
         for batch_size in batch_sizes:
-            stats = time_runner(runner, task.example_inputs(handle.input_spec, batch_size))
+            inputs = task.example_inputs(handle.input_spec, batch_size)
+            stats = time_runner(runner, inputs)
+            extra = {}
+            if graphed is not None:
+                graph_latency = _cuda_graph_latency(graphed, inputs, f"{variant.name} (batch {batch_size})")
+                if graph_latency is None:
+                    graphed = None  # one failed capture says it for every batch size
+                else:
+                    extra = {"cuda_graph_latency_ms": graph_latency}
             if stats.background_cpu > BUSY_MACHINE_SHARE:
                 warn(
                     f"other processes used {stats.background_cpu:.0%} of the CPU while {variant.name} on {backend} "
@@ -101,6 +129,7 @@ def _measure_on_backend(
                     macs=footprint.macs,
                     peak_memory_mb=peak_mb,
                     background_cpu=round(stats.background_cpu, 3),
+                    **extra,
                 )
             )
     finally:

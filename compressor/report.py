@@ -85,8 +85,18 @@ def _fmt(value: float | int | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-# Keys that some commands add to their rows (prune), shown as columns when present: key -> (title, format).
-OPTIONAL_COLUMNS = {"sparsity": ("sparsity", ".4f"), "compressed_size_mb": ("compressed MB", ".2f")}
+# Keys that some rows carry (prune's; torch rows on CUDA), shown as columns when present: key -> (title, format).
+OPTIONAL_COLUMNS = {
+    "sparsity": ("sparsity", ".4f"),
+    "compressed_size_mb": ("compressed MB", ".2f"),
+    "cuda_graph_latency_ms": ("CUDA graph p50 ms", ".2f"),
+}
+
+
+def _optional_value(row: ResultRow, key: str) -> float | None:
+    """A row's optional column; of a latency (p50/p90/p99), its p50."""
+    value = (row.model_extra or {}).get(key)
+    return value["p50"] if isinstance(value, dict) else value
 
 
 def to_markdown(report: Report) -> str:
@@ -172,7 +182,7 @@ def results_markdown(report: Report) -> str:
             _fmt(row.params, ","),
             _fmt(None if row.macs is None else row.macs / 1e6, ".1f") + ("M" if row.macs else ""),
             _fmt(row.peak_memory_mb, ".1f"),
-            *(_fmt((row.model_extra or {}).get(key), OPTIONAL_COLUMNS[key][1]) for key in optional),
+            *(_fmt(_optional_value(row, key), OPTIONAL_COLUMNS[key][1]) for key in optional),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     env = report.environment

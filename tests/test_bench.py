@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from compressor import api
 from compressor.bench import OtherProcessesCpu, build_and_measure_memory
 from compressor.footprint import weight_count
-from compressor.report import SCHEMA, read_report, to_markdown, write_report
+from compressor.report import SCHEMA, ResultRow, read_report, to_markdown, write_report
 
 ROW_KEYS = {
     "variant",
@@ -54,6 +54,7 @@ def test_report_contract(report, tmp_path: Path) -> None:
         assert row["latency_ms"]["p50"] <= row["latency_ms"]["p90"] <= row["latency_ms"]["p99"]
         assert row["fps"] > 0 and row["params"] > 0 and row["macs"] > 0
         assert 0.0 <= row["background_cpu"] <= 1.0
+        assert "cuda_graph_latency_ms" not in row  # a CUDA-only timing
     assert read_report(path).results[0].variant == "baseline"
     assert "| baseline |" in (tmp_path / "r.md").read_text()
 
@@ -91,6 +92,18 @@ def test_an_onnx_files_params_are_its_weights_not_its_quantization_scales() -> N
         initializers,
     )
     assert weight_count(graph) == 4 * 3 + 4
+
+
+def test_a_cuda_graph_latency_gets_its_own_column_of_p50s(report) -> None:
+    rows = [row.model_copy(deep=True) for row in report.results]
+    graphed = ResultRow.model_validate(
+        {**rows[0].model_dump(), "cuda_graph_latency_ms": {"p50": 0.123, "p90": 0.2, "p99": 0.3}}
+    )
+    lines = to_markdown(report.model_copy(update={"results": [graphed, *rows[1:]]})).splitlines()
+    header = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    column = header.index("CUDA graph p50 ms")
+    assert [line.strip("|").split("|")[column].strip() for line in lines[4:6]] == ["0.12", "-"]
+    assert "CUDA graph" not in to_markdown(report)  # CPU rows have none
 
 
 def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -> None:

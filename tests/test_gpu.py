@@ -6,6 +6,9 @@ import torch
 from compressor import api
 from compressor.data import load_dataset
 from compressor.models.checkpoint import read_checkpoint
+from compressor.models.loading import load_model
+from compressor.runtime.cuda_graph import CudaGraphRunner
+from compressor.runtime.torch_runner import TorchRunner
 from compressor.train import TrainConfig
 
 pytestmark = [
@@ -22,6 +25,17 @@ def test_bench_on_cuda_reports_cuda_rows() -> None:
     assert report.environment["gpu"]
     for row in report.results:
         assert row.latency_ms.p50 > 0 and row.peak_memory_mb is not None and row.peak_memory_mb > 0
+        assert row.model_extra["cuda_graph_latency_ms"]["p50"] > 0
+
+
+def test_a_cuda_graph_replays_the_model_on_each_new_batch() -> None:
+    handle = load_model("tiny_cnn", load_dataset("shapes"), weights="random")
+    eager = TorchRunner(handle.module, "cuda")
+    first, second = torch.randn(4, *handle.input_spec.shape), torch.randn(4, *handle.input_spec.shape)
+    graph = CudaGraphRunner(eager.module, eager.to_device([first]))
+    for batch in (second, first):  # the captured example's outputs would not match the second batch
+        replayed, expected = graph.run([batch])[0], eager.run([batch])[0]
+        torch.testing.assert_close(replayed, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_cuda_and_cpu_agree_on_accuracy() -> None:
