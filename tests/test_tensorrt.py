@@ -17,7 +17,9 @@ import torch
 
 from compressor import api
 from compressor.cli import app
+from compressor.export.engines import engine_artifact
 from compressor.export.jetson import make_static
+from compressor.export.onnx import read_onnx_handle
 from compressor.export.tensorrt import (
     BatchProfile,
     build_engine,
@@ -247,6 +249,16 @@ def test_without_tensorrt_the_export_says_which_extra_to_install(
     assert result.exit_code == 2 and "compressor[tensorrt]" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_bench_without_tensorrt_warns_of_no_rows_without_saying_it_builds(
+    tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    handle = read_onnx_handle(str(tiny_onnx))
+    assert engine_artifact(handle, tmp_path / "fp32.engine", "fp32", tmp_path / "cache", [1, 16]) is None
+    said = capsys.readouterr().err
+    assert "no TensorRT rows" in said and "compressor[tensorrt]" in said and "building" not in said
 
 
 def test_the_tensorrt_backend_on_cpu_is_refused_before_any_export(cli) -> None:  # noqa: ANN001

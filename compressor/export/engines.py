@@ -36,7 +36,8 @@ def engine_from_onnx(
     `extra` goes into the engine's record (the export's preprocessing)."""
     assert onnx_handle.onnx_path is not None
     source = onnx_handle.onnx_path
-    if precision == "fp16" and uses_strong_typing(import_tensorrt(), "fp16"):
+    tensorrt = import_tensorrt()  # first: without it there is no engine to say "building" of
+    if precision == "fp16" and uses_strong_typing(tensorrt, "fp16"):
         source = engine_path.with_name(f"{engine_path.stem}.fp16.onnx")
         convert_onnx_fp16(onnx_handle.onnx_path, source)
     info(f"building a TensorRT {precision} engine from {source.name}")
