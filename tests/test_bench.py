@@ -103,7 +103,8 @@ def test_a_cuda_graph_latency_gets_its_own_column_of_p50s(report) -> None:
     header = [cell.strip() for cell in lines[2].strip("|").split("|")]
     column = header.index("CUDA graph p50 ms")
     assert [line.strip("|").split("|")[column].strip() for line in lines[4:6]] == ["0.12", "-"]
-    assert "CUDA graph" not in to_markdown(report)  # CPU rows have none
+    assert "CUDA graph" not in to_markdown(report)  # CPU rows have none, nor their notes
+    assert not any(note.startswith("cuda_graph_latency_ms") for note in report.notes)
 
 
 def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -> None:

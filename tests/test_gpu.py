@@ -26,6 +26,7 @@ def test_bench_on_cuda_reports_cuda_rows() -> None:
     for row in report.results:
         assert row.latency_ms.p50 > 0 and row.peak_memory_mb is not None and row.peak_memory_mb > 0
         assert row.model_extra["cuda_graph_latency_ms"]["p50"] > 0
+    assert any(note.startswith("cuda_graph_latency_ms:") for note in report.notes)
 
 
 def test_a_cuda_graph_replays_the_model_on_each_new_batch() -> None:

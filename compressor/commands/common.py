@@ -105,6 +105,16 @@ def profile_inputs(handle: ModelHandle, batch_size: int) -> list[torch.Tensor]:
     return task.example_inputs(handle.input_spec, task.fixed_batch_size or batch_size)
 
 
+def _cuda_graph_note(rows: list[ResultRow]) -> str | None:
+    """What the CUDA graph timing is, in reports that hold one (torch rows on CUDA)."""
+    if not any("cuda_graph_latency_ms" in (row.model_extra or {}) for row in rows):
+        return None
+    return (
+        "cuda_graph_latency_ms: torch on CUDA, the forward replayed as one captured CUDA graph (one launch a "
+        "batch), where latency_ms launches each kernel from Python"
+    )
+
+
 def build_report(
     handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any
 ) -> Report:
@@ -126,7 +136,7 @@ def build_report(
             "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
             *([task.measurement_note] if task.measurement_note else []),
             "background_cpu: share of the machine's CPU that other processes used while the row was timed",
-            *filter(None, [busy_machine_note(rows)]),
+            *filter(None, [_cuda_graph_note(rows), busy_machine_note(rows)]),
         ],
         **extra,
     )
