@@ -5,7 +5,7 @@
 
 Trains the same model twice per round, alternating: with `train.LOSS_READ_INTERVAL_S` set to 0 (the
 running loss read after every step, as training did before 2026-12-04) and at its default. On a GPU,
-reading a loss waits for every queued step, so the CPU cannot prepare the next batch meanwhile.
+reading a loss waits for every queued step; this measures what those waits cost a training run.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def _measure_on_backend(
     runner, peak_mb = build_and_measure_memory(lambda: make_runner(handle, backend, device), example, device)
     scorer = FixedBatchRunner(runner, static) if static is not None else runner  # scored in chunks of its size
     # detectors synchronise with the CPU (their outputs' sizes depend on the data): no graph to capture
-    graphed = runner if isinstance(runner, TorchRunner) and device == "cuda" and task.fixed_batch_size is None else None
+    captures = device == "cuda" and task.fixed_batch_size is None
+    capturable = runner if captures and isinstance(runner, TorchRunner) else None
     rows = []
     try:
         metrics = evaluate(scorer, task, val, handle.input_spec, label=f"{variant.name}/{backend} accuracy")
@@ -102,10 +103,10 @@ def _measure_on_backend(
             inputs = task.example_inputs(handle.input_spec, batch_size)
             stats = time_runner(runner, inputs)
             extra = {}
-            if graphed is not None:
-                graph_latency = _cuda_graph_latency(graphed, inputs, f"{variant.name} (batch {batch_size})")
+            if capturable is not None:
+                graph_latency = _cuda_graph_latency(capturable, inputs, f"{variant.name} (batch {batch_size})")
                 if graph_latency is None:
-                    graphed = None  # one failed capture says it for every batch size
+                    capturable = None  # one failed capture says it for every batch size
                 else:
                     extra = {"cuda_graph_latency_ms": graph_latency}
             if stats.background_cpu > BUSY_MACHINE_SHARE:
