@@ -1,15 +1,14 @@
-"""Pruning on onnxruntime CPU: each case of the README's table, baseline and pruned measured in one run.
+"""Pruning on onnxruntime CPU: each case of the README's tables, baseline and pruned measured in one run.
 
-    python benchmarks/prune.py                                  # every case below
-    python benchmarks/prune.py --cases mobilenet_v2-structured-50 mobilenet_v2-unstructured-80
-    python benchmarks/prune.py --cases mobilenet_v2-structured-50-224    # speed only, random weights
-    python benchmarks/prune.py --cases vit_tiny-structured-50 ssdlite-structured-30 --name prune-other
-    python benchmarks/prune.py --cases bert-structured-40 bert-structured-50 bert-heads-50 \
-        distilbert-structured-50 distilbert-heads-50 --name prune-bert   # built and trained here, once each
+    python benchmarks/prune.py                                  # the main table: results/prune.md
+    python benchmarks/prune.py --name prune-bert                # another table (TABLES below)
+    python benchmarks/prune.py --cases densenet121-structured-30     # one case: its row of prune.md
 
 Each case is one `compress prune` run (api.prune): the baseline and the pruned model are measured side
 by side in that run, so the speed-up is a ratio of rows timed together on this noisy shared machine.
-Reference weights train on first use (minutes per model on 2 cores).
+Reference weights train on first use (minutes per model on 2 cores); the bert and distilbert cases
+build and train their models here first. A run of some cases replaces their rows in NAME.md and keeps
+the other cases' rows from the runs before.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from results_io import RESULTS_DIR, write_results
+from results_io import RESULTS_DIR, merged_rows, read_results, table, write_results
 
 from compressor import api
 from compressor.data import load_dataset
@@ -113,6 +112,36 @@ CASES = {
 }
 
 
+# Each results table and the cases it holds.
+TABLES = {
+    "prune": [
+        "mobilenet_v2-structured-50",
+        "mobilenet_v2-structured-50-224",
+        "resnet18-structured-30",
+        "densenet121-structured-30",
+        "mobilenet_v2-unstructured-80",
+        "vit_tiny-structured-50",
+        "text_transformer-structured-50",
+        "ssdlite-structured-30",
+    ],
+    "prune-attention": [
+        "vit_tiny-structured-50",
+        "vit_tiny-residual-50",
+        "text_transformer-structured-50",
+        "text_transformer-residual-50",
+    ],
+    "prune-bert": [
+        "bert-structured-40",
+        "bert-structured-50",
+        "bert-heads-50",
+        "distilbert-structured-50",
+        "distilbert-heads-50",
+    ],
+    "prune-text-heads": ["text_transformer-residual-50", "text_transformer-residual-heads-50"],
+    "prune-vit-heads": ["vit_tiny-residual-50", "vit_tiny-residual-heads-50"],
+}
+
+
 def _row(report: Report, variant: str, backend: str = "onnxruntime") -> ResultRow:
     return next(r for r in report.results if r.variant == variant and r.backend == backend and r.batch_size == 1)
 
@@ -129,7 +158,7 @@ def input_size(outdir: Path) -> str:
     return f"{shape[0]} tokens" if len(shape) == 1 else "x".join(str(d) for d in shape[-2:])
 
 
-def summarise(name: str, case: Case, report: Report, outdir: Path) -> str:
+def summarise(name: str, case: Case, report: Report, outdir: Path, speedup: float) -> str:
     base, pruned = _row(report, "baseline"), _row(report, "pruned")
     metric = report.primary_metric
     random = case.weights == "random"
@@ -147,7 +176,7 @@ def summarise(name: str, case: Case, report: Report, outdir: Path) -> str:
         f"{pruned.params / base.params:.1%}" if pruned.params and base.params else "-",
         f"{pruned.macs / base.macs:.1%}" if pruned.macs and base.macs else "-",
         f"{base.latency_ms.p50 / pruned.latency_ms.p50:.2f}x",
-        f"{head_to_head(outdir, report):.2f}x",
+        f"{speedup:.2f}x",
         "-" if sparsity is None else f"{sparsity:.4f}",
         f"{zipped / base.size_mb:.1%}" if zipped else "-",
         str(extra.get("pruning", {}).get("finetune_epochs", "-")),
@@ -157,17 +186,19 @@ def summarise(name: str, case: Case, report: Report, outdir: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--name", choices=sorted(TABLES), default="prune", help="the table: NAME.md and NAME.json")
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), help="default: every case of the table")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--name", default="prune", help="results file name: NAME.md and NAME.json under --out")
     args = parser.parse_args()
+    args.cases = args.cases or TABLES[args.name]
     header = (
         "| case | data | metric | fp32 → pruned | drop (pt) | params kept | MACs kept | onnxruntime speed bs1 (rows) | "
         "onnxruntime speed bs1 (head to head) | sparsity | "
         "compressed / dense file | fine-tune epochs |"
     )
-    lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    records = []
+    previous = read_results(args.out, args.name)
+    records = dict(previous["records"]) if previous else {}
+    rows = {}
     with tempfile.TemporaryDirectory(prefix="compressor-bench-prune-") as scratch:
         for name in args.cases:
             case = CASES[name]
@@ -185,20 +216,25 @@ def main() -> None:
                 batch_sizes=[1],
                 max_samples=max_samples,
             )
-            lines.append(summarise(name, case, report, outdir))
-            records.append({"case": name, "report": report.model_dump(mode="json", by_alias=True)})
-            print(lines[-1], flush=True)
+            speedup = head_to_head(outdir, report)
+            rows[name] = [summarise(name, case, report, outdir, speedup)]
+            records[name] = {
+                "head_to_head": {"batch_size": 1, "rounds": HEAD_TO_HEAD_ROUNDS, "speedup": speedup},
+                "report": report.model_dump(mode="json", by_alias=True),
+            }
+            print(rows[name][0], flush=True)
     env = collect_environment()
-    lines += [
-        "",
+    note = (
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, onnxruntime "
         f"{env['onnxruntime']}, CPU provider; the val split of each case's data. Speed: p50 latency ratio of "
         "baseline and pruned ONNX rows timed in the same run, batch 1; head to head: the two files timed in 5 "
         "alternating rounds, median. "
         "Compressed: the pruned ONNX file deflated (zlib 9) over the "
-        "dense fp32 file's size.",
-    ]
-    write_results(args.out, args.name, lines, records)
+        "dense fp32 file's size."
+    )
+    lines = table(header, merged_rows(previous, header, rows, TABLES[args.name]), note)
+    command = "python benchmarks/prune.py" + ("" if args.name == "prune" else f" --name {args.name}")
+    write_results(args.out, args.name, lines, records, command=command)
 
 
 if __name__ == "__main__":

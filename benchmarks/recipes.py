@@ -7,7 +7,8 @@ Each recipe runs as `compress run` would (into benchmarks/results/recipes/NAME/,
 interrupted). Speed is the product of each stage's ratio to its own input, timed side by side within
 that stage's run (onnxruntime, CPU, batch 1), so the figures are ratios measured in one run each.
 For a recipe with a search, the row is the candidate it picked (or, when none beat the input, the
-fastest candidate inside the budget is named and the input kept).
+fastest candidate inside the budget is named and the input kept). A run of some recipes replaces
+their rows in recipes.md and keeps the other recipes' rows from the runs before.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from results_io import RESULTS_DIR, write_results
+from results_io import RESULTS_DIR, merged_rows, read_results, table, write_results
 
 from compressor.environment import collect_environment
 from compressor.pipeline import PIPELINE_FILE, ChainStep, run_recipe
@@ -61,21 +62,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     overrides = [f"max_samples={args.max_samples}"] if args.max_samples else []
-    lines = [
-        "| recipe | chain | metric before | after | drop (pt) | speed (ORT CPU, batch 1) | size MB |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    header = "| recipe | chain | metric before | after | drop (pt) | speed (ORT CPU, batch 1) | size MB |"
+    previous = read_results(args.out, "recipes")
+    records = dict(previous["records"]["recipes"]) if previous else {}
+    environment = collect_environment()
+    rows = {}
     for name in args.recipes:
         root = args.out / "recipes" / name
         recipe = load_recipe(RECIPES / f"{name}.yaml", overrides)
         run_recipe(recipe, root, force=True, resume=(root / PIPELINE_FILE).exists())
-        lines += summarise(name, root)
-    environment = collect_environment()
-    lines += [
-        "",
-        f"Measured on {environment['cpu']}, torch {environment['torch']}, onnxruntime {environment['onnxruntime']}.",
-    ]
-    write_results(args.out, "recipes", lines, {"recipes": args.recipes, "environment": environment})
+        rows[name] = summarise(name, root)
+        records[name] = {"rows": rows[name], "max_samples": args.max_samples, "environment": environment}
+    shipped = [path.stem for path in sorted(RECIPES.glob("*.yaml"))]
+    note = f"Measured on {environment['cpu']}, torch {environment['torch']}, onnxruntime {environment['onnxruntime']}."
+    lines = table(header, merged_rows(previous, header, rows, shipped), note)
+    write_results(args.out, "recipes", lines, {"recipes": records}, command="python benchmarks/recipes.py")
 
 
 if __name__ == "__main__":
