@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData, load_tensors_data, save_tensors_data
+from onnxruntime.quantization.calibrate import CalibrationMethod, TensorsData
 
 from compressor.methods.concat_ranges import share_concat_ranges
+from compressor.methods.ort_ranges import load_ranges, save_ranges
 
 
 def _dense_block(path: Path) -> None:
@@ -43,11 +44,11 @@ def test_connected_concats_get_the_union_of_their_ranges(tmp_path: Path) -> None
     model, ranges = tmp_path / "model.onnx", tmp_path / "ranges.json"
     _dense_block(model)
     data = {name: (np.float32(low), np.float32(high)) for name, (low, high) in RANGES.items()}
-    save_tensors_data(TensorsData(CalibrationMethod.MinMax, data), ranges)
+    save_ranges(TensorsData(CalibrationMethod.MinMax, data), ranges)
 
     assert share_concat_ranges(model, ranges) == 2  # cat1 and cat2; cat3 reads a constant
 
-    merged = {name: tuple(float(v) for v in value.range_value) for name, value in load_tensors_data(ranges).items()}
+    merged = {name: tuple(float(v) for v in value.range_value) for name, value in load_ranges(ranges).items()}
     assert {merged[name] for name in ("x", "f1", "cat1", "f2", "cat2")} == {(-3.0, 2.5)}
     assert merged["t"] == (-1.0, 1.0) and merged["y"] == (-1.0, 1.0)  # cat3 left as it was
 
@@ -56,7 +57,7 @@ def test_nothing_to_share_leaves_the_ranges_file_alone(tmp_path: Path) -> None:
     model, ranges = tmp_path / "model.onnx", tmp_path / "ranges.json"
     _dense_block(model)
     data = {"t": (np.float32(-1.0), np.float32(1.0)), "y": (np.float32(-1.0), np.float32(1.0))}
-    save_tensors_data(TensorsData(CalibrationMethod.MinMax, data), ranges)
+    save_ranges(TensorsData(CalibrationMethod.MinMax, data), ranges)
     before = ranges.read_bytes()
 
     assert share_concat_ranges(model, ranges) == 0

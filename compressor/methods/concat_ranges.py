@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnxruntime.quantization.calibrate import TensorData, load_tensors_data, save_tensors_data
+from onnxruntime.quantization.calibrate import TensorData
+
+from compressor.methods.ort_ranges import load_ranges, save_ranges
 
 
 class _Groups:
@@ -51,7 +53,7 @@ def share_concat_ranges(model_path: Path, ranges: Path) -> int:
     them (the union over connected Concats), rewriting the calibration cache `ranges` in place; returns
     how many Concats share one. A Concat with a constant or unranged input is left as it is."""
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    data = load_tensors_data(ranges)
+    data = load_ranges(ranges)
     groups, shared = _Groups(), 0
     for node in graph.node:
         if node.op_type != "Concat":
@@ -69,5 +71,5 @@ def share_concat_ranges(model_path: Path, ranges: Path) -> int:
         high = np.max([data[name].range_value[1] for name in members]).astype(np.float32)
         for name in members:
             data[name] = _widened(data[name], low, high)
-    save_tensors_data(data, ranges)
+    save_ranges(data, ranges)
     return shared

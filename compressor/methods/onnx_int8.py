@@ -27,15 +27,15 @@ from onnxruntime.quantization import (
     QuantFormat,
     QuantType,
     quantize_dynamic,
-    quantize_static,
 )
-from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, load_tensors_data, save_tensors_data
+from onnxruntime.quantization.calibrate import TensorsData, create_calibrator
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from compressor.errors import ExportError, UnknownNameError, brief
 from compressor.export.onnx_graph import converted_to_opset, onnx_opset
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.entropy_threshold import use_fast_entropy_threshold
+from compressor.methods.ort_ranges import load_ranges, quantize_static_from_ranges, save_ranges
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES
 from compressor.methods.shared_dequantization import share_dequantization
 
@@ -192,7 +192,7 @@ def resolve_exclusions(model_path: Path, patterns: tuple[str, ...]) -> list[str]
 
 
 def calibrate(source: Path, reader: DatasetCalibrationReader, settings: Int8Settings, ranges: Path) -> None:
-    """Collect activation ranges with `settings.calibration` and save them to `ranges` (onnxruntime's cache).
+    """Collect activation ranges with `settings.calibration` and save them to `ranges` (`ort_ranges`).
 
     Histogram methods run after a min/max pass, and two kinds of tensor keep its range: those with no
     finite range (an attention mask's -inf) cannot be histogrammed, and `unbounded_nodes` then keeps
@@ -212,7 +212,7 @@ def calibrate(source: Path, reader: DatasetCalibrationReader, settings: Int8Sett
                 }
                 histograms = _collect(source, reader, settings.calibration, settings.op_types, Path(scratch), kept)
                 data = TensorsData(histograms.calibration_method, {**kept, **histograms.data})
-            save_tensors_data(data, ranges)
+            save_ranges(data, ranges)
         except (ValueError, RuntimeError, KeyError) as error:
             raise ExportError(f"int8 calibration failed: {brief(error)}") from error
 
@@ -277,7 +277,7 @@ def unbounded_nodes(source: Path, ranges: Path) -> list[str]:
     """Nodes that read or write a tensor whose calibrated range is not finite (an attention mask's -inf).
     int8 cannot hold it: onnxruntime would compute a NaN scale and wreck the model (text_transformer lost
     27 points that way whenever the speed tuner happened not to keep the mask's ops in float)."""
-    unbounded = {name for name, data in load_tensors_data(ranges).items() if not _finite(data.range_value)}
+    unbounded = {name for name, data in load_ranges(ranges).items() if not _finite(data.range_value)}
     graph = onnx.load(str(source), load_external_data=False).graph
     return [node.name for node in graph.node if unbounded & {*node.input, *node.output}]
 
@@ -321,10 +321,10 @@ def quantize_int8(
             if ranges is None:
                 raise ValueError("static quantization needs calibrated ranges")
             exclude_nodes = sorted({*exclude_nodes, *unbounded_nodes(source, ranges)})
-            quantize_static(
-                str(source),
-                str(target),
-                None,
+            quantize_static_from_ranges(
+                source,
+                target,
+                ranges,
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=list(settings.op_types) if settings.op_types else None,
                 per_channel=settings.per_channel,
@@ -333,7 +333,6 @@ def quantize_int8(
                 nodes_to_quantize=only_nodes,
                 nodes_to_exclude=exclude_nodes,
                 calibrate_method=CALIBRATION_METHODS[settings.calibration],
-                calibration_cache_path=str(ranges),
                 extra_options={
                     "ActivationSymmetric": settings.symmetric_activations,
                     "WeightSymmetric": True,
