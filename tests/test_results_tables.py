@@ -1,0 +1,78 @@
+"""The README's result tables are what the benchmarks wrote: each names the command that regenerates it
+(one of benchmarks/all.py's), and each of its rows is in the `.json` that command wrote."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from all import BENCHMARKS  # noqa: E402
+from results_io import cells, parse_table  # noqa: E402
+
+PAGES = [REPO / "README.md"]
+
+
+def page_tables(path: Path) -> list[tuple[int, list[str], str]]:
+    """Each Markdown table of a page: its first line number, its rows, and the paragraph right above it
+    (its lines joined, so a command may wrap)."""
+    found, rows, paragraph, start, after_blank = [], [], [], 0, False
+    for number, line in enumerate([*path.read_text().splitlines(), ""], start=1):
+        if line.startswith("|"):
+            start = start or number
+            rows.append(line)
+            continue
+        if rows:
+            found.append((start, rows, " ".join(paragraph)))
+            rows, paragraph, start = [], [], 0
+        if not line.strip():
+            after_blank = True
+            continue
+        if after_blank:
+            paragraph, after_blank = [], False
+        paragraph.append(line.strip())
+    return found
+
+
+def results_rows() -> dict[str, set[tuple[str, ...]]]:
+    return {
+        path.stem: {tuple(row) for row in json.loads(path.read_text())["table"]["rows"]}
+        for path in RESULTS.glob("*.json")
+    }
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_table_row_on_a_page_is_in_the_results_of_the_command_it_names(page: Path) -> None:
+    commands = {b.command: b.results for b in BENCHMARKS}
+    rows_by_results = results_rows()
+    for line, rows, text in page_tables(page):
+        named = [command for command in commands if f"`{command}`" in text]
+        assert named, f"{page.name}:{line}: the text before this table names none of benchmarks/all.py's commands"
+        results = commands[max(named, key=len)]  # the longest: `prune.py --name x` over `prune.py`
+        assert results in rows_by_results, f"{page.name}:{line}: {results}.json is missing"
+        missing = [row for row in rows[2:] if tuple(cells(row)) not in rows_by_results[results]]
+        assert not missing, f"{page.name}:{line}: rows not in benchmarks/results/{results}.json: {missing}"
+
+
+def test_every_results_file_was_written_by_a_listed_command() -> None:
+    commands = {b.results: b.command for b in BENCHMARKS}
+    for path in RESULTS.glob("*.json"):
+        document = json.loads(path.read_text())
+        assert commands.get(path.stem) == document["command"], f"{path.name}: {document['command']}"
+        table, _ = parse_table(path.with_suffix(".md").read_text().splitlines())
+        assert table == document["table"], f"{path.name} and its .md disagree"
+
+
+def test_the_table_check_fails_on_a_figure_no_benchmark_wrote(tmp_path: Path) -> None:
+    rows = json.loads((RESULTS / "tuner-noise.json").read_text())["table"]["rows"]
+    page = tmp_path / "page.md"
+    header, separator = "| " + " | ".join(["x"] * len(rows[0])) + " |", "|" + "---|" * len(rows[0])
+    edited = "| " + " | ".join([rows[0][0], "99", *rows[0][2:]]) + " |"
+    page.write_text(f"`python benchmarks/tuner_noise.py --trials 12`:\n\n{header}\n{separator}\n{edited}\n")
+    with pytest.raises(AssertionError, match="rows not in"):
+        test_every_table_row_on_a_page_is_in_the_results_of_the_command_it_names(page)
