@@ -11,6 +11,7 @@ the machine noise the ratios remove (its accuracy is still gated).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,9 @@ def compare_reports(
         if base is not None and fresh is not None:
             if row.metric_baseline is not None and row.metric_new is not None:
                 row.accuracy_drop = (row.metric_baseline - row.metric_new) * 100.0
-                if row.accuracy_drop > max_accuracy_drop + BOUND_SLACK:
+                if math.isnan(row.accuracy_drop):  # NaN passes every comparison: an empty or broken val set
+                    row.regressions.append(f"{metric} is not a number")
+                elif row.accuracy_drop > max_accuracy_drop + BOUND_SLACK:
                     row.regressions.append(f"{metric} -{row.accuracy_drop:.2f} pt")
             _latency(row, fresh, base, (_reference(new_rows, key), _reference(base_rows, key)), head_to_head)
         compared.append(row)

@@ -124,6 +124,12 @@ def test_a_row_missing_its_metric_is_compared_on_latency_only() -> None:
     assert row.accuracy_drop is None and row.regressions == []
 
 
+@pytest.mark.parametrize(("baseline", "new"), [(0.90, float("nan")), (float("nan"), 0.90)])
+def test_a_metric_that_is_not_a_number_fails_the_gate(baseline: float, new: float) -> None:
+    (row,) = compare_reports(_report(_row("int8", 1.0, new)), _report(_row("int8", 1.0, baseline))).rows
+    assert row.regressions == ["top1 is not a number"]
+
+
 def test_a_zero_ms_reference_falls_back_to_milliseconds_on_either_side() -> None:
     base = _report(_row("baseline", 2.0, 0.9), _row("int8", 1.0, 0.9))
     zero_new = _report(_row("baseline", 0.0, 0.9), _row("int8", 1.0, 0.9))
