@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -132,6 +133,38 @@ def test_other_processes_cpu_sees_busy_neighbours() -> None:
             spinner.kill()
             spinner.wait()
     assert busy.share > 0.6
+
+
+class _FakeCpuTimes:
+    """psutil.cpu_times()'s shape: a namedtuple of per-state seconds."""
+
+    def __init__(self, **seconds: float) -> None:
+        self.seconds = seconds
+
+    def _asdict(self) -> dict[str, float]:
+        return dict(self.seconds)
+
+
+def test_other_processes_cpu_sees_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only this process worked (0.4 s) while the rest of the machine idled: nobody else's share.
+    Scripted counters, as a real idle machine cannot be had on a shared CI runner; a share that
+    always read busy (1.0) would pass the busy test alone."""
+    from compressor import bench
+
+    machine = iter([_FakeCpuTimes(user=100.0, system=20.0, idle=900.0, iowait=5.0),
+                    _FakeCpuTimes(user=100.3, system=20.1, idle=901.5, iowait=5.2)])  # fmt: skip
+    own = iter([(10.0, 2.0), (10.3, 2.1)])
+
+    class FakeProcess:
+        def cpu_times(self) -> SimpleNamespace:
+            user, system = next(own)
+            return SimpleNamespace(user=user, system=system)
+
+    monkeypatch.setattr(bench.psutil, "cpu_times", lambda: next(machine))
+    monkeypatch.setattr(bench.psutil, "Process", FakeProcess)
+    with OtherProcessesCpu() as idle:
+        time.sleep(0.05)
+    assert idle.share == pytest.approx(0.0, abs=1e-9)
 
 
 def test_profile_breaks_the_onnx_time_down_by_op_type(tmp_path: Path, trained_tiny: Path) -> None:

@@ -12,6 +12,8 @@ from PIL import Image
 
 from compressor import api
 from compressor.data import load_dataset
+from compressor.data.shapes import draw_background
+from compressor.data.shapes_det import CLUTTER_ITEMS as DET_CLUTTER_ITEMS
 from compressor.data.shapes_det import DETECTION_CLASSES, ShapesDetectionDataset, render_detection_sample
 from compressor.errors import DataError
 from compressor.methods.quantize import Int8Request
@@ -43,9 +45,20 @@ def test_shapes_det_is_deterministic_with_boxes_inside_the_image() -> None:
 
 def test_boxes_frame_the_drawn_pixels() -> None:
     image, boxes, _ = render_detection_sample(np.random.default_rng(3))
+    # The bare background, redrawn from the same stream (it is drawn first): a box's std alone passes on
+    # the gradient and clutter with no object drawn. Drawn pixels differ from it by far more than the noise.
+    background = draw_background(np.random.default_rng(3), 320, DET_CLUTTER_ITEMS).canvas
+    drawn = np.abs(image.astype(np.float32) - np.asarray(background, dtype=np.float32)).sum(axis=-1) > 60
+    assert len(boxes) >= 2
     for x1, y1, x2, y2 in boxes.astype(int):
-        inside = image[y1:y2, x1:x2].astype(float)
-        assert inside.std() > 5  # something was drawn there
+        inside = drawn[y1:y2, x1:x2]
+        assert inside.mean() > 0.25  # the object fills a good part of its box ...
+        ys, xs = np.nonzero(inside)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (0, 0, x2 - x1, y2 - y1)  # ... and touches all sides
+    outside = drawn.copy()
+    for x1, y1, x2, y2 in boxes.astype(int):
+        outside[y1:y2, x1:x2] = False
+    assert outside.sum() <= 10  # nothing drawn outside the boxes but a few noisy pixels
 
 
 def _outputs(boxes: list[list[float]], scores: list[float], labels: list[int]) -> list[torch.Tensor]:

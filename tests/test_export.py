@@ -12,7 +12,7 @@ import torch
 from compressor import api
 from compressor.data import load_dataset
 from compressor.errors import ExportError, InputFileError
-from compressor.export.onnx import export_onnx, read_onnx_handle
+from compressor.export.onnx import DEFAULT_OPSET, export_onnx, read_onnx_handle
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.loading import load_model
 
@@ -24,7 +24,8 @@ def test_export_runs_at_any_batch_size_with_parity(tmp_path: Path, model: str) -
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     model_proto = onnx.load(str(out))
-    assert max(op.version for op in model_proto.opset_import if op.domain in ("", "ai.onnx")) >= 17
+    assert DEFAULT_OPSET == 18  # what the README promises; a lower default would quietly pass an opset >= 17 check
+    assert max(op.version for op in model_proto.opset_import if op.domain in ("", "ai.onnx")) == DEFAULT_OPSET
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     reference = load_model(model, load_dataset("shapes"), weights="random").module.eval()  # same seeded weights
     for batch in (1, 3, 7):

@@ -17,12 +17,16 @@ import torch
 
 from compressor import api
 from compressor.data import load_dataset
+from compressor.data.base import deterministic_subset
 from compressor.data.imagefolder import ImageFileDataset
 from compressor.errors import InputFileError, ModelMismatchError
 from compressor.methods.prune_options import PruneRequest
 from compressor.models.handle import IMAGENET_MEAN
 from compressor.models.image_processor import image_processor_input
 from compressor.models.loading import load_model
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.runtime.torch_runner import TorchRunner
+from compressor.tasks import get_task
 from compressor.tasks.classification import normalize_images
 
 transformers = pytest.importorskip("transformers")
@@ -182,6 +186,18 @@ def test_a_grayscale_classifier_reads_one_channel_as_its_processor_feeds_it(tmp_
     report = api.bench(str(model_dir), data="shapes", backends=["torch", "onnxruntime"], **FAST)
     torch_row, onnx_row = report.results
     assert abs(torch_row.metrics["top1"] - onnx_row.metrics["top1"]) <= 2 / 32  # random weights: near ties
+    # Random weights answer one or two classes, so top-1 rows agree whatever the ONNX file computes:
+    # the logits themselves must match, measured against how much they vary from image to image.
+    handle = load_model(str(model_dir), load_dataset("shapes"))
+    task = get_task(handle.task)
+    val = deterministic_subset(load_dataset("shapes").split("val", handle.input_spec), 64)
+    inputs, _ = task.prepare_batch(task.collate([val[i] for i in range(len(val))]), handle.input_spec)
+    api.export(str(model_dir), tmp_path / "grey.onnx")
+    torch_logits = TorchRunner(handle.module).run(inputs)[0]
+    onnx_logits = OnnxRuntimeRunner(tmp_path / "grey.onnx").run(inputs)[0]
+    spread = (torch_logits - torch_logits.mean(dim=0)).norm().item()
+    assert spread > 0.01  # the logits depend on the image (measured: 0.23)
+    assert (onnx_logits - torch_logits).norm().item() <= 1e-3 * spread  # measured: 1e-6
 
 
 def test_processors_that_frame_otherwise_are_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ exact unstructured sparsity and 2:4, the pickle-free reload, the sweep, the dist
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -14,14 +15,14 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from compressor import api
+from compressor import api, train
 from compressor.api import train_config
 from compressor.cli import app
 from compressor.commands.pruning import untuned_losses
 from compressor.data import load_dataset
 from compressor.errors import ModelMismatchError, OptionError
 from compressor.methods.channel_pruning import prune_structured, same_in_every_group, weakest_channels, weakest_heads
-from compressor.methods.distill import hinton_loss
+from compressor.methods.distill import Teacher, hinton_loss
 from compressor.methods.memory_ceiling import memory_ceiling
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
@@ -212,10 +213,33 @@ def test_sweep_reports_each_level_and_plots(trained_tiny: Path, tmp_path: Path) 
     assert (tmp_path / "out" / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path) -> None:
+def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fine-tuning loss is the distillation loss against the unpruned model, not the labels alone:
+    the flag in the report says only what was asked, so the first step's loss is checked against the
+    teacher's term computed here (a run that dropped the teacher would train on cross-entropy)."""
+    teacher = Teacher(load_model(str(trained_tiny), load_dataset("shapes")).module.eval())
+    first_step: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss taken, loss expected, KL term)
+    step = train._Run.step
+
+    def watched_step(run: train._Run, inputs: list[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+        if not first_step:
+            with torch.no_grad():  # on a copy: the real step's batch-norm statistics move once, as without us
+                student = copy.deepcopy(run.module)(*inputs).float()
+                taught = teacher.module(*inputs).float()
+            expected = hinton_loss(student, taught, targets, teacher.temperature, teacher.alpha)
+            soft_part = expected - (1 - teacher.alpha) * torch.nn.functional.cross_entropy(student, targets)
+        loss = step(run, inputs, targets)
+        if not first_step:
+            first_step.append((loss, expected, soft_part))
+        return loss
+
+    monkeypatch.setattr(train._Run, "step", watched_step)
     request = PruneRequest(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
     report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     assert report.model_extra["pruning"]["distill"] is True  # type: ignore[index]
+    ((loss, expected, soft_part),) = first_step
+    assert soft_part.item() > 0.01  # the pruned student and its teacher disagree: the teacher's term counts
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
 
 
 def test_a_large_loss_without_finetuning_says_what_to_do() -> None:

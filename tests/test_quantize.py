@@ -11,20 +11,24 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization.calibrate import HistogramCollector, load_tensors_data
+from onnxruntime.quantization.calibrate import HistogramCollector
 
 from compressor import api, head_to_head
 from compressor.cli import app
 from compressor.data import load_dataset
+from compressor.data.base import deterministic_subset
 from compressor.errors import InputFileError, OptionError, UnknownNameError
 from compressor.export.onnx import read_onnx_handle
 from compressor.methods import speed_tune
 from compressor.methods.entropy_threshold import _divergence, entropy_threshold
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
+from compressor.methods.ort_ranges import load_ranges
 from compressor.methods.quantize import Int8Request, fewest_within_budget
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
+from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.tasks import get_task
 
 FAST = {"batch_sizes": [1], "max_samples": 300}
 
@@ -42,6 +46,54 @@ def _activation_scales(path: Path) -> list[float]:
         for node in model.graph.node
         if node.op_type == "QuantizeLinear" and node.input[1] in inits
     ]
+
+
+def _weights_in_int8(path: Path) -> dict[str, bool]:
+    """Each Conv/Gemm: whether its weight is an int8 initializer behind a DequantizeLinear (QDQ int8),
+    rather than a float initializer (the node computes in float)."""
+    model = onnx.load(str(path))
+    int8_weights = {init.name for init in model.graph.initializer if init.data_type == TensorProto.INT8}
+    producers = {output: node for node in model.graph.node for output in node.output}
+    weighted = [node for node in model.graph.node if node.op_type in ("Conv", "Gemm")]
+    return {
+        node.name: (dequantize := producers.get(node.input[1])) is not None
+        and dequantize.op_type == "DequantizeLinear"
+        and dequantize.input[0] in int8_weights
+        for node in weighted
+    }
+
+
+def _initializer_bytes(path: Path, data_type: int) -> int:
+    """Bytes of the file's initializers of one ONNX data type."""
+    model = onnx.load(str(path))
+    return sum(numpy_helper.to_array(init).nbytes for init in model.graph.initializer if init.data_type == data_type)
+
+
+def _val_logits(path: Path, data: str, samples: int = 128) -> torch.Tensor:
+    """The ONNX file's first output on `samples` val items of `data`, fed as the model takes them."""
+    handle = read_onnx_handle(path)
+    task = get_task(handle.task)
+    val = deterministic_subset(load_dataset(data).split("val", handle.input_spec), samples)
+    inputs, _ = task.prepare_batch(task.collate([val[i] for i in range(len(val))]), handle.input_spec)
+    runner = OnnxRuntimeRunner(path)
+    try:
+        return runner.run(inputs)[0].float()
+    finally:
+        runner.close()
+
+
+def assert_same_logits(
+    reference: torch.Tensor, candidate: torch.Tensor, max_error: float, min_top1_agreement: float
+) -> None:
+    """`candidate` computes `reference`'s function: the error is measured against how much the logits vary
+    between inputs (a constant offset would hide in the raw scale), and top-1 must mostly agree. The
+    reference must tell inputs apart (several classes predicted), or agreement would hold by construction."""
+    assert len(reference.argmax(dim=1).unique()) >= 3, "the reference answers (almost) one class: nothing to compare"
+    varying = reference - reference.mean(dim=0)
+    error = ((candidate - reference).norm() / varying.norm()).item()
+    assert error <= max_error, f"logits off by {error:.3f} of their spread"
+    agreement = (candidate.argmax(dim=1) == reference.argmax(dim=1)).float().mean().item()
+    assert agreement >= min_top1_agreement, f"top-1 agrees on {agreement:.2%} only"
 
 
 def test_int8_static_writes_models_report_and_verdicts(
@@ -77,8 +129,57 @@ def test_int8_static_writes_models_report_and_verdicts(
     assert trials and {"group", "nodes", "speedup", "adopted"} <= set(trials[0])
     assert {"input Conv", "depthwise Conv"} <= {trial["group"] for trial in trials}
     assert saved["quantization"]["int8_nodes"] > 0 and int8_node_count(out / "baseline.onnx") == 0
+    # The file keeps in float exactly what the tuner adopted, and int8 weights everywhere else: a tuner
+    # that sent every group back to float would still shrink the file (the pointwise convolutions) and
+    # record its trials, so the size check alone cannot tell.
+    preprocess(out / "baseline.onnx", tmp_path / "pre.onnx")
+    groups = candidate_groups(tmp_path / "pre.onnx", exclude=[])
+    adopted = {name for trial in trials if trial["adopted"] for name in groups.get(trial["group"], [])}
+    in_int8 = _weights_in_int8(out / "model.int8.onnx")
+    assert len(in_int8) == 8  # tiny_cnn: input, 3 depthwise, 3 pointwise convolutions and the classifier
+    assert {name for name, int8_weights in in_int8.items() if not int8_weights} == adopted & set(in_int8)
+    offered = {name for nodes in groups.values() for name in nodes}
+    assert sum(in_int8[name] for name in set(in_int8) - offered) == 3  # the pointwise convolutions: always int8
+    # The file shrank because its weights are int8: each int8 weight stands for four float bytes.
+    int8_bytes, float_bytes = (
+        _initializer_bytes(out / "model.int8.onnx", t) for t in (TensorProto.INT8, TensorProto.FLOAT)
+    )
+    # the pointwise convolutions alone hold 70% of tiny_cnn's weights, whatever the tuner keeps in float
+    assert int8_bytes > 0.6 * _initializer_bytes(out / "baseline.onnx", TensorProto.FLOAT) / 4
+    assert float_bytes < _initializer_bytes(out / "baseline.onnx", TensorProto.FLOAT) - 3 * int8_bytes
     reloaded = read_onnx_handle(out / "model.int8.onnx")  # reloads by path, as `compress bench` does
     assert reloaded.metadata["precision"] == "int8" and reloaded.class_names == load_dataset("shapes").class_names
+
+
+def test_the_speed_tuner_keeps_in_float_only_the_group_it_found_faster(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timings scripted so that only the depthwise convolutions in float are faster: they alone leave
+    int8, every other weighted layer keeps int8 weights, and the trials say so."""
+
+    def depthwise_in_float(path: Path) -> bool:
+        graph = onnx.load(str(path)).graph
+        depthwise = {
+            n.name
+            for n in graph.node
+            if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)
+        }
+        return not all(int8 for name, int8 in _weights_in_int8(path).items() if name in depthwise)
+
+    def scripted(reference: Path, candidate: Path, batches: object, rounds: int) -> list[float]:
+        faster = depthwise_in_float(candidate) and not depthwise_in_float(reference)
+        return [1.5 if faster else 0.9] * rounds
+
+    monkeypatch.setattr(speed_tune, "_round_ratios", scripted)
+    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(calib_samples=32), **FAST)
+    trials = {trial["group"]: trial["adopted"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
+    assert trials.pop("depthwise Conv") is True and trials and not any(trials.values())
+    in_int8 = _weights_in_int8(tmp_path / "q" / "model.int8.onnx")
+    in_float = {name for name, int8 in in_int8.items() if not int8}
+    assert len(in_float) == 3 and len(in_int8) == 8  # the 3 depthwise convolutions; input, pointwise, Gemm in int8
+    assert depthwise_in_float(tmp_path / "q" / "model.int8.onnx")
+    rows = {r.variant: r for r in report.results}
+    assert rows["int8"].size_mb < 0.7 * rows["baseline"].size_mb  # depthwise weights are few
 
 
 @pytest.mark.parametrize("calibration", ["entropy", "percentile"])
@@ -120,14 +221,17 @@ def test_entropy_leaves_a_clip_output_its_whole_range(tmp_path: Path) -> None:
     value = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [8, 4, 8, 8])  # noqa: E731
     graph = helper.make_graph(nodes, "g", [value("x")], [value("clipped"), value("relu")], [weight, *bounds])
     model = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    ir8 = helper.make_model(
+        graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)]
+    )  # onnxruntime<1.24: IR<=11
+    onnx.save(ir8, str(model))
     rng = np.random.default_rng(0)
     reader = _Batches([rng.normal(size=(8, 4, 8, 8)).astype(np.float32) for _ in range(4)])
     ranges = {}
     for method in ("minmax", "entropy"):
         path = tmp_path / f"{method}.json"
         calibrate(model, reader, Int8Settings(calibration=method), path)  # type: ignore[arg-type]
-        ranges[method] = {name: np.ravel(data.range_value).tolist() for name, data in load_tensors_data(path).items()}
+        ranges[method] = {name: np.ravel(data.range_value).tolist() for name, data in load_ranges(path).items()}
     assert ranges["entropy"]["clipped"] == ranges["minmax"]["clipped"]
     assert ranges["entropy"]["relu"][1] < 0.9 * ranges["minmax"]["relu"][1]
 
@@ -228,6 +332,13 @@ def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
     assert "MatMulInteger" in _ops(tmp_path / "q" / "model.int8.onnx") or all(trials.values())
     accuracy = {r.variant: r.metrics["accuracy"] for r in report.results}
     assert abs(accuracy["baseline"] - accuracy["int8"]) <= 0.05
+    # The random model is at chance (0.127 vs 0.125), where the accuracies agree whatever int8 computes:
+    # its logits must be the float model's (measured: 0.016 of their spread off; weight scales 1.5x too large: 0.91).
+    baseline, int8 = (
+        _val_logits(tmp_path / "q" / "baseline.onnx", "topics"),
+        _val_logits(tmp_path / "q" / "model.int8.onnx", "topics"),
+    )
+    assert_same_logits(baseline, int8, max_error=0.1, min_top1_agreement=0.9)
 
 
 def test_dynamic_int8_keeps_excluded_gemms_in_float(tmp_path: Path) -> None:

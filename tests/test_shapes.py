@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from compressor.data import load_dataset
-from compressor.data.shapes import SHAPE_CLASSES, render_sample, render_split, shapes_split
+from compressor.data.shapes import SHAPE_CLASSES, draw_background, render_sample, render_split, shapes_split
 from compressor.models.handle import InputSpec
 
 
@@ -30,11 +30,27 @@ def test_classes_are_balanced_and_at_least_eight() -> None:
     assert int(counts.min()) == int(counts.max()) == 8000 // len(SHAPE_CLASSES)
 
 
+# Summed |RGB| difference from the bare background above which a pixel counts as drawn over: the
+# object differs by at least MIN_CONTRAST from both gradient ends, the noise (sigma <= 10 a channel) rarely by 60.
+DRAWN_OVER = 60.0
+
+
+def drawn_over(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Pixels of `image` that differ from `background` by far more than the sensor noise."""
+    return np.abs(image.astype(np.float32) - background.astype(np.float32)).sum(axis=-1) > DRAWN_OVER
+
+
 @pytest.mark.parametrize("label", range(len(SHAPE_CLASSES)))
 def test_every_class_draws_an_object(label: int) -> None:
     image = render_sample(np.random.default_rng(label), label, 64)
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
-    assert image.std() > 10  # not a blank canvas
+    # The background alone, from the same stream: it is drawn first, so the same seed redraws it. The
+    # gradient alone has a std of 34-73, so the image's std says nothing about the object.
+    background = np.asarray(draw_background(np.random.default_rng(label), 64).canvas)
+    drawn = drawn_over(image, background)
+    assert drawn.sum() >= 100  # an object of radius >= 0.18 * 64 px covers 160+ pixels
+    difference = np.abs(image.astype(np.float32) - background).sum(axis=-1)
+    assert difference[~drawn].mean() < 25  # elsewhere only noise: the redrawn background is the image's own
 
 
 def test_bundle_serves_uint8_images_at_requested_size() -> None:
