@@ -37,7 +37,7 @@ BENCHMARKS = (
         "python benchmarks/reference_bench.py --model ssdlite320_mobilenet_v3_large --data shapes-det --batch-sizes 1",
     ),
     Benchmark("bench-vit_tiny", "python benchmarks/reference_bench.py --model vit_tiny --data shapes"),
-    Benchmark("distill", "python benchmarks/distill.py"),
+    Benchmark("distill", "python benchmarks/distill.py --jobs 3"),
     Benchmark("quantize-shapes-reference-64x64", "python benchmarks/quantize.py --models mobilenet_v2 densenet121"),
     Benchmark(
         "quantize-shapes-random-224x224",

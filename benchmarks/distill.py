@@ -2,6 +2,7 @@
 
     python benchmarks/distill.py                       # resnet18 -> mobilenet_v3_small on shapes, seeds 0 1 2
     python benchmarks/distill.py --seeds 0 --epochs 3  # a quicker look
+    python benchmarks/distill.py --jobs 3              # the seeds side by side, the cores shared among them
 
 Each seed is one `compress distill --compare-scratch` run (api.distill): the teacher, the distilled student
 and the same student trained on the labels alone are measured side by side in that run. Training on 2
@@ -13,10 +14,15 @@ reference checkpoint trains on first use (about 10 minutes here); each seed then
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import statistics
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import torch
 from results_io import RESULTS_DIR, table, write_results
 
 from compressor import api
@@ -71,6 +77,14 @@ def spread(figures: list[dict[str, float]]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def distill_seed(seed: int, folder: Path, threads: int, options: dict[str, Any]) -> Report:
+    """One seed's `compress distill --compare-scratch`, on `threads` of the cores."""
+    torch.set_num_threads(threads)
+    report = api.distill(seed=seed, output_dir=folder / f"seed{seed}", compare_scratch=True, **options)
+    assert report is not None  # one process: this one measures
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default="resnet18")
@@ -78,38 +92,37 @@ def main() -> None:
     parser.add_argument("--data", default="shapes")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=None, help="default: compress distill's own")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each on its share of the cores")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--name", default="distill", help="results file name: NAME.md and NAME.json under --out")
     args = parser.parse_args()
-    options = {"epochs": args.epochs} if args.epochs else {}
+    options: dict[str, Any] = {"teacher": args.teacher, "student": args.student, "data": args.data, "batch_sizes": [1]}
+    options.update({"epochs": args.epochs} if args.epochs else {})
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     rows, figures, records = [], [], {}
-    with tempfile.TemporaryDirectory(prefix="compressor-bench-distill-") as scratch:
-        for seed in args.seeds:
-            report = api.distill(
-                args.teacher,
-                args.student,
-                Path(scratch) / f"seed{seed}",
-                data=args.data,
-                compare_scratch=True,
-                seed=seed,
-                batch_sizes=[1],
-                **options,
-            )
-            assert report is not None  # one process: this one measures
-            row, seed_figures = summarise(seed, report)
-            rows.append(row)
-            figures.append(seed_figures)
-            records[str(seed)] = {"figures": seed_figures, "report": report.model_dump(mode="json", by_alias=True)}
-            print(row, flush=True)
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process whose torch may hold threads
+    with (
+        tempfile.TemporaryDirectory(prefix="compressor-bench-distill-") as scratch,
+        ProcessPoolExecutor(max_workers=args.jobs, mp_context=spawn) as pool,
+    ):
+        futures = [pool.submit(distill_seed, seed, Path(scratch), threads, options) for seed in args.seeds]
+        reports = [future.result() for future in futures]
+    for seed, report in zip(args.seeds, reports, strict=True):
+        row, seed_figures = summarise(seed, report)
+        rows.append(row)
+        figures.append(seed_figures)
+        records[str(seed)] = {"figures": seed_figures, "report": report.model_dump(mode="json", by_alias=True)}
+        print(row, flush=True)
     if len(figures) > 1:
         rows.append(spread(figures))
     env = collect_environment()
-    epochs = args.epochs or "its default"
+    epochs = f"{args.epochs} epochs" if args.epochs else "its default epochs"
     note = (
         f"Measured on {env['cpu']} ({env['cpu_count']} cores), torch {env['torch']}, onnxruntime "
         f"{env['onnxruntime']}: `compress distill --teacher {args.teacher} --student {args.student} --data "
-        f"{args.data} --compare-scratch --seed N` ({epochs} epochs), the full val split. Latency: one run's "
-        "p50 on onnxruntime, batch 1."
+        f"{args.data} --compare-scratch --seed N` ({epochs}), the full val split. Latency: one run's "
+        "p50 on onnxruntime, batch 1"
+        + (f", timed while the other seeds ran ({args.jobs} at once)." if args.jobs > 1 else ".")
     )
     write_results(args.out, args.name, table(HEADER, rows, note), records)
 
