@@ -9,23 +9,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from calibration_reader import ListReader
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData
 
 from compressor.methods import ort_ranges
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, quantize_int8
-
-
-class _Batches:
-    def __init__(self, batches: list[np.ndarray]) -> None:
-        self.batches, self.position = batches, 0
-
-    def rewind(self) -> None:
-        self.position = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        self.position += 1
-        return {"x": self.batches[self.position - 1]} if self.position <= len(self.batches) else None
 
 
 def _conv_relu(path: Path) -> None:
@@ -46,7 +35,7 @@ def _int8(tmp_path: Path, name: str, calibration: str) -> Path:
     if not model.exists():
         _conv_relu(model)
     rng = np.random.default_rng(1)
-    reader = _Batches([rng.normal(size=(2, 4, 8, 8)).astype(np.float32) for _ in range(3)])
+    reader = ListReader([rng.normal(size=(2, 4, 8, 8)).astype(np.float32) for _ in range(3)])
     settings = Int8Settings(calibration=calibration)
     calibrate(model, reader, settings, ranges)  # type: ignore[arg-type]
     quantize_int8(model, target, settings, [], ranges)

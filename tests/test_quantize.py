@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from calibration_reader import ListReader
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization.calibrate import HistogramCollector
 
@@ -195,20 +196,6 @@ def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny
     assert sum(other) < sum(minmax)  # both clip the range that min/max keeps whole
 
 
-class _Batches:
-    """The two calls `calibrate` makes of a calibration reader."""
-
-    def __init__(self, batches: list[np.ndarray]) -> None:
-        self.batches, self.position = batches, 0
-
-    def rewind(self) -> None:
-        self.position = 0
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        self.position += 1
-        return {"x": self.batches[self.position - 1]} if self.position <= len(self.batches) else None
-
-
 def test_entropy_leaves_a_clip_output_its_whole_range(tmp_path: Path) -> None:
     """x -> Conv -> Clip(0, 6) and -> Relu: entropy narrows the Relu's long tail, not the Clip's bounded range."""
     weight = numpy_helper.from_array(np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1), "w")  # c = x: a normal tail
@@ -226,7 +213,7 @@ def test_entropy_leaves_a_clip_output_its_whole_range(tmp_path: Path) -> None:
     )  # onnxruntime<1.24: IR<=11
     onnx.save(ir8, str(model))
     rng = np.random.default_rng(0)
-    reader = _Batches([rng.normal(size=(8, 4, 8, 8)).astype(np.float32) for _ in range(4)])
+    reader = ListReader([rng.normal(size=(8, 4, 8, 8)).astype(np.float32) for _ in range(4)])
     ranges = {}
     for method in ("minmax", "entropy"):
         path = tmp_path / f"{method}.json"
