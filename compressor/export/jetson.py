@@ -40,8 +40,12 @@ from compressor.tasks import get_task
 JETPACK_TENSORRT = {"6.2": "10.3", "6.1": "10.3", "6.0": "8.6", "5.1.3": "8.5", "5.1": "8.5"}
 JETSON_OPSET = 17  # parsed by TensorRT 8.5 and 10.3 alike
 LEVELLED_TENSORRT = (8, 6)  # the first TensorRT with a builder optimisation level (trtexec refuses the flag before)
+# trtexec's "build, do not time": --buildOnly up to 8.5 (JetPack 5), --skipInference from 8.6 (where --buildOnly
+# is its deprecated alias; 10.x knows only --skipInference). Each stops on the other's unknown spelling.
+SKIP_INFERENCE_TENSORRT = (8, 6)
 JETSON_PRECISIONS = ("int8", "fp16")
-_PRECISION_FLAGS = {"int8": "--int8 --fp16", "fp16": "--fp16"}  # int8 engines keep unquantized layers in fp16
+# With --int8 --fp16 (JetPack's TensorRT 8.5 to 10.3, weakly typed) the layers left unquantized run in fp16.
+_PRECISION_FLAGS = {"int8": "--int8 --fp16", "fp16": "--fp16"}
 
 
 class TensorSpec(BaseModel):
@@ -222,6 +226,7 @@ def write_bundle_files(
         "__PRECISION__": precision,
         "__PRECISION_FLAGS__": _PRECISION_FLAGS[precision],
         "__LEVEL_FLAG__": f"--builderOptimizationLevel={OPTIMIZATION_LEVEL}" if _has_builder_levels(jetpack) else "",
+        "__BUILD_ONLY_FLAG__": _build_only_flag(jetpack),
     }
     for script in ("build_engine.sh", "benchmark.sh", *(["check_engine.py"] if checked_samples else [])):
         text = (templates / script).read_text()
@@ -237,9 +242,17 @@ def write_bundle_files(
     return manifest
 
 
-def _has_builder_levels(jetpack: str) -> bool:
+def _tensorrt_version(jetpack: str) -> tuple[int, int]:
     major, minor = (int(part) for part in JETPACK_TENSORRT[jetpack].split(".")[:2])
-    return (major, minor) >= LEVELLED_TENSORRT
+    return major, minor
+
+
+def _has_builder_levels(jetpack: str) -> bool:
+    return _tensorrt_version(jetpack) >= LEVELLED_TENSORRT
+
+
+def _build_only_flag(jetpack: str) -> str:
+    return "--skipInference" if _tensorrt_version(jetpack) >= SKIP_INFERENCE_TENSORRT else "--buildOnly"
 
 
 def _resize_words(prep: Preprocessing) -> str:

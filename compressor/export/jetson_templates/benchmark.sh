@@ -32,4 +32,5 @@ if [[ -n "$TEGRA_PID" ]]; then
          END {if (n) printf "mean board power (VDD_IN): %.0f mW over %d samples\n", sum / n, n}' \
         benchmark/tegrastats.log | tee benchmark/power.txt
 fi
-grep -E "Throughput|Latency" benchmark/trtexec.log | tail -n 3
+# trtexec's summary: Throughput, Latency, Enqueue Time, H2D Latency, GPU Compute Time, D2H Latency, ...
+sed -n '/=== Performance summary ===/,$p' benchmark/trtexec.log | grep -E '\] (Throughput|Latency|GPU Compute Time): '

@@ -26,7 +26,7 @@ fi
 echo "bundle made for JetPack __JETPACK__ (TensorRT __TENSORRT__); precision __PRECISION__"
 "$TRTEXEC" --onnx=model.onnx --saveEngine=model.engine __PRECISION_FLAGS__ \
     --timingCacheFile=timing.cache __LEVEL_FLAG__ \
-    --memPoolSize=workspace:2048 --skipInference "${DLA[@]}"
+    --memPoolSize=workspace:2048 __BUILD_ONLY_FLAG__ "${DLA[@]}"
 # A loaded engine runs on DLA core 0 unless trtexec is told otherwise: benchmark.sh and check_engine.py
 # read the core it was built for from here.
 if [[ -n "$CORE" ]]; then
