@@ -14,9 +14,11 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from standin_tensorrt import StandInTensorRT, read_plan, stand_in_for_cuda
 
 from compressor import api
 from compressor.cli import app
+from compressor.errors import ExportError, InputFileError
 from compressor.export.engines import engine_artifact
 from compressor.export.jetson import make_static
 from compressor.export.onnx import read_onnx_handle
@@ -30,7 +32,7 @@ from compressor.export.tensorrt import (
 )
 from compressor.runtime import tensorrt_runner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
-from compressor.runtime.tensorrt_runner import output_allocator
+from compressor.runtime.tensorrt_runner import TensorRTRunner, output_allocator
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
@@ -42,86 +44,17 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class _Recorder:
-    """A stand-in for the tensorrt module that records what the builder is asked to do."""
-
-    def __init__(self, has_precision_flags: bool = True) -> None:
-        self.calls: list[tuple] = []
-        flags = {"FP16": 0, "INT8": 1} if has_precision_flags else {}
-        recorder = self
-        self.module = types.SimpleNamespace(
-            __version__="10.3.0",
-            Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}),
-            BuilderFlag=types.SimpleNamespace(**flags),
-            NetworkDefinitionCreationFlag=types.SimpleNamespace(STRONGLY_TYPED=5),
-            MemoryPoolType=types.SimpleNamespace(WORKSPACE="workspace"),
-            Builder=lambda logger: recorder,
-            OnnxParser=lambda network, logger: types.SimpleNamespace(parse=recorder.parse, num_errors=0),
-        )
-
-    def parse(self, data: bytes, path: str) -> bool:
-        self.calls.append(("parsed", path))
-        return True
-
-    def engine(self, engine_path: Path, device: str = "cuda") -> OnnxRuntimeRunner:
-        """The engine as a runner: onnxruntime on the last file parsed (what a faithful build computes)."""
-        return OnnxRuntimeRunner(Path(next(call[1] for call in reversed(self.calls) if call[0] == "parsed")))
-
-    # Builder
-    def create_network(self, flags: int) -> str:
-        self.calls.append(("network_flags", flags))
-        return "network"
-
-    def create_builder_config(self) -> _Recorder:
-        return self
-
-    def create_optimization_profile(self) -> _Recorder:
-        return self
-
-    def build_serialized_network(self, network: str, config: _Recorder) -> bytes:
-        return b"engine-bytes"
-
-    # Config and profile
-    def set_shape(self, name: str, low: list[int], opt: list[int], high: list[int]) -> None:
-        self.calls.append(("shape", name, low, opt, high))
-
-    def set_flag(self, flag: int) -> None:
-        self.calls.append(("flag", flag))
-
-    def set_memory_pool_limit(self, pool: str, size: int) -> None:
-        self.calls.append(("pool", pool, size))
-
-    def add_optimization_profile(self, profile: _Recorder) -> None:
-        self.calls.append(("profile",))
-
-    def create_timing_cache(self, data: bytes) -> bytes:
-        self.calls.append(("cache_in", data))
-        return data
-
-    def set_timing_cache(self, cache: bytes, ignore_mismatch: bool) -> None:
-        self.calls.append(("cache_set", ignore_mismatch))
-
-    def get_timing_cache(self) -> types.SimpleNamespace:
-        return types.SimpleNamespace(serialize=lambda: b"timings")
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name == "builder_optimization_level":
-            self.calls.append(("level", value))
-        super().__setattr__(name, value)
-
-
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
-    fake = _Recorder()
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
-    monkeypatch.setattr(tensorrt_runner, "TensorRTRunner", fake.engine)
+def recorder(monkeypatch: pytest.MonkeyPatch) -> StandInTensorRT:
+    """TensorRT 10 as a stand-in (tests/standin_tensorrt.py): the builder records its settings, the engines
+    it builds run under the real TensorRTRunner, computed by onnxruntime from host memory."""
+    fake = StandInTensorRT()
+    stand_in_for_cuda(monkeypatch, fake)
     return fake
 
 
 def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
-    recorder: _Recorder, tiny_onnx: Path, tmp_path: Path
+    recorder: StandInTensorRT, tiny_onnx: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "timing.cache"
     record = build_engine(tiny_onnx, tmp_path / "m.engine", "int8", BatchProfile(1, 4, 16), cache)
@@ -129,7 +62,7 @@ def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
     assert ("level", 3) in recorder.calls and ("flag", 1) in recorder.calls and ("flag", 0) in recorder.calls
     assert ("network_flags", 0) in recorder.calls  # weakly typed: precision by flags
     assert ("cache_in", b"") in recorder.calls and cache.read_bytes() == b"timings"
-    assert (tmp_path / "m.engine").read_bytes() == b"engine-bytes"
+    assert read_plan(tmp_path / "m.engine")["onnx"] == str(tiny_onnx)  # the serialized engine, written
     written = json.loads(metadata_path(tmp_path / "m.engine").read_text())
     assert (
         written["precision"] == "int8" and written["gpu"] == "Stand-in GPU" and written["tensorrt_version"] == "10.3.0"
@@ -143,7 +76,7 @@ def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
     assert not [call for call in recorder.calls if call[0] == "flag"]
 
 
-def test_an_exported_engine_records_how_frames_are_prepared(recorder: _Recorder, tmp_path: Path) -> None:
+def test_an_exported_engine_records_how_frames_are_prepared(recorder: StandInTensorRT, tmp_path: Path) -> None:
     """The record beside model.engine says what a deployment must do to a frame, as the Jetson manifest
     does (before, only the ONNX beside the engine carried the input spec)."""
     record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", raw_pixels=True)
@@ -155,7 +88,7 @@ def test_an_exported_engine_records_how_frames_are_prepared(recorder: _Recorder,
 
 
 def test_an_exported_engine_is_checked_against_its_onnx_file(
-    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    recorder: StandInTensorRT, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Accuracy an engine build loses is measured where the engine is built: its predictions against
     onnxruntime on the ONNX it came from, on real val samples, kept in the record and warned about."""
@@ -176,10 +109,8 @@ def test_an_exported_engine_is_checked_against_its_onnx_file(
 def test_newer_tensorrt_without_precision_flags_builds_strongly_typed(
     monkeypatch: pytest.MonkeyPatch, tiny_onnx: Path, tmp_path: Path
 ) -> None:
-    fake = _Recorder(has_precision_flags=False)
-    monkeypatch.setitem(sys.modules, "tensorrt", fake.module)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Stand-in GPU")
+    fake = StandInTensorRT(has_precision_flags=False)
+    stand_in_for_cuda(monkeypatch, fake)
     record = build_engine(tiny_onnx, tmp_path / "m.engine", "fp16")
     assert record.strongly_typed and ("network_flags", 1 << 5) in fake.calls
 
@@ -201,7 +132,7 @@ def test_text_models_get_a_sequence_range_in_the_profile(tmp_path: Path) -> None
 
 
 def test_a_static_graph_is_built_without_a_profile_that_contradicts_it(
-    recorder: _Recorder, tiny_onnx: Path, tmp_path: Path
+    recorder: StandInTensorRT, tiny_onnx: Path, tmp_path: Path
 ) -> None:
     """A Jetson bundle's model.onnx (batch fixed to 2) or a detector (batch 1): a profile of batches 1..32
     on a fixed axis fails TensorRT's build; the engine takes the graph's own shape."""
@@ -326,7 +257,7 @@ def test_real_engine_output_sized_by_the_data(tmp_path: Path) -> None:
     assert where.shape == (2, 0)
 
 
-def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: _Recorder, tmp_path: Path) -> None:
+def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: StandInTensorRT, tmp_path: Path) -> None:
     """The file as it is, under its own input name, framed as its ONNX image metadata says (it was refused)."""
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     model.append(torch.nn.Linear(4, 10))
@@ -339,3 +270,82 @@ def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: _Recorder
     record = api.export_tensorrt(str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4))
     assert ("shape", "x", [1, 3, 64, 64], [1, 3, 64, 64], [4, 3, 64, 64]) in recorder.calls
     assert record.extra["preprocessing"]["mean"] == [0.5] * 3 and record.onnx_sha256 == sha256_of(path)
+    # --max-batch 4: the parity check's 32 val samples reach the engine in batches it takes
+    assert record.extra["parity_vs_onnx"]["samples"] == 32 and not recorder.refused
+
+
+def test_the_runner_splits_batches_at_the_profile_s_maximum_and_never_sends_a_refused_shape(
+    recorder: StandInTensorRT, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """TensorRT's `set_input_shape` returns false outside the profile (the runner ignored it and ran at a
+    stale shape): 10 samples go to an engine of batches 1..4 as 4, 4 and 2, on a stream of the runner's
+    own (not the legacy default stream, handle 0)."""
+    build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", BatchProfile(1, 2, 4))
+    runner = TensorRTRunner(tmp_path / "m.engine")
+    inputs = torch.randn(10, 3, 64, 64)
+    expected = ort.InferenceSession(str(tiny_onnx)).run(None, {"input": inputs.numpy()})[0]
+    (logits,) = runner.run([inputs])
+    np.testing.assert_allclose(logits.numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert runner.max_batch == 4 and not recorder.refused
+    assert len(recorder.streams) == 3 and 0 not in recorder.streams
+    with pytest.raises(InputFileError, match=r"takes shapes from \(1, 3, 64, 64\) to \(4, 3, 64, 64\)"):
+        runner.run_on_device(runner.to_device([inputs[:8]]))  # placed for timing: never split, refused
+    assert recorder.refused == [("input", (8, 3, 64, 64))]
+    runner.close()
+
+
+def test_bench_scores_the_full_val_split_on_engines_smaller_than_its_batches(
+    recorder: StandInTensorRT, cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """`compress bench --device cuda --batch-sizes 1,8` builds engines of batches 1..8, then scores in
+    batches of 64: every shape sent must fit the profile (the stand-in refuses any other, as TensorRT does)."""
+    from compressor.data import load_dataset
+    from compressor.models.loading import load_model
+
+    report = tmp_path / "r.json"
+    args = ["bench", "tiny_cnn", "--weights", "random", "--device", "cuda", "--backend", "tensorrt"]
+    result = cli.invoke(app, [*args, "--batch-sizes", "1,8", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(report.read_text())
+    rows = {(row["precision"], row["batch_size"]) for row in written["results"]}
+    assert rows == {("fp32", 1), ("fp32", 8), ("fp16", 1), ("fp16", 8)} and not recorder.refused
+    bundle = load_dataset("shapes")
+    full = len(bundle.split("val", load_model("tiny_cnn", bundle, weights="random").input_spec))
+    assert written["dataset"]["samples"] == full > 64
+    assert ("shape", "input", [1, 3, 64, 64], [8, 3, 64, 64], [8, 3, 64, 64]) in recorder.calls
+
+
+def test_an_image_onnx_with_dynamic_height_and_width_gets_its_input_size_in_the_profile(
+    recorder: StandInTensorRT, tmp_path: Path
+) -> None:
+    """Every dynamic axis after the batch got 1..128, a text length: an image ONNX with dynamic height and
+    width could then not run at 224. They take the model's input size (an ONNX from elsewhere: --image-size)."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 10, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    path = tmp_path / "theirs.onnx"  # 10 classes, as shapes has
+    axes = {"x": {0: "n", 2: "h", 3: "w"}}
+    torch.onnx.export(
+        model.eval(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, input_names=["x"], dynamic_axes=axes
+    )
+    record = api.export_tensorrt(
+        str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4), image_size=(96, 96)
+    )
+    assert record.inputs["x"] == {"min": [1, 3, 96, 96], "opt": [1, 3, 96, 96], "max": [4, 3, 96, 96]}
+    assert profile_shapes(path, BatchProfile(1, 2, 8), (3, 224, 224))["x"]["max"] == [8, 3, 224, 224]
+    with pytest.raises(ExportError, match="axis 2 of input 'x' is dynamic and its size is unknown"):
+        profile_shapes(path, BatchProfile())
+
+
+def test_a_timing_cache_from_another_device_is_replaced_with_a_warning(
+    recorder: StandInTensorRT, tiny_onnx: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`set_timing_cache` returns false for a cache another GPU or TensorRT wrote; the record named it as
+    used. Now the build starts a fresh one, says so, and the record says the timings were not reused."""
+    cache = tmp_path / "timing.cache"
+    cache.write_bytes(b"another GPU's timings")
+    recorder.accepts_timing_caches = False
+    record = build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", timing_cache=cache)
+    assert record.timing_cache_reused is False and "refused the timing cache" in capsys.readouterr().err
+    assert cache.read_bytes() == b"timings"  # this build's own, written where the refused one was
+    recorder.accepts_timing_caches = True
+    assert build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", timing_cache=cache).timing_cache_reused is True
+    assert "refused" not in capsys.readouterr().err

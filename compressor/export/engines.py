@@ -41,7 +41,7 @@ def engine_from_onnx(
         source = engine_path.with_name(f"{engine_path.stem}.fp16.onnx")
         convert_onnx_fp16(onnx_handle.onnx_path, source)
     info(f"building a TensorRT {precision} engine from {source.name}")
-    record = build_engine(source, engine_path, precision, batch, timing_cache, extra)
+    record = build_engine(source, engine_path, precision, batch, timing_cache, extra, onnx_handle.input_spec.shape)
     info(f"built {engine_path} in {record.build_seconds:.1f} s (TensorRT {record.tensorrt_version}, {record.gpu})")
     metadata = {**onnx_handle.metadata, ENGINE_KEY: str(engine_path), "precision": precision}
     return dataclasses.replace(onnx_handle, metadata=metadata), record

@@ -4,9 +4,11 @@ An engine is specific to the GPU, TensorRT and CUDA versions it was built with, 
 machine that runs it and a JSON file beside it records those versions, the precision, the input
 shapes and the hash of the ONNX it came from. int8 comes from the Q/DQ nodes of our quantized ONNX
 (explicit quantization; TensorRT's implicit calibrators are deprecated since 10.1). fp16 uses the
-builder flag where the installed TensorRT still has it and a strongly typed network of an fp16 ONNX
-where it does not. A timing cache is reused between builds (same tactics, same engine, faster
-builds) and the builder optimisation level is fixed, so rebuilding gives the same engine.
+builder flag where the installed TensorRT still has it (up to 10.x) and a strongly typed network of an
+fp16 ONNX where it does not (11). So an int8 engine's layers outside the Q/DQ pairs may run in fp16 up
+to TensorRT 10.x (FP16 flag set beside INT8) and stay fp32 in 11 (the Q/DQ ONNX's own float type).
+A timing cache is reused between builds (same tactics, same engine, faster builds) and the builder
+optimisation level is fixed, so rebuilding gives the same engine.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,10 +28,12 @@ import torch
 from compressor.errors import BackendUnavailableError, ExportError, InputFileError, MissingDependencyError, brief
 from compressor.export.onnx import METADATA_KEY
 from compressor.fsutil import atomic_path, write_text_atomic
+from compressor.progress import warn
 
 ENGINE_PRECISIONS = ("fp32", "fp16", "int8")
 OPTIMIZATION_LEVEL = 3  # TensorRT's default, pinned so a newer default never changes our engines silently
 WORKSPACE_BYTES = 2 << 30
+DEFAULT_SEQUENCE_LENGTH = 128  # a token input's longest sequence where nothing records it
 
 
 def import_tensorrt() -> ModuleType:
@@ -75,8 +80,9 @@ class EngineRecord:
     onnx_sha256: str
     builder_optimization_level: int
     strongly_typed: bool
-    timing_cache: str | None
+    timing_cache: str | None  # where the build's timings were written
     build_seconds: float
+    timing_cache_reused: bool | None = None  # the timings found there were used (None: no cache file given)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -88,20 +94,39 @@ def metadata_path(engine_path: Path) -> Path:
     return engine_path.with_name(f"{engine_path.name}.json")
 
 
-def profile_shapes(onnx_path: Path, batch: BatchProfile) -> dict[str, dict[str, list[int]]]:
-    """Min/opt/max shapes of every graph input: a dynamic batch axis from `batch`, a dynamic sequence
-    axis from 1 to the length a text model was exported for, every fixed axis as it is (a detector's and
-    a Jetson bundle's batch too: a profile that contradicts a fixed axis fails the build)."""
+def profile_shapes(
+    onnx_path: Path, batch: BatchProfile, sample_shape: Sequence[int] | None = None
+) -> dict[str, dict[str, list[int]]]:
+    """Min/opt/max shapes of every graph input: a dynamic batch axis from `batch`; every fixed axis as it is
+    (a detector's and a Jetson bundle's batch too: a profile that contradicts a fixed axis fails the build).
+    Other dynamic axes: a token input's (integer) sequence from 1 to the length the model takes; an image's
+    (float) height and width exactly the model's input size. `sample_shape` is one sample's shape (the
+    model's input spec), else the one recorded in our ONNX metadata."""
     model = onnx.load(str(onnx_path), load_external_data=False)
     initializers = {tensor.name for tensor in model.graph.initializer}
-    length = exported_sequence_length(model)
+    sample = list(sample_shape) if sample_shape is not None else recorded_sample_shape(model)
     shapes: dict[str, dict[str, list[int]]] = {}
     for graph_input in model.graph.input:
         if graph_input.name in initializers:
             continue
-        dims = list(graph_input.type.tensor_type.shape.dim)
-        open_bounds = [(batch.minimum, batch.optimum, batch.maximum)] + [(1, length, length)] * (len(dims) - 1)
-        axes = [(d.dim_value,) * 3 if d.HasField("dim_value") else open_bounds[i] for i, d in enumerate(dims)]
+        tensor_type = graph_input.type.tensor_type
+        tokens = tensor_type.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+        axes = []
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                axes.append((dim.dim_value,) * 3)
+            elif axis == 0:
+                axes.append((batch.minimum, batch.optimum, batch.maximum))
+            elif tokens:
+                length = int(sample[-1]) if sample else DEFAULT_SEQUENCE_LENGTH
+                axes.append((1, length, length))
+            elif sample is not None and len(sample) == len(tensor_type.shape.dim) - 1:
+                axes.append((int(sample[axis - 1]),) * 3)
+            else:
+                raise ExportError(
+                    f"{onnx_path}: axis {axis} of input {graph_input.name!r} is dynamic and its size is unknown; "
+                    "pass --image-size (or export the ONNX with that axis fixed)"
+                )
         shapes[graph_input.name] = {key: [axis[i] for axis in axes] for i, key in enumerate(("min", "opt", "max"))}
     return shapes
 
@@ -110,14 +135,13 @@ def _is_dynamic(bounds: dict[str, list[int]]) -> bool:
     return bounds["min"] != bounds["max"]
 
 
-def exported_sequence_length(model: onnx.ModelProto) -> int:
-    """The longest sequence a text model was exported for (its recorded input spec), else 128."""
+def recorded_sample_shape(model: onnx.ModelProto) -> list[int] | None:
+    """One sample's input shape as our export recorded it in the ONNX metadata (None for other files)."""
     for prop in model.metadata_props:
         if prop.key == METADATA_KEY:
-            shape = json.loads(prop.value).get("input_spec", {}).get("shape", [])
-            if len(shape) == 1:
-                return int(shape[0])
-    return 128
+            shape = json.loads(prop.value).get("input_spec", {}).get("shape")
+            return [int(dim) for dim in shape] if shape else None
+    return None
 
 
 def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
@@ -128,8 +152,9 @@ def _network_flags(trt: ModuleType, strongly_typed: bool) -> int:
 
 
 def uses_strong_typing(trt: ModuleType, precision: str) -> bool:
-    """fp16/int8 by builder flags where they exist; TensorRT 11 dropped them (its networks are always
-    strongly typed: the ONNX's own types decide). int8 builds use both flags (see `build_engine`)."""
+    """fp16/int8 by builder flags where they exist (up to TensorRT 10.x; int8 builds set both, so their
+    unquantized layers may run in fp16). TensorRT 11 dropped the FP16 flag: its networks are strongly
+    typed, the ONNX's own types decide, and an int8 engine's unquantized layers stay fp32."""
     flags = {"fp16": ("FP16",), "int8": ("FP16", "INT8")}.get(precision, ())
     return any(not hasattr(trt.BuilderFlag, flag) for flag in flags)
 
@@ -141,9 +166,12 @@ def build_engine(
     batch: BatchProfile | None = None,
     timing_cache: Path | None = None,
     extra: dict[str, Any] | None = None,
+    sample_shape: Sequence[int] | None = None,
 ) -> EngineRecord:
     """Build and write a serialized engine for `onnx_path` (Q/DQ ONNX for int8; fp16 ONNX where strongly
-    typed), and the JSON record beside it. The timing cache is read if present and written back."""
+    typed), and the JSON record beside it. The timing cache is read if present and written back; one
+    this TensorRT refuses (made on another GPU or version) is replaced by a fresh one, with a warning.
+    `sample_shape`: one sample's input shape (see `profile_shapes`)."""
     if precision not in ENGINE_PRECISIONS:
         raise ExportError(f"TensorRT precision must be one of {', '.join(ENGINE_PRECISIONS)}, not {precision!r}")
     batch = batch or BatchProfile()
@@ -163,17 +191,16 @@ def build_engine(
     config.builder_optimization_level = OPTIMIZATION_LEVEL
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     if not strongly_typed and precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)  # int8 engines keep their unquantized layers in fp16, not fp32
+        config.set_flag(trt.BuilderFlag.FP16)  # weakly typed int8: the unquantized layers may run in fp16
         if precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)
-    shapes = profile_shapes(onnx_path, batch)
+    shapes = profile_shapes(onnx_path, batch, sample_shape)
     if any(_is_dynamic(bounds) for bounds in shapes.values()):  # a static network takes no profile
         profile = builder.create_optimization_profile()
         for name, bounds in shapes.items():
             profile.set_shape(name, bounds["min"], bounds["opt"], bounds["max"])
         config.add_optimization_profile(profile)
-    cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache and timing_cache.is_file() else b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache_reused = _use_timing_cache(config, timing_cache)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"TensorRT could not build an engine from {onnx_path} (its log above says why)")
@@ -192,11 +219,29 @@ def build_engine(
         builder_optimization_level=OPTIMIZATION_LEVEL,
         strongly_typed=strongly_typed,
         timing_cache=str(timing_cache) if timing_cache else None,
+        timing_cache_reused=cache_reused,
         build_seconds=round(time.perf_counter() - started, 2),
         extra=extra or {},
     )
     write_engine_record(engine_path, record)
     return record
+
+
+def _use_timing_cache(config: Any, timing_cache: Path | None) -> bool | None:
+    """Start the build from the timings in `timing_cache` where TensorRT accepts them; True if it did.
+    `set_timing_cache` returns false for a cache from another GPU or TensorRT version (ignore_mismatch
+    off: its timings would be wrong here), and the build then starts from an empty one."""
+    found = timing_cache.read_bytes() if timing_cache is not None and timing_cache.is_file() else b""
+    cache = config.create_timing_cache(found)
+    if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+        return bool(found) if timing_cache is not None else None
+    warn(
+        f"TensorRT refused the timing cache {timing_cache} (made on another GPU or TensorRT version): "
+        "this build starts a fresh one and writes it there"
+    )
+    if not config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False):
+        raise ExportError("TensorRT refused an empty timing cache (its log above says why)")
+    return False
 
 
 def write_engine_record(engine_path: Path, record: EngineRecord) -> None:

@@ -1,9 +1,13 @@
 """A TensorRT engine behind the Runner interface, its buffers in torch CUDA tensors (no pycuda needed).
 
-Inputs and outputs live in tensors torch allocates on the GPU; the engine gets their addresses and
-runs on torch's current CUDA stream, so torch's synchronisation and memory statistics cover it. An output
-whose size the data decides (a detector's boxes after NMS) has no size before the engine runs: TensorRT
-asks an output allocator for its memory while running and tells it the shape.
+Inputs and outputs live in tensors torch allocates on the GPU; the engine gets their addresses and runs
+on a stream of its own (the legacy default stream, torch's unless told otherwise, adds synchronisations
+TensorRT warns about), ordered after torch's stream that placed the inputs. A batch larger than the
+engine's optimisation profile allows is run in chunks of the profile's maximum: TensorRT refuses any
+other shape (`set_input_shape` returns false), so a refused shape or address is an error here, never a
+run at a stale shape. An output whose size the data decides (a detector's boxes after NMS) has no size
+before the engine runs: TensorRT asks an output allocator for its memory while running and tells it
+the shape.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ def output_allocator(trt: Any, device: str = "cuda") -> Any:
 
 class TensorRTRunner:
     backend = "tensorrt"
+    buffer_device = "cuda"  # where inputs and outputs live; the tests' stand-in engine reads host memory
 
     def __init__(self, engine_path: Path, device: str = "cuda") -> None:
         if device != "cuda":
@@ -82,12 +87,26 @@ class TensorRTRunner:
                 "with the TensorRT version and GPU they were built for: rebuild it here"
             )
         self.context = self.engine.create_execution_context()
+        self.stream = torch.cuda.Stream()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output_names = [n for n in names if n not in self.input_names]
+        self.max_batch = self._profile_max_batch()
         self._dtypes = _torch_dtypes(trt)
+        self._buffers: dict[str, torch.Tensor] = {}  # outputs sized by the inputs, kept between batches
         self._allocators: dict[str, Any] = {}  # outputs sized by the data, by name
         self._trt = trt
+
+    def _profile_max_batch(self) -> int | None:
+        """The largest batch every input's profile (profile 0) accepts; None for an engine without a
+        batch axis to vary (static inputs)."""
+        largest = []
+        for name in self.input_names:
+            if -1 not in tuple(self.engine.get_tensor_shape(name)):
+                continue
+            _, _, maximum = self.engine.get_tensor_profile_shape(name, 0)
+            largest.append(int(tuple(maximum)[0]))
+        return min(largest) if largest else None
 
     def _dtype(self, name: str) -> torch.dtype:
         return self._dtypes[self.engine.get_tensor_dtype(name)]
@@ -96,46 +115,82 @@ class TensorRTRunner:
         if len(inputs) != len(self.input_names):
             raise InputFileError(f"the engine takes {len(self.input_names)} inputs, got {len(inputs)}")
         return [
-            tensor.to("cuda", self._dtype(name)).contiguous()
+            tensor.to(self.buffer_device, self._dtype(name)).contiguous()
             for name, tensor in zip(self.input_names, inputs, strict=True)
         ]
+
+    def _refused(self, name: str, shape: tuple[int, ...]) -> InputFileError:
+        if -1 not in tuple(self.engine.get_tensor_shape(name)):
+            accepted = f"only {tuple(self.engine.get_tensor_shape(name))}"
+        else:
+            low, _, high = (tuple(dims) for dims in self.engine.get_tensor_profile_shape(name, 0))
+            accepted = f"shapes from {low} to {high}"
+        return InputFileError(f"the TensorRT engine takes {accepted} for input {name!r}, not {shape}")
+
+    def _output_buffer(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        buffer = self._buffers.get(name)
+        if buffer is None or tuple(buffer.shape) != shape:
+            self.stream.synchronize()  # the engine may still be writing the buffer it replaces
+            buffer = torch.empty(shape, dtype=self._dtype(name), device=self.buffer_device)
+            self._buffers[name] = buffer
+        return buffer
 
     def _execute(self, placed: list[torch.Tensor]) -> list[torch.Tensor | Any]:
         """Enqueue the engine; each output is a tensor, or the allocator that will hold it once it has run."""
         for name, tensor in zip(self.input_names, placed, strict=True):
-            self.context.set_input_shape(name, tuple(tensor.shape))
-            self.context.set_tensor_address(name, tensor.data_ptr())
+            if not self.context.set_input_shape(name, tuple(tensor.shape)):
+                raise self._refused(name, tuple(tensor.shape))
+            if not self.context.set_tensor_address(name, tensor.data_ptr()):
+                raise InputFileError(f"TensorRT refused the memory of input {name!r} (its log above says why)")
         outputs: list[torch.Tensor | Any] = []
         for name in self.output_names:
             shape = tuple(self.context.get_tensor_shape(name))
             if any(dim < 0 for dim in shape):  # decided by the data: sized while the engine runs
                 if name not in self._allocators:
-                    self._allocators[name] = output_allocator(self._trt)
+                    self._allocators[name] = output_allocator(self._trt, self.buffer_device)
                     self.context.set_output_allocator(name, self._allocators[name])
                 outputs.append(self._allocators[name])
                 continue
-            output = torch.empty(shape, dtype=self._dtype(name), device="cuda")
-            self.context.set_tensor_address(name, output.data_ptr())
+            output = self._output_buffer(name, shape)
+            if not self.context.set_tensor_address(name, output.data_ptr()):
+                raise InputFileError(f"TensorRT refused the memory of output {name!r} (its log above says why)")
             outputs.append(output)
-        if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+        self.stream.wait_stream(torch.cuda.current_stream())  # the inputs were placed on torch's stream
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
             raise InputFileError("TensorRT failed to run the engine on this batch (its log above says why)")
         return outputs
 
-    def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _run_batch(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
         outputs = self._execute(self.to_device(inputs))
-        torch.cuda.current_stream().synchronize()
+        self.stream.synchronize()
         tensors = [
             output if isinstance(output, torch.Tensor) else output.tensor(self._dtype(name))
             for name, output in zip(self.output_names, outputs, strict=True)
         ]
-        return [tensor.float().cpu() if tensor.is_floating_point() else tensor.cpu() for tensor in tensors]
+        return [
+            tensor.to("cpu", torch.float32 if tensor.is_floating_point() else tensor.dtype, copy=True)
+            for tensor in tensors
+        ]
+
+    def run(self, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """One batch, in chunks of the profile's largest batch where it is larger (outputs batch-major)."""
+        total = int(inputs[0].shape[0]) if inputs and inputs[0].dim() else 0
+        if self.max_batch is None or total <= self.max_batch:
+            return self._run_batch(inputs)
+        parts = [
+            self._run_batch([tensor[start : start + self.max_batch] for tensor in inputs])
+            for start in range(0, total, self.max_batch)
+        ]
+        return [torch.cat(outputs) for outputs in zip(*parts, strict=True)]
 
     def run_on_device(self, inputs: list[torch.Tensor]) -> None:
         self._execute(inputs)
 
     def synchronize(self) -> None:
-        torch.cuda.synchronize()
+        self.stream.synchronize()
 
     def close(self) -> None:
+        self.stream.synchronize()
+        self._buffers.clear()
         del self.context
         del self.engine
