@@ -4,8 +4,10 @@
 #   there: bash scripts/gpu_check.sh               # device tool: carry [".whl"], timeout_s 590
 # It installs the wheels, then runs, each under its own time limit so that one slow step cannot starve
 # the rest: the GPU and TensorRT tests, benchmarks/gpu.py, loss_reads.py and data_workers.py, most
-# needed first. The GPU's name, the logs and the benchmarks' tables come back under $OUT (8 files, the
-# device tool's most); on an H200 it took 293 s. PYTHON and DEVICE override python3 and cuda (a dry run
+# needed first. The TensorRT tests build and run real engines only where the image has the tensorrt
+# package (NVIDIA's TensorRT images do; its wheels exceed what the device tool carries): the script says
+# which, and REQUIRE_TENSORRT=1 makes its absence a failure. The GPU's name, the logs and the benchmarks'
+# tables come back under $OUT (8 files, the device tool's most); on an H200 it took 293 s. PYTHON and DEVICE override python3 and cuda (a dry run
 # on a machine without a GPU: DEVICE=cpu SKIP_WHEELS=1; data_workers.py then runs past its limit).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -40,6 +42,14 @@ step() {
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true; } | tee "$OUT/check.log"
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' | tee -a "$OUT/check.log"
 
+# tests/test_tensorrt.py's real engines (marker tensorrt) need the tensorrt package: say whether it is here.
+if "$PYTHON" -c 'import tensorrt; print("tensorrt", tensorrt.__version__)' 2>/dev/null | tee -a "$OUT/check.log"; then
+  :
+else
+  echo "no TensorRT in this image: the real-engine tests of tests/test_tensorrt.py will skip (REQUIRE_TENSORRT=1 fails instead)" |
+    tee -a "$OUT/check.log"
+  [ -n "${REQUIRE_TENSORRT:-}" ] && exit 2
+fi
 step 120 check "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_gpu.py tests/test_tensorrt.py
 tests=$?
 step 180 benchmarks "$PYTHON" benchmarks/gpu.py --device "$DEVICE" --out "$OUT"

@@ -69,7 +69,7 @@ def export_outputs(session: object, feed: dict[str, np.ndarray], target: str) ->
     fault = os.environ.get("ENGINE_FAULT", "")
     with open(target, "w") as out:
         out.write("[\n")
-        for number, (node, value) in enumerate(zip(session.get_outputs(), session.run(None, feed))):  # type: ignore[attr-defined]
+        for number, (node, value) in enumerate(zip(session.get_outputs(), session.run(None, feed), strict=True)):  # type: ignore[attr-defined]
             values = value.ravel()
             if fault == "nan":
                 values = values * float("nan")
@@ -77,7 +77,7 @@ def export_outputs(session: object, feed: dict[str, np.ndarray], target: str) ->
                 values = values[::-1]
             out.write(("  " if number == 0 else ", ") + '{ "name" : "' + node.name + '"\n')
             out.write('  , "dimensions" : "' + "x".join(map(str, value.shape)) + '"\n')
-            out.write('  , "values" : [ ' + ", ".join("%g" % v for v in values) + " ]\n  }\n")
+            out.write('  , "values" : [ ' + ", ".join(f"{v:g}" for v in values) + " ]\n  }\n")
         out.write("]\n")
 
 

@@ -15,6 +15,7 @@ import onnx
 import pytest
 import torch
 from onnx import numpy_helper
+from standin_trtexec import write_engine
 
 from compressor import api
 from compressor.cli import app
@@ -24,7 +25,6 @@ from compressor.export.jetson import _normalisation_words, _tensor_specs, make_s
 from compressor.export.preprocessing import preprocessing
 from compressor.export.tensorrt import sha256_of
 from compressor.models.loading import load_model
-from standin_trtexec import write_engine
 
 BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
 CHECKED_BUNDLE_FILES = BUNDLE_FILES | {"check", "check_engine.py"}
@@ -88,6 +88,12 @@ def test_bundle_holds_static_qdq_onnx_scripts_and_a_valid_manifest(int8_bundle: 
         kinds[n.input[0]] for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in kinds
     ]
     assert quantized_weights and set(quantized_weights) == {onnx.TensorProto.FLOAT}
+    # Q/DQ on the inputs of weighted layers only, as TensorRT quantizes: none on a Conv's or Gemm's output,
+    # so the logits stay float (onnxruntime's default put a pair there)
+    producers = {output: node.op_type for node in model.graph.node for output in node.output}
+    quantized = [producers.get(n.input[0]) for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    assert "Relu" in quantized and not {"Conv", "Gemm", "MatMul"} & set(quantized), quantized
+    assert {producers[value.name] for value in model.graph.output} == {"Gemm"}
 
 
 def test_a_detector_bundle_asks_the_device_for_pixels_over_255_only() -> None:
@@ -349,7 +355,10 @@ def test_fp16_bundle_keeps_a_float_onnx(fp16_jetpack5_bundle: Path) -> None:
 
 @pytest.mark.parametrize(
     ("bundle", "tensorrt", "build_only", "other_spelling"),
-    [("fp16_jetpack5_bundle", "8.5", "--buildOnly", "--skipInference"), ("int8_bundle", "10.3", "--skipInference", "--buildOnly")],
+    [
+        ("fp16_jetpack5_bundle", "8.5", "--buildOnly", "--skipInference"),
+        ("int8_bundle", "10.3", "--skipInference", "--buildOnly"),
+    ],
 )
 def test_each_jetpack_s_trtexec_builds_times_and_checks_the_bundle(
     request: pytest.FixtureRequest, tmp_path: Path, bundle: str, tensorrt: str, build_only: str, other_spelling: str

@@ -214,6 +214,22 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
 
 @pytest.mark.tensorrt
 @pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
+def test_real_engine_takes_larger_batches_in_chunks_and_refuses_a_shape_outside_its_profile(
+    tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """What the stand-in's context claims of TensorRT's: set_input_shape false outside the profile."""
+    build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", BatchProfile(1, 2, 4))
+    runner = TensorRTRunner(tmp_path / "m.engine")
+    inputs = torch.randn(10, 3, 64, 64)
+    expected = ort.InferenceSession(str(tiny_onnx)).run(None, {"input": inputs.numpy()})[0]
+    np.testing.assert_allclose(runner.run([inputs])[0].numpy(), expected, atol=1e-3)
+    with pytest.raises(InputFileError, match="takes shapes from"):
+        runner.run_on_device(runner.to_device([inputs[:8]]))
+    runner.close()
+
+
+@pytest.mark.tensorrt
+@pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
 def test_bench_on_cuda_has_tensorrt_rows() -> None:
     report = api.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
     assert {(r.backend, r.precision) for r in report.results} >= {("tensorrt", "fp32"), ("tensorrt", "fp16")}

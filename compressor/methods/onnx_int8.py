@@ -68,6 +68,10 @@ class Int8Settings:
     # TensorRT's weights: biases left in float (no TensorRT takes an int32 DequantizeLinear) and float
     # weights behind a QuantizeLinear/DequantizeLinear pair (TensorRT 8.x takes no int8 initializer)
     tensorrt_weights: bool = False
+    # Op types whose outputs get no Q/DQ pair (onnxruntime's OpTypesToExcludeOutputQuantization). TensorRT
+    # quantizes the inputs of weighted layers; a pair on their outputs made the logits and a detector's
+    # heads 8-bit in the engine.
+    unquantized_output_op_types: tuple[str, ...] = ()
 
     @property
     def quantized_op_types(self) -> tuple[str, ...] | None:
@@ -338,6 +342,7 @@ def quantize_int8(
                     "WeightSymmetric": True,
                     "QuantizeBias": not settings.tensorrt_weights,
                     "AddQDQPairToWeight": settings.tensorrt_weights,
+                    "OpTypesToExcludeOutputQuantization": list(settings.unquantized_output_op_types),
                 },
             )
             if settings.shared_dequantization:

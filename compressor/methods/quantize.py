@@ -195,6 +195,7 @@ def quantize_onnx_int8(
         activation_type="int8" if for_tensorrt else "uint8",
         symmetric_activations=for_tensorrt,
         tensorrt_weights=for_tensorrt,
+        unquantized_output_op_types=TENSORRT_OP_TYPES if for_tensorrt else (),
     )
     preprocessed = scratch / "preprocessed.onnx"
     info("int8: onnxruntime pre-processing (shape inference, graph fusion)")
