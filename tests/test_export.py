@@ -24,7 +24,7 @@ def test_export_runs_at_any_batch_size_with_parity(tmp_path: Path, model: str) -
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     model_proto = onnx.load(str(out))
-    assert DEFAULT_OPSET == 18  # what the README promises; a lower default would quietly pass an opset >= 17 check
+    assert DEFAULT_OPSET == 18  # what the docs promise; a lower default would quietly pass an opset >= 17 check
     assert max(op.version for op in model_proto.opset_import if op.domain in ("", "ai.onnx")) == DEFAULT_OPSET
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     reference = load_model(model, load_dataset("shapes"), weights="random").module.eval()  # same seeded weights

@@ -1,5 +1,6 @@
-"""The README's result tables are what the benchmarks wrote: each names the command that regenerates it
-(one of benchmarks/all.py's), and each of its rows is in the `.json` that command wrote."""
+"""The result tables of README.md and docs/results.md are what the benchmarks wrote: each names the command
+that regenerates it (one of benchmarks/all.py's), and each of its rows is in the `.json` that command wrote.
+A table of no figures (the README's verbs) is not a results table."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ RESULTS = REPO / "benchmarks" / "results"
 sys.path.insert(0, str(REPO / "benchmarks"))
 from all import BENCHMARKS  # noqa: E402
 from results_io import cells, parse_table  # noqa: E402
+from test_readme_figures import figures  # noqa: E402
 
-PAGES = [REPO / "README.md"]
+PAGES = [REPO / "README.md", REPO / "docs" / "results.md"]  # every page that shows a results table
 
 
 def page_tables(path: Path) -> list[tuple[int, list[str], str]]:
@@ -39,6 +41,11 @@ def page_tables(path: Path) -> list[tuple[int, list[str], str]]:
     return found
 
 
+def is_results_table(rows: list[str], headers: set[tuple[str, ...]]) -> bool:
+    """A results file's header, or any figure in its rows outside code: a table of verbs and examples is not."""
+    return tuple(cells(rows[0])) in headers or bool(figures("\n".join(rows[2:])))
+
+
 def results_rows() -> dict[str, set[tuple[str, ...]]]:
     return {
         path.stem: {tuple(row) for row in json.loads(path.read_text())["table"]["rows"]}
@@ -50,7 +57,10 @@ def results_rows() -> dict[str, set[tuple[str, ...]]]:
 def test_every_table_row_on_a_page_is_in_the_results_of_the_command_it_names(page: Path) -> None:
     commands = {b.command: b.results for b in BENCHMARKS}
     rows_by_results = results_rows()
+    headers = {tuple(json.loads(path.read_text())["table"]["header"]) for path in RESULTS.glob("*.json")}
     for line, rows, text in page_tables(page):
+        if not is_results_table(rows, headers):
+            continue
         named = [command for command in commands if f"`{command}`" in text]
         assert named, f"{page.name}:{line}: the text before this table names none of benchmarks/all.py's commands"
         results = commands[max(named, key=len)]  # the longest: `prune.py --name x` over `prune.py`
@@ -76,3 +86,13 @@ def test_the_table_check_fails_on_a_figure_no_benchmark_wrote(tmp_path: Path) ->
     page.write_text(f"`python benchmarks/tuner_noise.py --trials 12`:\n\n{header}\n{separator}\n{edited}\n")
     with pytest.raises(AssertionError, match="rows not in"):
         test_every_table_row_on_a_page_is_in_the_results_of_the_command_it_names(page)
+
+
+def test_a_table_of_figures_is_a_results_table_and_a_table_of_verbs_is_not() -> None:
+    headers = {("model", "top1")}
+    assert is_results_table(["| model | top1 |", "|---|---|"], headers)
+    assert is_results_table(["| a | b |", "|---|---|", "| x | 1.5x |"], headers)
+    assert is_results_table(["| a | b |", "|---|---|", "| x | 97.1% |"], headers)
+    assert not is_results_table(
+        ["| verb | example |", "|---|---|", "| prune | `compress prune m --sparsity 0.5` |"], headers
+    )

@@ -34,7 +34,7 @@ class Teacher:
     feature_weight: float = 1.0
     # (scale, shift) per channel from the student's image normalisation to the teacher's: one batch feeds
     # both, and a hub teacher (ViT: mean and std 0.5) fed ImageNet-normalised pixels sees other values
-    # than it was trained on, and scores lower (README, Distillation). A grayscale student's one channel
+    # than it was trained on, and scores lower (docs/distill.md). A grayscale student's one channel
     # broadcasts to an RGB teacher's three: the teacher sees the grey image the student sees.
     renormalise: tuple[torch.Tensor, torch.Tensor] | None = None
     # The teacher's image size where the student's differs (a 224 hub teacher, a 128 student for the
