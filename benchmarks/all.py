@@ -38,6 +38,7 @@ BENCHMARKS = (
     ),
     Benchmark("bench-vit_tiny", "python benchmarks/reference_bench.py --model vit_tiny --data shapes"),
     Benchmark("distill", "python benchmarks/distill.py --jobs 3"),
+    Benchmark("reference-seeds-mobilenet_v2", "python benchmarks/reference_seeds.py --model mobilenet_v2 --jobs 3"),
     Benchmark("quantize-shapes-reference-64x64", "python benchmarks/quantize.py --models mobilenet_v2 densenet121"),
     Benchmark(
         "quantize-shapes-random-224x224",

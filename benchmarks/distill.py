@@ -14,16 +14,12 @@ reference checkpoint trains on first use (about 10 minutes here); each seed then
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
-import statistics
-import tempfile
-from concurrent.futures import ProcessPoolExecutor
+import functools
 from pathlib import Path
 from typing import Any
 
-import torch
 from results_io import RESULTS_DIR, table, write_results
+from seeds import SPREAD, add_seed_options, run_seeds, span
 
 from compressor import api
 from compressor.environment import collect_environment
@@ -67,20 +63,17 @@ def summarise(seed: int, report: Report) -> tuple[str, dict[str, float]]:
 def spread(figures: list[dict[str, float]]) -> str:
     """One row: the lowest, mean and highest of each accuracy figure over the seeds."""
 
-    def span(key: str, share: bool = False) -> str:
-        values = [f[key] for f in figures]
-        low, mean, high = min(values), statistics.mean(values), max(values)
-        return f"{low:.1%} / {mean:.1%} / {high:.1%}" if share else f"{low:.4f} / {mean:.4f} / {high:.4f}"
+    def over_seeds(key: str, share: bool = False) -> str:
+        return span([f[key] for f in figures], share)
 
-    cells = ["min / mean / max", span("teacher"), span("distilled"), span("distilled_share", True)]
-    cells += [span("scratch"), span("scratch_share", True), "", "", ""]
+    cells = [SPREAD, over_seeds("teacher"), over_seeds("distilled"), over_seeds("distilled_share", True)]
+    cells += [over_seeds("scratch"), over_seeds("scratch_share", True), "", "", ""]
     return "| " + " | ".join(cells) + " |"
 
 
-def distill_seed(seed: int, folder: Path, threads: int, options: dict[str, Any]) -> Report:
-    """One seed's `compress distill --compare-scratch`, on `threads` of the cores."""
-    torch.set_num_threads(threads)
-    report = api.distill(seed=seed, output_dir=folder / f"seed{seed}", compare_scratch=True, **options)
+def distill_seed(options: dict[str, Any], seed: int, folder: Path) -> Report:
+    """One seed's `compress distill --compare-scratch`, written under `folder`."""
+    report = api.distill(seed=seed, output_dir=folder, compare_scratch=True, **options)
     assert report is not None  # one process: this one measures
     return report
 
@@ -90,23 +83,15 @@ def main() -> None:
     parser.add_argument("--teacher", default="resnet18")
     parser.add_argument("--student", default="mobilenet_v3_small")
     parser.add_argument("--data", default="shapes")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    add_seed_options(parser)
     parser.add_argument("--epochs", type=int, default=None, help="default: compress distill's own")
-    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each on its share of the cores")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--name", default="distill", help="results file name: NAME.md and NAME.json under --out")
     args = parser.parse_args()
     options: dict[str, Any] = {"teacher": args.teacher, "student": args.student, "data": args.data, "batch_sizes": [1]}
     options.update({"epochs": args.epochs} if args.epochs else {})
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     rows, figures, records = [], [], {}
-    spawn = multiprocessing.get_context("spawn")  # no fork of a process whose torch may hold threads
-    with (
-        tempfile.TemporaryDirectory(prefix="compressor-bench-distill-") as scratch,
-        ProcessPoolExecutor(max_workers=args.jobs, mp_context=spawn) as pool,
-    ):
-        futures = [pool.submit(distill_seed, seed, Path(scratch), threads, options) for seed in args.seeds]
-        reports = [future.result() for future in futures]
+    reports = run_seeds(functools.partial(distill_seed, options), args.seeds, args.jobs, "distill")
     for seed, report in zip(args.seeds, reports, strict=True):
         row, seed_figures = summarise(seed, report)
         rows.append(row)
