@@ -21,7 +21,15 @@ from compressor import api
 from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.export.engine_check import clear_detections
-from compressor.export.jetson import _normalisation_words, _tensor_specs, make_static, read_manifest
+from compressor.export.jetson import (
+    JETPACK_TENSORRT,
+    _build_only_flag,
+    _has_builder_levels,
+    _normalisation_words,
+    _tensor_specs,
+    make_static,
+    read_manifest,
+)
 from compressor.export.preprocessing import preprocessing
 from compressor.export.tensorrt import sha256_of
 from compressor.models.loading import load_model
@@ -328,6 +336,17 @@ def test_the_engine_check_passes_an_engine_that_computes_model_onnx_and_fails_a_
     assert "(0.00% of the outputs' range)" in passed.stdout  # the stand-in prints 6 digits, as trtexec does
     assert reversed_.returncode == 1 and "onnxruntime said" in reversed_.stdout, reversed_.stdout
     assert overflowed.returncode == 1 and "NaN or infinite" in overflowed.stdout, overflowed.stdout
+
+
+def test_every_jetpack_s_build_flags_are_options_its_trtexec_knows() -> None:
+    """Each JetPack's TensorRT, against the option table of that trtexec (its sampleOptions.cpp): the
+    build-only spelling and the optimisation-level flag exist there, or are left out where they do not."""
+    tables = json.loads((Path(__file__).parent / "data" / "trtexec_options.json").read_text())
+    for jetpack, tensorrt in JETPACK_TENSORRT.items():
+        known = set(tables[tensorrt]["options"])
+        assert _build_only_flag(jetpack) in known, (jetpack, tensorrt)
+        assert _has_builder_levels(jetpack) == ("--builderOptimizationLevel" in known), (jetpack, tensorrt)
+    assert {_build_only_flag(jetpack) for jetpack in JETPACK_TENSORRT} == {"--buildOnly", "--skipInference"}
 
 
 @pytest.fixture(scope="module")
