@@ -46,6 +46,7 @@ BENCHMARKS = (
     ),
     Benchmark("tuner-noise", "python benchmarks/tuner_noise.py --trials 12"),
     Benchmark("prune", "python benchmarks/prune.py"),
+    Benchmark("prune-seeds", "python benchmarks/prune_seeds.py --jobs 3"),
     Benchmark("prune-attention", "python benchmarks/prune.py --name prune-attention"),
     Benchmark("prune-bert", "python benchmarks/prune.py --name prune-bert"),
     Benchmark("prune-text-heads", "python benchmarks/prune.py --name prune-text-heads"),

@@ -417,3 +417,22 @@ def test_residual_width_needs_torch_attention() -> None:
     handle = load_model("tiny_cnn", bundle, weights="random")
     with pytest.raises(OptionError, match="has none"):
         prune_model(handle, bundle, PruneRequest(sparsity=0.5, residual_width=True), train_config("tiny_cnn"))
+
+
+def test_the_fine_tuning_takes_the_seed_it_is_given(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/prune_seeds.py's spread rests on `seed` reaching the fine-tuning's training loop."""
+    from compressor.methods import prune as prune_method
+
+    seeds = []
+    real_fit = prune_method.fit
+
+    def recording_fit(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seeds.append(args[5].seed)  # fit(module, task, train_set, val_set, spec, config, ...)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(prune_method, "fit", recording_fit)
+    request = PruneRequest(sparsity=0.5, finetune_epochs=1)
+    api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", seed=7, **FAST)  # type: ignore[arg-type]
+    assert seeds == [7]

@@ -39,8 +39,10 @@ def prune(
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
     force: bool = False,
+    seed: int = 0,
 ) -> Report:
     """`compress prune`: baseline and pruned model(s) measured side by side in one run, written to OUTDIR.
+    `seed` seeds the fine-tuning (its batch order and augmentation).
 
     With `sweep`, the model is pruned once per level (`sweep_by`: sparsity or threshold), each from
     the unpruned model, and the report adds a `sweep` block and sweep.png (accuracy against latency).
@@ -58,7 +60,7 @@ def prune(
         check_prunable(handle, each)
     prepare_output_dir(output_dir, force)
     baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
-    config = train_config(model, lr=lr)
+    config = train_config(model, lr=lr, seed=seed)
     config.lr = lr or config.lr * FINETUNE_LR_SCALE
     variants, outcomes = [], []
     for each in requests:
