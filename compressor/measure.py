@@ -23,7 +23,7 @@ from compressor.footprint import Footprint, onnx_footprint, torch_footprint
 from compressor.models.handle import ModelHandle
 from compressor.progress import info, warn
 from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
-from compressor.runtime import Runner, make_runner
+from compressor.runtime import Runner, artifact_for, get_backend, make_runner
 from compressor.runtime.cuda_graph import CudaGraphRunner
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.torch_runner import TorchRunner
@@ -37,7 +37,9 @@ class Variant:
 
     name: str
     precision: str
-    artifacts: dict[str, ModelHandle]  # backend name -> the handle that backend runs
+    # backend name -> the handle it runs; a backend without its own entry runs the torch model or the ONNX
+    # file among them (`artifact_for`)
+    artifacts: dict[str, ModelHandle]
 
     @property
     def torch_handle(self) -> ModelHandle | None:
@@ -79,7 +81,8 @@ def _measure_on_backend(
     task = get_task(handle.task)
     info(f"measuring {variant.name} on {backend} ({device})")
     # an engine takes the batch of the ONNX it was built from, as onnxruntime does
-    on_onnx = backend in ("onnxruntime", "tensorrt") and handle.onnx_path is not None and task.fixed_batch_size is None
+    runs_onnx = get_backend(backend).runs != "torch"
+    on_onnx = runs_onnx and handle.onnx_path is not None and task.fixed_batch_size is None
     static = static_batch_size(handle.onnx_path) if on_onnx else None  # type: ignore[arg-type]
     if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
         warn(
@@ -173,7 +176,7 @@ def measure_variants(
         reference = torch_footprint(torch_handle) if torch_handle is not None else baseline_counts
         baseline_counts = baseline_counts or reference
         for backend in backends:
-            handle = variant.artifacts.get(backend)
+            handle = artifact_for(variant.artifacts, backend)
             if handle is None:
                 warn(f"{variant.name}: no artifact for backend {backend}; skipped")
                 continue
@@ -209,7 +212,7 @@ def head_to_head_ratios(
     for row in rows:
         if row.variant == reference or (reference, row.backend, row.device, row.batch_size) not in measured:
             continue
-        pair = [by_name[name].artifacts[row.backend] for name in (reference, row.variant)]
+        pair = [artifact_for(by_name[name].artifacts, row.backend) for name in (reference, row.variant)]
         info(f"timing {row.variant} against {reference} head to head ({row.backend}, batch {row.batch_size})")
         sides = [_verdict_timing(handle, row.backend, device, row.batch_size) for handle in pair]
         key = (row.variant, row.backend, row.device, row.batch_size)

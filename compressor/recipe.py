@@ -27,6 +27,7 @@ from pydantic import (
 from compressor.errors import InputFileError, OptionError
 from compressor.stages import (
     STAGE_KINDS,
+    BackendName,
     BenchStage,
     DistillStage,
     ExportStage,
@@ -89,7 +90,7 @@ class SearchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_accuracy_drop: NonNegativeFloat = 1.0  # points of the primary metric, against the search's input
-    backend: Literal["torch", "onnxruntime", "tensorrt"] = "onnxruntime"  # whose latency ranks the candidates
+    backend: BackendName = "onnxruntime"  # whose latency ranks the candidates
     batch_size: PositiveInt = 1
     # wall clock: once spent, no further candidate starts; the best so far stands (a search returns something)
     max_minutes: PositiveFloat | None = None

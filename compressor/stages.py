@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from compressor import api
 from compressor.export.jetson import check_jetson_options
@@ -22,6 +22,16 @@ from compressor.methods.distill import parse_feature_pairs
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.report import Report, write_report
+from compressor.runtime import backend_names
+
+
+def _known_backend(name: str) -> str:
+    if name not in backend_names():
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(backend_names())}")
+    return name
+
+
+BackendName = Annotated[str, AfterValidator(_known_backend)]  # a registered backend (`runtime.registry`)
 
 
 class RunOptions(BaseModel):
@@ -223,7 +233,7 @@ class ExportStage(Stage):
 
 
 class BenchStage(Stage):
-    backends: list[Literal["torch", "onnxruntime", "tensorrt"]] | None = None
+    backends: list[BackendName] | None = None
     profile: bool = False  # onnxruntime's kernel time by op type (`op_profile`)
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:

@@ -17,6 +17,7 @@ from compressor.models.precision import FULL_PRECISION, model_precision
 from compressor.op_profile import op_type_times, top_op_types
 from compressor.progress import info
 from compressor.report import Report
+from compressor.runtime import get_backend
 from compressor.runtime.torch_runner import check_device
 
 
@@ -50,7 +51,7 @@ def bench(
     _check_precision_backends(handle, backends)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
-        needs_onnx = bool({"onnxruntime", "tensorrt"} & set(backends))
+        needs_onnx = any(get_backend(backend).runs != "torch" for backend in backends)
         artifacts = baseline_artifacts(handle, bundle, needs_onnx, work / "baseline.onnx")
         variants = [Variant("baseline", model_precision(handle), artifacts)]
         if device == "cuda" and variants[0].precision == FULL_PRECISION:  # a compressed model is measured as it is

@@ -1,0 +1,91 @@
+"""The backends a model can be measured on, by name: built-in ones and those plug-ins register.
+
+A backend says what it runs (`runs`): the torch module itself, the ONNX file exported from it, or an
+engine built for it from that file; measuring hands each backend that artifact. A third-party package
+adds one with `@register_backend` in a module it names under the `compressor.backends` entry-point
+group, loaded the first time a backend is looked up, as pytest loads its plug-ins.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from compressor.errors import UnknownNameError
+from compressor.models.handle import ModelHandle
+from compressor.progress import warn
+from compressor.runtime.base import Runner
+
+Runs = Literal["torch", "onnx", "engine"]
+ENTRY_POINT_GROUP = "compressor.backends"
+# Where a handle records the engine an `engine` backend built from its ONNX file (bench builds one per precision).
+ENGINE_KEY = "tensorrt_engine"
+RunnerFactory = Callable[[ModelHandle, str], Runner]  # (handle, device) -> a runner
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    runs: Runs
+    open: RunnerFactory
+
+
+_REGISTRY: dict[str, Backend] = {}
+_plugins_loaded = False
+
+
+def register_backend(name: str, runs: Runs) -> Callable[[RunnerFactory], RunnerFactory]:
+    """Register `factory(handle, device) -> Runner` as backend `name`; a later registration replaces it."""
+    if runs not in ("torch", "onnx", "engine"):
+        raise ValueError(f"backend {name!r}: runs must be torch, onnx or engine, not {runs!r}")
+
+    def register(factory: RunnerFactory) -> RunnerFactory:
+        _REGISTRY[name] = Backend(name, runs, factory)
+        return factory
+
+    return register
+
+
+def plugin_entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The installed packages' backend plug-ins."""
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry_point in plugin_entry_points():
+        try:
+            entry_point.load()  # importing it registers its backends
+        except Exception as error:  # noqa: BLE001  (a broken plug-in must not stop the built-in backends)
+            warn(f"backend plug-in {entry_point.name} ({entry_point.value}) failed to load: {error}")
+
+
+def backend_names() -> tuple[str, ...]:
+    _load_plugins()
+    return tuple(_REGISTRY)
+
+
+def get_backend(name: str) -> Backend:
+    _load_plugins()
+    if name not in _REGISTRY:
+        raise UnknownNameError(f"unknown backend {name!r}; choose from {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def artifact_for(artifacts: dict[str, ModelHandle], backend: str) -> ModelHandle | None:
+    """The handle `backend` runs among a variant's artifacts: its own (an engine built for it), else the
+    torch model or the ONNX file, as the backend runs."""
+    if backend in artifacts:
+        return artifacts[backend]
+    runs = get_backend(backend).runs
+    for handle in artifacts.values():
+        if runs == "torch" and handle.module is not None:
+            return handle
+        if runs == "onnx" and handle.onnx_path is not None and ENGINE_KEY not in handle.metadata:
+            return handle
+    return None

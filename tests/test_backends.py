@@ -1,0 +1,51 @@
+"""Backends come from one registry: the built-in ones, and a plug-in's, registered in a file of its own and
+found through the `compressor.backends` entry-point group, which `compress bench` then measures."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+import pytest
+
+from compressor.cli import app
+from compressor.errors import UnknownNameError
+from compressor.runtime import registry
+
+
+@pytest.fixture
+def plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/plugin_backend.py as an installed package would offer it, through its entry point."""
+    entry = importlib.metadata.EntryPoint("ort-sequential", "plugin_backend", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "plugin_entry_points", lambda: [entry])
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # this test's registrations go with it
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+
+
+def test_the_built_in_backends_say_what_they_run() -> None:
+    runs = {name: registry.get_backend(name).runs for name in registry.backend_names()}
+    assert runs == {"torch": "torch", "onnxruntime": "onnx", "tensorrt": "engine"}
+    with pytest.raises(UnknownNameError, match="unknown backend 'tensorflow'; choose from torch, onnxruntime"):
+        registry.get_backend("tensorflow")
+
+
+def test_bench_measures_a_backend_a_plug_in_registers(plugin: None, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    report = tmp_path / "r.json"
+    args = ["bench", "tiny_cnn", "--weights", "random", "--backend", "onnxruntime,ort-sequential"]
+    result = cli.invoke(app, [*args, "--batch-sizes", "1", "--max-samples", "64", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    rows = {row["backend"]: row for row in json.loads(report.read_text())["results"]}
+    assert set(rows) == {"onnxruntime", "ort-sequential"}  # the plug-in ran the same ONNX file
+    assert rows["ort-sequential"]["metrics"] == rows["onnxruntime"]["metrics"]
+    assert rows["ort-sequential"]["artifact"] == rows["onnxruntime"]["artifact"] == "baseline.onnx"
+
+
+def test_a_plug_in_that_fails_to_load_leaves_the_built_in_backends(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    broken = importlib.metadata.EntryPoint("broken", "no_such_module_here", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "plugin_entry_points", lambda: [broken])
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    assert registry.backend_names() == ("torch", "onnxruntime", "tensorrt")
+    assert "backend plug-in broken (no_such_module_here) failed to load" in capsys.readouterr().err
