@@ -30,6 +30,8 @@ from compressor.runtime.torch_runner import TorchRunner
 from compressor.tasks import get_task
 from compressor.verdict import VerdictKey
 
+DEFAULT_BACKENDS = ["torch", "onnxruntime"]  # what quantize, prune and distill measure unless told
+
 
 @dataclass
 class Variant:

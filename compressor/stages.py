@@ -87,6 +87,7 @@ class QuantizeStage(Stage):
     exclude: list[str] = Field(default_factory=list)
     max_accuracy_drop: NonNegativeFloat | None = None
     tune_speed: bool = True
+    backends: list[BackendName] | None = None  # None: torch and onnxruntime, where the variant runs there
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         request = Int8Request(
@@ -99,8 +100,9 @@ class QuantizeStage(Stage):
             tune_speed=self.tune_speed,
         )
         report = api.quantize(
-            model, output_dir, self.precision, data=run.data, weights=weights, int8=request, **run.measured(force)
-        )
+            model, output_dir, self.precision, data=run.data, weights=weights, int8=request, backends=self.backends,
+            **run.measured(force),
+        )  # fmt: skip
         written = output_dir / ("model.bf16.pt" if self.precision == "bf16" else f"model.{self.precision}.onnx")
         if not written.exists():  # bf16 of a model that is not a zoo name keeps no file of its own
             return StageResult(model, report, self.precision)
@@ -123,9 +125,10 @@ class PruneStage(Stage):
     residual_width: bool = False
     whole_heads: bool = False
     lr: NonNegativeFloat | None = None
+    backends: list[BackendName] | None = None  # None: torch and onnxruntime
 
     def request(self) -> PruneRequest:
-        options = self.model_dump(exclude={"lr", "ignore"})
+        options = self.model_dump(exclude={"lr", "ignore", "backends"})
         return PruneRequest(**options, ignore=tuple(self.ignore))
 
     def check(self) -> None:
@@ -133,8 +136,9 @@ class PruneStage(Stage):
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         report = api.prune(
-            model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, **run.measured(force)
-        )
+            model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, backends=self.backends,
+            **run.measured(force),
+        )  # fmt: skip
         pruned = output_dir / "model.pruned.pt"  # a Hugging Face model: the model directory model.pruned/
         return StageResult(str(pruned if pruned.exists() else output_dir / "model.pruned"), report, "pruned", True)
 
@@ -155,6 +159,7 @@ class DistillStage(Stage):
     compare_scratch: bool = False
     lr: NonNegativeFloat | None = None
     seed: int = 0
+    backends: list[BackendName] | None = None  # None: torch and onnxruntime
 
     def check(self) -> None:
         parse_feature_pairs(self.feature_pairs)
@@ -177,6 +182,7 @@ class DistillStage(Stage):
             lr=self.lr,
             seed=self.seed,
             student_weights=weights,
+            backends=self.backends,
             **run.measured(force),
         )
         distilled = output_dir / "distilled.pt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "plugin_entry_points", lambda: [entry])
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # this test's registrations go with it
     monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.delitem(sys.modules, "plugin_backend", raising=False)  # imported afresh: it registers again
 
 
 def test_the_built_in_backends_say_what_they_run() -> None:
@@ -49,3 +51,17 @@ def test_a_plug_in_that_fails_to_load_leaves_the_built_in_backends(
     monkeypatch.setattr(registry, "_plugins_loaded", False)
     assert registry.backend_names() == ("torch", "onnxruntime", "tensorrt")
     assert "backend plug-in broken (no_such_module_here) failed to load" in capsys.readouterr().err
+
+
+def test_quantize_measures_on_the_backends_it_is_given(plugin: None, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """`compress quantize --backend`: the baseline and int8 ONNX files on a plug-in's backend alone."""
+    args = ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8", "--no-tune-speed"]
+    args += ["--backend", "ort-sequential", "--batch-sizes", "1", "--max-samples", "64", "-o", str(tmp_path / "q")]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "q" / "report.json").read_text())["results"]
+    assert {(row["variant"], row["backend"]) for row in rows} == {
+        ("baseline", "ort-sequential"),
+        ("int8", "ort-sequential"),
+    }
+    assert {row["artifact"] for row in rows} == {"baseline.onnx", "model.int8.onnx"}

@@ -19,6 +19,7 @@ from compressor.cli.options import (
     Int8Method,
     MaxMinutesOpt,
     MaxSamplesOpt,
+    MeasureBackendsOpt,
     ModelArg,
     Norm,
     OutDirOpt,
@@ -72,6 +73,7 @@ def quantize_command(
     tune_speed: Annotated[
         bool, typer.Option(help="int8: time op groups in float vs int8 here; keep float where that is faster.")
     ] = True,
+    backend: MeasureBackendsOpt = None,
     device: DeviceOpt = "cpu",
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
@@ -95,15 +97,16 @@ def quantize_command(
         "exclude": names_list(exclude),
     }
     if auto:
-        refuse_alongside_auto({"--precision": precision})
+        refuse_alongside_auto({"--precision": precision, "--backend": backend})
         search = auto_quantize_search(options, max_accuracy_drop, max_minutes)
         dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
     if precision is None:
         raise OptionError("give --precision int8|fp16|bf16, or --auto to try each within --max-accuracy-drop")
     stage = stage_from(
-        QuantizeStage, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop, **options
-    )
+        QuantizeStage, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop,
+        backends=measured_backends(backend), **options,
+    )  # fmt: skip
     dump_or_run_stage("quantize", stage, model, run, output, force, dump_recipe)
 
 
@@ -160,6 +163,7 @@ def prune_command(
     sweep_by: Annotated[SweepBy, typer.Option("--sweep-by", help="What the sweep levels are.")] = "sparsity",
     weights: WeightsOpt = None,
     data: DataOpt = "shapes",
+    backend: MeasureBackendsOpt = None,
     device: DeviceOpt = "cpu",
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
@@ -195,12 +199,21 @@ def prune_command(
     }
     if auto:
         refuse_alongside_auto(
-            {"--sparsity": sparsity, "--threshold": threshold, "--pattern": pattern, "--sweep": sweep}
+            {
+                "--sparsity": sparsity,
+                "--threshold": threshold,
+                "--pattern": pattern,
+                "--sweep": sweep,
+                "--backend": backend,
+            }
         )
         search = auto_prune_search(options, max_accuracy_drop, max_minutes)
         dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
-    stage = stage_from(PruneStage, sparsity=sparsity, threshold=threshold, pattern=pattern, **options)
+    stage = stage_from(
+        PruneStage, sparsity=sparsity, threshold=threshold, pattern=pattern, backends=measured_backends(backend),
+        **options,
+    )  # fmt: skip
     if sweep is None:
         dump_or_run_stage("prune", stage, model, run, output, force, dump_recipe)
         return
@@ -251,6 +264,7 @@ def distill_command(
     lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the student's recipe.")] = None,
     seed: int = 0,
     resume: ResumeOpt = False,
+    backend: MeasureBackendsOpt = None,
     device: DeviceOpt = "cpu",
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
@@ -272,7 +286,7 @@ def distill_command(
         stage = stage_from(
             DistillStage, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
             alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
-            compare_scratch=compare_scratch, lr=lr, seed=seed,
+            compare_scratch=compare_scratch, lr=lr, seed=seed, backends=measured_backends(backend),
         )  # fmt: skip
         run = run_spec(data, student_weights, image_size, device, batch_sizes, max_samples)
         dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
@@ -294,7 +308,15 @@ def distill_command(
             seed=seed,
             resume=resume,
             student_weights=student_weights,
+            backends=measured_backends(backend),
             **run_options(device, batch_sizes, max_samples, image_size, force),
         )
     if report is not None:  # None on the torchrun ranks other than 0, which only train
         print_written(report, output)
+
+
+def measured_backends(backend: str | None) -> list[str] | None:
+    """--backend's names, each a registered backend; None (the verb's default) when not given."""
+    from compressor.runtime import parse_backends  # the registry imports torch: not for --help
+
+    return parse_backends(backend) if backend is not None else None

@@ -74,6 +74,13 @@ OutDirOpt = Annotated[
     Path, typer.Option("-o", "--output", callback=path_not_flag, help="Directory for the models and report.")
 ]
 DeviceOpt = Annotated[str, typer.Option(help="cpu or cuda.")]
+MeasureBackendsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Comma-separated backends to measure on (any registered one); default torch,onnxruntime.",
+    ),
+]
 BatchSizesOpt = Annotated[str, typer.Option("--batch-sizes", help="Comma-separated batch sizes to time.")]
 MaxSamplesOpt = Annotated[int | None, typer.Option(min=1, help="Score at most this many val samples.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the results already in OUTDIR.")]

@@ -21,7 +21,7 @@ from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.data.text import describe_tokens, same_token_ids
 from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
-from compressor.measure import Variant
+from compressor.measure import DEFAULT_BACKENDS, Variant
 from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
 from compressor.models.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.models.huggingface import is_hf_model
@@ -56,12 +56,13 @@ def distill(
     image_size: tuple[int, int] | None = None,
     force: bool = False,
     student_weights: str | None = None,
+    backends: list[str] | None = None,
 ) -> Report | None:
     """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
     without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
 
     Under torchrun every process trains a DDP replica; rank 0 measures and writes, and the others
-    return None once training is done."""
+    return None once training is done. `backends`: where to measure (default torch and onnxruntime)."""
     if temperature <= 0 or not 0.0 <= alpha <= 1.0 or feature_weight < 0:
         raise OptionError(
             f"--temperature must be > 0, --alpha in [0, 1] and --feature-weight >= 0; got {temperature}, {alpha} "
@@ -132,7 +133,8 @@ def distill(
         Variant(name, "fp32", baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx"))
         for name, handle in {"teacher": teacher_handle, **students}.items()
     ]
-    compared = side_by_side(variants, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples, "teacher")
+    measured_on = backends or DEFAULT_BACKENDS
+    compared = side_by_side(variants, bundle, measured_on, device, batch_sizes, max_samples, "teacher")
     return write_compared(students["distilled"], bundle, compared, output_dir, {"distillation": summary})
 
 

@@ -15,7 +15,7 @@ from compressor.commands.common import (
 )
 from compressor.commands.training import train_config
 from compressor.data import DEFAULT_DATASET
-from compressor.measure import Variant
+from compressor.measure import DEFAULT_BACKENDS, Variant
 from compressor.methods.prune import FINETUNE_LR_SCALE, check_prunable, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
 from compressor.progress import info, warn
@@ -40,9 +40,11 @@ def prune(
     image_size: tuple[int, int] | None = None,
     force: bool = False,
     seed: int = 0,
+    backends: list[str] | None = None,
 ) -> Report:
     """`compress prune`: baseline and pruned model(s) measured side by side in one run, written to OUTDIR.
-    `seed` seeds the fine-tuning (its batch order and augmentation).
+    `seed` seeds the fine-tuning (its batch order and augmentation); `backends`: where to measure (default
+    torch and onnxruntime).
 
     With `sweep`, the model is pruned once per level (`sweep_by`: sparsity or threshold), each from
     the unpruned model, and the report adds a `sweep` block and sweep.png (accuracy against latency).
@@ -73,7 +75,7 @@ def prune(
         variants.append(Variant(name, "fp32", baseline_artifacts(pruned, bundle, True, output_dir / f"{stem}.onnx")))
         outcomes.append(outcome)
     measured = [Variant("baseline", "fp32", baseline), *variants]
-    compared = side_by_side(measured, bundle, ["torch", "onnxruntime"], device, batch_sizes, max_samples)
+    compared = side_by_side(measured, bundle, backends or DEFAULT_BACKENDS, device, batch_sizes, max_samples)
     rows = compared.rows
     annotate_rows(rows, measured, {variant.name: outcome for variant, outcome in zip(variants, outcomes, strict=True)})
     extra: dict[str, Any] = {}

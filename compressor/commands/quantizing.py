@@ -46,8 +46,10 @@ def quantize(
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
     force: bool = False,
+    backends: list[str] | None = None,
 ) -> Report:
-    """`compress quantize`: baseline and quantized model measured side by side in one run, written to OUTDIR."""
+    """`compress quantize`: baseline and quantized model measured side by side in one run, written to OUTDIR.
+    `backends`: where to measure; default torch and onnxruntime, those the quantized model runs on."""
     if precision not in PRECISIONS:
         raise UnknownNameError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     batch_sizes = batch_sizes or [1, 16]
@@ -81,7 +83,7 @@ def quantize(
             variant = _half_variant(handle, onnx_baseline, precision, output_dir, scratch)
             onnx_half = variant.artifacts.get("onnxruntime")
             extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
-        backends = [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
+        backends = backends or [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
         measured = side_by_side(
             [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
         )
