@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compressor.errors import InputFileError
+from compressor.errors import InputFileError, OptionError
 from compressor.fsutil import make_folder, write_text_atomic
 from compressor.progress import info
 from compressor.recipe import Recipe, StageEntry
@@ -88,6 +88,11 @@ def run_chain(
         else:
             info(f"stage {index + 1}/{len(stages)}: {entry.kind} on {state.model}")
             result: StageResult = entry.stage.run(state.model, state.weights, run, stage_folder, True)
+            if result.unsaved and index + 1 < len(stages):  # the next stage would get this stage's input
+                raise OptionError(
+                    f"stage {index + 1} ({entry.kind}): {result.unsaved}, so stage {index + 2} has no model to "
+                    f"take; make it the last stage"
+                )
             report_path = stage_folder / "report.json"
             step = ChainStep(
                 kind=entry.kind,

@@ -64,6 +64,7 @@ class StageResult:
     report: Report | None
     variant: str | None  # the report row of this stage's output (None when it measured nothing new)
     torch_model: bool | None = None  # whether `model` is now a torch model; None: as it was
+    unsaved: str | None = None  # why the measured output has no file (`model` is then the stage's input)
 
 
 class Stage(BaseModel):
@@ -104,8 +105,9 @@ class QuantizeStage(Stage):
             **run.measured(force),
         )  # fmt: skip
         written = output_dir / ("model.bf16.pt" if self.precision == "bf16" else f"model.{self.precision}.onnx")
-        if not written.exists():  # bf16 of a model that is not a zoo name keeps no file of its own
-            return StageResult(model, report, self.precision)
+        if not written.exists():
+            unsaved = f"{self.precision} of a model that is not a zoo name is measured, not saved"
+            return StageResult(model, report, self.precision, unsaved=unsaved)
         return StageResult(str(written), report, self.precision, self.precision == "bf16")
 
 

@@ -257,3 +257,23 @@ def test_auto_quantize_tries_histogram_calibrations_as_static_int8(method: str |
     histograms = [] if method == "dynamic" else [("static", "entropy"), ("static", "percentile")]
     assert int8 == [(method, "minmax"), *histograms]
     assert stages[-1].precision == "fp16"  # type: ignore[union-attr]
+
+
+def test_a_stage_that_saves_no_model_cannot_hand_one_to_the_next(tmp_path: Path, cli) -> None:  # noqa: ANN001
+    """bf16 of a model that is not a zoo name is measured but not saved: the bench after it got the fp32
+    model without a word. Now the chain stops there, naming the stage."""
+    source = tmp_path / "net.py"
+    source.write_text(
+        "from torch import nn\n"
+        "def build(num_classes: int = 10) -> nn.Module:\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(8, num_classes))\n"
+    )
+    text = f"model: {source}:build\nweights: random\nmax_samples: 16\nbatch_sizes: [1]\n"
+    path = _write(tmp_path, text + "stages:\n  - quantize: {precision: bf16}\n  - bench\n")
+    result = cli.invoke(app, ["run", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "stage 1 (quantize): bf16 of a model that is not a zoo name is measured, not saved" in result.output
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    last = _write(tmp_path, text + "stages:\n  - quantize: {precision: bf16}\n")  # as the last stage it is fine
+    assert cli.invoke(app, ["run", str(last), "-o", str(tmp_path / "last")]).exit_code == 0
