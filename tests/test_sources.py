@@ -185,3 +185,30 @@ def test_training_is_seeded(tmp_path: Path, image_folder: Path) -> None:
         )
         states.append(handle.module.state_dict())
     assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])
+
+
+def test_a_registered_model_source_is_tried_before_the_built_in_ones(
+    monkeypatch: pytest.MonkeyPatch, cli, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """A new kind of model spec is one registration: here `alias:NAME`, any model under another name."""
+    import json
+
+    import compressor
+    from compressor.cli import app
+    from compressor.models import loading
+
+    monkeypatch.setattr(loading, "_SOURCES", list(loading._SOURCES))  # the test's source goes with it
+    assert [source.name for source in loading.model_sources()] == [
+        "onnx", "file-factory", "checkpoint", "huggingface", "zoo",
+    ]  # fmt: skip
+
+    @compressor.register_model_source("alias", matches=lambda spec: spec.startswith("alias:"))
+    def aliased(request: loading.LoadRequest) -> loading.ModelHandle:
+        return loading.load_model(request.spec.removeprefix("alias:"), request.bundle, request.weights)
+
+    assert loading.model_sources()[0].name == "alias"
+    report = tmp_path / "r.json"
+    args = ["bench", "alias:tiny_cnn", "--weights", "random", "--backend", "onnxruntime", "--batch-sizes", "1"]
+    result = cli.invoke(app, [*args, "--max-samples", "32", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["results"][0]["params"] > 0

@@ -1,8 +1,9 @@
-"""`load_model`: every model source kind becomes a ModelHandle.
+"""`load_model`: every model source kind becomes a ModelHandle, through a registry of sources.
 
-Sources: a zoo name; `path/to/file.py:factory`; a checkpoint written by `compress train`; an `.onnx`
-file. Weights for a zoo name or file factory: none (the reference checkpoint for the dataset),
-`random`, or a checkpoint / plain state_dict path.
+Sources, tried in this order: an `.onnx` file; `path/to/file.py:factory`; a checkpoint file (written by
+`compress train`, or a whole pickled model); a Hugging Face model directory; a zoo name. Weights for a zoo
+name or file factory: none (the reference checkpoint for the dataset), `random`, or a checkpoint / plain
+state_dict path. `register_model_source` adds a kind, tried before these.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +312,49 @@ def is_file_factory(spec: str) -> bool:
     return bool(sep) and file_part.endswith(".py") and bool(factory)
 
 
+@dataclass(frozen=True)
+class LoadRequest:
+    """What `load_model` was asked, as every model source takes it."""
+
+    spec: str
+    bundle: DatasetBundle
+    weights: str | None = None
+    image_size: tuple[int, int] | None = None
+    new_head: bool = False
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One kind of model a spec can name: `matches(spec)` says whether it is this kind, `open` loads it."""
+
+    name: str
+    matches: Callable[[str], bool]
+    open: Callable[[LoadRequest], ModelHandle]
+
+
+_SOURCES: list[ModelSource] = []
+
+
+def register_model_source(
+    name: str, matches: Callable[[str], bool], first: bool = True
+) -> Callable[[Callable[[LoadRequest], ModelHandle]], Callable[[LoadRequest], ModelHandle]]:
+    """Register `open(request) -> ModelHandle` for the specs `matches` accepts. A new source is tried before
+    those already registered (`first`), so a plug-in's prefix wins over the zoo's catch-all."""
+
+    def register(open_: Callable[[LoadRequest], ModelHandle]) -> Callable[[LoadRequest], ModelHandle]:
+        source = ModelSource(name, matches, open_)
+        _SOURCES[:] = [s for s in _SOURCES if s.name != name]
+        _SOURCES.insert(0 if first else len(_SOURCES), source)
+        return open_
+
+    return register
+
+
+def model_sources() -> tuple[ModelSource, ...]:
+    """The sources in the order `load_model` tries them."""
+    return tuple(_SOURCES)
+
+
 def load_model(
     spec: str,
     bundle: DatasetBundle,
@@ -319,47 +365,25 @@ def load_model(
     """Resolve any model source for use on `bundle` (whose classes size the classifier); a torch model that
     cannot take the data's inputs is refused in words. `new_head`: published weights (--weights imagenet or
     coco) on data of other classes get fresh final layers (to fine-tune) instead of an error."""
-    from compressor.export.onnx import read_onnx_handle
+    request = LoadRequest(spec, bundle, weights, image_size, new_head)
+    source = next(source for source in _SOURCES if source.matches(spec))  # the zoo matches every spec
+    return source.open(request)
 
-    if spec.endswith(".onnx"):
-        if weights is not None:
-            raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-        handle = read_onnx_handle(spec, image_size or bundle.native_size)
-        handle = _recorded_size_kept(check_task_fits(handle, bundle), image_size)
-        if handle.task in ("classification", "text"):  # scored by output index: one output per class
-            _check_classes(handle.class_names, bundle, spec)
-        _warn_of_assumptions(handle, bundle)
-        return handle
-    if is_file_factory(spec):
-        if is_pretrained_request(weights):
-            torchvision_weights(spec, str(weights))  # refused in words
-        handle = _checked(_load_file_factory(spec, bundle, image_size), bundle)
-        return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
+
+def _is_checkpoint_file(spec: str) -> bool:
     path = Path(spec).expanduser()
-    if path.suffix in CHECKPOINT_SUFFIXES or path.is_file():
-        if not path.is_file():
-            raise InputFileError(f"model file not found: {path}")
-        checkpoint = read_checkpoint(path)
-        if checkpoint.module is not None:  # a whole pickled model (--trust-checkpoint): like a factory's
-            handle = _user_model(str(path), checkpoint.module, bundle, image_size, str(path))
-            handle = _checked(handle, bundle, built_elsewhere=True)
-            return handle if weights is None else _weights_into(handle, weights, bundle)
-        if weights is not None:
-            raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
-        return _recorded_size_kept(_checked(_load_described_checkpoint(path, checkpoint, bundle), bundle), image_size)
-    if path.is_dir():
-        if weights is not None:
-            raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
-        from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
+    return path.suffix in CHECKPOINT_SUFFIXES or path.is_file()
 
-        return _recorded_size_kept(_checked(load_hf_model(path, bundle), bundle), image_size)
-    entry = get_entry(spec)
+
+@register_model_source("zoo", matches=lambda spec: True)  # last: a name nothing else takes (unknown: refused)
+def _zoo_model(request: LoadRequest) -> ModelHandle:
+    entry, bundle, weights = get_entry(request.spec), request.bundle, request.weights
     if is_pretrained_request(weights):
-        return _pretrained_zoo_model(entry, bundle, str(weights), image_size, new_head)
+        return _pretrained_zoo_model(entry, bundle, str(weights), request.image_size, request.new_head)
     if entry.input_spec is not None:
-        model_spec = entry.input_spec(bundle, image_size)
+        model_spec = entry.input_spec(bundle, request.image_size)
     else:
-        model_spec = _input_spec(bundle, entry.input_size, image_size)
+        model_spec = _input_spec(bundle, entry.input_size, request.image_size)
     # Checked before a reference checkpoint is trained (minutes) for a size the model cannot take.
     handle = _checked(build_zoo_handle(entry, bundle, model_spec), bundle)
     if weights == RANDOM_WEIGHTS:
@@ -368,3 +392,54 @@ def load_model(
         reference = ensure_reference_checkpoint(entry, bundle, model_spec)
         return _weights_into(handle, str(reference), bundle, cached_reference=True)
     return _weights_into(handle, weights, bundle)
+
+
+@register_model_source("huggingface", matches=lambda spec: Path(spec).expanduser().is_dir())
+def _hf_directory(request: LoadRequest) -> ModelHandle:
+    path = Path(request.spec).expanduser()
+    if request.weights is not None:
+        raise InputFileError(f"{path} is a model directory with its own weights; --weights does not apply")
+    from compressor.models.huggingface import load_hf_model  # imports transformers only when asked
+
+    return _recorded_size_kept(_checked(load_hf_model(path, request.bundle), request.bundle), request.image_size)
+
+
+@register_model_source("checkpoint", matches=_is_checkpoint_file)
+def _checkpoint_file(request: LoadRequest) -> ModelHandle:
+    path, bundle, weights = Path(request.spec).expanduser(), request.bundle, request.weights
+    if not path.is_file():
+        raise InputFileError(f"model file not found: {path}")
+    checkpoint = read_checkpoint(path)
+    if checkpoint.module is not None:  # a whole pickled model (--trust-checkpoint): like a factory's
+        handle = _user_model(str(path), checkpoint.module, bundle, request.image_size, str(path))
+        handle = _checked(handle, bundle, built_elsewhere=True)
+        return handle if weights is None else _weights_into(handle, weights, bundle)
+    if weights is not None:
+        raise InputFileError(f"{path} is already a checkpoint; --weights is for zoo names and file.py:factory")
+    return _recorded_size_kept(
+        _checked(_load_described_checkpoint(path, checkpoint, bundle), bundle), request.image_size
+    )
+
+
+@register_model_source("file-factory", matches=is_file_factory)
+def _file_factory(request: LoadRequest) -> ModelHandle:
+    spec, bundle, weights = request.spec, request.bundle, request.weights
+    if is_pretrained_request(weights):
+        torchvision_weights(spec, str(weights))  # refused in words
+    handle = _checked(_load_file_factory(spec, bundle, request.image_size), bundle)
+    return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
+
+
+@register_model_source("onnx", matches=lambda spec: spec.endswith(".onnx"))
+def _onnx_file(request: LoadRequest) -> ModelHandle:
+    from compressor.export.onnx import read_onnx_handle
+
+    spec, bundle = request.spec, request.bundle
+    if request.weights is not None:
+        raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
+    handle = read_onnx_handle(spec, request.image_size or bundle.native_size)
+    handle = _recorded_size_kept(check_task_fits(handle, bundle), request.image_size)
+    if handle.task in ("classification", "text"):  # scored by output index: one output per class
+        _check_classes(handle.class_names, bundle, spec)
+    _warn_of_assumptions(handle, bundle)
+    return handle
