@@ -22,9 +22,9 @@ from results_io import RESULTS_DIR, table, write_results
 from seeds import SPREAD, add_seed_options, run_seeds, span, threads_per_job
 
 from compressor import api
+from compressor.commands.training import load_or_train
 from compressor.data import load_dataset
 from compressor.environment import collect_environment
-from compressor.models.loading import load_model
 
 DEFAULT_CASES = ["mobilenet_v2-structured-50", "resnet18-structured-30"]
 HEADER = "| case | seed | metric | reference | pruned, fine-tuned | drop (pt) | fine-tune epochs |"
@@ -56,7 +56,9 @@ def main() -> None:
         case = CASES[name]
         if case.weights == "random" or case.build is not None or not case.request.finetune_epochs:
             parser.error(f"{name}: only cases fine-tuned from a zoo reference checkpoint have a seed spread")
-        load_model(case.model, load_dataset(case.data))  # its reference trains here once, not in every seed's process
+        load_or_train(
+            case.model, load_dataset(case.data)
+        )  # its reference trains here once, not in every seed's process
         epochs = args.epochs or case.request.finetune_epochs
         figures = run_seeds(functools.partial(prune_seed, name, epochs), args.seeds, args.jobs, "prune-seeds")
         for seed_figures in figures:

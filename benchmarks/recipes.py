@@ -19,8 +19,9 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, merged_rows, read_results, table, write_results
 
+from compressor.chain import ChainStep
 from compressor.environment import collect_environment
-from compressor.pipeline import PIPELINE_FILE, ChainStep, run_recipe
+from compressor.pipeline import PIPELINE_FILE, run_recipe
 from compressor.recipe import load_recipe
 from compressor.search import score_chain
 

@@ -7,8 +7,8 @@ The reference checkpoint `compress bench MODEL` trains on first use is one seed'
 training default). Training on 2 CPU cores differs from machine to machine in the last digits, and that
 grows into points of top-1 (mobilenet_v2's reference gave 0.9480 on one machine and 0.9125 on another),
 so this trains the same recipe (the zoo entry's reference epochs and training recipe, as
-`ensure_reference_checkpoint` does) on each seed and gives every seed's top-1 and the spread. Each seed
-trains into a temporary directory: the cached reference is neither read nor written. Seed 0 is the
+`commands.training.ensure_reference_checkpoint` does) on each seed and gives every seed's top-1 and the
+spread. Each seed trains into a temporary directory: the cached reference is neither read nor written. Seed 0 is the
 cached reference's seed; its figure still differs with the CPU and the threads it trains on.
 mobilenet_v2's 10 epochs took 27 minutes for 3 seeds side by side on 2 cores.
 """

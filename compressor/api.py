@@ -11,7 +11,8 @@ from compressor.commands.exporting import export, export_jetson, export_tensorrt
 from compressor.commands.pruning import prune
 from compressor.commands.quantizing import quantize
 from compressor.commands.training import train, train_config, train_handle
-from compressor.models.registry import ZooEntry, get_entry, list_entries
+from compressor.models.catalog import get_entry, list_entries
+from compressor.models.registry import ZooEntry
 
 
 def list_models() -> list[ZooEntry]:

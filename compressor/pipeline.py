@@ -10,42 +10,18 @@ the folder of the run that measured it (`stage`), where its same-run comparison 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compressor.errors import InputFileError, OptionError
+from compressor.chain import ChainState, ChainStep, run_chain
+from compressor.errors import InputFileError
 from compressor.fsutil import make_folder, write_text_atomic
-from compressor.progress import info
-from compressor.recipe import Recipe, StageEntry
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, write_report
-from compressor.stages import RunOptions, StageResult
+from compressor.recipe import Recipe
+from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note
+from compressor.report_files import write_report
+from compressor.search import best_steps, run_search
 
 PIPELINE_FILE = "pipeline.json"
-
-
-@dataclass
-class ChainStep:
-    """A finished stage as `pipeline.json` keeps it: enough to skip it on resume and to rebuild rows."""
-
-    kind: str
-    folder: str
-    model_in: str
-    model_out: str
-    variant: str | None
-    torch_model: bool
-    report: str | None  # the stage's report.json, relative to OUTDIR
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class ChainState:
-    model: str
-    weights: str | None
-    torch_model: bool
-    steps: list[ChainStep] = field(default_factory=list)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -56,59 +32,6 @@ def read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputFileError(f"{path} is not a pipeline record; run again with --force to start over")
     return data
-
-
-def with_teacher(entry: StageEntry, teacher: str, teacher_weights: str | None) -> StageEntry:
-    """A distill stage without a teacher learns from the recipe's own model."""
-    stage = getattr(entry, "distill", None)
-    if stage is None or stage.teacher is not None:
-        return entry
-    taught = stage.model_copy(update={"teacher": teacher, "teacher_weights": teacher_weights})
-    return entry.model_copy(update={"distill": taught})
-
-
-def run_chain(
-    stages: list[StageEntry],
-    state: ChainState,
-    run: RunOptions,
-    root: Path,
-    folder: Path,
-    done: list[dict[str, Any]],
-    teacher: tuple[str, str | None],
-    on_step: Any,
-) -> ChainState:
-    """Run `stages` from `state`, each into folder/NN-kind; `done` holds steps already finished (resume).
-    `on_step(state)` is called after every stage, to record progress before the next one starts."""
-    for index, entry in enumerate(stages):
-        entry = with_teacher(entry, *teacher)
-        stage_folder = folder / f"{index + 1:02d}-{entry.kind}"
-        if index < len(done) and done[index].get("folder") == str(stage_folder.relative_to(root)):
-            step = ChainStep(**done[index])
-            info(f"{entry.kind}: done in an earlier run ({step.folder}), skipped")
-        else:
-            info(f"stage {index + 1}/{len(stages)}: {entry.kind} on {state.model}")
-            result: StageResult = entry.stage.run(state.model, state.weights, run, stage_folder, True)
-            if result.unsaved and index + 1 < len(stages):  # the next stage would get this stage's input
-                raise OptionError(
-                    f"stage {index + 1} ({entry.kind}): {result.unsaved}, so stage {index + 2} has no model to "
-                    f"take; make it the last stage"
-                )
-            report_path = stage_folder / "report.json"
-            step = ChainStep(
-                kind=entry.kind,
-                folder=str(stage_folder.relative_to(root)),
-                model_in=state.model,
-                model_out=result.model,
-                variant=result.variant,
-                torch_model=state.torch_model if result.torch_model is None else result.torch_model,
-                report=str(report_path.relative_to(root)) if result.report is not None else None,
-            )
-        if step.model_out != state.model:
-            state.weights = None  # the stage's file carries its own weights
-        state.model, state.torch_model = step.model_out, step.torch_model
-        state.steps.append(step)
-        on_step(state)
-    return state
 
 
 def chain_rows(root: Path, steps: list[ChainStep]) -> tuple[Report | None, list[ResultRow]]:
@@ -207,8 +130,6 @@ def _results_depend_on(recipe: dict[str, Any]) -> dict[str, Any]:
 
 def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resume: bool = False) -> Report | None:
     """`compress run`: the stages, then the search; returns the summary report (None if nothing measured)."""
-    from compressor.search import best_steps, run_search
-
     root = Path(output_dir)
     earlier = _prepare(root, force, resume)
     written = recipe.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compressor.errors import InputFileError
-from compressor.fsutil import write_text_atomic
 
 SCHEMA = "compressor.report/1"
 
@@ -193,16 +192,6 @@ def results_markdown(report: Report) -> str:
     ]
     lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
-
-
-def write_report(report: Report, json_path: str | Path, markdown_path: str | Path | None = None) -> None:
-    """report.json, and with a Markdown path the table for people beside it: report.md and report.html."""
-    from compressor.report_html import to_html
-
-    write_text_atomic(json_path, report.to_json())
-    if markdown_path is not None:
-        write_text_atomic(markdown_path, to_markdown(report))
-        write_text_atomic(Path(markdown_path).with_suffix(".html"), to_html(report))
 
 
 def read_report(path: str | Path) -> Report:

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compressor.chain import ChainState, ChainStep, run_chain
 from compressor.errors import CompressorError
 from compressor.pareto import pareto_front
-from compressor.pipeline import ChainState, ChainStep, run_chain
 from compressor.progress import info, warn
 from compressor.recipe import SearchSpec, StageEntry
 from compressor.report import REFERENCE_VARIANTS, Report, ResultRow

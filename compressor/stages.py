@@ -21,7 +21,8 @@ from compressor.fsutil import make_folder
 from compressor.methods.distill import parse_feature_pairs
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
-from compressor.report import Report, write_report
+from compressor.report import Report
+from compressor.report_files import write_report
 from compressor.runtime import backend_names
 
 

@@ -14,7 +14,8 @@ from onnx import TensorProto, helper, numpy_helper
 from compressor import api
 from compressor.bench import OtherProcessesCpu, build_and_measure_memory
 from compressor.footprint import weight_count
-from compressor.report import SCHEMA, ResultRow, read_report, to_markdown, write_report
+from compressor.report import SCHEMA, ResultRow, read_report, to_markdown
+from compressor.report_files import write_report
 
 ROW_KEYS = {
     "variant",

@@ -11,7 +11,8 @@ import pytest
 from compressor import api
 from compressor.cli import app
 from compressor.compare import REFERENCE_BASIS, compare_reports
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow, write_report
+from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
+from compressor.report_files import write_report
 
 
 def _row(variant: str, p50: float, top1: float, batch: int = 1) -> ResultRow:

@@ -11,7 +11,8 @@ import pytest
 from compressor.compare import BOUND_SLACK, REFERENCE_BASIS, compare_files, compare_reports, to_markdown
 from compressor.head_to_head import alternating_ratios
 from compressor.pareto import dominates, pareto_front
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow, write_report
+from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
+from compressor.report_files import write_report
 from compressor.verdict import FASTER_MARGIN, SpeedVerdict, head_to_head_speedups, speed_verdicts
 
 

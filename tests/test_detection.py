@@ -18,9 +18,9 @@ from compressor.data.shapes_det import DETECTION_CLASSES, ShapesDetectionDataset
 from compressor.errors import DataError
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import candidate_groups
+from compressor.models.catalog import get_entry
 from compressor.models.detection import pad_detections
 from compressor.models.handle import InputSpec
-from compressor.models.registry import get_entry
 from compressor.report import to_markdown
 from compressor.tasks.detection import CocoDetectionMetric, DetectionTask
 

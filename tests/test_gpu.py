@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from compressor import api
+from compressor.commands.training import load_or_train
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
 from compressor.models.checkpoint import read_checkpoint
@@ -41,7 +42,7 @@ TOP1_AGREEMENT = {torch.float32: 0.98, torch.float16: 0.98, torch.bfloat16: 0.95
 
 def _val_batch(handle_name: str, samples: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """`samples` val images of shapes as the model takes them, and their labels."""
-    handle = load_model(handle_name, load_dataset("shapes"))
+    handle = load_or_train(handle_name, load_dataset("shapes"))
     task = get_task(handle.task)
     val = deterministic_subset(load_dataset("shapes").split("val", handle.input_spec), samples)
     inputs, labels = task.prepare_batch(task.collate([val[i] for i in range(len(val))]), handle.input_spec)

@@ -13,7 +13,8 @@ from PIL import Image
 
 from compressor.cli import app
 from compressor.pareto import pareto_front
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow, write_report
+from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
+from compressor.report_files import write_report
 from compressor.report_html import to_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))

@@ -11,10 +11,10 @@ from torchvision.models import mobilenet_v3_small
 
 from compressor.data import load_dataset
 from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
+from compressor.models.catalog import get_entry, list_entries
 from compressor.models.checkpoint import read_checkpoint
 from compressor.models.handle import InputSpec
 from compressor.models.loading import load_model
-from compressor.models.registry import get_entry, list_entries
 
 TORCHVISION_ZOO = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"]
 

@@ -12,14 +12,15 @@ import torch
 
 from compressor import api
 from compressor.cli import app
+from compressor.commands.training import load_or_train
 from compressor.data import load_dataset
 from compressor.data.text import PAD, UNK, TextBundle, words
 from compressor.data.topics import TOPICS, make_split, topic_words
 from compressor.errors import DataError, ModelMismatchError, OptionError
 from compressor.methods.quantize import Int8Request
+from compressor.models.catalog import get_entry
 from compressor.models.loading import load_model
 from compressor.models.reference import reference_path
-from compressor.models.registry import get_entry
 from compressor.tasks import get_task
 from compressor.train import TrainConfig
 
@@ -124,7 +125,7 @@ def test_csv_directory_with_integer_labels(tmp_path: Path) -> None:
 def test_reference_checkpoint_trains_once_for_text(tmp_path: Path, isolated_cache: Path, capsys) -> None:
     texts, labels = make_split("train", 100, seed=5)  # small: the reference recipe trains on first use
     bundle = load_dataset(str(write_jsonl(tmp_path / "small.jsonl", texts, labels)))
-    first = load_model("text_transformer", bundle)
+    first = load_or_train("text_transformer", bundle)
     cached = reference_path(get_entry("text_transformer"), bundle, first.input_spec)
     assert cached.is_file() and "training one now" in capsys.readouterr().err
     second = load_model("text_transformer", bundle)

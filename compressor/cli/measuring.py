@@ -32,14 +32,15 @@ from compressor.compare import compare_files
 from compressor.compare import to_markdown as comparison_markdown
 from compressor.errors import OptionError
 from compressor.fsutil import removed_on_failure, write_text_atomic
-from compressor.report import to_markdown, write_report
+from compressor.report import to_markdown
+from compressor.report_files import write_report
 
 
 @user_errors
 def models_command() -> None:
     """List the reference zoo: task, native input size and source of each model."""
+    from compressor.models.catalog import list_entries  # not the api: no onnx or torchvision to import
     from compressor.models.pretrained import published_weights
-    from compressor.models.registry import list_entries  # not the api: no onnx or torchvision to import
 
     table = Table(
         "model",

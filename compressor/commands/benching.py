@@ -6,13 +6,13 @@ import tempfile
 from pathlib import Path
 
 from compressor.commands.common import baseline_artifacts, build_report, profile_inputs
+from compressor.commands.training import load_or_train
 from compressor.data import DEFAULT_DATASET, load_dataset
 from compressor.errors import OptionError
 from compressor.export.engines import engine_artifact
 from compressor.measure import Variant, measure_variants
 from compressor.methods.half import torch_half_handle
 from compressor.models.handle import ModelHandle
-from compressor.models.loading import load_model
 from compressor.models.precision import FULL_PRECISION, model_precision
 from compressor.op_profile import op_type_times, top_op_types
 from compressor.progress import info
@@ -47,7 +47,7 @@ def bench(
     if profile and (device != "cpu" or "onnxruntime" not in backends):
         raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
-    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
     _check_precision_backends(handle, backends)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)

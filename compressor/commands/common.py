@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from compressor.commands.training import load_or_train
 from compressor.data import DatasetBundle, load_dataset
 from compressor.data.loader import data_loader
 from compressor.environment import collect_environment
@@ -17,10 +18,10 @@ from compressor.export.onnx import export_onnx
 from compressor.fsutil import make_folder
 from compressor.measure import Variant, head_to_head_ratios, measure_variants
 from compressor.models.handle import ModelHandle
-from compressor.models.loading import load_model
 from compressor.models.precision import require_full_precision
 from compressor.progress import info, warn
-from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note, write_report
+from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note
+from compressor.report_files import write_report
 from compressor.tasks import get_task
 from compressor.verdict import VerdictKey, speed_verdicts
 
@@ -39,7 +40,7 @@ def torch_model(
     model: str, bundle: DatasetBundle, weights: str | None, image_size: tuple[int, int] | None, purpose: str
 ) -> ModelHandle:
     """An fp32 torch model for `bundle`; an ONNX source or fp16/bf16 weights are refused for `purpose`."""
-    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
     if handle.module is None:
         raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
     require_full_precision(handle, purpose)

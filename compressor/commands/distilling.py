@@ -23,11 +23,11 @@ from compressor.distributed import init_distributed, is_distributed, is_main_pro
 from compressor.errors import InputFileError, ModelMismatchError, OptionError
 from compressor.measure import DEFAULT_BACKENDS, Variant
 from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
+from compressor.models.catalog import is_zoo_name
 from compressor.models.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.precision import require_full_precision
-from compressor.models.registry import is_zoo_name
 from compressor.progress import info, warn
 from compressor.report import Report
 from compressor.runtime.torch_runner import TorchRunner, check_device

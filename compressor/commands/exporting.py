@@ -15,6 +15,7 @@ from compressor.commands.common import (
     refuse_earlier_results,
     refuse_existing_file,
 )
+from compressor.commands.training import load_or_train
 from compressor.data import DEFAULT_DATASET, DatasetBundle, calibration_split, load_dataset
 from compressor.errors import OptionError, UnknownNameError
 from compressor.export.engine_check import write_engine_check
@@ -43,7 +44,6 @@ from compressor.export.tensorrt import (
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
 from compressor.models.handle import ModelHandle
-from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
 from compressor.models.precision import require_full_precision
 from compressor.progress import info, warn
@@ -68,7 +68,7 @@ def _engine_source(
     if raw_pixels:
         raise OptionError("--raw-pixels moves a torch model's normalisation into it; an .onnx file is used as it is")
     bundle = load_dataset(data)
-    return bundle, load_model(model, bundle, weights=weights, image_size=image_size)
+    return bundle, load_or_train(model, bundle, weights=weights, image_size=image_size)
 
 
 def _float_onnx(handle: ModelHandle, bundle: DatasetBundle, target: Path, **options: int) -> ModelHandle:

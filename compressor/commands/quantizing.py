@@ -16,16 +16,16 @@ from compressor.commands.common import (
     side_by_side,
     write_compared,
 )
+from compressor.commands.training import load_or_train
 from compressor.data import DEFAULT_DATASET, load_dataset
 from compressor.errors import InputFileError, UnknownNameError
 from compressor.measure import Variant
 from compressor.methods.half import torch_half_handle
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
+from compressor.models.catalog import is_zoo_name
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.handle import ModelHandle
-from compressor.models.loading import load_model
 from compressor.models.precision import require_full_precision
-from compressor.models.registry import is_zoo_name
 from compressor.op_profile import OpTimes, profile_batch_size, profile_pair
 from compressor.progress import info
 from compressor.report import Report
@@ -58,7 +58,7 @@ def quantize(
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force)
     bundle = load_dataset(data)
-    handle = load_model(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
     require_full_precision(handle, "quantization")
     if precision == "bf16" and handle.module is None:
         raise InputFileError(

@@ -12,12 +12,14 @@ from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.distributed import init_distributed, is_distributed, is_main_process, world_size
 from compressor.errors import InputFileError, OptionError
 from compressor.methods.distill import Teacher
+from compressor.models.catalog import get_entry, is_zoo_name
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
-from compressor.models.handle import ModelHandle
+from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
-from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
+from compressor.models.loading import RANDOM_WEIGHTS, build_zoo_handle, is_file_factory, load_model
 from compressor.models.pretrained import is_pretrained_request
-from compressor.models.registry import get_entry, is_zoo_name
+from compressor.models.reference import reference_path
+from compressor.models.registry import ZooEntry
 from compressor.progress import info, warn
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
@@ -162,3 +164,29 @@ def _finished_training(
     handle.weights = str(output)
     info(f"{output} is already trained (val {metric} {training[metric]:.4f}); resuming past it")
     return TrainResult(training[metric], training["best_epoch"])
+
+
+def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) -> Path:
+    """The cached reference checkpoint's path, training and saving it first if it is missing."""
+    path = reference_path(entry, bundle, spec)
+    if path.is_file():
+        return path
+    info(
+        f"No reference checkpoint for {entry.name} on {bundle.name} yet: training one now "
+        f"({entry.reference_epochs} epochs; cached at {path}). Pass --weights random to skip."
+    )
+    handle = build_zoo_handle(entry, bundle, spec)
+    train_handle(handle, bundle, path, epochs=entry.reference_epochs, config=TrainConfig(**entry.train_recipe))
+    return path
+
+
+def load_or_train(
+    model: str, bundle: DatasetBundle, weights: str | None = None, image_size: tuple[int, int] | None = None
+) -> ModelHandle:
+    """`load_model`, a zoo model's reference checkpoint trained and cached first where it is asked for
+    (no weights) and missing, as every command does. The model is built and its input size checked before
+    any training (minutes), so a size it cannot take is refused at once."""
+    if weights is None and is_zoo_name(model):
+        built = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
+        ensure_reference_checkpoint(get_entry(model), bundle, built.input_spec)
+    return load_model(model, bundle, weights=weights, image_size=image_size)

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file as save_safetensors
+from torch import nn
 
-from compressor.errors import InputFileError, brief
+from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.fsutil import atomic_path
 from compressor.models.trust import pickles_trusted
 
@@ -129,3 +130,22 @@ def _from_payload(path: Path, payload: Any) -> Checkpoint:
     if isinstance(payload, dict) and payload and all(isinstance(v, torch.Tensor) for v in payload.values()):
         return Checkpoint(payload, None)
     raise InputFileError(f"{path} holds no state_dict (expected a dict of tensor names to tensors)")
+
+
+def apply_state_dict(module: nn.Module, state_dict: dict[str, torch.Tensor], origin: str) -> None:
+    """Load weights strictly, naming the first mismatch in words a user can act on."""
+    own = module.state_dict()
+    missing = [key for key in own if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in own]
+    if missing or unexpected:
+        raise ModelMismatchError(
+            f"{origin} does not fit this architecture: {len(missing)} missing keys (e.g. {missing[:2]}), "
+            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:2]})"
+        )
+    for key, tensor in state_dict.items():
+        if own[key].shape != tensor.shape:
+            raise ModelMismatchError(
+                f"{origin} does not fit this architecture: {key} has shape {tuple(tensor.shape)} in the file but "
+                f"{tuple(own[key].shape)} in the model (different number of classes or another architecture?)"
+            )
+    module.load_state_dict(state_dict)

@@ -35,6 +35,7 @@ from compressor.data.text import (
 )
 from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
+from compressor.models.checkpoint import apply_state_dict
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.hf_labels import label_order
 from compressor.models.image_processor import IMAGE_TASK, image_processor_input
@@ -250,8 +251,6 @@ def _load_pruned(module: _Classifier, path: Path, changes: dict[str, Any]) -> _C
     do not fit a config), so `module` is built from the config, resized by the recorded changes, and the
     saved tensors loaded strictly."""
     from safetensors.torch import load_file
-
-    from compressor.models.loading import apply_state_dict  # loading imports this module lazily
 
     files = sorted(path.glob("*.safetensors"))
     if not files:

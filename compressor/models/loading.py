@@ -22,13 +22,14 @@ from torch import nn
 from compressor.data.base import DatasetBundle
 from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
-from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, read_checkpoint
+from compressor.models.catalog import get_entry
+from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, apply_state_dict, read_checkpoint
 from compressor.models.detection import Detector
 from compressor.models.factory_input import configured_spec
 from compressor.models.handle import REVISION, InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
-from compressor.models.reference import ensure_reference_checkpoint
-from compressor.models.registry import ZooEntry, get_entry
+from compressor.models.reference import reference_path
+from compressor.models.registry import ZooEntry
 from compressor.progress import info, warn
 from compressor.runtime.torch_runner import in_model_precision, output_list
 from compressor.tasks import get_task
@@ -67,25 +68,6 @@ def build_zoo_handle(entry: ZooEntry, bundle: DatasetBundle, spec: InputSpec) ->
         weights=RANDOM_WEIGHTS,
         metadata={REVISION: entry.revision},
     )
-
-
-def apply_state_dict(module: nn.Module, state_dict: dict[str, torch.Tensor], origin: str) -> None:
-    """Load weights strictly, naming the first mismatch in words a user can act on."""
-    own = module.state_dict()
-    missing = [key for key in own if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in own]
-    if missing or unexpected:
-        raise ModelMismatchError(
-            f"{origin} does not fit this architecture: {len(missing)} missing keys (e.g. {missing[:2]}), "
-            f"{len(unexpected)} unexpected keys (e.g. {unexpected[:2]})"
-        )
-    for key, tensor in state_dict.items():
-        if own[key].shape != tensor.shape:
-            raise ModelMismatchError(
-                f"{origin} does not fit this architecture: {key} has shape {tuple(tensor.shape)} in the file but "
-                f"{tuple(own[key].shape)} in the model (different number of classes or another architecture?)"
-            )
-    module.load_state_dict(state_dict)
 
 
 def _check_classes(checkpoint_classes: list[str], bundle: DatasetBundle | None, origin: str) -> None:
@@ -389,7 +371,12 @@ def _zoo_model(request: LoadRequest) -> ModelHandle:
     if weights == RANDOM_WEIGHTS:
         return handle
     if weights is None:
-        reference = ensure_reference_checkpoint(entry, bundle, model_spec)
+        reference = reference_path(entry, bundle, model_spec)
+        if not reference.is_file():
+            raise InputFileError(
+                f"no reference checkpoint for {entry.name} on {bundle.name} yet: the CLI trains it on first use "
+                f"(`compress bench {entry.name} --data {bundle.name}`); or pass weights='random' or a checkpoint"
+            )
         return _weights_into(handle, str(reference), bundle, cached_reference=True)
     return _weights_into(handle, weights, bundle)
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from compressor.errors import BackendUnavailableError, ModelMismatchError, UnknownNameError, brief
+from compressor.models.checkpoint import apply_state_dict
 from compressor.models.detection import TORCHVISION_DETECTORS
 from compressor.models.handle import InputSpec, scaled_resize
 from compressor.models.zoo import TORCHVISION_CLASSIFIERS
@@ -148,7 +149,6 @@ def load_pretrained(module: nn.Module, model: str, weights: Any, class_names: li
     """`module` (the zoo network for the data's classes) with the weights; the final layers keep the rows
     of the data's classes, in their order. With `new_head` (fine-tuning on other classes), data whose
     classes the weights lack keeps `module`'s freshly initialised final layers instead of an error."""
-    from compressor.models.loading import apply_state_dict  # loading imports this module
 
     categories = list(weights.meta["categories"])
     try:

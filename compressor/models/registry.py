@@ -1,19 +1,17 @@
-"""The reference zoo: a registry of plain factory functions, one per model name.
+"""The reference zoo's registry: plain factory functions, one per model name.
 
-Adding a model is one decorated function that takes `num_classes` and returns an `nn.Module`.
+Adding a model is one decorated function that takes `num_classes` and returns an `nn.Module`; look
+entries up through `catalog`, which registers the built-in ones first.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from torch import nn
-
-from compressor.errors import UnknownNameError
 
 if TYPE_CHECKING:
     from compressor.data.base import DatasetBundle
@@ -91,24 +89,6 @@ def register(
     return decorator
 
 
-def _ensure_zoo_loaded() -> None:
-    from compressor.models import detection, zoo  # noqa: F401  (importing registers the built-in entries)
-
-
-def get_entry(name: str) -> ZooEntry:
-    _ensure_zoo_loaded()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown model {name!r}.{hint} `compress models` lists the zoo.")
-    return _REGISTRY[name]
-
-
-def is_zoo_name(name: str) -> bool:
-    _ensure_zoo_loaded()
-    return name in _REGISTRY
-
-
-def list_entries() -> list[ZooEntry]:
-    _ensure_zoo_loaded()
-    return sorted(_REGISTRY.values(), key=lambda entry: (entry.task, entry.name))
+def registered() -> dict[str, ZooEntry]:
+    """Every entry registered so far, by name (`catalog` has them all: it imports the built-in ones first)."""
+    return _REGISTRY
