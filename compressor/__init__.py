@@ -1,21 +1,30 @@
-"""compressor: make trained models smaller and faster, export them, and measure what that cost and won."""
+"""compressor: make trained models smaller and faster, export them, and measure what that cost and won.
+
+import compressor as cz
+data = cz.load_dataset("shapes")
+model = cz.load_model("mobilenet_v2", data, weights="random")   # never trains
+model = cz.reference_model("mobilenet_v2", data)               # trains and caches on first use
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "register_backend", "register_model_source"]
+
+# Public name -> the module that defines it, imported on first use: `compress --help` must not wait for torch.
+_PUBLIC = {
+    "load_dataset": "compressor.data",
+    "load_model": "compressor.models.loading",
+    "reference_model": "compressor.commands.training",
+    "register_backend": "compressor.runtime.registry",
+    "register_model_source": "compressor.models.loading",
+}
+__all__ = ["__version__", *_PUBLIC]
 
 
 def __getattr__(name: str) -> Any:
-    """The public API, imported on first use: `compress --help` must not wait for torch."""
-    if name == "register_backend":
-        from compressor.runtime.registry import register_backend
-
-        return register_backend
-    if name == "register_model_source":
-        from compressor.models.loading import register_model_source
-
-        return register_model_source
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'compressor' has no attribute {name!r}")

@@ -190,3 +190,10 @@ def load_or_train(
         built = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
         ensure_reference_checkpoint(get_entry(model), bundle, built.input_spec)
     return load_model(model, bundle, weights=weights, image_size=image_size)
+
+
+def reference_model(name: str, bundle: DatasetBundle, image_size: tuple[int, int] | None = None) -> ModelHandle:
+    """The zoo model `name` with its reference checkpoint for `bundle`, trained and cached on first use."""
+    if not is_zoo_name(name):
+        get_entry(name)  # unknown: refused in words, with the close names
+    return load_or_train(name, bundle, image_size=image_size)
