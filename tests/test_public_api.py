@@ -12,7 +12,10 @@ import compressor as cz
 from compressor.errors import InputFileError, UnknownNameError
 
 
-def test_load_model_never_trains_and_reference_model_does(image_folder: Path, capsys: pytest.CaptureFixture) -> None:
+def test_load_model_never_trains_and_reference_model_does(
+    image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("COMPRESSOR_CACHE", str(tmp_path / "cache"))  # a cache of its own: other tests see none
     data = cz.load_dataset(str(image_folder))
     assert cz.load_model("tiny_cnn", data, weights="random").weights == "random"
     with pytest.raises(InputFileError, match="no reference checkpoint for tiny_cnn"):
