@@ -16,7 +16,13 @@ from compressor.models.catalog import get_entry, is_zoo_name
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.huggingface import TRAINING_RECORD, is_hf_model, save_hf_directory
-from compressor.models.loading import RANDOM_WEIGHTS, build_zoo_handle, is_file_factory, load_model
+from compressor.models.loading import (
+    RANDOM_WEIGHTS,
+    MissingReferenceError,
+    build_zoo_handle,
+    is_file_factory,
+    load_model,
+)
 from compressor.models.pretrained import is_pretrained_request
 from compressor.models.reference import reference_path
 from compressor.models.registry import ZooEntry
@@ -186,7 +192,9 @@ def load_or_train(
     """`load_model`, a zoo model's reference checkpoint trained and cached first where it is asked for
     (no weights) and missing, as every command does. The model is built and its input size checked before
     any training (minutes), so a size it cannot take is refused at once."""
-    if weights is None and is_zoo_name(model):
+    try:
+        return load_model(model, bundle, weights=weights, image_size=image_size)
+    except MissingReferenceError:  # raised after the model was built and its input size checked
         built = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
         ensure_reference_checkpoint(get_entry(model), bundle, built.input_spec)
     return load_model(model, bundle, weights=weights, image_size=image_size)

@@ -34,6 +34,11 @@ from compressor.progress import info, warn
 from compressor.runtime.torch_runner import in_model_precision, output_list
 from compressor.tasks import get_task
 
+
+class MissingReferenceError(InputFileError):
+    """A zoo model asked for with its reference checkpoint, which is not cached yet (`load_model` never trains)."""
+
+
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".bin")
 RANDOM_WEIGHTS = "random"
 
@@ -373,7 +378,7 @@ def _zoo_model(request: LoadRequest) -> ModelHandle:
     if weights is None:
         reference = reference_path(entry, bundle, model_spec)
         if not reference.is_file():
-            raise InputFileError(
+            raise MissingReferenceError(
                 f"no reference checkpoint for {entry.name} on {bundle.name} yet: the CLI trains it on first use "
                 f"(`compress bench {entry.name} --data {bundle.name}`); or pass weights='random' or a checkpoint"
             )
