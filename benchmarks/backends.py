@@ -14,8 +14,8 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, bench_models, table, write_results
 
-from compressor.environment import collect_environment
-from compressor.report import Report
+from compressor.core.environment import collect_environment
+from compressor.report.schema import Report
 
 DEFAULT_MODELS = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"]
 

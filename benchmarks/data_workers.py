@@ -21,11 +21,11 @@ import numpy as np
 from PIL import Image
 from results_io import RESULTS_DIR, table, write_results
 
-from compressor import api
+from compressor import commands
+from compressor.core.environment import collect_environment
+from compressor.core.handle import InputSpec
 from compressor.data.imagefolder import ImageFileDataset
 from compressor.data.loader import WORKERS_VARIABLE, loader_workers
-from compressor.environment import collect_environment
-from compressor.models.handle import InputSpec
 
 HEADER = "| model | device | workers | epochs | images | seconds | speed-up | same history |"
 CLASSES = 4
@@ -47,9 +47,9 @@ def write_jpegs(root: Path, per_class: int) -> None:
 def timed_training(model: str, data: Path, device: str, epochs: int, work: Path, workers: str) -> tuple:
     """(seconds, history) of one training run with $COMPRESSOR_DATA_WORKERS = `workers`."""
     os.environ[WORKERS_VARIABLE] = workers
-    config = api.train_config(model, device=device)
+    config = commands.train_config(model, device=device)
     start = time.perf_counter()
-    _, result = api.train(model, work / f"{workers}.pt", str(data), epochs, (224, 224), config, force=True)
+    _, result = commands.train(model, work / f"{workers}.pt", str(data), epochs, (224, 224), config, force=True)
     return time.perf_counter() - start, result.history
 
 

@@ -4,7 +4,7 @@
     python benchmarks/distill.py --seeds 0 --epochs 3  # a quicker look
     python benchmarks/distill.py --jobs 3              # the seeds side by side, the cores shared among them
 
-Each seed is one `compress distill --compare-scratch` run (api.distill): the teacher, the distilled student
+Each seed is one `compress distill --compare-scratch` run (commands.distill): the teacher, the distilled student
 and the same student trained on the labels alone are measured side by side in that run. Training on 2
 CPU cores differs from machine to machine in the last digits, and a few points of top-1 over 5 epochs,
 so the table gives each seed and the spread: a target met on one seed alone is not met. The teacher's
@@ -21,9 +21,9 @@ from typing import Any
 from results_io import RESULTS_DIR, table, write_results
 from seeds import SPREAD, add_seed_options, run_seeds, span
 
-from compressor import api
-from compressor.environment import collect_environment
-from compressor.report import Report, ResultRow
+from compressor import commands
+from compressor.core.environment import collect_environment
+from compressor.report.schema import Report, ResultRow
 
 HEADER = (
     "| seed | teacher top1 | distilled top1 | distilled / teacher | scratch top1 | scratch / teacher | "
@@ -73,7 +73,7 @@ def spread(figures: list[dict[str, float]]) -> str:
 
 def distill_seed(options: dict[str, Any], seed: int, folder: Path) -> Report:
     """One seed's `compress distill --compare-scratch`, written under `folder`."""
-    report = api.distill(seed=seed, output_dir=folder, compare_scratch=True, **options)
+    report = commands.distill(seed=seed, output_dir=folder, compare_scratch=True, **options)
     assert report is not None  # one process: this one measures
     return report
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, bench_models, table, write_results
 
-from compressor.environment import collect_environment
-from compressor.report import Report, ResultRow
+from compressor.core.environment import collect_environment
+from compressor.report.schema import Report, ResultRow
 
 DEFAULT_MODELS = ["mobilenet_v2", "resnet18"]
 HEADER = (

@@ -4,7 +4,7 @@
 
 Builds a small `ResNetForImageClassification` (4 stages of basic blocks, 32-256 channels) with a
 ConvNeXt image processor at 64x64 (shortest edge, ImageNet statistics), as `save_pretrained` writes
-them, trains it on `shapes` (`api.train_handle`, which writes a model directory), then runs
+them, trains it on `shapes` (`commands.train_handle`, which writes a model directory), then runs
 `compress quantize --precision int8` and `compress prune --sparsity 0.5 --finetune-epochs 2` on that
 directory. Each command measures its baseline and its result side by side in one run; the speed
 columns are their head-to-head verdicts on onnxruntime, batch 1 and 16.
@@ -19,14 +19,14 @@ from pathlib import Path
 import transformers
 from results_io import RESULTS_DIR, write_results
 
-from compressor import api
+from compressor import commands
+from compressor.core.environment import collect_environment
+from compressor.core.handle import IMAGENET_MEAN, IMAGENET_STD
 from compressor.data import load_dataset
-from compressor.environment import collect_environment
 from compressor.methods.prune_options import PruneRequest
-from compressor.models.handle import IMAGENET_MEAN, IMAGENET_STD
 from compressor.models.loading import load_model
-from compressor.report import Report
-from compressor.train import TrainConfig
+from compressor.report.schema import Report
+from compressor.training.fit import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from tiny_hf_image import save_classifier  # noqa: E402
@@ -46,7 +46,7 @@ def trained_resnet(folder: Path) -> str:
     built = save_classifier(folder / "resnet", config, processor)
     bundle = load_dataset("shapes")
     trained = folder / "resnet-shapes"
-    api.train_handle(load_model(str(built), bundle), bundle, trained, epochs=EPOCHS, config=TrainConfig())
+    commands.train_handle(load_model(str(built), bundle), bundle, trained, epochs=EPOCHS, config=TrainConfig())
     return str(trained)
 
 
@@ -75,9 +75,9 @@ def main() -> None:
     records = {}
     with tempfile.TemporaryDirectory(prefix="compressor-bench-hf-image-") as scratch:
         model = trained_resnet(Path(scratch))
-        quantized = api.quantize(model, Path(scratch) / "q", "int8", data="shapes", batch_sizes=BATCH_SIZES)
+        quantized = commands.quantize(model, Path(scratch) / "q", "int8", data="shapes", batch_sizes=BATCH_SIZES)
         lines += rows("quantize --precision int8", quantized, "int8")
-        pruned = api.prune(
+        pruned = commands.prune(
             model,
             Path(scratch) / "p",
             PruneRequest(sparsity=0.5, finetune_epochs=2),

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, table, write_results
 
-from compressor import api, train
-from compressor.environment import collect_environment
+from compressor import commands
+from compressor.core.environment import collect_environment
+from compressor.training import fit as train
 
 HEADER = "| model | device | loss read | epochs | seconds | speed-up | final loss |"
 EVERY_STEP = 0.0
@@ -27,9 +28,9 @@ EVERY_STEP = 0.0
 def timed_training(model: str, data: str, device: str, epochs: int, work: Path, interval: float) -> tuple:
     """(seconds, history) of one training run with the loss read at most every `interval` seconds."""
     train.LOSS_READ_INTERVAL_S = interval
-    config = api.train_config(model, device=device)
+    config = commands.train_config(model, device=device)
     start = time.perf_counter()
-    _, result = api.train(model, work / f"{interval}.pt", data, epochs, config=config, force=True)
+    _, result = commands.train(model, work / f"{interval}.pt", data, epochs, config=config, force=True)
     return time.perf_counter() - start, result.history
 
 

@@ -4,7 +4,7 @@
     python benchmarks/prune.py --name prune-bert                # another table (TABLES below)
     python benchmarks/prune.py --cases densenet121-structured-30     # one case: its row of prune.md
 
-Each case is one `compress prune` run (api.prune): the baseline and the pruned model are measured side
+Each case is one `compress prune` run (commands.prune): the baseline and the pruned model are measured side
 by side in that run, so the speed-up is a ratio of rows timed together on this noisy shared machine.
 Reference weights train on first use (minutes per model on 2 cores); the bert and distilbert cases
 build and train their models here first. A run of some cases replaces their rows in NAME.md and keeps
@@ -22,16 +22,16 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, merged_rows, read_results, table, write_results
 
-from compressor import api
+from compressor import commands
+from compressor.core.environment import collect_environment
 from compressor.data import load_dataset
-from compressor.environment import collect_environment
-from compressor.export.onnx import read_onnx_handle
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.speed_tune import relative_speed
 from compressor.models.loading import load_model
-from compressor.report import Report, ResultRow
+from compressor.models.onnx_file import read_onnx_handle
+from compressor.report.schema import Report, ResultRow
 from compressor.tasks import get_task
-from compressor.train import TrainConfig
+from compressor.training.fit import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from tiny_bert import build_tiny_bert  # noqa: E402
@@ -62,7 +62,7 @@ def trained_classifier(family: str) -> Callable[[Path], str]:
         texts = list(bundle.train_texts)
         built = build_tiny_bert(folder / family, texts, bundle.num_classes, width=64, heads=4, family=family)
         config = TrainConfig(lr=1e-3, batch_size=32)
-        api.train_handle(load_model(str(built), bundle), bundle, trained, epochs=8, config=config)
+        commands.train_handle(load_model(str(built), bundle), bundle, trained, epochs=8, config=config)
         return str(trained)
 
     return build
@@ -206,7 +206,7 @@ def main() -> None:
             max_samples = 64 if case.weights == "random" else None  # speed only: random weights score nothing
             outdir = Path(scratch) / name
             model = case.build(Path(scratch)) if case.build else case.model
-            report = api.prune(
+            report = commands.prune(
                 model,
                 outdir,
                 case.request,

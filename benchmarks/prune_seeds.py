@@ -4,7 +4,7 @@
     python benchmarks/prune_seeds.py --cases resnet18-structured-30 --seeds 0   # a quicker look
 
 The pruning table gives one fine-tuning run per case; fine-tuning on 2 CPU cores moves top-1 by points
-from seed to seed, so this runs the same `compress prune` (api.prune, the case's options, `seed=N` for
+from seed to seed, so this runs the same `compress prune` (commands.prune, the case's options, `seed=N` for
 the fine-tuning) once per seed from the same cached reference checkpoint, and gives each seed's accuracy
 and the spread. Only accuracy: the speed-ups do not depend on the seed (the pruned shapes do not).
 """
@@ -21,10 +21,10 @@ from prune import CASES
 from results_io import RESULTS_DIR, table, write_results
 from seeds import SPREAD, add_seed_options, run_seeds, span, threads_per_job
 
-from compressor import api
-from compressor.commands.training import load_or_train
+from compressor import commands
+from compressor.core.environment import collect_environment
 from compressor.data import load_dataset
-from compressor.environment import collect_environment
+from compressor.training.checkpoints import load_or_train
 
 DEFAULT_CASES = ["mobilenet_v2-structured-50", "resnet18-structured-30"]
 HEADER = "| case | seed | metric | reference | pruned, fine-tuned | drop (pt) | fine-tune epochs |"
@@ -34,7 +34,9 @@ def prune_seed(case_name: str, epochs: int, seed: int, folder: Path) -> dict[str
     """One `compress prune` of the case, fine-tuned `epochs` with seed `seed`, written under `folder`."""
     case = CASES[case_name]
     request = dataclasses.replace(case.request, finetune_epochs=epochs)
-    report = api.prune(case.model, folder, request, data=case.data, weights=case.weights, batch_sizes=[1], seed=seed)
+    report = commands.prune(
+        case.model, folder, request, data=case.data, weights=case.weights, batch_sizes=[1], seed=seed
+    )
     metric = report.primary_metric
     base, pruned = (
         next(r for r in report.results if r.variant == variant and r.backend == "onnxruntime")

@@ -21,17 +21,17 @@ from onnxruntime.quantization import QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from results_io import RESULTS_DIR, write_results
 
-from compressor import api
+from compressor import commands
+from compressor.core.environment import collect_environment
+from compressor.core.errors import brief
+from compressor.core.handle import ModelHandle
 from compressor.data import calibration_split, load_dataset
-from compressor.environment import collect_environment
-from compressor.errors import brief
-from compressor.export.onnx import read_onnx_handle
-from compressor.measure import Variant, measure_variants
+from compressor.measure.variants import Variant, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
 from compressor.methods.speed_tune import relative_speed, same_nodes
-from compressor.models.handle import ModelHandle
-from compressor.report import ResultRow
+from compressor.models.onnx_file import read_onnx_handle
+from compressor.report.schema import ResultRow
 from compressor.tasks import get_task
 
 CALIBRATION_SAMPLES = 256
@@ -110,7 +110,7 @@ def bench_model(model: str, args: argparse.Namespace, scratch: Path) -> tuple[li
     size = (args.image_size, args.image_size) if args.image_size else None
     weights = "random" if args.weights == "random" else None
     baseline_path = scratch / f"{model}-fp32.onnx"
-    handle, _ = api.export(model, baseline_path, data=args.data, weights=weights, image_size=size)
+    handle, _ = commands.export(model, baseline_path, data=args.data, weights=weights, image_size=size)
     baseline = read_onnx_handle(baseline_path)
     files: dict[str, Path] = {}
     ours = quantize_onnx_int8(baseline, load_dataset(args.data), Int8Request(), scratch / f"{model}-ours.onnx", scratch)

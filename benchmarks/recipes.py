@@ -19,11 +19,11 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, merged_rows, read_results, table, write_results
 
-from compressor.chain import ChainStep
-from compressor.environment import collect_environment
-from compressor.pipeline import PIPELINE_FILE, run_recipe
-from compressor.recipe import load_recipe
-from compressor.search import score_chain
+from compressor.core.environment import collect_environment
+from compressor.pipeline.chain import ChainStep
+from compressor.pipeline.recipe import load_recipe
+from compressor.pipeline.run import PIPELINE_FILE, run_recipe
+from compressor.pipeline.search import score_chain
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 BACKEND, DEVICE, BATCH = "onnxruntime", "cpu", 1

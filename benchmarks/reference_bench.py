@@ -14,8 +14,8 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, bench_models, table, write_results
 
-from compressor.environment import collect_environment
-from compressor.report import Report, ResultRow
+from compressor.core.environment import collect_environment
+from compressor.report.schema import Report, ResultRow
 
 
 def _row(report: Report, backend: str, batch: int) -> ResultRow:

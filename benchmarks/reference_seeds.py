@@ -7,7 +7,7 @@ The reference checkpoint `compress bench MODEL` trains on first use is one seed'
 training default). Training on 2 CPU cores differs from machine to machine in the last digits, and that
 grows into points of top-1 (mobilenet_v2's reference gave 0.9480 on one machine and 0.9125 on another),
 so this trains the same recipe (the zoo entry's reference epochs and training recipe, as
-`commands.training.ensure_reference_checkpoint` does) on each seed and gives every seed's top-1 and the
+`training.checkpoints.ensure_reference_checkpoint` does) on each seed and gives every seed's top-1 and the
 spread. Each seed trains into a temporary directory: the cached reference is neither read nor written. Seed 0 is the
 cached reference's seed; its figure still differs with the CPU and the threads it trains on.
 mobilenet_v2's 10 epochs took 27 minutes for 3 seeds side by side on 2 cores.
@@ -24,8 +24,8 @@ from typing import Any
 from results_io import RESULTS_DIR, table, write_results
 from seeds import SPREAD, add_seed_options, run_seeds, span, threads_per_job
 
-from compressor import api
-from compressor.environment import collect_environment
+from compressor import commands
+from compressor.core.environment import collect_environment
 
 
 def train_seed(model: str, data: str, epochs: int, seed: int, folder: Path) -> dict[str, Any]:
@@ -33,11 +33,11 @@ def train_seed(model: str, data: str, epochs: int, seed: int, folder: Path) -> d
     checkpoint's accuracy on the full val split as `compress bench` measures it (torch)."""
     folder.mkdir(parents=True)
     checkpoint = folder / f"{model}-seed{seed}.pt"
-    config = api.train_config(model, seed=seed)  # the zoo entry's train_recipe, as the reference's
+    config = commands.train_config(model, seed=seed)  # the zoo entry's train_recipe, as the reference's
     start = time.perf_counter()
-    _, result = api.train(model, checkpoint, data=data, epochs=epochs, config=config)
+    _, result = commands.train(model, checkpoint, data=data, epochs=epochs, config=config)
     minutes = (time.perf_counter() - start) / 60
-    report = api.bench(str(checkpoint), data=data, backends=["torch"], batch_sizes=[1])
+    report = commands.bench(str(checkpoint), data=data, backends=["torch"], batch_sizes=[1])
     scored = next(row for row in report.results if row.backend == "torch")
     return {
         "seed": seed,
@@ -63,7 +63,7 @@ def main() -> None:
         "--name", default=None, help="results file name: NAME.md and NAME.json under --out (reference-seeds-MODEL)"
     )
     args = parser.parse_args()
-    entry = api.get_entry(args.model)
+    entry = commands.get_entry(args.model)
     epochs = args.epochs or entry.reference_epochs
     work = functools.partial(train_seed, args.model, args.data, epochs)
     figures = run_seeds(work, args.seeds, args.jobs, "reference-seeds")

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compressor import api
-from compressor.fsutil import write_text_atomic
-from compressor.report import Report
+from compressor import commands
+from compressor.core.files import write_text_atomic
+from compressor.report.schema import Report
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"  # wherever the script is run from
 
@@ -72,12 +72,12 @@ def merged_rows(
 
 
 def bench_models(models: list[str], rows_of: Callable[[Report], list[str]], **options: Any) -> tuple[list[str], dict]:
-    """`api.bench` each model with `options`, printing its table rows as they come (runs take minutes);
+    """`commands.bench` each model with `options`, printing its table rows as they come (runs take minutes);
     returns every row and the raw reports by model."""
     lines: list[str] = []
     reports = {}
     for model in models:
-        report = api.bench(model, **options)
+        report = commands.bench(model, **options)
         reports[model] = report.model_dump(by_alias=True, mode="json")
         rows = rows_of(report)
         print("\n".join(rows), flush=True)

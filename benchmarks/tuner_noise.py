@@ -19,18 +19,18 @@ from pathlib import Path
 
 from results_io import RESULTS_DIR, table, write_results
 
-from compressor import api
-from compressor.environment import collect_environment
-from compressor.export.onnx import read_onnx_handle
+from compressor import commands
+from compressor.core.environment import collect_environment
 from compressor.methods import speed_tune
 from compressor.methods.quantize import Int8Request
+from compressor.models.onnx_file import read_onnx_handle
 from compressor.tasks import get_task
 
 
 def aa_trials(model: str, trials: int, work: Path) -> list[speed_tune.TrialTiming]:
     """`trials` tuner trials between a model's int8 file and its copy, at the tuner's batch sizes."""
     request = Int8Request(tune_speed=False)
-    report = api.quantize(model, work / model, "int8", int8=request, batch_sizes=[1], max_samples=32)
+    report = commands.quantize(model, work / model, "int8", int8=request, batch_sizes=[1], max_samples=32)
     original = work / model / "model.int8.onnx"
     copy = work / model / "copy.int8.onnx"
     shutil.copyfile(original, copy)

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "load_dataset": "compressor.data",
     "load_model": "compressor.models.loading",
-    "reference_model": "compressor.commands.training",
+    "reference_model": "compressor.training.checkpoints",
     "register_backend": "compressor.runtime.registry",
     "register_model_source": "compressor.models.loading",
 }

@@ -211,8 +211,8 @@ def _outdir_with_results(folder: Path) -> list[str]:
 
 def _half_checkpoint(folder: Path) -> list[str]:
     """What `compress quantize --precision fp16` writes beside its report, given to quantize again."""
+    from compressor.core.handle import InputSpec
     from compressor.models.checkpoint import save_checkpoint
-    from compressor.models.handle import InputSpec
 
     description = {"name": "tiny_cnn", "task": "classification", "input_spec": InputSpec.image((64, 64)).to_dict()}
     description |= {"class_names": [str(i) for i in range(10)], "precision": "fp16"}

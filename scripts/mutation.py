@@ -27,11 +27,11 @@ MAX_SURVIVING = 0.10  # of the mutants in SCOPE
 
 # mutmut's names: module.x_function, module.xǁClassǁmethod, then __mutmut_<n>
 SCOPE = (
-    "compressor.compare.*",
-    "compressor.verdict.*",
-    "compressor.pareto.*",
-    "compressor.head_to_head.*",
-    "compressor.fsutil.*",
+    "compressor.report.compare.*",
+    "compressor.report.verdict.*",
+    "compressor.report.pareto.*",
+    "compressor.measure.head_to_head.*",
+    "compressor.core.files.*",
     "compressor.tasks.base.xǁTaskBaseǁparity__mutmut_*",
     "compressor.tasks.classification.xǁTopKAccuracyǁ*",
     "compressor.tasks.classification.xǁClassificationTaskǁagreement__mutmut_*",

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from compressor.models.handle import IMAGENET_MEAN, IMAGENET_STD
+from compressor.core.handle import IMAGENET_MEAN, IMAGENET_STD
 
 # Per family: a config for a model of a few thousand parameters, and its image processor (as the hub's
 # checkpoints of the family ship them: ViT resizes to height x width with mean and std 0.5; ConvNeXt

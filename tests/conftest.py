@@ -39,7 +39,7 @@ def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
     """The int8 speed tuner's trials, the verdicts' head-to-head rounds and the op-type profile, timed
     briefly: tests check what they record and decide, not how well they time (benchmarks/ measure
     that), and full-length rounds cost the suite minutes."""
-    from compressor import head_to_head, op_profile
+    from compressor.measure import head_to_head, op_profile
     from compressor.methods import speed_tune
 
     monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)
@@ -74,11 +74,11 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tiny_cnn trained for two epochs on shapes: weights that are not random, in seconds."""
-    from compressor import api
-    from compressor.train import TrainConfig
+    from compressor import commands
+    from compressor.training.fit import TrainConfig
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    api.train("tiny_cnn", path, data="shapes", epochs=2, config=TrainConfig(lr=5e-3))
+    commands.train("tiny_cnn", path, data="shapes", epochs=2, config=TrainConfig(lr=5e-3))
     return path
 
 

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import torch
 
 import compressor
-from compressor.models.handle import ModelHandle
+from compressor.core.handle import ModelHandle
 
 
 class SequentialRunner:

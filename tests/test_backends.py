@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_helpers import offer_plugins
 
 from compressor.cli import app
-from compressor.errors import UnknownNameError
+from compressor.core.errors import UnknownNameError
 from compressor.runtime import registry
 
 
@@ -19,9 +20,8 @@ from compressor.runtime import registry
 def plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/plugin_backend.py as an installed package would offer it, through its entry point."""
     entry = importlib.metadata.EntryPoint("ort-sequential", "plugin_backend", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "plugin_entry_points", lambda: [entry])
+    offer_plugins(monkeypatch, registry.ENTRY_POINT_GROUP, [entry])
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # this test's registrations go with it
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
     monkeypatch.delitem(sys.modules, "plugin_backend", raising=False)  # imported afresh: it registers again
 
 
@@ -47,8 +47,7 @@ def test_a_plug_in_that_fails_to_load_leaves_the_built_in_backends(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     broken = importlib.metadata.EntryPoint("broken", "no_such_module_here", registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "plugin_entry_points", lambda: [broken])
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    offer_plugins(monkeypatch, registry.ENTRY_POINT_GROUP, [broken])
     assert registry.backend_names() == ("torch", "onnxruntime", "tensorrt")
     assert "backend plug-in broken (no_such_module_here) failed to load" in capsys.readouterr().err
 

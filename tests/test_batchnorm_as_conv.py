@@ -13,7 +13,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from compressor import api
+from compressor import commands
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import BATCHNORM_CONV, candidate_groups
@@ -133,7 +133,7 @@ def test_int8_quantizes_a_pre_activation_norm_as_a_convolution(tmp_path: Path) -
     factory.write_text(PRE_ACTIVATION_NET)
     out = tmp_path / "q"
     request = Int8Request(tune_speed=False, calib_samples=32)
-    api.quantize(f"{factory}:build", out, "int8", weights="random", int8=request, batch_sizes=[1], max_samples=64)
+    commands.quantize(f"{factory}:build", out, "int8", weights="random", int8=request, batch_sizes=[1], max_samples=64)
 
     quantization = json.loads((out / "report.json").read_text())["quantization"]
     assert quantization["batchnorms_as_convs"] == 1

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from compressor import api
-from compressor.bench import OtherProcessesCpu, build_and_measure_memory
-from compressor.footprint import weight_count
-from compressor.report import SCHEMA, ResultRow, read_report, to_markdown
-from compressor.report_files import write_report
+from compressor import commands
+from compressor.measure.footprint import weight_count
+from compressor.measure.timing import OtherProcessesCpu, build_and_measure_memory
+from compressor.report.files import write_report
+from compressor.report.schema import SCHEMA, ResultRow, read_report, to_markdown
 
 ROW_KEYS = {
     "variant",
@@ -36,7 +36,7 @@ ROW_KEYS = {
 
 @pytest.fixture(scope="module")
 def report(trained_tiny: Path):
-    return api.bench(str(trained_tiny), data="shapes", backends=["torch", "onnxruntime"], batch_sizes=[1, 4])
+    return commands.bench(str(trained_tiny), data="shapes", backends=["torch", "onnxruntime"], batch_sizes=[1, 4])
 
 
 def test_report_contract(report, tmp_path: Path) -> None:
@@ -111,13 +111,13 @@ def test_a_cuda_graph_latency_gets_its_own_column_of_p50s(report) -> None:
 
 def test_onnx_file_is_benchmarked_directly(tmp_path: Path, trained_tiny: Path) -> None:
     onnx_path = tmp_path / "tiny.onnx"
-    api.export(str(trained_tiny), onnx_path)
-    report = api.bench(str(onnx_path), backends=["onnxruntime"], batch_sizes=[2], max_samples=200)
+    commands.export(str(trained_tiny), onnx_path)
+    report = commands.bench(str(onnx_path), backends=["onnxruntime"], batch_sizes=[2], max_samples=200)
     assert [row.backend for row in report.results] == ["onnxruntime"]
     assert report.dataset.samples == 200
     assert "tiny_cnn" in to_markdown(report)
     # the torch model's params and MACs, recorded at export (MACs were "-" for a file benchmarked alone)
-    torch_row = api.bench(str(trained_tiny), backends=["torch"], batch_sizes=[2], max_samples=20).results[0]
+    torch_row = commands.bench(str(trained_tiny), backends=["torch"], batch_sizes=[2], max_samples=20).results[0]
     assert (report.results[0].params, report.results[0].macs) == (torch_row.params, torch_row.macs)
     assert torch_row.macs is not None and torch_row.macs > 0
 
@@ -150,7 +150,7 @@ def test_other_processes_cpu_sees_an_idle_machine(monkeypatch: pytest.MonkeyPatc
     """Only this process worked (0.4 s) while the rest of the machine idled: nobody else's share.
     Scripted counters, as a real idle machine cannot be had on a shared CI runner; a share that
     always read busy (1.0) would pass the busy test alone."""
-    from compressor import bench
+    from compressor.measure import timing as bench
 
     machine = iter([_FakeCpuTimes(user=100.0, system=20.0, idle=900.0, iowait=5.0),
                     _FakeCpuTimes(user=100.3, system=20.1, idle=901.5, iowait=5.2)])  # fmt: skip

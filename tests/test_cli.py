@@ -102,12 +102,12 @@ def test_a_full_disk_is_the_machines_error_not_ours(
     cli: CliRunner, monkeypatch: pytest.MonkeyPatch, code: int, strerror: str, exit_code: int
 ) -> None:
     """Was `internal error: OSError` (exit 3, as if compressor had the bug); other OS errors still are."""
-    from compressor import api
+    from compressor import commands
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(code, strerror, "/data/m.onnx")
 
-    monkeypatch.setattr(api, "export", full)
+    monkeypatch.setattr(commands, "export", full)
     result = cli.invoke(app, ["export", "tiny_cnn", "-o", "/data/m.onnx"], terminal_width=400)
     assert result.exit_code == exit_code and result.output.count("\n") == 1
     if exit_code == 2:
@@ -251,7 +251,7 @@ def test_messages_stay_one_line_and_print_brackets_as_written(
 ) -> None:
     from rich.console import Console
 
-    from compressor.progress import info, make_progress, warn
+    from compressor.core.progress import info, make_progress, warn
 
     path = "/data/[run 7]/" + "x" * 120 + ".onnx"
     info(f"wrote {path}")

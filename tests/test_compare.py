@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
-from compressor.compare import REFERENCE_BASIS, compare_reports
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
-from compressor.report_files import write_report
+from compressor.report.compare import REFERENCE_BASIS, compare_reports
+from compressor.report.files import write_report
+from compressor.report.schema import DatasetInfo, LatencyMs, Report, ResultRow
 
 
 def _row(variant: str, p50: float, top1: float, batch: int = 1) -> ResultRow:
@@ -150,7 +150,7 @@ def test_reports_of_different_things_are_refused(changes: dict, message: str, tm
 
 
 def test_real_reports_compare(trained_tiny: Path, tmp_path: Path, cli) -> None:
-    report = api.bench(str(trained_tiny), backends=["onnxruntime"], batch_sizes=[1], max_samples=200)
+    report = commands.bench(str(trained_tiny), backends=["onnxruntime"], batch_sizes=[1], max_samples=200)
     base = _write(tmp_path / "base.json", report)
     assert cli.invoke(app, ["compare", base, "--baseline", base]).exit_code == 0
     worse = report.model_copy(deep=True)

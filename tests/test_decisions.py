@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from compressor.compare import BOUND_SLACK, REFERENCE_BASIS, compare_files, compare_reports, to_markdown
-from compressor.head_to_head import alternating_ratios
-from compressor.pareto import dominates, pareto_front
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
-from compressor.report_files import write_report
-from compressor.verdict import FASTER_MARGIN, SpeedVerdict, head_to_head_speedups, speed_verdicts
+from compressor.measure.head_to_head import alternating_ratios
+from compressor.report.compare import BOUND_SLACK, REFERENCE_BASIS, compare_files, compare_reports, to_markdown
+from compressor.report.files import write_report
+from compressor.report.pareto import dominates, pareto_front
+from compressor.report.schema import DatasetInfo, LatencyMs, Report, ResultRow
+from compressor.report.verdict import FASTER_MARGIN, SpeedVerdict, head_to_head_speedups, speed_verdicts
 
 
 def _row(variant: str, p50: float, top1: float | None, backend: str = "onnxruntime", **extra: float) -> ResultRow:

@@ -10,18 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from compressor import api
+from compressor import commands
+from compressor.core.errors import DataError
+from compressor.core.handle import InputSpec
 from compressor.data import load_dataset
 from compressor.data.shapes import draw_background
 from compressor.data.shapes_det import CLUTTER_ITEMS as DET_CLUTTER_ITEMS
 from compressor.data.shapes_det import DETECTION_CLASSES, ShapesDetectionDataset, render_detection_sample
-from compressor.errors import DataError
 from compressor.methods.quantize import Int8Request
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.catalog import get_entry
 from compressor.models.detection import pad_detections
-from compressor.models.handle import InputSpec
-from compressor.report import to_markdown
+from compressor.report.schema import to_markdown
 from compressor.tasks.detection import CocoDetectionMetric, DetectionTask
 
 SPEC = InputSpec.image((320, 320))
@@ -116,14 +116,14 @@ def test_detector_wrapper_pads_and_trains(name: str) -> None:
 
 def test_ssdlite_exports_whole_pipeline_and_benches(tmp_path: Path) -> None:
     out = tmp_path / "ssd.onnx"
-    handle, parity = api.export("ssdlite320_mobilenet_v3_large", out, data="shapes-det", weights="random")
+    handle, parity = commands.export("ssdlite320_mobilenet_v3_large", out, data="shapes-det", weights="random")
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["boxes", "scores", "labels"]
     boxes, scores, labels = session.run(None, {"images": np.random.rand(1, 3, 320, 320).astype(np.float32)})
     assert boxes.shape == (1, 100, 4) and scores.shape == (1, 100)
     assert parity.samples == 32
 
-    report = api.bench(str(out), data="shapes-det", max_samples=3, batch_sizes=[1, 4])
+    report = commands.bench(str(out), data="shapes-det", max_samples=3, batch_sizes=[1, 4])
     row = report.results[0]
     assert report.primary_metric == "map" and {"map", "map50", "precision", "recall"} <= set(row.metrics)
     assert [r.batch_size for r in report.results] == [1]  # detectors are timed one image at a time
@@ -136,7 +136,7 @@ def test_ssdlite_exports_whole_pipeline_and_benches(tmp_path: Path) -> None:
     assert len(groups["input Conv"]) == 1 and groups["input Conv"][0].startswith("/detector/backbone/features.0/")
 
     request = Int8Request(calib_samples=4, tune_speed=False)
-    report = api.quantize(
+    report = commands.quantize(
         str(out), tmp_path / "q", "int8", data="shapes-det", int8=request, batch_sizes=[1], max_samples=3
     )
     assert {r.variant for r in report.results} == {"baseline", "int8"}

@@ -11,24 +11,24 @@ from pathlib import Path
 import pytest
 import torch
 
-from compressor import api
-from compressor import train as train_module
+from compressor import commands
 from compressor.cli import app
+from compressor.core.errors import OptionError
+from compressor.core.handle import InputSpec
 from compressor.data import load_dataset
-from compressor.errors import OptionError
-from compressor.methods.distill import (
+from compressor.models.checkpoint import read_checkpoint
+from compressor.models.loading import load_model
+from compressor.models.zoo import TinyCNN
+from compressor.tasks.classification import normalize_images, renormalisation
+from compressor.training import fit as train_module
+from compressor.training.distillation import (
     DistillationStudent,
     Teacher,
     embedding_loss,
     hinton_loss,
     parse_feature_pairs,
 )
-from compressor.models.checkpoint import read_checkpoint
-from compressor.models.handle import InputSpec
-from compressor.models.loading import load_model
-from compressor.models.zoo import TinyCNN
-from compressor.tasks.classification import normalize_images, renormalisation
-from compressor.train import TrainConfig
+from compressor.training.fit import TrainConfig
 
 
 def test_distill_writes_teacher_distilled_and_scratch_rows(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -181,7 +181,7 @@ def test_resume_after_a_crash_ends_where_an_uninterrupted_run_ends(
 ) -> None:
     """A run killed in its second epoch and resumed gives the same weights as one never stopped."""
     config = {"lr": 5e-3, "batch_size": 8}
-    api.train("tiny_cnn", tmp_path / "straight.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config))
+    commands.train("tiny_cnn", tmp_path / "straight.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config))
 
     original_step = train_module._Run.step
     calls = {"n": 0}
@@ -195,13 +195,15 @@ def test_resume_after_a_crash_ends_where_an_uninterrupted_run_ends(
     monkeypatch.setattr(train_module._Run, "step", step_then_crash)
     resumed_path = tmp_path / "resumed.pt"
     with pytest.raises(_Interrupted):
-        api.train("tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config))
+        commands.train("tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config))
     state = tmp_path / "resumed.state.pt"
     assert state.is_file() and not resumed_path.exists()
     assert torch.load(state, weights_only=True)["epoch"] == 1
     monkeypatch.setattr(train_module._Run, "step", original_step)
 
-    api.train("tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config), resume=True)
+    commands.train(
+        "tiny_cnn", resumed_path, data=str(image_folder), epochs=3, config=TrainConfig(**config), resume=True
+    )
     straight, resumed = read_checkpoint(tmp_path / "straight.pt"), read_checkpoint(resumed_path)
     assert resumed.description["train"]["top1"] == straight.description["train"]["top1"]
     for key, tensor in straight.state_dict.items():
@@ -212,9 +214,11 @@ def test_resume_after_a_crash_ends_where_an_uninterrupted_run_ends(
         monkeypatch.setattr(train_module._Run, "step", step_then_crash)
         calls["n"] = 0
         with pytest.raises(_Interrupted):
-            api.train("tiny_cnn", tmp_path / "x.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config))
+            commands.train(
+                "tiny_cnn", tmp_path / "x.pt", data=str(image_folder), epochs=3, config=TrainConfig(**config)
+            )
         monkeypatch.setattr(train_module._Run, "step", original_step)
-        api.train(
+        commands.train(
             "tiny_cnn", tmp_path / "x.pt", data=str(image_folder), epochs=4, config=TrainConfig(**config), resume=True
         )
 
@@ -247,7 +251,7 @@ def test_two_process_gloo_run_writes_the_report_one_process_writes(cli, trained_
 
 
 def test_a_framing_is_scaled_with_its_crop() -> None:
-    from compressor.models.handle import scaled_resize
+    from compressor.core.handle import scaled_resize
 
     assert scaled_resize((256,), (224, 224), (128, 128)) == (146,)  # the same 0.875 crop of each image
     assert scaled_resize((224, 224), (224, 224), (128, 128)) == (128, 128)  # a squash stays a squash

@@ -9,18 +9,19 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compressor import api
+from compressor import commands
+from compressor.core.errors import ExportError, InputFileError
+from compressor.core.handle import InputSpec, ModelHandle
 from compressor.data import load_dataset
-from compressor.errors import ExportError, InputFileError
-from compressor.export.onnx import DEFAULT_OPSET, export_onnx, read_onnx_handle
-from compressor.models.handle import InputSpec, ModelHandle
+from compressor.export.onnx import DEFAULT_OPSET, export_onnx
 from compressor.models.loading import load_model
+from compressor.models.onnx_file import read_onnx_handle
 
 
 @pytest.mark.parametrize("model", ["tiny_cnn", "mobilenet_v2"])
 def test_export_runs_at_any_batch_size_with_parity(tmp_path: Path, model: str) -> None:
     out = tmp_path / f"{model}.onnx"
-    _, parity = api.export(model, out, weights="random")
+    _, parity = commands.export(model, out, weights="random")
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     model_proto = onnx.load(str(out))
@@ -39,15 +40,15 @@ def test_an_existing_file_is_replaced_only_with_force(tmp_path: Path) -> None:
     out = tmp_path / "m.onnx"
     out.write_text("an earlier export")
     with pytest.raises(InputFileError, match="already exists; pass --force"):
-        api.export("tiny_cnn", out, weights="random")
+        commands.export("tiny_cnn", out, weights="random")
     assert out.read_text() == "an earlier export"
-    api.export("tiny_cnn", out, weights="random", force=True)
+    commands.export("tiny_cnn", out, weights="random", force=True)
     assert read_onnx_handle(out).kind == "onnx"
 
 
 def test_metadata_records_parity_and_input_spec(tmp_path: Path, trained_tiny: Path) -> None:
     out = tmp_path / "tiny.onnx"
-    api.export(str(trained_tiny), out)
+    commands.export(str(trained_tiny), out)
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     meta = json.loads(props["compressor"])
     assert meta["parity"]["max_abs_diff"] <= 1e-4

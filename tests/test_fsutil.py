@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from compressor.errors import InputFileError
-from compressor.fsutil import atomic_path, compressed_size_mb, file_size_mb, make_folder, write_text_atomic
+from compressor.core.errors import InputFileError
+from compressor.core.files import atomic_path, compressed_size_mb, file_size_mb, make_folder, write_text_atomic
 
 
 def test_make_folder_makes_the_parents_and_accepts_an_existing_folder(tmp_path: Path) -> None:

@@ -11,8 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from compressor import api
-from compressor.commands.training import load_or_train
+from compressor import commands
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
 from compressor.models.checkpoint import read_checkpoint
@@ -20,7 +19,8 @@ from compressor.models.loading import load_model
 from compressor.runtime.cuda_graph import CudaGraphRunner
 from compressor.runtime.torch_runner import TorchRunner
 from compressor.tasks import get_task
-from compressor.train import TrainConfig
+from compressor.training.checkpoints import load_or_train
+from compressor.training.fit import TrainConfig
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ def test_the_comparison_catches_a_changed_model_and_a_degenerate_one(
 
 @gpu
 def test_bench_on_cuda_reports_cuda_rows() -> None:
-    report = api.bench(
+    report = commands.bench(
         "tiny_cnn", weights="random", backends=["torch"], device="cuda", batch_sizes=[1, 8], max_samples=256
     )
     assert {row.device for row in report.results} == {"cuda"}
@@ -123,8 +123,8 @@ def test_a_cuda_graph_replays_the_model_on_each_new_batch() -> None:
 def test_cuda_and_cpu_agree_on_accuracy(trained_module: nn.Module, trained_tiny: Path) -> None:
     images, labels = _val_batch(str(trained_tiny))
     assert_same_outputs(trained_module, trained_module, images, labels, "cuda", torch.float32)
-    cpu = api.bench(str(trained_tiny), backends=["torch"], batch_sizes=[1], max_samples=256)
-    cuda = api.bench(str(trained_tiny), backends=["torch"], device="cuda", batch_sizes=[1], max_samples=256)
+    cpu = commands.bench(str(trained_tiny), backends=["torch"], batch_sizes=[1], max_samples=256)
+    cuda = commands.bench(str(trained_tiny), backends=["torch"], device="cuda", batch_sizes=[1], max_samples=256)
     assert cpu.results[0].metrics["top1"] > 0.2  # a model that separates the classes (chance: 0.1)
     # a trained model has near-ties TF32 may flip: two of 256 samples (the logits above are the real check)
     assert abs(cpu.results[0].metrics["top1"] - cuda.results[0].metrics["top1"]) <= 2 / 256
@@ -132,7 +132,7 @@ def test_cuda_and_cpu_agree_on_accuracy(trained_module: nn.Module, trained_tiny:
 
 @gpu
 def test_bench_on_cuda_adds_half_precision_torch_rows(trained_module: nn.Module, trained_tiny: Path) -> None:
-    report = api.bench(str(trained_tiny), backends=["torch"], device="cuda", batch_sizes=[8], max_samples=256)
+    report = commands.bench(str(trained_tiny), backends=["torch"], device="cuda", batch_sizes=[8], max_samples=256)
     precisions = {row.precision for row in report.results if row.backend == "torch"}
     assert precisions == {"fp32", "fp16", "bf16"}
     top1 = {row.precision: row.metrics["top1"] for row in report.results}
@@ -151,7 +151,7 @@ def test_mixed_precision_training_on_cuda_learns_and_saves_float32(
     # GPUs without bf16 train in fp16 with a GradScaler; pretending so runs that path on any GPU
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
     path = tmp_path / "tiny.pt"
-    _, result = api.train("tiny_cnn", path, data="shapes", epochs=2, config=TrainConfig(lr=5e-3, device="cuda"))
+    _, result = commands.train("tiny_cnn", path, data="shapes", epochs=2, config=TrainConfig(lr=5e-3, device="cuda"))
     chance = 1 / len(load_dataset("shapes").class_names)
     assert result.best_metric > 2 * chance  # the CPU run of this recipe reaches 0.30 (chance: 0.10)
     weights = read_checkpoint(path).state_dict

@@ -15,16 +15,16 @@ from typer.testing import CliRunner
 
 from compressor.cli import app
 from compressor.commands.distilling import _check_student_fits
+from compressor.core.errors import DataError, ModelMismatchError
+from compressor.core.handle import GREY_MEAN, GREY_STD, InputSpec
 from compressor.data import load_dataset
 from compressor.data.decoding import read_rgb
-from compressor.errors import DataError, ModelMismatchError
-from compressor.export.onnx import read_onnx_handle
 from compressor.export.preprocessing import preprocessing
-from compressor.methods.distill import DistillationStudent, Teacher
-from compressor.models.handle import GREY_MEAN, GREY_STD, InputSpec
 from compressor.models.loading import load_model
+from compressor.models.onnx_file import read_onnx_handle
 from compressor.models.pixel_input import takes_raw_pixels, with_pixel_input
 from compressor.tasks.classification import normalize_images, renormalisation, to_grayscale
+from compressor.training.distillation import DistillationStudent, Teacher
 
 GREY_MODEL = """
 from torch import nn

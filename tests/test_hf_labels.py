@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from compressor.errors import ModelMismatchError
+from compressor.core.errors import ModelMismatchError
 from compressor.models.hf_labels import label_order
 
 DATA = ["anger", "fear", "joy", "love", "sadness", "surprise"]  # sorted, as the data numbers them

@@ -15,19 +15,19 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compressor import api
+from compressor import commands
+from compressor.core.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
 from compressor.data import load_dataset
 from compressor.data.text import hf_tokenizer
 from compressor.data.topics import TOPICS, make_split
-from compressor.errors import DataError, InputFileError, MissingDependencyError, ModelMismatchError, OptionError
-from compressor.measure import Variant, measure_variants
+from compressor.measure.variants import Variant, measure_variants
 from compressor.methods.channel_pruning import prune_structured
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
-from compressor.train import TrainConfig
+from compressor.training.fit import TrainConfig
 
 transformers = pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -55,7 +55,7 @@ def test_loads_with_its_tokenizer_and_benches_on_both_backends(bert_dir: Path, t
     handle = load_model(str(bert_dir), load_dataset(str(text_data)))
     assert handle.task == "text" and handle.input_spec.tokenizer == str(bert_dir)
     assert handle.input_spec.shape == (64,) and handle.num_classes == len(TOPICS)
-    report = api.bench(str(bert_dir), data=str(text_data), batch_sizes=[2])
+    report = commands.bench(str(bert_dir), data=str(text_data), batch_sizes=[2])
     accuracy = {row.backend: row.metrics["accuracy"] for row in report.results}
     assert set(accuracy) == {"torch", "onnxruntime"}
     assert accuracy["torch"] == accuracy["onnxruntime"]  # untrained: the same predictions, whatever they score
@@ -63,7 +63,7 @@ def test_loads_with_its_tokenizer_and_benches_on_both_backends(bert_dir: Path, t
 
 def test_export_has_dynamic_batch_and_sequence(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "bert.onnx"
-    handle, parity = api.export(str(bert_dir), out, data=str(text_data))
+    handle, parity = commands.export(str(bert_dir), out, data=str(text_data))
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     module = load_model(str(bert_dir), load_dataset(str(text_data))).module.eval()
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -78,7 +78,9 @@ def test_export_has_dynamic_batch_and_sequence(bert_dir: Path, text_data: Path, 
 
 def test_quantizes_to_dynamic_int8_and_profiles_both_files(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     request = Int8Request(tune_speed=False)
-    report = api.quantize(str(bert_dir), tmp_path / "q", "int8", data=str(text_data), int8=request, batch_sizes=[1])
+    report = commands.quantize(
+        str(bert_dir), tmp_path / "q", "int8", data=str(text_data), int8=request, batch_sizes=[1]
+    )
     summary = report.quantization  # type: ignore[attr-defined]
     assert summary["method"] == "dynamic" and summary["int8_nodes"] > 0
     assert {row.variant for row in report.results} == {"baseline", "int8"}
@@ -125,7 +127,7 @@ def embedder_dir(tmp_path_factory: pytest.TempPathFactory, bert_dir: Path) -> Pa
 def test_embedding_model_is_scored_by_cosine_without_labels(embedder_dir: Path, unlabelled_texts: Path) -> None:
     handle = load_model(str(embedder_dir), load_dataset(str(unlabelled_texts)))
     assert handle.task == "embedding" and handle.module.pooling == "cls"
-    report = api.bench(str(embedder_dir), data=str(unlabelled_texts), batch_sizes=[2])
+    report = commands.bench(str(embedder_dir), data=str(unlabelled_texts), batch_sizes=[2])
     assert report.primary_metric == "cosine"
     cosine = {row.backend: row.metrics["cosine"] for row in report.results}
     assert set(cosine) == {"torch", "onnxruntime"}
@@ -148,7 +150,7 @@ def test_cosine_falls_when_the_embeddings_change(embedder_dir: Path, unlabelled_
 
 
 def test_embedding_model_exports_with_parity(embedder_dir: Path, unlabelled_texts: Path, tmp_path: Path) -> None:
-    handle, parity = api.export(str(embedder_dir), tmp_path / "embedder.onnx", data=str(unlabelled_texts))
+    handle, parity = commands.export(str(embedder_dir), tmp_path / "embedder.onnx", data=str(unlabelled_texts))
     assert handle.task == "embedding"
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     assert [o.name for o in ort.InferenceSession(str(tmp_path / "embedder.onnx")).get_outputs()] == ["embeddings"]
@@ -198,7 +200,7 @@ def test_embedding_student_is_distilled_by_cosine(
     )
     before = {row.variant: row.metrics["cosine"] for row in before_rows}["student"]
     out = tmp_path / "out"
-    report = api.distill(
+    report = commands.distill(
         str(embedder_dir), str(small_embedder_dir), out, data=str(text_data), epochs=3, lr=1e-3, batch_sizes=[4]
     )
     cosine = {(row.variant, row.backend): row.metrics["cosine"] for row in report.results}
@@ -208,7 +210,7 @@ def test_embedding_student_is_distilled_by_cosine(
     reloaded = load_model(str(out / "distilled"), bundle)  # a model directory like the student's own
     assert reloaded.task == "embedding" and (out / "distilled" / "compressor.json").is_file()
     with pytest.raises(OptionError, match="no labels"):
-        api.distill(
+        commands.distill(
             str(embedder_dir), str(small_embedder_dir), tmp_path / "x", data=str(text_data), compare_scratch=True
         )
 
@@ -216,7 +218,7 @@ def test_embedding_student_is_distilled_by_cosine(
 def test_a_text_student_must_read_the_teachers_token_ids(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     """BERT's token ids mean nothing to text_transformer's own vocabulary; the advice was --image-size."""
     with pytest.raises(ModelMismatchError, match="a text student needs the teacher's tokenizer and length"):
-        api.distill(str(bert_dir), "text_transformer", tmp_path / "out", data=str(text_data), epochs=1)
+        commands.distill(str(bert_dir), "text_transformer", tmp_path / "out", data=str(text_data), epochs=1)
     assert not (tmp_path / "out").exists()
 
 
@@ -306,7 +308,7 @@ def test_distilbert_attention_loses_channels_per_head_or_whole_heads(
 
 def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     bundle = load_dataset(str(text_data))
-    api.prune(
+    commands.prune(
         str(bert_dir), tmp_path / "p", PruneRequest(sparsity=0.4, round_to=4), data=str(text_data), batch_sizes=[2]
     )
     pruned = load_model(str(tmp_path / "p" / "model.pruned"), bundle)  # config, tokenizer and weights beside

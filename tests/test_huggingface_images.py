@@ -15,13 +15,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compressor import api
+from compressor import commands
+from compressor.core.errors import InputFileError, ModelMismatchError
+from compressor.core.handle import IMAGENET_MEAN
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
 from compressor.data.imagefolder import ImageFileDataset
-from compressor.errors import InputFileError, ModelMismatchError
 from compressor.methods.prune_options import PruneRequest
-from compressor.models.handle import IMAGENET_MEAN
 from compressor.models.image_processor import image_processor_input
 from compressor.models.loading import load_model
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -81,7 +81,7 @@ def test_outputs_follow_the_data_classes_when_the_model_names_them_in_another_or
     images = torch.randn(3, 3, 32, 32)
     with torch.no_grad():  # the same weights (seed 0): only the order of the outputs differs
         torch.testing.assert_close(reordered.module.eval()(images), plain.module.eval()(images).flip(1))
-    report = api.bench(str(named), data="shapes", **FAST)
+    report = commands.bench(str(named), data="shapes", **FAST)
     accuracy = {row.backend: row.metrics["top1"] for row in report.results}
     assert set(accuracy) == {"torch", "onnxruntime"}
     assert accuracy["torch"] == accuracy["onnxruntime"]  # the ONNX export reorders them too
@@ -183,7 +183,7 @@ def test_a_grayscale_classifier_reads_one_channel_as_its_processor_feeds_it(tmp_
         model_dir
     )
     assert load_model(str(model_dir), load_dataset("shapes")).input_spec.shape == (1, 32, 32)
-    report = api.bench(str(model_dir), data="shapes", backends=["torch", "onnxruntime"], **FAST)
+    report = commands.bench(str(model_dir), data="shapes", backends=["torch", "onnxruntime"], **FAST)
     torch_row, onnx_row = report.results
     assert abs(torch_row.metrics["top1"] - onnx_row.metrics["top1"]) <= 2 / 32  # random weights: near ties
     # Random weights answer one or two classes, so top-1 rows agree whatever the ONNX file computes:
@@ -192,7 +192,7 @@ def test_a_grayscale_classifier_reads_one_channel_as_its_processor_feeds_it(tmp_
     task = get_task(handle.task)
     val = deterministic_subset(load_dataset("shapes").split("val", handle.input_spec), 64)
     inputs, _ = task.prepare_batch(task.collate([val[i] for i in range(len(val))]), handle.input_spec)
-    api.export(str(model_dir), tmp_path / "grey.onnx")
+    commands.export(str(model_dir), tmp_path / "grey.onnx")
     torch_logits = TorchRunner(handle.module).run(inputs)[0]
     onnx_logits = OnnxRuntimeRunner(tmp_path / "grey.onnx").run(inputs)[0]
     spread = (torch_logits - torch_logits.mean(dim=0)).norm().item()
@@ -231,7 +231,7 @@ def test_vit_loses_whole_heads_and_reloads(vit_dir: Path, tmp_path: Path) -> Non
     """transformers 5's ViT attention (q_proj/k_proj/v_proj, head_dim) is pruned by whole heads; the
     pruned directory keeps the module's own weight names, so it reloads (it had the hub's: a mismatch)."""
     request = PruneRequest(sparsity=0.5, round_to=4, whole_heads=True)
-    report = api.prune(str(vit_dir), tmp_path / "p", request, data="shapes", **FAST)
+    report = commands.prune(str(vit_dir), tmp_path / "p", request, data="shapes", **FAST)
     heads = report.model_extra["pruning"]["attention_heads"]
     assert [change["heads"] for change in heads.values()] == [[2, 1], [2, 1]]
     pruned = load_model(str(tmp_path / "p" / "model.pruned"), load_dataset("shapes"))

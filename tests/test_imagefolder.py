@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from compressor.core.errors import DataError, OptionError, UnknownNameError
+from compressor.core.handle import InputSpec
 from compressor.data import calibration_split, load_dataset
 from compressor.data.imagefolder import ImageFileDataset
 from compressor.data.loader import WORKERS_VARIABLE, data_loader, loader_workers
-from compressor.errors import DataError, OptionError, UnknownNameError
 from compressor.models.catalog import get_entry
-from compressor.models.handle import InputSpec
 from compressor.tasks import get_task
-from compressor.train import TrainConfig, fit
+from compressor.training.fit import TrainConfig, fit
 from tests.conftest import FOLDER_CLASSES, write_image_folder
 
 

@@ -17,7 +17,7 @@ import torch
 from onnx import numpy_helper
 from standin_trtexec import write_engine
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.export.engine_check import clear_detections
@@ -137,7 +137,7 @@ def test_static_outputs_take_sizes_from_the_inputs_and_keep_data_dependent_axes_
 def test_bundle_onnx_benches_at_its_batch_with_the_accuracy_its_manifest_promises(int8_bundle: Path) -> None:
     manifest = read_manifest(int8_bundle / "manifest.json")
     samples = manifest.expected_accuracy.samples
-    report = api.bench(
+    report = commands.bench(
         str(int8_bundle / "model.onnx"), backends=["onnxruntime"], batch_sizes=[1, 16], max_samples=samples
     )
     (row,) = report.results  # a static graph is timed at its own batch size only, and scored in chunks of it
@@ -247,7 +247,7 @@ def test_a_detector_bundle_checks_its_confident_detections_on_the_board(tmp_path
         head.bias.data.view(-1, 7)[:] = torch.tensor([-4.0, 4.0, -4.0, -4.0, -4.0, -4.0, -4.0])
     export_onnx(handle, tmp_path / "detector.onnx", opset=17)
     bundle = tmp_path / "bundle"
-    api.export_jetson(str(tmp_path / "detector.onnx"), bundle, "fp16", data="shapes-det", max_samples=8)
+    commands.export_jetson(str(tmp_path / "detector.onnx"), bundle, "fp16", data="shapes-det", max_samples=8)
     check = json.loads((bundle / "check" / "expected.json").read_text())
     assert check["task"] == "detection" and len(check["batches"]) == 8
     assert [output["name"] for output in check["outputs"]] == ["boxes", "scores", "labels"]

@@ -15,12 +15,12 @@ from torch import nn
 from typer.testing import CliRunner
 
 from compressor.cli import app
+from compressor.core.errors import InputFileError, ModelMismatchError
+from compressor.core.handle import IMAGENET_MEAN
 from compressor.data import load_dataset
-from compressor.errors import InputFileError, ModelMismatchError
-from compressor.export.foreign_onnx import ASSUMED
-from compressor.export.onnx import read_onnx_handle
-from compressor.models.handle import IMAGENET_MEAN
+from compressor.models.foreign_onnx import ASSUMED
 from compressor.models.loading import load_model
+from compressor.models.onnx_file import read_onnx_handle
 
 FACTORIES = """
 from torch import nn
@@ -210,8 +210,8 @@ def test_an_onnx_file_from_elsewhere_becomes_a_jetson_bundle(tmp_path: Path) -> 
 
 def test_onnx_files_taking_uint8_pixels_or_half_floats_are_fed_so(tmp_path: Path) -> None:
     """Both gave an internal error ("Unexpected input data type"): the data pipeline feeds float32."""
+    from compressor.core.handle import IMAGENET_STD
     from compressor.data import load_dataset as load
-    from compressor.models.handle import IMAGENET_STD
     from compressor.models.zoo import tiny_cnn
     from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner, as_fed
     from compressor.tasks.classification import normalize_images

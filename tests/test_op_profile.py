@@ -9,8 +9,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from compressor.op_profile import OpTimes, op_type_times, profile_batch_size
-from compressor.verdict import SpeedVerdict
+from compressor.measure.op_profile import OpTimes, op_type_times, profile_batch_size
+from compressor.report.verdict import SpeedVerdict
 
 
 def _convs_then_softmax(path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from onnxruntime.quantization import quantize_dynamic
 from typer.testing import CliRunner
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
 from compressor.data import load_dataset
 from compressor.models.checkpoint import save_checkpoint
@@ -28,7 +28,7 @@ def compressed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     handle = load_model("tiny_cnn", load_dataset("shapes"), weights="random")
     state = handle.module.half().state_dict()  # type: ignore[union-attr]
     save_checkpoint(folder / "model.fp16.pt", state, {**handle.describe(), "precision": "fp16"})
-    api.export("tiny_cnn", folder / "model.onnx", data="shapes", weights="random")
+    commands.export("tiny_cnn", folder / "model.onnx", data="shapes", weights="random")
     quantize_dynamic(folder / "model.onnx", folder / "model.int8.onnx")
     return {"fp16": folder / "model.fp16.pt", "fp32": folder / "model.onnx", "int8": folder / "model.int8.onnx"}
 
@@ -44,7 +44,7 @@ def test_onnx_precision_is_read_from_the_graph(compressed: dict[str, Path], tmp_
 
 @pytest.mark.parametrize(("kind", "backend"), [("fp16", "torch"), ("int8", "onnxruntime"), ("fp32", "onnxruntime")])
 def test_bench_rows_carry_the_models_precision(compressed: dict[str, Path], kind: str, backend: str) -> None:
-    report = api.bench(str(compressed[kind]), backends=[backend], **FAST)
+    report = commands.bench(str(compressed[kind]), backends=[backend], **FAST)
     assert {row.precision for row in report.results} == {kind}
 
 

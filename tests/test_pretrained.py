@@ -17,9 +17,9 @@ import torchvision
 from PIL import Image
 
 from compressor.cli import app
+from compressor.core.errors import ModelMismatchError
+from compressor.core.handle import IMAGENET_MEAN
 from compressor.data import load_dataset
-from compressor.errors import ModelMismatchError
-from compressor.models.handle import IMAGENET_MEAN
 from compressor.models.loading import load_model
 from compressor.models.pretrained import output_rows, select_rows
 

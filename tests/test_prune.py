@@ -15,14 +15,13 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from compressor import api, train
-from compressor.api import train_config
+from compressor import commands
 from compressor.cli import app
+from compressor.commands import train_config
 from compressor.commands.pruning import untuned_losses
+from compressor.core.errors import ModelMismatchError, OptionError
 from compressor.data import load_dataset
-from compressor.errors import ModelMismatchError, OptionError
 from compressor.methods.channel_pruning import prune_structured, same_in_every_group, weakest_channels, weakest_heads
-from compressor.methods.distill import Teacher, hinton_loss
 from compressor.methods.memory_ceiling import memory_ceiling
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, ignored_modules
@@ -30,7 +29,9 @@ from compressor.methods.weight_pruning import unstructured_masks
 from compressor.models.checkpoint import read_checkpoint
 from compressor.models.loading import load_model
 from compressor.models.zoo import tiny_cnn
-from compressor.report import ResultRow
+from compressor.report.schema import ResultRow
+from compressor.training import fit as train
+from compressor.training.distillation import Teacher, hinton_loss
 
 FAST = {"batch_sizes": [1], "max_samples": 100}
 
@@ -176,7 +177,7 @@ def test_two_of_four_keeps_the_two_largest_of_every_four_inputs() -> None:
 
 def test_prune_writes_a_checkpoint_that_reloads_without_pickle(trained_tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = api.prune(str(trained_tiny), out, PruneRequest(sparsity=0.5), data="shapes", **FAST)  # type: ignore[arg-type]
+    report = commands.prune(str(trained_tiny), out, PruneRequest(sparsity=0.5), data="shapes", **FAST)  # type: ignore[arg-type]
     rows = {(r.variant, r.backend): r for r in report.results}
     assert rows[("pruned", "torch")].params < 0.5 * rows[("baseline", "torch")].params
     assert report.model_extra["pruning"]["channels"]  # type: ignore[index]
@@ -190,13 +191,15 @@ def test_prune_writes_a_checkpoint_that_reloads_without_pickle(trained_tiny: Pat
     session = ort.InferenceSession(str(out / "model.pruned.onnx"), providers=["CPUExecutionProvider"])
     (onnx_logits,) = session.run(None, {"input": images.numpy()})
     torch.testing.assert_close(reloaded.eval()(images), torch.from_numpy(onnx_logits), atol=1e-4, rtol=1e-4)
-    again = api.bench(str(out / "model.pruned.pt"), data="shapes", backends=["torch"], batch_sizes=[1], max_samples=50)
+    again = commands.bench(
+        str(out / "model.pruned.pt"), data="shapes", backends=["torch"], batch_sizes=[1], max_samples=50
+    )
     assert again.results[0].params == rows[("pruned", "torch")].params
 
 
 def test_unstructured_rows_carry_sparsity_and_compressed_size(trained_tiny: Path, tmp_path: Path) -> None:
     request = PruneRequest(sparsity=0.8, structured=False)
-    report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
+    report = commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     pruned = [row for row in saved["results"] if row["variant"] == "pruned"]
     base = next(row for row in saved["results"] if row["variant"] == "baseline" and row["backend"] == "onnxruntime")
@@ -206,7 +209,7 @@ def test_unstructured_rows_carry_sparsity_and_compressed_size(trained_tiny: Path
 
 
 def test_sweep_reports_each_level_and_plots(trained_tiny: Path, tmp_path: Path) -> None:
-    report = api.prune(str(trained_tiny), tmp_path / "out", data="shapes", sweep=[0.25, 0.5], **FAST)  # type: ignore[arg-type]
+    report = commands.prune(str(trained_tiny), tmp_path / "out", data="shapes", sweep=[0.25, 0.5], **FAST)  # type: ignore[arg-type]
     sweep = report.model_extra["sweep"]  # type: ignore[index]
     assert [level["level"] for level in sweep] == [0.25, 0.5]
     assert sweep[0]["params"] > sweep[1]["params"]
@@ -235,7 +238,7 @@ def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path, m
 
     monkeypatch.setattr(train._Run, "step", watched_step)
     request = PruneRequest(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
-    report = api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
+    report = commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     assert report.model_extra["pruning"]["distill"] is True  # type: ignore[index]
     ((loss, expected, soft_part),) = first_step
     assert soft_part.item() > 0.01  # the pruned student and its teacher disagree: the teacher's term counts
@@ -330,7 +333,7 @@ def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None
         "                         nn.Flatten(), nn.Linear(16, num_classes))\n"
     )
     factory = f"{source}:build"
-    api.prune(factory, tmp_path / "out", PruneRequest(sparsity=0.5, round_to=1), weights="random", **FAST)  # type: ignore[arg-type]
+    commands.prune(factory, tmp_path / "out", PruneRequest(sparsity=0.5, round_to=1), weights="random", **FAST)  # type: ignore[arg-type]
     pruned = tmp_path / "out" / "model.pruned.pt"
     with pytest.raises(Exception, match="load it with `--weights"):
         load_model(str(pruned), load_dataset("shapes"))
@@ -434,5 +437,5 @@ def test_the_fine_tuning_takes_the_seed_it_is_given(
 
     monkeypatch.setattr(prune_method, "fit", recording_fit)
     request = PruneRequest(sparsity=0.5, finetune_epochs=1)
-    api.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", seed=7, **FAST)  # type: ignore[arg-type]
+    commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", seed=7, **FAST)  # type: ignore[arg-type]
     assert seeds == [7]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import compressor as cz
-from compressor.errors import InputFileError, UnknownNameError
+from compressor.core.errors import InputFileError, UnknownNameError
 
 
 def test_load_model_never_trains_and_reference_model_does(

@@ -14,12 +14,12 @@ from calibration_reader import ListReader
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization.calibrate import HistogramCollector
 
-from compressor import api, head_to_head
+from compressor import commands
 from compressor.cli import app
+from compressor.core.errors import InputFileError, OptionError, UnknownNameError
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
-from compressor.errors import InputFileError, OptionError, UnknownNameError
-from compressor.export.onnx import read_onnx_handle
+from compressor.measure import head_to_head
 from compressor.methods import speed_tune
 from compressor.methods.entropy_threshold import _divergence, entropy_threshold
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess
@@ -28,6 +28,7 @@ from compressor.methods.quantize import Int8Request, fewest_within_budget
 from compressor.methods.speed_tune import candidate_groups
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
+from compressor.models.onnx_file import read_onnx_handle
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
 
@@ -102,7 +103,7 @@ def test_int8_static_writes_models_report_and_verdicts(
 ) -> None:
     monkeypatch.setattr(head_to_head, "VERDICT_ROUNDS", 2)
     out = tmp_path / "q"
-    report = api.quantize(str(trained_tiny), out, "int8", **FAST)
+    report = commands.quantize(str(trained_tiny), out, "int8", **FAST)
     assert {p.name for p in out.iterdir()} >= {"baseline.onnx", "model.int8.onnx", "report.json", "report.md"}
     rows = {(r.variant, r.backend, r.batch_size): r for r in report.results}
     assert set(rows) == {("baseline", "onnxruntime", 1), ("int8", "onnxruntime", 1)}
@@ -172,7 +173,7 @@ def test_the_speed_tuner_keeps_in_float_only_the_group_it_found_faster(
         return [1.5 if faster else 0.9] * rounds
 
     monkeypatch.setattr(speed_tune, "_round_ratios", scripted)
-    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(calib_samples=32), **FAST)
+    report = commands.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(calib_samples=32), **FAST)
     trials = {trial["group"]: trial["adopted"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
     assert trials.pop("depthwise Conv") is True and trials and not any(trials.values())
     in_int8 = _weights_in_int8(tmp_path / "q" / "model.int8.onnx")
@@ -186,8 +187,8 @@ def test_the_speed_tuner_keeps_in_float_only_the_group_it_found_faster(
 @pytest.mark.parametrize("calibration", ["entropy", "percentile"])
 def test_calibration_methods_set_different_ranges(calibration: str, trained_tiny: Path, tmp_path: Path) -> None:
     request = Int8Request(calibration=calibration, calib_samples=64, tune_speed=False)
-    api.quantize(str(trained_tiny), tmp_path / calibration, "int8", int8=request, **FAST)
-    api.quantize(
+    commands.quantize(str(trained_tiny), tmp_path / calibration, "int8", int8=request, **FAST)
+    commands.quantize(
         str(trained_tiny), tmp_path / "minmax", "int8", int8=Int8Request(calib_samples=64, tune_speed=False), **FAST
     )
     minmax = _activation_scales(tmp_path / "minmax" / "model.int8.onnx")
@@ -249,7 +250,7 @@ def test_entropy_threshold_picks_onnxruntimes_window(shape: str) -> None:
 
 
 def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> None:
-    report = api.quantize(
+    report = commands.quantize(
         str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(exclude=("Gemm",), tune_speed=False), **FAST
     )
     model = onnx.load(str(tmp_path / "q" / "model.int8.onnx"))
@@ -258,15 +259,15 @@ def test_exclusions_keep_nodes_in_float(trained_tiny: Path, tmp_path: Path) -> N
     assert producers.get(gemm.input[1]) != "DequantizeLinear"  # float weights
     assert len(report.quantization["excluded"]) == 1  # type: ignore[attr-defined]
     with pytest.raises(UnknownNameError, match="neither a node name nor an op type"):
-        api.quantize(str(trained_tiny), tmp_path / "bad", "int8", int8=Int8Request(exclude=("Gem",)), **FAST)
+        commands.quantize(str(trained_tiny), tmp_path / "bad", "int8", int8=Int8Request(exclude=("Gem",)), **FAST)
 
 
 def test_a_model_left_all_in_float_says_so(trained_tiny: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    api.export(str(trained_tiny), tmp_path / "m.onnx")
+    commands.export(str(trained_tiny), tmp_path / "m.onnx")
     preprocess(tmp_path / "m.onnx", tmp_path / "pre.onnx")
     every_op_type = tuple(set(_ops(tmp_path / "pre.onnx")))
     request = Int8Request(exclude=every_op_type, calib_samples=16, tune_speed=False)
-    report = api.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=request, **FAST)
+    report = commands.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=request, **FAST)
     assert report.quantization["int8_nodes"] == 0  # type: ignore[attr-defined]
     assert "no op in int8" in capsys.readouterr().err
 
@@ -289,7 +290,7 @@ def fragile_tiny(trained_tiny: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, tmp_path: Path) -> None:
-    plain = api.quantize(str(fragile_tiny), tmp_path / "plain", "int8", int8=Int8Request(tune_speed=False), **FAST)
+    plain = commands.quantize(str(fragile_tiny), tmp_path / "plain", "int8", int8=Int8Request(tune_speed=False), **FAST)
     top1 = {r.variant: r.metrics["top1"] for r in plain.results}
     assert top1["baseline"] - top1["int8"] > 0.05  # the construction really breaks plain int8
 
@@ -297,7 +298,7 @@ def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, 
     # epochs (1.3 points on an AMD EPYC, where 1 point kept 6 layers in float), far below what the fragile
     # tensor costs.
     request = Int8Request(max_accuracy_drop=3.0, max_samples=300, tune_speed=False)
-    report = api.quantize(str(fragile_tiny), tmp_path / "budget", "int8", int8=request, **FAST)
+    report = commands.quantize(str(fragile_tiny), tmp_path / "budget", "int8", int8=request, **FAST)
     top1 = {r.variant: r.metrics["top1"] for r in report.results}
     assert top1["baseline"] - top1["int8"] <= 0.03
     summary = report.quantization  # type: ignore[attr-defined]
@@ -311,7 +312,7 @@ def test_budget_fallback_returns_the_fragile_layer_to_float(fragile_tiny: Path, 
 
 
 def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
-    report = api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", **FAST)
+    report = commands.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", **FAST)
     assert report.quantization["method"] == "dynamic"  # type: ignore[attr-defined]
     trials = {trial["group"]: trial["adopted"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
     assert "MatMul" in trials and "activation MatMul" not in trials  # dynamic int8 never takes those: not timed
@@ -331,7 +332,7 @@ def test_dynamic_int8_quantizes_the_text_transformer(tmp_path: Path) -> None:
 def test_dynamic_int8_keeps_excluded_gemms_in_float(tmp_path: Path) -> None:
     # onnxruntime's dynamic quantizer renames each Gemm before it reads the exclusion list
     request = Int8Request(exclude=("Gemm",), tune_speed=False)
-    api.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", int8=request, **FAST)
+    commands.quantize("text_transformer", tmp_path / "q", "int8", data="topics", weights="random", int8=request, **FAST)
     preprocess(tmp_path / "q" / "baseline.onnx", tmp_path / "pre.onnx")
     gemms = [node.name for node in onnx.load(str(tmp_path / "pre.onnx")).graph.node if node.op_type == "Gemm"]
     integer = [n.name for n in onnx.load(str(tmp_path / "q" / "model.int8.onnx")).graph.node if "Integer" in n.op_type]
@@ -340,7 +341,7 @@ def test_dynamic_int8_keeps_excluded_gemms_in_float(tmp_path: Path) -> None:
 
 
 def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_path: Path) -> None:
-    report = api.quantize(str(trained_tiny), tmp_path / "q", "fp16", **FAST)
+    report = commands.quantize(str(trained_tiny), tmp_path / "q", "fp16", **FAST)
     rows = {(r.variant, r.backend): r for r in report.results}
     assert set(rows) == {(v, b) for v in ("baseline", "fp16") for b in ("torch", "onnxruntime")}
     assert rows[("fp16", "onnxruntime")].size_mb <= 0.75 * rows[("baseline", "onnxruntime")].size_mb
@@ -353,16 +354,16 @@ def test_fp16_halves_the_onnx_file_and_keeps_io_float32(trained_tiny: Path, tmp_
     half = load_model(str(tmp_path / "q" / "model.fp16.pt"), load_dataset("shapes"))
     assert next(half.module.parameters()).dtype == torch.float16
     # The half checkpoint benches on torch; for onnxruntime its own .onnx file, not a second export.
-    assert api.bench(str(tmp_path / "q" / "model.fp16.pt"), backends=["torch"], **FAST).results
+    assert commands.bench(str(tmp_path / "q" / "model.fp16.pt"), backends=["torch"], **FAST).results
     with pytest.raises(OptionError, match="holds fp16 weights"):
-        api.bench(str(tmp_path / "q" / "model.fp16.pt"), **FAST)
+        commands.bench(str(tmp_path / "q" / "model.fp16.pt"), **FAST)
 
 
 def test_bf16_runs_on_torch_only(trained_tiny: Path, tmp_path: Path) -> None:
-    report = api.quantize(str(trained_tiny), tmp_path / "q", "bf16", **FAST)
+    report = commands.quantize(str(trained_tiny), tmp_path / "q", "bf16", **FAST)
     assert {(r.variant, r.backend) for r in report.results} == {("baseline", "torch"), ("bf16", "torch")}
     with pytest.raises(InputFileError, match="bf16 is for torch models"):
-        api.quantize(str(tmp_path / "q" / "baseline.onnx"), tmp_path / "q2", "bf16", **FAST)
+        commands.quantize(str(tmp_path / "q" / "baseline.onnx"), tmp_path / "q2", "bf16", **FAST)
 
 
 def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -377,11 +378,11 @@ def test_errors_are_one_line(cli, trained_tiny: Path, tmp_path: Path) -> None:  
     result = cli.invoke(app, ["quantize", str(trained_tiny), "--precision", "int8", "-o", str(tmp_path / "done")])
     assert result.exit_code == 2 and "--force" in result.stderr and "Traceback" not in result.output
     with pytest.raises(UnknownNameError, match="unknown precision"):
-        api.quantize(str(trained_tiny), tmp_path / "c", "int4")
+        commands.quantize(str(trained_tiny), tmp_path / "c", "int4")
 
 
 def test_speed_groups_never_offer_the_main_convolutions(trained_tiny: Path, tmp_path: Path) -> None:
-    api.export(str(trained_tiny), tmp_path / "m.onnx")
+    commands.export(str(trained_tiny), tmp_path / "m.onnx")
     groups = candidate_groups(tmp_path / "m.onnx", exclude=[])
     convs = [n.name for n in onnx.load(str(tmp_path / "m.onnx")).graph.node if n.op_type == "Conv"]
     assert len(groups["input Conv"]) == 1 and len(groups["depthwise Conv"]) == 3  # tiny_cnn: 3 blocks
@@ -440,7 +441,7 @@ def test_preprocessing_leaves_no_files_in_the_working_directory(
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    baseline, _ = api.export(str(trained_tiny), tmp_path / "model.onnx", data="shapes")
+    baseline, _ = commands.export(str(trained_tiny), tmp_path / "model.onnx", data="shapes")
     onnx_int8.preprocess(Path("../model.onnx"), Path("pre.onnx"))
     assert sorted(p.name for p in work.iterdir()) == ["pre.onnx"]
 

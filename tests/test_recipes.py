@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from compressor.cli import app
-from compressor.errors import OptionError
-from compressor.pipeline import run_recipe, write_summary
-from compressor.recipe import auto_quantize_search, load_recipe
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
-from compressor.search import _latency_ratio, rank
-from compressor.stages import QuantizeStage
+from compressor.core.errors import OptionError
+from compressor.pipeline.recipe import auto_quantize_search, load_recipe
+from compressor.pipeline.run import run_recipe, write_summary
+from compressor.pipeline.search import _latency_ratio, rank
+from compressor.pipeline.stages import QuantizeStage
+from compressor.report.schema import DatasetInfo, LatencyMs, Report, ResultRow
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 QUICK = ["--max-samples", "24", "--set", "batch_sizes=[1]", "--set", "weights=random"]

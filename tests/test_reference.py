@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from compressor.commands.training import load_or_train
+from compressor.core.errors import InputFileError
 from compressor.data import load_dataset
-from compressor.errors import InputFileError
 from compressor.models.catalog import get_entry
 from compressor.models.checkpoint import read_checkpoint, save_checkpoint
 from compressor.models.loading import load_model
 from compressor.models.reference import reference_path
+from compressor.training.checkpoints import load_or_train
 
 
 def test_reference_is_trained_once_then_reused(image_folder: Path, isolated_cache: Path, capsys) -> None:

@@ -16,12 +16,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
-from compressor.errors import CompressorError, InputFileError
-from compressor.fsutil import make_folder, removed_on_failure
+from compressor.core.errors import CompressorError, InputFileError
+from compressor.core.files import make_folder, removed_on_failure
 from compressor.models.zoo import tiny_cnn
-from compressor.recipe import recipe_from_data
+from compressor.pipeline.recipe import recipe_from_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bad_inputs import CASES, Case, run_case  # noqa: E402
@@ -81,7 +81,7 @@ def test_a_bug_is_one_line_and_exit_3(monkeypatch, cli) -> None:
     def broken(*args, **kwargs):
         return 1 / 0
 
-    monkeypatch.setattr(api, "bench", broken)
+    monkeypatch.setattr(commands, "bench", broken)
     result = cli.invoke(app, ["bench", "tiny_cnn"])
     assert result.exit_code == 3
     assert result.stderr.startswith("internal error: ZeroDivisionError") and "--debug" in result.stderr
@@ -118,7 +118,7 @@ KEYS += ["search", "quantize", "prune", "distill", "export", "bench", "precision
 KEYS += ["candidates", "grid", "max_accuracy_drop", "epochs", "format", "typo"]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 100), st.floats(allow_nan=True), st.text(max_size=8),
-    st.sampled_from(["int8", "fp16", "tiny_cnn", "minmax", "onnx", "cpu", "compressor.recipe/1"]),
+    st.sampled_from(["int8", "fp16", "tiny_cnn", "minmax", "onnx", "cpu", "compressor.pipeline.recipe/1"]),
 )  # fmt: skip
 YAML_VALUES = st.recursive(
     SCALARS,

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from compressor.cli import app
-from compressor.pareto import pareto_front
-from compressor.report import DatasetInfo, LatencyMs, Report, ResultRow
-from compressor.report_files import write_report
-from compressor.report_html import to_html
+from compressor.report.files import write_report
+from compressor.report.html import to_html
+from compressor.report.pareto import pareto_front
+from compressor.report.schema import DatasetInfo, LatencyMs, Report, ResultRow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from render_report import find_browser, render  # noqa: E402

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from compressor.core.handle import InputSpec
 from compressor.data import load_dataset
 from compressor.data.shapes import SHAPE_CLASSES, draw_background, render_sample, render_split, shapes_split
-from compressor.models.handle import InputSpec
 
 
 def test_split_is_deterministic_for_a_seed() -> None:

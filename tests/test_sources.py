@@ -9,11 +9,11 @@ import torch
 from safetensors.torch import save_file
 from torchvision.models import mobilenet_v3_small
 
+from compressor.core.errors import InputFileError, ModelMismatchError, UnknownNameError
+from compressor.core.handle import InputSpec
 from compressor.data import load_dataset
-from compressor.errors import InputFileError, ModelMismatchError, UnknownNameError
 from compressor.models.catalog import get_entry, list_entries
 from compressor.models.checkpoint import read_checkpoint
-from compressor.models.handle import InputSpec
 from compressor.models.loading import load_model
 
 TORCHVISION_ZOO = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "densenet121", "resnet18", "resnet50"]
@@ -154,28 +154,28 @@ def test_pickle_module_refused_even_if_only_module(tmp_path: Path, shapes) -> No
 
 
 def test_train_writes_safetensors_that_reload_by_path(tmp_path: Path, image_folder: Path) -> None:
-    from compressor import api
+    from compressor import commands
 
     bundle = load_dataset(str(image_folder))
     out = tmp_path / "tiny.safetensors"
-    api.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
+    commands.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
     handle = load_model(str(out), bundle)
     assert handle.input_spec.shape == (3, 32, 32) and handle.class_names == bundle.class_names
     written = out.read_bytes()
     with pytest.raises(InputFileError, match="already exists; pass --force"):  # hours of training, maybe
-        api.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
+        commands.train("tiny_cnn", out, data=str(image_folder), epochs=1, image_size=(32, 32))
     assert out.read_bytes() == written
-    api.train("tiny_cnn", out, data=str(image_folder), epochs=2, image_size=(32, 32), force=True)
+    commands.train("tiny_cnn", out, data=str(image_folder), epochs=2, image_size=(32, 32), force=True)
     assert read_checkpoint(out).description["train"]["epochs"] == 2
 
 
 def test_training_is_seeded(tmp_path: Path, image_folder: Path) -> None:
-    from compressor import api
-    from compressor.train import TrainConfig
+    from compressor import commands
+    from compressor.training.fit import TrainConfig
 
     states = []
     for run in range(2):
-        handle, _ = api.train(
+        handle, _ = commands.train(
             "tiny_cnn",
             tmp_path / f"run{run}.pt",
             data=str(image_folder),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from compressor.evaluate import evaluate
+from compressor.core.handle import InputSpec
+from compressor.measure.evaluate import evaluate
 from compressor.methods.calibration import DatasetCalibrationReader
-from compressor.models.handle import InputSpec
 from compressor.tasks import get_task
 
 SPEC = InputSpec(shape=(3, 8, 8), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))

@@ -16,22 +16,16 @@ import pytest
 import torch
 from standin_tensorrt import StandInTensorRT, read_plan, stand_in_for_cuda
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
-from compressor.errors import ExportError, InputFileError
+from compressor.core.errors import ExportError, InputFileError
 from compressor.export.engines import engine_artifact
 from compressor.export.jetson import make_static
-from compressor.export.onnx import read_onnx_handle
-from compressor.export.tensorrt import (
-    BatchProfile,
-    build_engine,
-    metadata_path,
-    profile_shapes,
-    sha256_of,
-    uses_strong_typing,
-)
+from compressor.export.tensorrt import BatchProfile, build_engine, profile_shapes, sha256_of, uses_strong_typing
+from compressor.models.onnx_file import read_onnx_handle
 from compressor.runtime import tensorrt_runner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.runtime.tensorrt_engine import metadata_path
 from compressor.runtime.tensorrt_runner import TensorRTRunner, output_allocator
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
@@ -40,7 +34,7 @@ HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.i
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    api.export("tiny_cnn", path, weights="random")
+    commands.export("tiny_cnn", path, weights="random")
     return path
 
 
@@ -79,7 +73,7 @@ def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
 def test_an_exported_engine_records_how_frames_are_prepared(recorder: StandInTensorRT, tmp_path: Path) -> None:
     """The record beside model.engine says what a deployment must do to a frame, as the Jetson manifest
     does (before, only the ONNX beside the engine carried the input spec)."""
-    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", raw_pixels=True)
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", raw_pixels=True)
     written = json.loads(metadata_path(tmp_path / "m.engine").read_text())
     assert written["extra"] == record.extra
     framing = record.extra["preprocessing"]  # --raw-pixels: the engine normalises, the device only scales by 1
@@ -92,7 +86,7 @@ def test_an_exported_engine_is_checked_against_its_onnx_file(
 ) -> None:
     """Accuracy an engine build loses is measured where the engine is built: its predictions against
     onnxruntime on the ONNX it came from, on real val samples, kept in the record and warned about."""
-    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "int8", weights="random")
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "int8", weights="random")
     parity = json.loads(metadata_path(tmp_path / "m.engine").read_text())["extra"]["parity_vs_onnx"]
     assert parity == record.extra["parity_vs_onnx"] and parity["agreement"] == 1.0 and parity["samples"] == 32
     assert ("parsed", str(tmp_path / "m.int8.onnx")) in recorder.calls  # int8: built from the Q/DQ file
@@ -102,7 +96,7 @@ def test_an_exported_engine_is_checked_against_its_onnx_file(
             return [output.flip(-1) for output in super().run(inputs)]
 
     monkeypatch.setattr(tensorrt_runner, "TensorRTRunner", lambda path, device="cuda": Reversed(tmp_path / "m.onnx"))
-    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", force=True)
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", force=True)
     assert record.extra["parity_vs_onnx"]["agreement"] < 0.5
 
 
@@ -125,7 +119,7 @@ def test_int8_is_strongly_typed_unless_both_precision_flags_exist() -> None:
 
 def test_text_models_get_a_sequence_range_in_the_profile(tmp_path: Path) -> None:
     path = tmp_path / "text.onnx"
-    api.export("text_transformer", path, data="topics", weights="random")
+    commands.export("text_transformer", path, data="topics", weights="random")
     shapes = profile_shapes(path, BatchProfile(1, 8, 32))
     assert shapes["input_ids"]["min"] == [1, 1] and shapes["input_ids"]["max"][0] == 32
     assert shapes["input_ids"]["opt"][1] == shapes["input_ids"]["max"][1] > 1
@@ -149,10 +143,10 @@ def test_an_engine_of_a_static_graph_is_scored_and_timed_at_the_graph_s_batch(
     """`compress bench bundle/model.onnx --backend tensorrt`: the engine takes batches of 2 only, as its ONNX
     does, but was fed val batches of 64 and timed at 1 and 16 (only onnxruntime rows were cut to size).
     The engine is played by onnxruntime on the same static file, which refuses other batches just as well."""
-    from compressor import measure
     from compressor.data import load_dataset
     from compressor.data.base import deterministic_subset
-    from compressor.footprint import Footprint
+    from compressor.measure import variants as measure
+    from compressor.measure.footprint import Footprint
     from compressor.models.loading import load_model
     from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
@@ -204,7 +198,7 @@ def test_the_tensorrt_backend_on_cpu_is_refused_before_any_export(cli) -> None: 
 def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
     from compressor.runtime.tensorrt_runner import TensorRTRunner
 
-    record = api.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random")
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random")
     runner = TensorRTRunner(tmp_path / "m.engine")
     inputs = torch.randn(4, 3, 64, 64)
     expected = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": inputs.numpy()})[0]
@@ -231,7 +225,7 @@ def test_real_engine_takes_larger_batches_in_chunks_and_refuses_a_shape_outside_
 @pytest.mark.tensorrt
 @pytest.mark.skipif(not HAS_TENSORRT, reason="needs TensorRT and a CUDA GPU; this machine has neither")
 def test_bench_on_cuda_has_tensorrt_rows() -> None:
-    report = api.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
+    report = commands.bench("tiny_cnn", weights="random", device="cuda", batch_sizes=[1, 8], max_samples=256)
     assert {(r.backend, r.precision) for r in report.results} >= {("tensorrt", "fp32"), ("tensorrt", "fp16")}
 
 
@@ -283,7 +277,7 @@ def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: StandInTe
     described = onnx.load(str(path))
     onnx.helper.set_model_props(described, {"Image.NominalPixelRange": "Normalized_1_1"})
     onnx.save(described, str(path))
-    record = api.export_tensorrt(str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4))
+    record = commands.export_tensorrt(str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4))
     assert ("shape", "x", [1, 3, 64, 64], [1, 3, 64, 64], [4, 3, 64, 64]) in recorder.calls
     assert record.extra["preprocessing"]["mean"] == [0.5] * 3 and record.onnx_sha256 == sha256_of(path)
     # --max-batch 4: the parity check's 32 val samples reach the engine in batches it takes
@@ -342,7 +336,7 @@ def test_an_image_onnx_with_dynamic_height_and_width_gets_its_input_size_in_the_
     torch.onnx.export(
         model.eval(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, input_names=["x"], dynamic_axes=axes
     )
-    record = api.export_tensorrt(
+    record = commands.export_tensorrt(
         str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4), image_size=(96, 96)
     )
     assert record.inputs["x"] == {"min": [1, 3, 96, 96], "opt": [1, 3, 96, 96], "max": [4, 3, 96, 96]}

@@ -10,19 +10,19 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compressor import api
+from compressor import commands
 from compressor.cli import app
-from compressor.commands.training import load_or_train
+from compressor.core.errors import DataError, ModelMismatchError, OptionError
 from compressor.data import load_dataset
 from compressor.data.text import PAD, UNK, TextBundle, words
 from compressor.data.topics import TOPICS, make_split, topic_words
-from compressor.errors import DataError, ModelMismatchError, OptionError
 from compressor.methods.quantize import Int8Request
 from compressor.models.catalog import get_entry
 from compressor.models.loading import load_model
 from compressor.models.reference import reference_path
 from compressor.tasks import get_task
-from compressor.train import TrainConfig
+from compressor.training.checkpoints import load_or_train
+from compressor.training.fit import TrainConfig
 
 
 def write_jsonl(path: Path, texts: list[str], labels: list[object]) -> Path:
@@ -41,7 +41,7 @@ def small_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained_text(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("text-ckpt") / "text.pt"
-    api.train("text_transformer", path, data="topics", epochs=1, config=TrainConfig(lr=5e-3, batch_size=64))
+    commands.train("text_transformer", path, data="topics", epochs=1, config=TrainConfig(lr=5e-3, batch_size=64))
     return path
 
 
@@ -71,13 +71,13 @@ def test_train_reload_export_and_bench_on_topics(trained_text: Path, tmp_path: P
     handle = load_model(str(trained_text), bundle)
     assert handle.task == "text" and handle.input_spec.vocab is not None
     task = get_task("text")
-    report = api.bench(str(trained_text), data="topics", batch_sizes=[1, 4], max_samples=200)
+    report = commands.bench(str(trained_text), data="topics", batch_sizes=[1, 4], max_samples=200)
     accuracy = {row.backend: row.metrics["accuracy"] for row in report.results}
     assert set(accuracy) == {"torch", "onnxruntime"} and report.primary_metric == "accuracy"
     assert accuracy["torch"] == accuracy["onnxruntime"] > 0.5  # 8 topics: chance is 0.125
 
     out = tmp_path / "text.onnx"
-    _, parity = api.export(str(trained_text), out, data="topics")
+    _, parity = commands.export(str(trained_text), out, data="topics")
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == list(task.input_names)
@@ -161,7 +161,7 @@ def test_text_model_on_images_and_image_model_on_text_are_refused() -> None:
     with pytest.raises(ModelMismatchError, match="not a text dataset"):
         load_model("text_transformer", load_dataset("shapes"), weights="random")
     with pytest.raises(ModelMismatchError, match="classification model but topics is a text dataset"):
-        api.bench("tiny_cnn", data="topics", weights="random", backends=["torch"], max_samples=10)
+        commands.bench("tiny_cnn", data="topics", weights="random", backends=["torch"], max_samples=10)
 
 
 def test_cli_reports_bad_text_data_in_one_line(cli, tmp_path: Path) -> None:
@@ -174,7 +174,9 @@ def test_cli_reports_bad_text_data_in_one_line(cli, tmp_path: Path) -> None:
 
 def test_fp16_onnx_of_the_text_transformer_runs_on_onnxruntime(trained_text: Path, tmp_path: Path) -> None:
     # onnxruntime 1.32 segfaulted building this session at its highest optimisation level
-    report = api.quantize(str(trained_text), tmp_path / "f16", "fp16", data="topics", batch_sizes=[1], max_samples=64)
+    report = commands.quantize(
+        str(trained_text), tmp_path / "f16", "fp16", data="topics", batch_sizes=[1], max_samples=64
+    )
     rows = {(row.variant, row.backend) for row in report.results}
     assert ("fp16", "onnxruntime") in rows
     fp16 = next(row for row in report.results if row.variant == "fp16" and row.backend == "onnxruntime")
@@ -188,7 +190,7 @@ def test_static_int8_keeps_the_attention_mask_in_float(calibration: str, trained
     # the histogram calibrations failed on it (and on batches of different lengths) before giving any.
     # percentile histograms the values as entropy does, and in 5 s rather than entropy's 100 s here.
     request = Int8Request(method="static", calibration=calibration, tune_speed=False, calib_samples=64)
-    report = api.quantize(str(trained_text), tmp_path / "q", "int8", data="topics", int8=request, batch_sizes=[1])
+    report = commands.quantize(str(trained_text), tmp_path / "q", "int8", data="topics", int8=request, batch_sizes=[1])
     base, int8 = (next(r for r in report.results if r.variant == v) for v in ("baseline", "int8"))
     assert abs(base.metrics["accuracy"] - int8.metrics["accuracy"]) <= 0.03
 
@@ -196,5 +198,5 @@ def test_static_int8_keeps_the_attention_mask_in_float(calibration: str, trained
 def test_calibration_asked_of_dynamic_int8_is_refused_before_writing(trained_text: Path, tmp_path: Path) -> None:
     request = Int8Request(calibration="entropy")  # text models default to dynamic int8
     with pytest.raises(OptionError, match="add --method static"):
-        api.quantize(str(trained_text), tmp_path / "q", "int8", data="topics", int8=request)
+        commands.quantize(str(trained_text), tmp_path / "q", "int8", data="topics", int8=request)
     assert not (tmp_path / "q").exists()

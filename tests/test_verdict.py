@@ -3,9 +3,9 @@ baseline no verdict; the rounds themselves open fresh runners and take turns goi
 
 from __future__ import annotations
 
-from compressor import head_to_head
-from compressor.report import LatencyMs, ResultRow
-from compressor.verdict import speed_verdicts
+from compressor.measure import head_to_head
+from compressor.report.schema import LatencyMs, ResultRow
+from compressor.report.verdict import speed_verdicts
 
 
 def _row(variant: str, backend: str, batch: int, p50: float) -> ResultRow:

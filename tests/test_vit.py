@@ -9,15 +9,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compressor import api
+from compressor import commands
+from compressor.core.errors import ModelMismatchError
 from compressor.data import load_dataset
-from compressor.errors import ModelMismatchError
 from compressor.models.loading import load_model
 
 
 def test_vit_tiny_exports_with_parity_at_any_batch_size(tmp_path: Path) -> None:
     out = tmp_path / "vit.onnx"
-    handle, parity = api.export("vit_tiny", out, weights="random")
+    handle, parity = commands.export("vit_tiny", out, weights="random")
     assert parity.max_abs_diff <= 1e-4 and parity.agreement == 1.0
     assert handle.input_spec.shape == (3, 64, 64)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -40,7 +40,9 @@ def test_vit_tiny_follows_the_image_size_and_refuses_bad_ones() -> None:
 
 
 def test_vit_tiny_trains_with_its_own_recipe_unless_told_otherwise() -> None:
-    recipe = api.train_config("vit_tiny")
+    recipe = commands.train_config("vit_tiny")
     assert recipe.lr == 3e-4 and recipe.max_grad_norm == 1.0
-    assert api.train_config("vit_tiny", lr=1e-3, seed=None).lr == 1e-3
-    assert api.train_config("mobilenet_v2").lr == 2e-3 and api.train_config("mobilenet_v2").max_grad_norm is None
+    assert commands.train_config("vit_tiny", lr=1e-3, seed=None).lr == 1e-3
+    assert (
+        commands.train_config("mobilenet_v2").lr == 2e-3 and commands.train_config("mobilenet_v2").max_grad_norm is None
+    )

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from compressor.errors import CompressorError, brief
+from compressor.core.errors import CompressorError, brief
 from compressor.models.trust import trust_pickled_checkpoints
 
 

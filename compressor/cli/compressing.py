@@ -40,8 +40,8 @@ from compressor.cli.recipes import (
     run_spec,
     stage_from,
 )
-from compressor.errors import OptionError
-from compressor.fsutil import removed_on_failure
+from compressor.core.errors import OptionError
+from compressor.core.files import removed_on_failure
 
 
 @user_errors
@@ -85,8 +85,8 @@ def quantize_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
-    from compressor.recipe import Recipe, auto_quantize_search
-    from compressor.stages import QuantizeStage
+    from compressor.pipeline.recipe import Recipe, auto_quantize_search
+    from compressor.pipeline.stages import QuantizeStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     max_minutes = auto_time_limit(auto, max_minutes)
@@ -178,9 +178,9 @@ def prune_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Prune by magnitude, optionally fine-tune, and measure against the unpruned model in one run."""
-    from compressor import api
-    from compressor.recipe import Recipe, auto_prune_search
-    from compressor.stages import PruneStage
+    from compressor import commands
+    from compressor.pipeline.recipe import Recipe, auto_prune_search
+    from compressor.pipeline.stages import PruneStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     max_minutes = auto_time_limit(auto, max_minutes)
@@ -219,7 +219,7 @@ def prune_command(
         return
     if dump_recipe:
         raise OptionError("--sweep has no recipe form; a recipe `search:` with a prune grid does the same and more")
-    report = api.prune(
+    report = commands.prune(
         model,
         output,
         stage.request(),
@@ -279,8 +279,8 @@ def distill_command(
     ] = None,
 ) -> None:
     """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
-    from compressor import api
-    from compressor.stages import DistillStage
+    from compressor import commands
+    from compressor.pipeline.stages import DistillStage
 
     if dump_recipe:
         stage = stage_from(
@@ -292,7 +292,7 @@ def distill_command(
         dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
         return
     with removed_on_failure(output):
-        report = api.distill(
+        report = commands.distill(
             teacher,
             student,
             output,

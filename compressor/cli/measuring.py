@@ -28,12 +28,12 @@ from compressor.cli.options import (
     writable_path,
 )
 from compressor.cli.recipes import dump_or_run_stage, run_spec, stage_from
-from compressor.compare import compare_files
-from compressor.compare import to_markdown as comparison_markdown
-from compressor.errors import OptionError
-from compressor.fsutil import removed_on_failure, write_text_atomic
-from compressor.report import to_markdown
-from compressor.report_files import write_report
+from compressor.core.errors import OptionError
+from compressor.core.files import removed_on_failure, write_text_atomic
+from compressor.report.compare import compare_files
+from compressor.report.compare import to_markdown as comparison_markdown
+from compressor.report.files import write_report
+from compressor.report.schema import to_markdown
 
 
 @user_errors
@@ -88,11 +88,11 @@ def train_command(
 ) -> None:
     """Train a model on a dataset, from scratch or from torchvision's ImageNet weights, and save a
     self-describing checkpoint (under torchrun: DDP)."""
-    from compressor import api
+    from compressor import commands
 
-    config = api.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    config = commands.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
     size = image_size_pair(image_size)
-    api.train(
+    commands.train(
         model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force,
         weights=weights,
     )  # fmt: skip
@@ -142,10 +142,10 @@ def export_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
-    from compressor import api
+    from compressor import commands
     from compressor.export.tensorrt import BatchProfile
     from compressor.methods.quantize import Int8Request
-    from compressor.stages import ExportStage
+    from compressor.pipeline.stages import ExportStage
     from compressor.tasks import get_task
 
     if dump_recipe:
@@ -159,7 +159,7 @@ def export_command(
     size = image_size_pair(image_size)
     int8 = Int8Request(calibration=calibration, calib_samples=calib_samples)
     if format == "tensorrt":
-        record = api.export_tensorrt(
+        record = commands.export_tensorrt(
             model, output, precision or "fp32", data=data, weights=weights, image_size=size,
             batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
             raw_pixels=raw_pixels, force=force,
@@ -168,7 +168,7 @@ def export_command(
         return
     if format == "jetson":
         with removed_on_failure(output):
-            manifest = api.export_jetson(
+            manifest = commands.export_jetson(
                 model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
                 batch_size=batch_size, int8=int8, max_samples=max_samples, raw_pixels=raw_pixels, force=force,
             )  # fmt: skip
@@ -181,7 +181,7 @@ def export_command(
         return
     if precision not in (None, "fp32"):
         raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
-    handle, parity = api.export(
+    handle, parity = commands.export(
         model, output, data=data, weights=weights, image_size=size, opset=opset, raw_pixels=raw_pixels, force=force
     )
     verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
@@ -219,16 +219,16 @@ def bench_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Measure accuracy, latency (p50/p90/p99), FPS, memory, size, params and MACs per backend."""
-    from compressor import api
+    from compressor import commands
+    from compressor.pipeline.stages import BenchStage
     from compressor.runtime import parse_backends
-    from compressor.stages import BenchStage
 
     if dump_recipe:
         run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
         stage = stage_from(BenchStage, backends=parse_backends(backend), profile=profile)
         dump_or_run_stage("bench", stage, model, run, Path("."), False, dump_recipe)
         return
-    report = api.bench(
+    report = commands.bench(
         model,
         data=data,
         weights=weights,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from compressor.errors import OptionError, UnknownNameError
+from compressor.core.errors import OptionError, UnknownNameError
 
 
 def int_list(text: str, what: str) -> list[int]:

@@ -18,16 +18,16 @@ from compressor.cli.options import (
     image_size_pair,
     int_list,
 )
-from compressor.errors import OptionError
-from compressor.fsutil import removed_on_failure
-from compressor.report import Report, to_markdown
+from compressor.core.errors import OptionError
+from compressor.core.files import removed_on_failure
+from compressor.report.schema import Report, to_markdown
 
 # The library (torch, torchvision, onnx, onnxruntime: about 7 s to import) is imported by the commands
 # that use it, so `--help`, option errors and `compress compare` (a CI gate reading two JSON files)
 # answer at once.
 if TYPE_CHECKING:
-    from compressor.recipe import Recipe
-    from compressor.stages import Stage
+    from compressor.pipeline.recipe import Recipe
+    from compressor.pipeline.stages import Stage
 
 
 StageT = TypeVar("StageT", bound="Stage")
@@ -89,7 +89,7 @@ def dump_or_run_stage(
     kind: str, stage: Stage, model: str, run: dict[str, Any], output: Path, force: bool, dump: bool
 ) -> None:
     """One verb, one stage: print it as a recipe, or run it here and print the report."""
-    from compressor.recipe import Recipe, StageEntry
+    from compressor.pipeline.recipe import Recipe, StageEntry
 
     stage.check()  # its own words (--sparsity ...), before the recipe wraps them
     try:
@@ -107,7 +107,7 @@ def dump_or_run_stage(
 
 def dump_or_run(recipe: Recipe, output: Path, force: bool, dump: bool, resume: bool = False) -> None:
     """A whole recipe (or an --auto search): print it, or run it into OUTDIR."""
-    from compressor.pipeline import run_recipe
+    from compressor.pipeline.run import run_recipe
 
     if dump:
         stdout.print(recipe.dump(), end="", soft_wrap=True)
@@ -140,7 +140,7 @@ def run_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Run a recipe: its stages in order (each model in, model out), then its search, into OUTDIR."""
-    from compressor.recipe import load_recipe
+    from compressor.pipeline.recipe import load_recipe
 
     given = {"model": model, "data": data, "max_samples": max_samples}
     sets = [f"{key}={value}" for key, value in given.items() if value is not None] + list(overrides or [])

@@ -6,19 +6,19 @@ import tempfile
 from pathlib import Path
 
 from compressor.commands.common import baseline_artifacts, build_report, profile_inputs
-from compressor.commands.training import load_or_train
+from compressor.core.errors import OptionError
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
-from compressor.errors import OptionError
 from compressor.export.engines import engine_artifact
-from compressor.measure import Variant, measure_variants
+from compressor.measure.op_profile import op_type_times, top_op_types
+from compressor.measure.variants import Variant, measure_variants
 from compressor.methods.half import torch_half_handle
-from compressor.models.handle import ModelHandle
 from compressor.models.precision import FULL_PRECISION, model_precision
-from compressor.op_profile import op_type_times, top_op_types
-from compressor.progress import info
-from compressor.report import Report
+from compressor.report.schema import Report
 from compressor.runtime import get_backend
 from compressor.runtime.torch_runner import check_device
+from compressor.training.checkpoints import load_or_train
 
 
 def bench(

@@ -9,23 +9,20 @@ from typing import Any
 
 import torch
 
-from compressor.commands.training import load_or_train
+from compressor.core.environment import collect_environment
+from compressor.core.errors import InputFileError
+from compressor.core.files import make_folder
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, load_dataset
-from compressor.data.loader import data_loader
-from compressor.environment import collect_environment
-from compressor.errors import InputFileError
-from compressor.export.onnx import export_onnx
-from compressor.fsutil import make_folder
-from compressor.measure import Variant, head_to_head_ratios, measure_variants
-from compressor.models.handle import ModelHandle
+from compressor.export.onnx import export_onnx, parity_batch
+from compressor.measure.variants import Variant, head_to_head_ratios, measure_variants
 from compressor.models.precision import require_full_precision
-from compressor.progress import info, warn
-from compressor.report import DatasetInfo, Report, ResultRow, busy_machine_note
-from compressor.report_files import write_report
+from compressor.report.files import write_report
+from compressor.report.schema import DatasetInfo, Report, ResultRow, busy_machine_note
+from compressor.report.verdict import VerdictKey, speed_verdicts
 from compressor.tasks import get_task
-from compressor.verdict import VerdictKey, speed_verdicts
-
-PARITY_SAMPLES = 32
+from compressor.training.checkpoints import load_or_train
 
 
 def load_torch_model(
@@ -45,20 +42,6 @@ def torch_model(
         raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
     require_full_precision(handle, purpose)
     return handle
-
-
-def parity_batch(handle: ModelHandle, bundle: DatasetBundle) -> list[torch.Tensor]:
-    """A real val batch for the export parity check (random inputs hide saturation and NaN issues)."""
-    task = get_task(handle.task)
-    loader = data_loader(
-        bundle.split("val", handle.input_spec),
-        PARITY_SAMPLES,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(0),
-        collate_fn=task.collate,
-    )
-    inputs, _ = task.prepare_batch(next(iter(loader)), handle.input_spec)
-    return inputs
 
 
 def refuse_earlier_results(output_dir: Path, force: bool, marker: str = "report.json") -> None:

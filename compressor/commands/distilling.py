@@ -16,23 +16,29 @@ from compressor.commands.common import (
     torch_model,
     write_compared,
 )
-from compressor.commands.training import train_config, train_handle
+from compressor.core.distributed import (
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    main_process_first,
+    world_size,
+)
+from compressor.core.errors import InputFileError, ModelMismatchError, OptionError
+from compressor.core.handle import InputSpec, ModelHandle, scaled_resize
+from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.data.text import describe_tokens, same_token_ids
-from compressor.distributed import init_distributed, is_distributed, is_main_process, main_process_first, world_size
-from compressor.errors import InputFileError, ModelMismatchError, OptionError
-from compressor.measure import DEFAULT_BACKENDS, Variant
-from compressor.methods.distill import Teacher, check_layer_names, parse_feature_pairs
+from compressor.measure.variants import DEFAULT_BACKENDS, Variant
 from compressor.models.catalog import is_zoo_name
-from compressor.models.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
 from compressor.models.precision import require_full_precision
-from compressor.progress import info, warn
-from compressor.report import Report
+from compressor.report.schema import Report
 from compressor.runtime.torch_runner import TorchRunner, check_device
 from compressor.tasks import get_task
 from compressor.tasks.classification import renormalisation
+from compressor.training.checkpoints import train_config, train_handle
+from compressor.training.distillation import Teacher, check_layer_names, parse_feature_pairs
 
 
 def distill(

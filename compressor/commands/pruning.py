@@ -13,16 +13,16 @@ from compressor.commands.common import (
     side_by_side,
     write_compared,
 )
-from compressor.commands.training import train_config
+from compressor.commands.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
+from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET
-from compressor.measure import DEFAULT_BACKENDS, Variant
+from compressor.measure.variants import DEFAULT_BACKENDS, Variant
 from compressor.methods.prune import FINETUNE_LR_SCALE, check_prunable, prune_model, save_pruned
 from compressor.methods.prune_options import PruneRequest, sweep_requests
-from compressor.progress import info, warn
-from compressor.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
-from compressor.report import Report, ResultRow
+from compressor.report.schema import Report, ResultRow
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
+from compressor.training.checkpoints import train_config
 
 
 def prune(

@@ -16,22 +16,22 @@ from compressor.commands.common import (
     side_by_side,
     write_compared,
 )
-from compressor.commands.training import load_or_train
+from compressor.core.errors import InputFileError, UnknownNameError
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
-from compressor.errors import InputFileError, UnknownNameError
-from compressor.measure import Variant
+from compressor.measure.op_profile import OpTimes, profile_batch_size, profile_pair
+from compressor.measure.variants import Variant
 from compressor.methods.half import torch_half_handle
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
 from compressor.models.catalog import is_zoo_name
 from compressor.models.checkpoint import save_checkpoint
-from compressor.models.handle import ModelHandle
 from compressor.models.precision import require_full_precision
-from compressor.op_profile import OpTimes, profile_batch_size, profile_pair
-from compressor.progress import info
-from compressor.report import Report
+from compressor.report.schema import Report
+from compressor.report.verdict import speed_verdicts
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
-from compressor.verdict import speed_verdicts
+from compressor.training.checkpoints import load_or_train
 
 
 def quantize(

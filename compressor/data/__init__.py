@@ -7,13 +7,13 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from compressor.core.errors import DataError, UnknownNameError
+from compressor.core.handle import InputSpec
 from compressor.data import shapes
 from compressor.data.base import DatasetBundle, deterministic_subset
 from compressor.data.shapes_det import shapes_det_bundle
 from compressor.data.textfile import TEXT_SUFFIXES, is_text_dir, load_text_data
 from compressor.data.topics import topics_bundle
-from compressor.errors import DataError, UnknownNameError
-from compressor.models.handle import InputSpec
 
 BUILTIN_DATASETS = ("shapes", "shapes-det", "topics")
 DEFAULT_DATASET = "shapes"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset, Subset
 
-from compressor.models.handle import InputSpec
+from compressor.core.handle import InputSpec
 
 SplitFactory = Callable[[str, InputSpec], Dataset]
 

@@ -17,10 +17,10 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from compressor.core.errors import DataError, brief
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle, in_val_split
 from compressor.data.decoding import read_rgb
-from compressor.errors import DataError, brief
-from compressor.models.handle import InputSpec
 
 
 @dataclass(frozen=True)

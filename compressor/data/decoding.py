@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
-from compressor.errors import DataError, brief
+from compressor.core.errors import DataError, brief
 
 SIXTEEN_BIT_TO_EIGHT = 257  # 65535 / 255
 

@@ -10,10 +10,10 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
 
+from compressor.core.errors import DataError, brief
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle, in_val_split
 from compressor.data.decoding import read_rgb
-from compressor.errors import DataError, brief
-from compressor.models.handle import InputSpec
 
 
 def centre_crop(pixels: torch.Tensor, size: tuple[int, int], rounding: str = "nearest") -> torch.Tensor:

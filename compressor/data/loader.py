@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from compressor.errors import CompressorError, OptionError
+from compressor.core.errors import CompressorError, OptionError
 
 WORKERS_VARIABLE = "COMPRESSOR_DATA_WORKERS"  # worker processes for datasets that read files (0: none)
 MAX_WORKERS = 8

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from compressor.core.errors import DataError
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle
 from compressor.data.shapes import SHAPE_CLASSES, add_noise, draw_background, draw_object
-from compressor.errors import DataError
-from compressor.models.handle import InputSpec
 
 DETECTION_CLASSES: tuple[str, ...] = ("circle", "triangle", "square", "star", "cross", "ring")
 SPLIT_SIZES: dict[str, int] = {"train": 1200, "val": 300}

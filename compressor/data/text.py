@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from compressor.core.errors import DataError, MissingDependencyError, ModelMismatchError
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle
-from compressor.errors import DataError, MissingDependencyError, ModelMismatchError
-from compressor.models.handle import InputSpec
 
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of every word-level vocabulary
 MAX_VOCAB = 20000

@@ -14,8 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from compressor.core.errors import DataError, brief
 from compressor.data.text import TextBundle, TextSplits, make_text_bundle
-from compressor.errors import DataError, brief
 
 TEXT_SUFFIXES = (".jsonl", ".csv")
 VAL_FRACTION_PERCENT = 20

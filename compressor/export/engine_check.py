@@ -21,10 +21,10 @@ import onnxruntime
 import torch
 from torch.utils.data import Dataset, Subset
 
+from compressor.core.files import write_text_atomic
+from compressor.core.handle import InputSpec
+from compressor.core.progress import warn
 from compressor.data.loader import data_loader
-from compressor.fsutil import write_text_atomic
-from compressor.models.handle import InputSpec
-from compressor.progress import warn
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks.base import Task

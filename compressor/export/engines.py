@@ -12,15 +12,17 @@ from typing import Any
 
 import torch
 
-from compressor.errors import BackendUnavailableError, MissingDependencyError
-from compressor.export.onnx import ParityResult, static_batch_size
-from compressor.export.tensorrt import BatchProfile, EngineRecord, build_engine, import_tensorrt, uses_strong_typing
+from compressor.core.errors import BackendUnavailableError, MissingDependencyError
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info, warn
+from compressor.export.onnx import ParityResult
+from compressor.export.tensorrt import BatchProfile, build_engine, uses_strong_typing
 from compressor.methods.half import convert_onnx_fp16
-from compressor.models.handle import ModelHandle
-from compressor.progress import info, warn
+from compressor.models.onnx_file import static_batch_size
 from compressor.runtime import ENGINE_KEY
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.runtime.tensorrt_engine import EngineRecord, import_tensorrt
 from compressor.tasks import get_task
 
 

@@ -21,17 +21,17 @@ import onnx
 from pydantic import BaseModel
 
 from compressor import __version__
+from compressor.core.errors import OptionError, brief
+from compressor.core.files import atomic_path, write_text_atomic
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import warn
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.errors import OptionError, brief
-from compressor.evaluate import evaluate
-from compressor.export.onnx import static_batch_size
-from compressor.export.onnx_graph import converted_to_opset, onnx_opset
 from compressor.export.preprocessing import Preprocessing, preprocessing
 from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
-from compressor.fsutil import atomic_path, write_text_atomic
+from compressor.measure.evaluate import evaluate
 from compressor.methods.calibration import DatasetCalibrationReader
-from compressor.models.handle import ModelHandle
-from compressor.progress import warn
+from compressor.models.onnx_file import static_batch_size
+from compressor.models.onnx_graph import converted_to_opset, onnx_opset
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task

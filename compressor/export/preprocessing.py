@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from compressor.models.handle import ModelHandle
+from compressor.core.handle import ModelHandle
 from compressor.models.pixel_input import takes_raw_pixels
 from compressor.tasks import get_task
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,34 +25,16 @@ from typing import Any
 import onnx
 import torch
 
-from compressor.errors import BackendUnavailableError, ExportError, InputFileError, MissingDependencyError, brief
-from compressor.export.onnx import METADATA_KEY
-from compressor.fsutil import atomic_path, write_text_atomic
-from compressor.progress import warn
+from compressor.core.errors import ExportError, brief
+from compressor.core.files import atomic_path
+from compressor.core.progress import warn
+from compressor.models.onnx_file import METADATA_KEY
+from compressor.runtime.tensorrt_engine import EngineRecord, import_tensorrt, require_cuda, write_engine_record
 
 ENGINE_PRECISIONS = ("fp32", "fp16", "int8")
 OPTIMIZATION_LEVEL = 3  # TensorRT's default, pinned so a newer default never changes our engines silently
 WORKSPACE_BYTES = 2 << 30
 DEFAULT_SEQUENCE_LENGTH = 128  # a token input's longest sequence where nothing records it
-
-
-def import_tensorrt() -> ModuleType:
-    try:
-        import tensorrt
-    except ImportError as error:
-        raise MissingDependencyError(
-            "TensorRT is not installed: pip install 'compressor[tensorrt]' on a machine with an NVIDIA GPU "
-            "(or use --format jetson, which builds its engine on the device)"
-        ) from error
-    return tensorrt
-
-
-def require_cuda() -> None:
-    if not torch.cuda.is_available():
-        raise BackendUnavailableError(
-            "TensorRT builds and runs engines on an NVIDIA GPU and torch sees none here; build on the GPU that "
-            "will run the engine (or use --format jetson, which needs no GPU)"
-        )
 
 
 @dataclass
@@ -68,30 +50,8 @@ class BatchProfile:
             raise ExportError(f"batch profile must satisfy 1 <= min <= opt <= max, got {asdict(self)}")
 
 
-@dataclass
-class EngineRecord:
-    """What the metadata file beside an engine says: enough to tell whether it fits a machine."""
-
-    precision: str
-    tensorrt_version: str
-    cuda_version: str | None
-    gpu: str
-    inputs: dict[str, dict[str, list[int]]]  # name -> {"min", "opt", "max"} shapes
-    onnx_sha256: str
-    builder_optimization_level: int
-    strongly_typed: bool
-    timing_cache: str | None  # where the build's timings were written
-    build_seconds: float
-    timing_cache_reused: bool | None = None  # the timings found there were used (None: no cache file given)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def metadata_path(engine_path: Path) -> Path:
-    return engine_path.with_name(f"{engine_path.name}.json")
 
 
 def profile_shapes(
@@ -242,17 +202,3 @@ def _use_timing_cache(config: Any, timing_cache: Path | None) -> bool | None:
     if not config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False):
         raise ExportError("TensorRT refused an empty timing cache (its log above says why)")
     return False
-
-
-def write_engine_record(engine_path: Path, record: EngineRecord) -> None:
-    write_text_atomic(metadata_path(engine_path), json.dumps(asdict(record), indent=2))
-
-
-def read_engine_record(engine_path: Path) -> EngineRecord | None:
-    path = metadata_path(engine_path)
-    if not path.is_file():
-        return None
-    try:
-        return EngineRecord(**json.loads(path.read_text()))
-    except (ValueError, TypeError) as error:
-        raise InputFileError(f"{path}: unreadable engine record: {brief(error)}") from error

@@ -8,8 +8,8 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader
 from torch.utils.data import Dataset
 
+from compressor.core.handle import InputSpec
 from compressor.data.loader import data_loader
-from compressor.models.handle import InputSpec
 from compressor.runtime.onnxruntime_runner import as_fed
 from compressor.tasks.base import Task
 

@@ -21,7 +21,7 @@ import torch_pruning as tp
 from torch import nn
 from torchvision.models.vision_transformer import VisionTransformer
 
-from compressor.errors import ModelMismatchError, brief
+from compressor.core.errors import ModelMismatchError, brief
 from compressor.methods.attention_heads import head_count, head_shape, head_split_layout, sync_heads
 from compressor.methods.memory_ceiling import GIB, growth_allowance, memory_ceiling
 from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import onnx
 
-from compressor.errors import ExportError, brief
+from compressor.core.errors import ExportError, brief
+from compressor.core.handle import ModelHandle
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES
-from compressor.models.handle import ModelHandle
 
 # Kept in float32 on top of the converter's own list: ops whose range or precision fp16 cannot hold
 # (exponentials, normalisation statistics, softmax sums) and the detectors' post-processing.

@@ -31,13 +31,13 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.calibrate import TensorsData, create_calibrator
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from compressor.errors import ExportError, UnknownNameError, brief
-from compressor.export.onnx_graph import converted_to_opset, onnx_opset
+from compressor.core.errors import ExportError, UnknownNameError, brief
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.entropy_threshold import use_fast_entropy_threshold
 from compressor.methods.ort_ranges import load_ranges, quantize_static_from_ranges, save_ranges
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES
 from compressor.methods.shared_dequantization import share_dequantization
+from compressor.models.onnx_graph import converted_to_opset, onnx_opset
 
 CALIBRATION_METHODS = {
     "minmax": CalibrationMethod.MinMax,

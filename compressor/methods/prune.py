@@ -15,11 +15,12 @@ from pathlib import Path
 
 from torch import nn
 
+from compressor.core.errors import OptionError
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info
 from compressor.data.base import DatasetBundle
-from compressor.errors import OptionError
 from compressor.methods.attention_heads import head_split_layout
 from compressor.methods.channel_pruning import prune_structured
-from compressor.methods.distill import Teacher
 from compressor.methods.prune_options import PruneOutcome, PruneRequest, ignored_modules
 from compressor.methods.weight_pruning import prune_unstructured
 from compressor.models.architecture_changes import (
@@ -29,11 +30,10 @@ from compressor.models.architecture_changes import (
     shape_attributes,
 )
 from compressor.models.checkpoint import save_checkpoint
-from compressor.models.handle import ModelHandle
 from compressor.models.huggingface import is_hf_model, save_hf_directory
-from compressor.progress import info
 from compressor.tasks import get_task
-from compressor.train import TrainConfig, fit, recalibrate
+from compressor.training.distillation import Teacher
+from compressor.training.fit import TrainConfig, fit, recalibrate
 
 # Fine-tuning lr, as a multiple of the model's from-scratch recipe. Measured on mobilenet_v2/shapes,
 # 50% of channels removed, 3 epochs: top-1 0.849 at 1x, 0.901 at 2x (lr 4e-3), 0.916 at 4x (baseline 0.9225):

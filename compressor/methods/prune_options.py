@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from compressor.errors import OptionError, UnknownNameError
+from compressor.core.errors import OptionError, UnknownNameError
 
 NORMS = {"l1": 1, "l2": 2}
 PATTERNS = ("2:4",)

@@ -17,13 +17,13 @@ import onnx
 import torch
 from torch.utils.data import Dataset
 
+from compressor.core.errors import OptionError
+from compressor.core.files import atomic_path
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info, warn
 from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.errors import OptionError
-from compressor.evaluate import evaluate
-from compressor.export.onnx import METADATA_KEY, static_batch_size
-from compressor.export.onnx_graph import fed_input_dtypes, fed_input_names
-from compressor.fsutil import atomic_path
+from compressor.measure.evaluate import evaluate
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.concat_ranges import share_concat_ranges
@@ -40,8 +40,8 @@ from compressor.methods.onnx_int8 import (
 )
 from compressor.methods.sensitivity import WEIGHTED_OP_TYPES, LayerSensitivity, measure_sensitivity
 from compressor.methods.speed_tune import GroupTrial, tune_for_speed
-from compressor.models.handle import ModelHandle
-from compressor.progress import info, warn
+from compressor.models.onnx_file import METADATA_KEY, static_batch_size
+from compressor.models.onnx_graph import fed_input_dtypes, fed_input_names
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.tasks import get_task
 from compressor.tasks.base import Task

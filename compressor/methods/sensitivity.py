@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from compressor.progress import make_progress
+from compressor.core.progress import make_progress
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 # The layers whose int8 error matters: the ones holding weights. Their neighbours follow them.

@@ -19,11 +19,11 @@ from pathlib import Path
 import onnx
 import torch
 
-from compressor.bench import time_runner
-from compressor.head_to_head import alternating_ratios, fresh_timing
+from compressor.core.progress import make_progress
+from compressor.measure.head_to_head import alternating_ratios, fresh_timing
+from compressor.measure.timing import time_runner
 from compressor.methods.batchnorm_as_conv import is_rewritten_batchnorm
 from compressor.methods.shared_dequantization import share_dequantization
-from compressor.progress import make_progress
 from compressor.runtime.base import Runner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from compressor.errors import ModelMismatchError
+from compressor.core.errors import ModelMismatchError
 
 ARCHITECTURE_CHANGES = "architecture_changes"  # the checkpoint description's key
 Attributes = dict[str, dict[str, Any]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from compressor.errors import UnknownNameError
+from compressor.core.errors import UnknownNameError
 from compressor.models import detection, zoo  # noqa: F401  (importing registers the built-in entries)
 from compressor.models.registry import ZooEntry, registered
 

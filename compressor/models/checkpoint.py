@@ -19,8 +19,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file as save_safetensors
 from torch import nn
 
-from compressor.errors import InputFileError, ModelMismatchError, brief
-from compressor.fsutil import atomic_path
+from compressor.core.errors import InputFileError, ModelMismatchError, brief
+from compressor.core.files import atomic_path
 from compressor.models.trust import pickles_trusted
 
 CHECKPOINT_FORMAT = "compressor.checkpoint/1"

@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from compressor.errors import ModelMismatchError
-from compressor.models.handle import InputSpec
+from compressor.core.errors import ModelMismatchError
+from compressor.core.handle import InputSpec
 
 FILTERS = ("bilinear", "bicubic", "nearest")  # timm's eval filters, also torchvision InterpolationMode values
 CROP_MODES = ("center", "squash")  # timm's `border` crop (letterbox) is not reproduced

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from compressor.errors import ModelMismatchError
-from compressor.progress import warn
+from compressor.core.errors import ModelMismatchError
+from compressor.core.progress import warn
 
 _PLACEHOLDER = re.compile(r"LABEL_\d+")
 

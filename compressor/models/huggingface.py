@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from compressor.core.errors import InputFileError, ModelMismatchError, brief
+from compressor.core.handle import InputSpec, ModelHandle
 from compressor.data.base import DatasetBundle
 from compressor.data.text import (
     EMBEDDING_TASK,
@@ -33,10 +35,8 @@ from compressor.data.text import (
     require_text_bundle,
     text_input_spec,
 )
-from compressor.errors import InputFileError, ModelMismatchError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.checkpoint import apply_state_dict
-from compressor.models.handle import InputSpec, ModelHandle
 from compressor.models.hf_labels import label_order
 from compressor.models.image_processor import IMAGE_TASK, image_processor_input
 

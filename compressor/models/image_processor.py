@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from compressor.errors import InputFileError, brief
-from compressor.models.handle import InputSpec
+from compressor.core.errors import InputFileError, brief
+from compressor.core.handle import InputSpec
 
 IMAGE_TASK = "classification"
 PROCESSOR_CONFIG = "preprocessor_config.json"

@@ -19,18 +19,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from compressor.core.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
+from compressor.core.handle import REVISION, InputSpec, ModelHandle
+from compressor.core.progress import info, warn
 from compressor.data.base import DatasetBundle
-from compressor.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
 from compressor.models.catalog import get_entry
 from compressor.models.checkpoint import REDUCED_PRECISION_DTYPES, Checkpoint, apply_state_dict, read_checkpoint
 from compressor.models.detection import Detector
 from compressor.models.factory_input import configured_spec
-from compressor.models.handle import REVISION, InputSpec, ModelHandle
 from compressor.models.pretrained import is_pretrained_request, load_pretrained, pretrained_spec, torchvision_weights
 from compressor.models.reference import reference_path
 from compressor.models.registry import ZooEntry
-from compressor.progress import info, warn
 from compressor.runtime.torch_runner import in_model_precision, output_list
 from compressor.tasks import get_task
 
@@ -424,7 +424,7 @@ def _file_factory(request: LoadRequest) -> ModelHandle:
 
 @register_model_source("onnx", matches=lambda spec: spec.endswith(".onnx"))
 def _onnx_file(request: LoadRequest) -> ModelHandle:
-    from compressor.export.onnx import read_onnx_handle
+    from compressor.models.onnx_file import read_onnx_handle
 
     spec, bundle = request.spec, request.bundle
     if request.weights is not None:

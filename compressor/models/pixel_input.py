@@ -13,8 +13,8 @@ import dataclasses
 import torch
 from torch import nn
 
-from compressor.errors import OptionError
-from compressor.models.handle import InputSpec, ModelHandle
+from compressor.core.errors import OptionError
+from compressor.core.handle import InputSpec, ModelHandle
 from compressor.tasks.classification import renormalisation
 
 PIXEL_STD = 1 / 255  # what the data pipeline divides by, so the model sees 0-255 again

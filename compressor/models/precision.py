@@ -12,8 +12,8 @@ from collections import Counter
 import onnx
 import torch
 
-from compressor.errors import InputFileError
-from compressor.models.handle import ModelHandle
+from compressor.core.errors import InputFileError
+from compressor.core.handle import ModelHandle
 from compressor.runtime.torch_runner import reduced_precision
 
 FULL_PRECISION = "fp32"

@@ -20,12 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from compressor.errors import BackendUnavailableError, ModelMismatchError, UnknownNameError, brief
+from compressor.core.errors import BackendUnavailableError, ModelMismatchError, UnknownNameError, brief
+from compressor.core.handle import InputSpec, scaled_resize
+from compressor.core.progress import info
 from compressor.models.checkpoint import apply_state_dict
 from compressor.models.detection import TORCHVISION_DETECTORS
-from compressor.models.handle import InputSpec, scaled_resize
 from compressor.models.zoo import TORCHVISION_CLASSIFIERS
-from compressor.progress import info
 
 KEYWORDS = ("imagenet", "coco")  # --weights: torchvision's DEFAULT weights for the model
 _NAMED = re.compile(r"(IMAGENET1K|COCO)_V\d+")  # torchvision's names of the weights

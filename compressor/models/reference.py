@@ -1,7 +1,7 @@
 """Where reference checkpoints are cached: a zoo model trained on a dataset once, on first use.
 
 Nothing is downloaded: the first `compress bench mobilenet_v2 --data shapes` trains the reference
-model with the default recipe (`commands.training.load_or_train`) and stores it under
+model with the default recipe (`training.checkpoints.load_or_train`) and stores it under
 $COMPRESSOR_CACHE (default ~/.cache/compressor); `load_model` only reads it.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle
-from compressor.models.handle import InputSpec
 from compressor.models.registry import ZooEntry
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 if TYPE_CHECKING:
+    from compressor.core.handle import InputSpec
     from compressor.data.base import DatasetBundle
-    from compressor.models.handle import InputSpec
 
 ModelFactory = Callable[..., nn.Module]
 # Builds a model's InputSpec from the data (a text model's vocabulary, say) and the --image-size asked for.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from compressor.core.errors import ModelMismatchError
+from compressor.core.handle import InputSpec
 from compressor.data.base import DatasetBundle
 from compressor.data.text import MAX_LENGTH, build_vocab, require_text_bundle, text_input_spec
-from compressor.errors import ModelMismatchError
-from compressor.models.handle import InputSpec
 
 
 class TextTransformer(nn.Module):

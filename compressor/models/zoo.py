@@ -12,9 +12,9 @@ from functools import partial
 
 from torch import nn
 
+from compressor.core.errors import ModelMismatchError
+from compressor.core.handle import InputSpec
 from compressor.data.text import MAX_LENGTH
-from compressor.errors import ModelMismatchError
-from compressor.models.handle import InputSpec
 from compressor.models.registry import register
 from compressor.models.text import text_transformer, text_transformer_spec
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compressor.errors import BackendUnavailableError, UnknownNameError
-from compressor.models.handle import ModelHandle
+from compressor.core.errors import BackendUnavailableError, UnknownNameError
+from compressor.core.handle import ModelHandle
 from compressor.runtime.base import Runner
 from compressor.runtime.registry import (
     ENGINE_KEY,

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from compressor.errors import BackendUnavailableError, InputFileError, brief
+from compressor.core.errors import BackendUnavailableError, InputFileError, brief
 
 
 def _holds_float16(path: Path) -> bool:

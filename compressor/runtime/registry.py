@@ -8,14 +8,13 @@ group, loaded the first time a backend is looked up, as pytest loads its plug-in
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from compressor.errors import UnknownNameError
-from compressor.models.handle import ModelHandle
-from compressor.progress import warn
+from compressor.core.errors import UnknownNameError
+from compressor.core.handle import ModelHandle
+from compressor.core.plugins import load_plugins
 from compressor.runtime.base import Runner
 
 Runs = Literal["torch", "onnx", "engine"]
@@ -33,7 +32,6 @@ class Backend:
 
 
 _REGISTRY: dict[str, Backend] = {}
-_plugins_loaded = False
 
 
 def register_backend(name: str, runs: Runs) -> Callable[[RunnerFactory], RunnerFactory]:
@@ -48,30 +46,13 @@ def register_backend(name: str, runs: Runs) -> Callable[[RunnerFactory], RunnerF
     return register
 
 
-def plugin_entry_points() -> list[importlib.metadata.EntryPoint]:
-    """The installed packages' backend plug-ins."""
-    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
-
-
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for entry_point in plugin_entry_points():
-        try:
-            entry_point.load()  # importing it registers its backends
-        except Exception as error:  # noqa: BLE001  (a broken plug-in must not stop the built-in backends)
-            warn(f"backend plug-in {entry_point.name} ({entry_point.value}) failed to load: {error}")
-
-
 def backend_names() -> tuple[str, ...]:
-    _load_plugins()
+    load_plugins(ENTRY_POINT_GROUP, "backend")
     return tuple(_REGISTRY)
 
 
 def get_backend(name: str) -> Backend:
-    _load_plugins()
+    load_plugins(ENTRY_POINT_GROUP, "backend")
     if name not in _REGISTRY:
         raise UnknownNameError(f"unknown backend {name!r}; choose from {', '.join(_REGISTRY)}")
     return _REGISTRY[name]

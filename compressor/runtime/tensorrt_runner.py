@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from compressor.errors import BackendUnavailableError, InputFileError
-from compressor.export.tensorrt import import_tensorrt, read_engine_record, require_cuda
+from compressor.core.errors import BackendUnavailableError, InputFileError
+from compressor.runtime.tensorrt_engine import import_tensorrt, read_engine_record, require_cuda
 
 
 def _torch_dtypes(trt: Any) -> dict[Any, torch.dtype]:

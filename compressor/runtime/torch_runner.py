@@ -7,7 +7,7 @@ import copy
 import torch
 from torch import nn
 
-from compressor.errors import BackendUnavailableError
+from compressor.core.errors import BackendUnavailableError
 
 
 def check_device(device: str) -> None:

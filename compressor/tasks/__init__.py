@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compressor.errors import UnknownNameError
+from compressor.core.errors import UnknownNameError
 from compressor.tasks.base import MetricAccumulator, Task
 from compressor.tasks.classification import ClassificationTask
 from compressor.tasks.detection import DetectionTask

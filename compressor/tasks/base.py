@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, default_collate
 
-from compressor.models.handle import InputSpec
+from compressor.core.handle import InputSpec
 from compressor.runtime.base import Runner
 from compressor.runtime.torch_runner import output_list
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from compressor.models.handle import InputSpec
+from compressor.core.handle import InputSpec
 from compressor.tasks.base import TaskBase
 
 # ITU-R 601-2 luma, as PIL's convert("L") and OpenCV's COLOR_RGB2GRAY weigh the colours; they sum to 1, so

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.ops import box_iou
 
-from compressor.models.handle import InputSpec
+from compressor.core.handle import InputSpec
 from compressor.tasks.base import TaskBase
 
 Target = dict[str, torch.Tensor]

@@ -11,8 +11,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset, TensorDataset
 
+from compressor.core.handle import InputSpec
 from compressor.data.loader import data_loader
-from compressor.models.handle import InputSpec
 from compressor.runtime.base import Runner
 from compressor.tasks.text import TextClassificationTask
 

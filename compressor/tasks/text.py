@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import default_collate
 
+from compressor.core.handle import InputSpec
 from compressor.data.text import vocab_size
-from compressor.models.handle import InputSpec
 from compressor.tasks.classification import ClassificationTask
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
-from compressor.errors import InputFileError, OptionError, brief
-from compressor.fsutil import atomic_path
+from compressor.core.errors import InputFileError, OptionError, brief
+from compressor.core.files import atomic_path
 
-STATE_FORMAT = "compressor.train-state/1"
+STATE_FORMAT = "compressor.training.fit-state/1"
 # Options that change what a run computes: resuming under different ones would not continue it.
 _RUN_DEFINING = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "max_grad_norm", "augment", "seed")
 

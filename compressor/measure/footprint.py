@@ -15,8 +15,8 @@ import onnx
 import torch
 import torch_pruning as tp
 
-from compressor.fsutil import file_size_mb
-from compressor.models.handle import ModelHandle
+from compressor.core.files import file_size_mb
+from compressor.core.handle import ModelHandle
 from compressor.tasks import get_task
 
 METADATA_FIELD = "footprint"  # in our ONNX metadata: the torch model's params and macs

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from compressor.errors import InputFileError
+from compressor.core.errors import InputFileError
 
 
 def make_folder(folder: Path) -> None:

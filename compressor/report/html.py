@@ -13,9 +13,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from compressor.pareto import pareto_front
-from compressor.report import Report, results_markdown, search_markdown
-from compressor.verdict import SpeedVerdict
+from compressor.report.pareto import pareto_front
+from compressor.report.schema import Report, results_markdown, search_markdown
+from compressor.report.verdict import SpeedVerdict
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1240px; padding: 0 1em; color: #222; }
@@ -233,7 +233,7 @@ def _figures(report: Report) -> list[tuple[str, str]]:
 
 
 def _table(markdown: str) -> str:
-    """A Markdown table of `compressor.report`, as HTML (one source for both formats)."""
+    """A Markdown table of `compressor.report.schema`, as HTML (one source for both formats)."""
     rows = [line for line in markdown.splitlines() if line.startswith("|") and not line.startswith("|---")]
     cells = [[html.escape(cell.strip()) for cell in row.strip("|").split("|")] for row in rows]
     head = "".join(f"<th>{cell}</th>" for cell in cells[0])

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from compressor.errors import ModelMismatchError, OptionError
+from compressor.core.errors import ModelMismatchError, OptionError
 from compressor.runtime.torch_runner import output_list
 
 OBJECTIVES = ("logits", "embedding")

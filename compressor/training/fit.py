@@ -20,14 +20,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from compressor.core.distributed import broadcast_buffers, broadcast_object, is_main_process, rank, world_size
+from compressor.core.handle import InputSpec
+from compressor.core.progress import info, make_progress
 from compressor.data.loader import OnePermutation, data_loader
-from compressor.distributed import broadcast_buffers, broadcast_object, is_main_process, rank, world_size
-from compressor.methods.distill import DistillationStudent, Teacher
-from compressor.models.handle import InputSpec
-from compressor.progress import info, make_progress
 from compressor.runtime.torch_runner import output_list
 from compressor.tasks.base import Task
-from compressor.train_state import load_state, run_signature, save_state
+from compressor.training.distillation import DistillationStudent, Teacher
+from compressor.training.state import load_state, run_signature, save_state
 
 
 @dataclass

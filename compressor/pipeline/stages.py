@@ -14,16 +14,16 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
-from compressor import api
+from compressor import commands
+from compressor.core.files import make_folder
 from compressor.export.jetson import check_jetson_options
 from compressor.export.tensorrt import BatchProfile
-from compressor.fsutil import make_folder
-from compressor.methods.distill import parse_feature_pairs
 from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
-from compressor.report import Report
-from compressor.report_files import write_report
+from compressor.report.files import write_report
+from compressor.report.schema import Report
 from compressor.runtime import backend_names
+from compressor.training.distillation import parse_feature_pairs
 
 
 def _known_backend(name: str) -> str:
@@ -101,7 +101,7 @@ class QuantizeStage(Stage):
             max_samples=run.max_samples,
             tune_speed=self.tune_speed,
         )
-        report = api.quantize(
+        report = commands.quantize(
             model, output_dir, self.precision, data=run.data, weights=weights, int8=request, backends=self.backends,
             **run.measured(force),
         )  # fmt: skip
@@ -138,7 +138,7 @@ class PruneStage(Stage):
         self.request().check()
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
-        report = api.prune(
+        report = commands.prune(
             model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, backends=self.backends,
             **run.measured(force),
         )  # fmt: skip
@@ -170,7 +170,7 @@ class DistillStage(Stage):
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         if self.teacher is None:
             raise ValueError("the pipeline sets the teacher before running a distill stage")
-        report = api.distill(
+        report = commands.distill(
             self.teacher,
             model,
             output_dir,
@@ -218,7 +218,7 @@ class ExportStage(Stage):
         size = (run.image_size, run.image_size) if run.image_size else None
         int8 = Int8Request(calibration=self.calibration, calib_samples=self.calib_samples)
         if self.format == "jetson":
-            api.export_jetson(
+            commands.export_jetson(
                 model, output_dir, self.precision or "int8", data=run.data, weights=weights, image_size=size,
                 jetpack=self.jetpack, batch_size=self.batch_size, int8=int8, max_samples=run.max_samples,
                 raw_pixels=self.raw_pixels, force=force,
@@ -228,13 +228,13 @@ class ExportStage(Stage):
         if self.format == "tensorrt":
             batch = BatchProfile(1, min(8, self.max_batch), self.max_batch)
             engine = output_dir / "model.engine"
-            api.export_tensorrt(
+            commands.export_tensorrt(
                 model, engine, self.precision or "fp32", data=run.data, weights=weights, image_size=size,
                 batch=batch, int8=int8, raw_pixels=self.raw_pixels, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
         target = output_dir / "model.onnx"
-        api.export(
+        commands.export(
             model, target, data=run.data, weights=weights, image_size=size, opset=self.opset,
             raw_pixels=self.raw_pixels, force=force,
         )  # fmt: skip
@@ -248,7 +248,7 @@ class BenchStage(Stage):
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         options = run.measured(force)
         del options["force"]
-        report = api.bench(
+        report = commands.bench(
             model, data=run.data, weights=weights, backends=self.backends, profile=self.profile, **options
         )  # type: ignore[arg-type]
         write_report(report, output_dir / "report.json", output_dir / "report.md")

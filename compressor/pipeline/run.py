@@ -13,13 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compressor.chain import ChainState, ChainStep, run_chain
-from compressor.errors import InputFileError
-from compressor.fsutil import make_folder, write_text_atomic
-from compressor.recipe import Recipe
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note
-from compressor.report_files import write_report
-from compressor.search import best_steps, run_search
+from compressor.core.errors import InputFileError
+from compressor.core.files import make_folder, write_text_atomic
+from compressor.pipeline.chain import ChainState, ChainStep, run_chain
+from compressor.pipeline.recipe import Recipe
+from compressor.pipeline.search import best_steps, run_search
+from compressor.report.files import write_report
+from compressor.report.schema import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note
 
 PIPELINE_FILE = "pipeline.json"
 
@@ -136,7 +136,7 @@ def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resu
     if earlier and _results_depend_on(earlier.get("recipe", {})) != _results_depend_on(written):
         raise InputFileError(f"{root} holds a run of another recipe; pass --force to start over")
     record: dict[str, Any] = {
-        "schema": "compressor.pipeline/1",
+        "schema": "compressor.pipeline.run/1",
         "recipe": written,
         "stages": [],
         "search": earlier.get("search", {}),

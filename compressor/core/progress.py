@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from compressor.distributed import is_main_process
+from compressor.core.distributed import is_main_process
 
 # Under torchrun only rank 0 speaks: N copies of every progress bar and message help no one. Messages carry
 # user text (model paths, class names): no markup and no emoji codes, or `file.py:factory: epoch 1` loses

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compressor.errors import OptionError
-from compressor.progress import info
-from compressor.recipe import StageEntry
-from compressor.stages import RunOptions, StageResult
+from compressor.core.errors import OptionError
+from compressor.core.progress import info
+from compressor.pipeline.recipe import StageEntry
+from compressor.pipeline.stages import RunOptions, StageResult
 
 
 @dataclass

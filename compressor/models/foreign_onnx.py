@@ -15,9 +15,9 @@ from pathlib import Path
 
 import onnx
 
-from compressor.errors import InputFileError
-from compressor.export.onnx_graph import fed_inputs
-from compressor.models.handle import InputSpec, ModelHandle
+from compressor.core.errors import InputFileError
+from compressor.core.handle import InputSpec, ModelHandle
+from compressor.models.onnx_graph import fed_inputs
 from compressor.models.pixel_input import PIXEL_STD
 from compressor.models.precision import onnx_graph_precision
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from compressor.errors import ModelMismatchError
+from compressor.core.errors import ModelMismatchError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from torch.utils.data import Dataset
 
+from compressor.core.handle import InputSpec
+from compressor.core.progress import make_progress
 from compressor.data.loader import data_loader
-from compressor.models.handle import InputSpec
-from compressor.progress import make_progress
 from compressor.runtime.base import Runner
 from compressor.tasks.base import Task
 

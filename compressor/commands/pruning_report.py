@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compressor.fsutil import compressed_size_mb
-from compressor.measure import Variant
+from compressor.core.files import compressed_size_mb
+from compressor.core.handle import ModelHandle
+from compressor.measure.variants import Variant
 from compressor.methods.prune_options import PruneOutcome
-from compressor.models.handle import ModelHandle
-from compressor.plots import Point, accuracy_latency_plot
-from compressor.report import ResultRow
+from compressor.report.plots import Point, accuracy_latency_plot
+from compressor.report.schema import ResultRow
 
 UNSTRUCTURED_NOTE = (
     "unstructured sparsity: dense runtimes (torch, onnxruntime on CPU) compute the zeroed weights at full "

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compressor.errors import InputFileError
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, read_report
-from compressor.verdict import HeadToHeadKey, head_to_head_speedups
+from compressor.core.errors import InputFileError
+from compressor.report.schema import REFERENCE_VARIANTS, Report, ResultRow, busy_machine_note, read_report
+from compressor.report.verdict import HeadToHeadKey, head_to_head_speedups
 
 BOUND_SLACK = 1e-9  # a change equal to its bound passes, whatever float subtraction leaves (0.89 - 0.88)
 REFERENCE_BASIS = "ms, not gated (reference)"  # a reference row the ratios of its group were taken to

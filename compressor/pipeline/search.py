@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from compressor.chain import ChainState, ChainStep, run_chain
-from compressor.errors import CompressorError
-from compressor.pareto import pareto_front
-from compressor.progress import info, warn
-from compressor.recipe import SearchSpec, StageEntry
-from compressor.report import REFERENCE_VARIANTS, Report, ResultRow
-from compressor.stages import RunOptions
-from compressor.verdict import FASTER_MARGIN, head_to_head_speedups
+from compressor.core.errors import CompressorError
+from compressor.core.progress import info, warn
+from compressor.pipeline.chain import ChainState, ChainStep, run_chain
+from compressor.pipeline.recipe import SearchSpec, StageEntry
+from compressor.pipeline.stages import RunOptions
+from compressor.report.pareto import pareto_front
+from compressor.report.schema import REFERENCE_VARIANTS, Report, ResultRow
+from compressor.report.verdict import FASTER_MARGIN, head_to_head_speedups
 
 
 def candidate_name(chain: list[StageEntry]) -> str:

@@ -22,8 +22,8 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from compressor.report.verdict import SpeedVerdict
 from compressor.runtime.onnxruntime_runner import create_session, session_feed, session_options
-from compressor.verdict import SpeedVerdict
 
 PROFILED_RUNS = 30
 WARMUP_RUNS = 5

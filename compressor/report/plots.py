@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from compressor.fsutil import atomic_path
+from compressor.core.files import atomic_path
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compressor.fsutil import write_text_atomic
-from compressor.report import Report, to_markdown
-from compressor.report_html import to_html
+from compressor.core.files import write_text_atomic
+from compressor.report.html import to_html
+from compressor.report.schema import Report, to_markdown
 
 
 def write_report(report: Report, json_path: str | Path, markdown_path: str | Path | None = None) -> None:

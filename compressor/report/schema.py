@@ -1,4 +1,4 @@
-"""The report contract (`compressor.report/1`): what CI pipelines and users parse. Keep the keys."""
+"""The report contract (`compressor.report.schema/1`): what CI pipelines and users parse. Keep the keys."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compressor.errors import InputFileError
+from compressor.core.errors import InputFileError
 
-SCHEMA = "compressor.report/1"
+SCHEMA = "compressor.report.schema/1"
 
 
 REFERENCE_VARIANTS = ("baseline", "teacher")  # the rows others are measured against (distillation: teacher)

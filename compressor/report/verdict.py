@@ -12,7 +12,7 @@ import statistics
 
 from pydantic import BaseModel
 
-from compressor.report import Report, ResultRow
+from compressor.report.schema import Report, ResultRow
 
 VerdictKey = tuple[str, str, str, int]  # variant, backend, device, batch size
 FASTER_MARGIN = 1.05  # a variant must be at least 5% faster (median latency) to count as faster

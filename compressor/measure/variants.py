@@ -13,22 +13,22 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from compressor import head_to_head
-from compressor.bench import build_and_measure_memory, time_runner
+from compressor.core.errors import BackendUnavailableError, brief
+from compressor.core.handle import ModelHandle
+from compressor.core.progress import info, warn
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.errors import BackendUnavailableError, brief
-from compressor.evaluate import evaluate
-from compressor.export.onnx import static_batch_size
-from compressor.footprint import Footprint, onnx_footprint, torch_footprint
-from compressor.models.handle import ModelHandle
-from compressor.progress import info, warn
-from compressor.report import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
+from compressor.measure import head_to_head
+from compressor.measure.evaluate import evaluate
+from compressor.measure.footprint import Footprint, onnx_footprint, torch_footprint
+from compressor.measure.timing import build_and_measure_memory, time_runner
+from compressor.models.onnx_file import static_batch_size
+from compressor.report.schema import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
+from compressor.report.verdict import VerdictKey
 from compressor.runtime import Runner, artifact_for, get_backend, make_runner
 from compressor.runtime.cuda_graph import CudaGraphRunner
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.torch_runner import TorchRunner
 from compressor.tasks import get_task
-from compressor.verdict import VerdictKey
 
 DEFAULT_BACKENDS = ["torch", "onnxruntime"]  # what quantize, prune and distill measure unless told
 

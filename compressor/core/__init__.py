@@ -1,0 +1,1 @@
+"""What every layer shares: the model handle and its input spec, errors, files, progress, plug-ins."""

@@ -1,0 +1,1 @@
+"""Recipes: stages read from YAML, run as a chain, and the search over candidates."""

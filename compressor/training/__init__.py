@@ -1,0 +1,1 @@
+"""Training: the fit loop, its resumable state, distillation losses and reference checkpoints."""
