@@ -418,7 +418,7 @@ DOC_TAIL = """
   write (a full disk, a read-only or forbidden path); an unexpected error (a bug) is one
   `internal error:` line and exit 3. `compress --debug COMMAND ...` shows the traceback instead.
 - **Nothing half-written**: models, reports and records are written to a temporary file beside the
-  target and renamed (`compressor/fsutil.py`); an OUTDIR holding results is not overwritten without
+  target and renamed (`compressor/core/files.py`); an OUTDIR holding results is not overwritten without
   `--force`; an OUTDIR a failed command made is removed again unless it holds trained weights, a
   training state or a pipeline record (kept for `--resume`). Ctrl-C exits 130 and SIGTERM 143,
   unwinding so every file is the old one or a whole new one (`tests/test_reliability.py` sends

@@ -118,7 +118,7 @@ KEYS += ["search", "quantize", "prune", "distill", "export", "bench", "precision
 KEYS += ["candidates", "grid", "max_accuracy_drop", "epochs", "format", "typo"]
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 100), st.floats(allow_nan=True), st.text(max_size=8),
-    st.sampled_from(["int8", "fp16", "tiny_cnn", "minmax", "onnx", "cpu", "compressor.pipeline.recipe/1"]),
+    st.sampled_from(["int8", "fp16", "tiny_cnn", "minmax", "onnx", "cpu", "compressor.recipe/1"]),
 )  # fmt: skip
 YAML_VALUES = st.recursive(
     SCALARS,

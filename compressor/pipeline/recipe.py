@@ -37,7 +37,7 @@ from compressor.pipeline.stages import (
     Stage,
 )
 
-RECIPE_SCHEMA = "compressor.pipeline.recipe/1"
+RECIPE_SCHEMA = "compressor.recipe/1"
 
 
 class StageEntry(BaseModel):
@@ -122,7 +122,7 @@ class Recipe(RunOptions):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    schema_: Literal["compressor.pipeline.recipe/1"] = Field(default=RECIPE_SCHEMA, alias="schema")
+    schema_: Literal["compressor.recipe/1"] = Field(default=RECIPE_SCHEMA, alias="schema")
     model: str
     stages: list[StageEntry] = Field(default_factory=list)
     search: SearchSpec | None = None

@@ -136,7 +136,7 @@ def run_recipe(recipe: Recipe, output_dir: str | Path, force: bool = False, resu
     if earlier and _results_depend_on(earlier.get("recipe", {})) != _results_depend_on(written):
         raise InputFileError(f"{root} holds a run of another recipe; pass --force to start over")
     record: dict[str, Any] = {
-        "schema": "compressor.pipeline.run/1",
+        "schema": "compressor.pipeline/1",
         "recipe": written,
         "stages": [],
         "search": earlier.get("search", {}),

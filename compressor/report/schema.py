@@ -1,4 +1,4 @@
-"""The report contract (`compressor.report.schema/1`): what CI pipelines and users parse. Keep the keys."""
+"""The report contract (`compressor.report/1`): what CI pipelines and users parse. Keep the keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compressor.core.errors import InputFileError
 
-SCHEMA = "compressor.report.schema/1"
+SCHEMA = "compressor.report/1"
 
 
 REFERENCE_VARIANTS = ("baseline", "teacher")  # the rows others are measured against (distillation: teacher)

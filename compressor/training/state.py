@@ -20,7 +20,7 @@ import torch
 from compressor.core.errors import InputFileError, OptionError, brief
 from compressor.core.files import atomic_path
 
-STATE_FORMAT = "compressor.training.fit-state/1"
+STATE_FORMAT = "compressor.train-state/1"
 # Options that change what a run computes: resuming under different ones would not continue it.
 _RUN_DEFINING = ("epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "max_grad_norm", "augment", "seed")
 
