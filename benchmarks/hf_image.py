@@ -23,7 +23,7 @@ from compressor import commands
 from compressor.core.environment import collect_environment
 from compressor.core.handle import IMAGENET_MEAN, IMAGENET_STD
 from compressor.data import load_dataset
-from compressor.methods.prune_options import PruneRequest
+from compressor.methods.configs import Prune
 from compressor.models.loading import load_model
 from compressor.report.schema import Report
 from compressor.training.fit import TrainConfig
@@ -80,7 +80,7 @@ def main() -> None:
         pruned = commands.prune(
             model,
             Path(scratch) / "p",
-            PruneRequest(sparsity=0.5, finetune_epochs=2),
+            Prune(sparsity=0.5, finetune_epochs=2),
             data="shapes",
             batch_sizes=BATCH_SIZES,
         )

@@ -25,7 +25,7 @@ from results_io import RESULTS_DIR, merged_rows, read_results, table, write_resu
 from compressor import commands
 from compressor.core.environment import collect_environment
 from compressor.data import load_dataset
-from compressor.methods.prune_options import PruneRequest
+from compressor.methods.configs import Prune
 from compressor.methods.speed_tune import relative_speed
 from compressor.models.loading import load_model
 from compressor.models.onnx_file import read_onnx_handle
@@ -42,7 +42,7 @@ HEAD_TO_HEAD_ROUNDS = 5
 @dataclass(frozen=True)
 class Case:
     model: str
-    request: PruneRequest
+    request: Prune
     weights: str | None = None  # None: the reference checkpoint
     image_size: int | None = None
     data: str = "shapes"
@@ -69,35 +69,31 @@ def trained_classifier(family: str) -> Callable[[Path], str]:
 
 
 def _hf_case(family: str, sparsity: float, whole_heads: bool = False) -> Case:
-    request = PruneRequest(sparsity=sparsity, round_to=4, finetune_epochs=2, whole_heads=whole_heads)
+    request = Prune(sparsity=sparsity, round_to=4, finetune_epochs=2, whole_heads=whole_heads)
     return Case(family, request, data="topics", build=trained_classifier(family))
 
 
 CASES = {
-    "mobilenet_v2-structured-50": Case("mobilenet_v2", PruneRequest(sparsity=0.5, finetune_epochs=3)),
-    "mobilenet_v2-structured-50-224": Case("mobilenet_v2", PruneRequest(sparsity=0.5), "random", 224),
-    "resnet18-structured-30": Case("resnet18", PruneRequest(sparsity=0.3, finetune_epochs=3)),
-    "densenet121-structured-30": Case("densenet121", PruneRequest(sparsity=0.3, finetune_epochs=3)),
-    "mobilenet_v2-unstructured-80": Case(
-        "mobilenet_v2", PruneRequest(sparsity=0.8, structured=False, finetune_epochs=3)
-    ),
+    "mobilenet_v2-structured-50": Case("mobilenet_v2", Prune(sparsity=0.5, finetune_epochs=3)),
+    "mobilenet_v2-structured-50-224": Case("mobilenet_v2", Prune(sparsity=0.5), "random", 224),
+    "resnet18-structured-30": Case("resnet18", Prune(sparsity=0.3, finetune_epochs=3)),
+    "densenet121-structured-30": Case("densenet121", Prune(sparsity=0.3, finetune_epochs=3)),
+    "mobilenet_v2-unstructured-80": Case("mobilenet_v2", Prune(sparsity=0.8, structured=False, finetune_epochs=3)),
     # Attention models lose MLP width only (their residual width couples every block) unless asked for the
     # residual width too; detectors, backbone only.
-    "vit_tiny-structured-50": Case("vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3)),
-    "vit_tiny-residual-50": Case("vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True)),
-    "text_transformer-structured-50": Case(
-        "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3), data="topics"
-    ),
+    "vit_tiny-structured-50": Case("vit_tiny", Prune(sparsity=0.5, finetune_epochs=3)),
+    "vit_tiny-residual-50": Case("vit_tiny", Prune(sparsity=0.5, finetune_epochs=3, residual_width=True)),
+    "text_transformer-structured-50": Case("text_transformer", Prune(sparsity=0.5, finetune_epochs=3), data="topics"),
     "text_transformer-residual-50": Case(
-        "text_transformer", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
+        "text_transformer", Prune(sparsity=0.5, finetune_epochs=3, residual_width=True), data="topics"
     ),
     # torch's attention with the residual width: each head narrowed (above) or whole heads removed.
     "vit_tiny-residual-heads-50": Case(
-        "vit_tiny", PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True)
+        "vit_tiny", Prune(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True)
     ),
     "text_transformer-residual-heads-50": Case(
         "text_transformer",
-        PruneRequest(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True),
+        Prune(sparsity=0.5, finetune_epochs=3, residual_width=True, whole_heads=True),
         data="topics",
     ),
     # Hugging Face models: query/key/value narrowed head by head, or (heads) whole heads removed.
@@ -107,7 +103,7 @@ CASES = {
     "distilbert-structured-50": _hf_case("distilbert", 0.5),
     "distilbert-heads-50": _hf_case("distilbert", 0.5, whole_heads=True),
     "ssdlite-structured-30": Case(
-        "ssdlite320_mobilenet_v3_large", PruneRequest(sparsity=0.3, finetune_epochs=3), data="shapes-det"
+        "ssdlite320_mobilenet_v3_large", Prune(sparsity=0.3, finetune_epochs=3), data="shapes-det"
     ),
 }
 

@@ -12,7 +12,6 @@ and the spread. Only accuracy: the speed-ups do not depend on the seed (the prun
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ HEADER = "| case | seed | metric | reference | pruned, fine-tuned | drop (pt) | 
 def prune_seed(case_name: str, epochs: int, seed: int, folder: Path) -> dict[str, Any]:
     """One `compress prune` of the case, fine-tuned `epochs` with seed `seed`, written under `folder`."""
     case = CASES[case_name]
-    request = dataclasses.replace(case.request, finetune_epochs=epochs)
+    request = case.request.model_copy(update={"finetune_epochs": epochs})
     report = commands.prune(
         case.model, folder, request, data=case.data, weights=case.weights, batch_sizes=[1], seed=seed
     )

@@ -26,7 +26,7 @@ from compressor.core.environment import collect_environment
 from compressor.core.errors import brief
 from compressor.core.handle import ModelHandle
 from compressor.data import calibration_split, load_dataset
-from compressor.measure.variants import Variant, measure_variants
+from compressor.measurement.variants import Variant, measure_variants
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8, stamp
 from compressor.methods.speed_tune import relative_speed, same_nodes

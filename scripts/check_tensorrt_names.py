@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = [REPO / "compressor/export/tensorrt.py", REPO / "compressor/runtime/tensorrt_runner.py"]
+SOURCES = [REPO / "compressor/exporters/tensorrt.py", REPO / "compressor/runtime/tensorrt_runner.py"]
 # Variables that hold TensorRT objects in SOURCES.
 TRT_ROOTS = {"trt", "builder", "config", "parser", "profile", "self.context", "self.engine", "self.runtime"}
 # The wheel of each release checked by default: the CUDA 12 bindings up to 10.x, CUDA 13 for 11.x.

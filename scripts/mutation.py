@@ -30,7 +30,7 @@ SCOPE = (
     "compressor.report.compare.*",
     "compressor.report.verdict.*",
     "compressor.report.pareto.*",
-    "compressor.measure.head_to_head.*",
+    "compressor.measurement.head_to_head.*",
     "compressor.core.files.*",
     "compressor.tasks.base.xǁTaskBaseǁparity__mutmut_*",
     "compressor.tasks.classification.xǁTopKAccuracyǁ*",

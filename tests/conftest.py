@@ -39,7 +39,7 @@ def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
     """The int8 speed tuner's trials, the verdicts' head-to-head rounds and the op-type profile, timed
     briefly: tests check what they record and decide, not how well they time (benchmarks/ measure
     that), and full-length rounds cost the suite minutes."""
-    from compressor.measure import head_to_head, op_profile
+    from compressor.measurement import head_to_head, op_profile
     from compressor.methods import speed_tune
 
     monkeypatch.setattr(speed_tune, "TIMING_SECONDS", 0.05)

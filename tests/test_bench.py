@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from compressor import commands
-from compressor.measure.footprint import weight_count
-from compressor.measure.timing import OtherProcessesCpu, build_and_measure_memory
+from compressor.measurement.footprint import weight_count
+from compressor.measurement.timing import OtherProcessesCpu, build_and_measure_memory
 from compressor.report.files import write_report
 from compressor.report.schema import SCHEMA, ResultRow, read_report, to_markdown
 
@@ -150,7 +150,7 @@ def test_other_processes_cpu_sees_an_idle_machine(monkeypatch: pytest.MonkeyPatc
     """Only this process worked (0.4 s) while the rest of the machine idled: nobody else's share.
     Scripted counters, as a real idle machine cannot be had on a shared CI runner; a share that
     always read busy (1.0) would pass the busy test alone."""
-    from compressor.measure import timing as bench
+    from compressor.measurement import timing as bench
 
     machine = iter([_FakeCpuTimes(user=100.0, system=20.0, idle=900.0, iowait=5.0),
                     _FakeCpuTimes(user=100.3, system=20.1, idle=901.5, iowait=5.2)])  # fmt: skip

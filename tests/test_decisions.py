@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compressor.measure.head_to_head import alternating_ratios
+from compressor.measurement.head_to_head import alternating_ratios
 from compressor.report.compare import BOUND_SLACK, REFERENCE_BASIS, compare_files, compare_reports, to_markdown
 from compressor.report.files import write_report
 from compressor.report.pareto import dominates, pareto_front

@@ -13,7 +13,7 @@ from compressor import commands
 from compressor.core.errors import ExportError, InputFileError
 from compressor.core.handle import InputSpec, ModelHandle
 from compressor.data import load_dataset
-from compressor.export.onnx import DEFAULT_OPSET, export_onnx
+from compressor.exporters.onnx import DEFAULT_OPSET, export_onnx
 from compressor.models.loading import load_model
 from compressor.models.onnx_file import read_onnx_handle
 
@@ -88,8 +88,8 @@ def test_foreign_onnx_without_metadata_loads_from_its_graph(tmp_path: Path) -> N
 
 def test_an_identical_model_is_exported_once_per_process(tmp_path: Path, monkeypatch) -> None:
     """The second export of the same weights copies the first file; changed weights export again."""
-    from compressor.export import onnx as onnx_export
-    from compressor.export.export_cache import ExportCache
+    from compressor.exporters import onnx as onnx_export
+    from compressor.exporters.export_cache import ExportCache
 
     monkeypatch.setattr(onnx_export, "_EXPORTS", ExportCache())
     calls = []

@@ -19,7 +19,7 @@ from compressor.core.errors import DataError, ModelMismatchError
 from compressor.core.handle import GREY_MEAN, GREY_STD, InputSpec
 from compressor.data import load_dataset
 from compressor.data.decoding import read_rgb
-from compressor.export.preprocessing import preprocessing
+from compressor.exporters.preprocessing import preprocessing
 from compressor.models.loading import load_model
 from compressor.models.onnx_file import read_onnx_handle
 from compressor.models.pixel_input import takes_raw_pixels, with_pixel_input

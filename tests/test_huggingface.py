@@ -20,10 +20,10 @@ from compressor.core.errors import DataError, InputFileError, MissingDependencyE
 from compressor.data import load_dataset
 from compressor.data.text import hf_tokenizer
 from compressor.data.topics import TOPICS, make_split
-from compressor.measure.variants import Variant, measure_variants
+from compressor.measurement.variants import Variant, measure_variants
 from compressor.methods.channel_pruning import prune_structured
+from compressor.methods.configs import Prune
 from compressor.methods.prune import prune_model, save_pruned
-from compressor.methods.prune_options import PruneRequest
 from compressor.methods.quantize import Int8Request
 from compressor.models.loading import load_model
 from compressor.tasks import get_task
@@ -242,7 +242,7 @@ def test_bert_attention_loses_the_same_channels_in_every_head(bert_dir: Path, te
     with torch.no_grad():
         expected = module(*example)
     ignored = [m for name, m in module.named_modules() if isinstance(m, torch.nn.Linear) and ".attention." not in name]
-    prune_structured(module, example, PruneRequest(sparsity=0.125, round_to=2), ignored, lambda step: None)
+    prune_structured(module, example, Prune(sparsity=0.125, round_to=2), ignored, lambda step: None)
     for attention in _self_attentions(module):
         assert attention.query.out_features == attention.value.out_features == attention.all_head_size == 28
         assert (attention.num_attention_heads, attention.attention_head_size, attention.scaling) == (2, 14, 14**-0.5)
@@ -266,7 +266,7 @@ def test_whole_heads_go_and_the_head_size_stays(bert_dir: Path, text_data: Path,
     with torch.no_grad():
         expected = handle.module.eval()(*example)
     attention_only = ("model.bert.pooler", *(f"model.bert.encoder.layer.{i}.intermediate" for i in range(2)))
-    request = PruneRequest(sparsity=0.5, whole_heads=True, ignore=attention_only)
+    request = Prune(sparsity=0.5, whole_heads=True, ignore=attention_only)
     pruned, outcome = prune_model(handle, bundle, request, TrainConfig())
     for attention in _self_attentions(pruned.module):
         assert attention.query.out_features == attention.value.out_features == attention.all_head_size == 16
@@ -294,7 +294,7 @@ def test_distilbert_attention_loses_channels_per_head_or_whole_heads(
 ) -> None:
     """DistilBERT names its attention q_lin/k_lin/v_lin and n_heads: it was left whole before."""
     bundle = load_dataset(str(text_data))
-    request = PruneRequest(sparsity=0.5, round_to=2, whole_heads=whole_heads)
+    request = Prune(sparsity=0.5, round_to=2, whole_heads=whole_heads)
     pruned, outcome = prune_model(load_model(str(distilbert_dir), bundle), bundle, request, TrainConfig())
     reloaded = load_model(str(save_pruned(pruned, tmp_path / "p.pt").source), bundle)
     attentions = [m for m in reloaded.module.modules() if type(m).__name__ == "DistilBertSelfAttention"]
@@ -308,9 +308,7 @@ def test_distilbert_attention_loses_channels_per_head_or_whole_heads(
 
 def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     bundle = load_dataset(str(text_data))
-    commands.prune(
-        str(bert_dir), tmp_path / "p", PruneRequest(sparsity=0.4, round_to=4), data=str(text_data), batch_sizes=[2]
-    )
+    commands.prune(str(bert_dir), tmp_path / "p", Prune(sparsity=0.4, round_to=4), data=str(text_data), batch_sizes=[2])
     pruned = load_model(str(tmp_path / "p" / "model.pruned"), bundle)  # config, tokenizer and weights beside
     ids, mask = get_task("text").example_inputs(pruned.input_spec, 2)
     session = ort.InferenceSession(str(tmp_path / "p" / "model.pruned.onnx"), providers=["CPUExecutionProvider"])
@@ -319,7 +317,7 @@ def test_a_pruned_classifier_is_a_model_directory_that_reloads(bert_dir: Path, t
         np.testing.assert_allclose(logits, pruned.module.eval()(ids, mask).numpy(), atol=1e-4)
     # Pruned again with the attention left alone: the first run's head size must survive in the record.
     attention = tuple(f"model.bert.encoder.layer.{i}.attention" for i in range(2))
-    again, _ = prune_model(pruned, bundle, PruneRequest(sparsity=0.5, round_to=4, ignore=attention), TrainConfig())
+    again, _ = prune_model(pruned, bundle, Prune(sparsity=0.5, round_to=4, ignore=attention), TrainConfig())
     reloaded = load_model(str(save_pruned(again, tmp_path / "twice.pt").source), bundle)
     assert [a.attention_head_size for a in _self_attentions(reloaded.module)] == [10, 10]
     with torch.no_grad():

@@ -21,7 +21,7 @@ from compressor.core.handle import IMAGENET_MEAN
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
 from compressor.data.imagefolder import ImageFileDataset
-from compressor.methods.prune_options import PruneRequest
+from compressor.methods.configs import Prune
 from compressor.models.image_processor import image_processor_input
 from compressor.models.loading import load_model
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -230,7 +230,7 @@ def test_a_bgr_model_takes_rgb_and_flips_it_inside(tmp_path: Path) -> None:
 def test_vit_loses_whole_heads_and_reloads(vit_dir: Path, tmp_path: Path) -> None:
     """transformers 5's ViT attention (q_proj/k_proj/v_proj, head_dim) is pruned by whole heads; the
     pruned directory keeps the module's own weight names, so it reloads (it had the hub's: a mismatch)."""
-    request = PruneRequest(sparsity=0.5, round_to=4, whole_heads=True)
+    request = Prune(sparsity=0.5, round_to=4, whole_heads=True)
     report = commands.prune(str(vit_dir), tmp_path / "p", request, data="shapes", **FAST)
     heads = report.model_extra["pruning"]["attention_heads"]
     assert [change["heads"] for change in heads.values()] == [[2, 1], [2, 1]]

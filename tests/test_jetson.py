@@ -20,8 +20,8 @@ from standin_trtexec import write_engine
 from compressor import commands
 from compressor.cli import app
 from compressor.data import load_dataset
-from compressor.export.engine_check import clear_detections
-from compressor.export.jetson import (
+from compressor.exporters.engine_check import clear_detections
+from compressor.exporters.jetson import (
     JETPACK_TENSORRT,
     _build_only_flag,
     _has_builder_levels,
@@ -30,8 +30,8 @@ from compressor.export.jetson import (
     make_static,
     read_manifest,
 )
-from compressor.export.preprocessing import preprocessing
-from compressor.export.tensorrt import sha256_of
+from compressor.exporters.preprocessing import preprocessing
+from compressor.exporters.tensorrt import sha256_of
 from compressor.models.loading import load_model
 
 BUNDLE_FILES = {"model.onnx", "manifest.json", "build_engine.sh", "benchmark.sh", "labels.txt", "README.md"}
@@ -196,7 +196,7 @@ def test_the_engine_check_matches_a_detector_s_confident_boxes(
 ) -> None:
     """The board's comparison for detectors: every confident detection found again by the other side
     (same label, IoU at least 0.5); a moved box within that is a difference, not a failure."""
-    from compressor.export import engine_check
+    from compressor.exporters import engine_check
 
     board = tmp_path / "board"
     (board / "check" / "inputs").mkdir(parents=True)
@@ -235,7 +235,7 @@ def test_the_engine_check_matches_a_detector_s_confident_boxes(
 def test_a_detector_bundle_checks_its_confident_detections_on_the_board(tmp_path: Path) -> None:
     """A detector whose head calls every anchor a circle with confidence: its bundle carries 8 clear
     samples, and the board's check passes an engine that computes model.onnx (the stand-in trtexec)."""
-    from compressor.export.onnx import export_onnx
+    from compressor.exporters.onnx import export_onnx
 
     handle = load_model("ssdlite320_mobilenet_v3_large", load_dataset("shapes-det"), weights="random")
     heads = [

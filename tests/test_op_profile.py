@@ -9,7 +9,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from compressor.measure.op_profile import OpTimes, op_type_times, profile_batch_size
+from compressor.measurement.op_profile import OpTimes, op_type_times, profile_batch_size
 from compressor.report.verdict import SpeedVerdict
 
 

@@ -12,7 +12,7 @@ import torch
 from compressor import commands
 from compressor.core.errors import OptionError
 from compressor.data import load_dataset
-from compressor.export.preprocessing import preprocessing
+from compressor.exporters.preprocessing import preprocessing
 from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
 from compressor.tasks.classification import normalize_images

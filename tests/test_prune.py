@@ -22,9 +22,10 @@ from compressor.commands.pruning import untuned_losses
 from compressor.core.errors import ModelMismatchError, OptionError
 from compressor.data import load_dataset
 from compressor.methods.channel_pruning import prune_structured, same_in_every_group, weakest_channels, weakest_heads
+from compressor.methods.configs import Prune
 from compressor.methods.memory_ceiling import memory_ceiling
 from compressor.methods.prune import prune_model, save_pruned
-from compressor.methods.prune_options import PruneRequest, ignored_modules
+from compressor.methods.prune_options import ignored_modules
 from compressor.methods.weight_pruning import unstructured_masks
 from compressor.models.checkpoint import read_checkpoint
 from compressor.models.loading import load_model
@@ -42,7 +43,7 @@ def _tiny() -> nn.Module:
 
 
 def _structured(module: nn.Module, **options: object) -> nn.Module:
-    request = PruneRequest(**{"round_to": 1, **options})  # type: ignore[arg-type]
+    request = Prune(**{"round_to": 1, **options})  # type: ignore[arg-type]
     example = [torch.randn(1, 3, 32, 32)]
     prune_structured(module, example, request, ignored_modules(module, 10, request.ignore), lambda step: None)
     return module
@@ -152,7 +153,7 @@ def test_ignored_layers_are_untouched() -> None:
 @pytest.mark.parametrize("global_ranking", [False, True])
 def test_unstructured_sparsity_is_exact(global_ranking: bool) -> None:
     module = _tiny()
-    request = PruneRequest(sparsity=0.8, structured=False, global_ranking=global_ranking)
+    request = Prune(sparsity=0.8, structured=False, global_ranking=global_ranking)
     masks = unstructured_masks(module, request, ignored_modules(module, 10, ()))
     zeros = sum(int((mask == 0).sum()) for mask in masks.values())
     total = sum(mask.numel() for mask in masks.values())
@@ -163,7 +164,7 @@ def test_unstructured_sparsity_is_exact(global_ranking: bool) -> None:
 
 def test_two_of_four_keeps_the_two_largest_of_every_four_inputs() -> None:
     module = _tiny()
-    masks = unstructured_masks(module, PruneRequest(pattern="2:4", structured=False), [])
+    masks = unstructured_masks(module, Prune(pattern="2:4", structured=False), [])
     assert masks  # the 1x1 convs and the classifier have inputs in multiples of 4
     for name, mask in masks.items():
         weight = dict(module.named_modules())[name].weight.detach()
@@ -177,7 +178,7 @@ def test_two_of_four_keeps_the_two_largest_of_every_four_inputs() -> None:
 
 def test_prune_writes_a_checkpoint_that_reloads_without_pickle(trained_tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    report = commands.prune(str(trained_tiny), out, PruneRequest(sparsity=0.5), data="shapes", **FAST)  # type: ignore[arg-type]
+    report = commands.prune(str(trained_tiny), out, Prune(sparsity=0.5), data="shapes", **FAST)  # type: ignore[arg-type]
     rows = {(r.variant, r.backend): r for r in report.results}
     assert rows[("pruned", "torch")].params < 0.5 * rows[("baseline", "torch")].params
     assert report.model_extra["pruning"]["channels"]  # type: ignore[index]
@@ -198,7 +199,7 @@ def test_prune_writes_a_checkpoint_that_reloads_without_pickle(trained_tiny: Pat
 
 
 def test_unstructured_rows_carry_sparsity_and_compressed_size(trained_tiny: Path, tmp_path: Path) -> None:
-    request = PruneRequest(sparsity=0.8, structured=False)
+    request = Prune(sparsity=0.8, structured=False)
     report = commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     pruned = [row for row in saved["results"] if row["variant"] == "pruned"]
@@ -237,7 +238,7 @@ def test_finetuning_with_distillation_runs(trained_tiny: Path, tmp_path: Path, m
         return loss
 
     monkeypatch.setattr(train._Run, "step", watched_step)
-    request = PruneRequest(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
+    request = Prune(sparsity=0.5, finetune_epochs=1, distill=True, steps=1)
     report = commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", **FAST)  # type: ignore[arg-type]
     assert report.model_extra["pruning"]["distill"] is True  # type: ignore[index]
     ((loss, expected, soft_part),) = first_step
@@ -298,7 +299,7 @@ def test_detector_backbone_prunes_and_heads_keep_their_outputs() -> None:
     params = sum(p.numel() for p in module.parameters())
     example = get_task(handle.task).example_inputs(handle.input_spec, 1)
     ignored = ignored_modules(module, handle.num_classes, ())
-    prune_structured(module.eval(), example, PruneRequest(sparsity=0.3), ignored, lambda step: None)
+    prune_structured(module.eval(), example, Prune(sparsity=0.3), ignored, lambda step: None)
 
     assert sum(p.numel() for p in module.parameters()) < 0.8 * params
     assert {name: m.out_channels for name, m in module.named_modules() if name in head_outputs} == head_outputs
@@ -311,7 +312,7 @@ def test_densenet_prunes_through_its_concatenations_and_reloads_without_pickle(t
     inputs of all that follow (torch-pruning's concat dependency), and the result must reload by state_dict."""
     bundle = load_dataset("shapes")
     handle = load_model("densenet121", bundle, weights="random", image_size=(32, 32))
-    pruned, _ = prune_model(handle, bundle, PruneRequest(sparsity=0.3), train_config("densenet121"))
+    pruned, _ = prune_model(handle, bundle, Prune(sparsity=0.3), train_config("densenet121"))
     assert handle.module is not None and pruned.module is not None
     assert sum(p.numel() for p in pruned.module.parameters()) < 0.7 * sum(p.numel() for p in handle.module.parameters())
     for name, module in pruned.module.named_modules():
@@ -333,7 +334,7 @@ def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None
         "                         nn.Flatten(), nn.Linear(16, num_classes))\n"
     )
     factory = f"{source}:build"
-    commands.prune(factory, tmp_path / "out", PruneRequest(sparsity=0.5, round_to=1), weights="random", **FAST)  # type: ignore[arg-type]
+    commands.prune(factory, tmp_path / "out", Prune(sparsity=0.5, round_to=1), weights="random", **FAST)  # type: ignore[arg-type]
     pruned = tmp_path / "out" / "model.pruned.pt"
     with pytest.raises(Exception, match="load it with `--weights"):
         load_model(str(pruned), load_dataset("shapes"))
@@ -344,7 +345,7 @@ def test_pruned_file_factory_reloads_through_its_factory(tmp_path: Path) -> None
 def test_steps_reach_the_same_widths_as_one_step_and_call_back_between() -> None:
     calls: list[int] = []
     stepped = _tiny()
-    request = PruneRequest(sparsity=0.5, steps=3, round_to=1)
+    request = Prune(sparsity=0.5, steps=3, round_to=1)
     prune_structured(stepped, [torch.randn(1, 3, 32, 32)], request, ignored_modules(stepped, 10, ()), calls.append)
     assert calls == [1, 2, 3]
     assert [c.out_channels for c in _convs(stepped)] == [
@@ -356,8 +357,8 @@ def test_residual_width_narrows_every_vit_block_alike_and_reloads(tmp_path: Path
     bundle = load_dataset("shapes")
     handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
     config = train_config("vit_tiny", batch_size=8)  # BatchNorm (in the conv stem) re-estimated on 50 small batches
-    narrow_mlp, _ = prune_model(handle, bundle, PruneRequest(sparsity=0.5), config)
-    pruned, outcome = prune_model(handle, bundle, PruneRequest(sparsity=0.5, residual_width=True), config)
+    narrow_mlp, _ = prune_model(handle, bundle, Prune(sparsity=0.5), config)
+    pruned, outcome = prune_model(handle, bundle, Prune(sparsity=0.5, residual_width=True), config)
     attentions = [m for m in pruned.module.modules() if isinstance(m, nn.MultiheadAttention)]  # type: ignore[union-attr]
     assert {m.embed_dim for m in narrow_mlp.module.modules() if isinstance(m, nn.MultiheadAttention)} == {192}  # type: ignore[union-attr]
     assert len(attentions) == 4 and all((m.embed_dim, m.num_heads, m.head_dim) == (96, 3, 32) for m in attentions)
@@ -379,7 +380,7 @@ def test_residual_width_with_whole_heads_drops_heads_of_torch_attention_and_relo
     heads (rounded up), so the width goes 192 -> 128 and the head size stays."""
     bundle = load_dataset("shapes")
     handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
-    request = PruneRequest(sparsity=0.5, residual_width=True, whole_heads=True)
+    request = Prune(sparsity=0.5, residual_width=True, whole_heads=True)
     pruned, outcome = prune_model(handle, bundle, request, train_config("vit_tiny", batch_size=8))
     attentions = [m for m in pruned.module.modules() if isinstance(m, nn.MultiheadAttention)]  # type: ignore[union-attr]
     assert len(attentions) == 4 and all((m.embed_dim, m.num_heads, m.head_dim) == (128, 2, 64) for m in attentions)
@@ -410,16 +411,16 @@ def test_whole_heads_need_head_split_attention_or_the_residual_width() -> None:
     bundle = load_dataset("shapes")
     handle = load_model("vit_tiny", bundle, weights="random", image_size=(32, 32))
     with pytest.raises(OptionError, match="--whole-heads.*vit_tiny has none.*add --residual-width"):
-        prune_model(handle, bundle, PruneRequest(sparsity=0.5, whole_heads=True), train_config("vit_tiny"))
+        prune_model(handle, bundle, Prune(sparsity=0.5, whole_heads=True), train_config("vit_tiny"))
     with pytest.raises(OptionError, match="goes with --structured"):
-        PruneRequest(sparsity=0.5, structured=False, whole_heads=True).check()
+        Prune(sparsity=0.5, structured=False, whole_heads=True).check()
 
 
 def test_residual_width_needs_torch_attention() -> None:
     bundle = load_dataset("shapes")
     handle = load_model("tiny_cnn", bundle, weights="random")
     with pytest.raises(OptionError, match="has none"):
-        prune_model(handle, bundle, PruneRequest(sparsity=0.5, residual_width=True), train_config("tiny_cnn"))
+        prune_model(handle, bundle, Prune(sparsity=0.5, residual_width=True), train_config("tiny_cnn"))
 
 
 def test_the_fine_tuning_takes_the_seed_it_is_given(
@@ -436,6 +437,6 @@ def test_the_fine_tuning_takes_the_seed_it_is_given(
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(prune_method, "fit", recording_fit)
-    request = PruneRequest(sparsity=0.5, finetune_epochs=1)
+    request = Prune(sparsity=0.5, finetune_epochs=1)
     commands.prune(str(trained_tiny), tmp_path / "out", request, data="shapes", seed=7, **FAST)  # type: ignore[arg-type]
     assert seeds == [7]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import compressor as cz
-from compressor.core.errors import InputFileError, UnknownNameError
+from compressor.core.errors import InputFileError, OptionError, UnknownNameError
 
 
 def test_load_model_never_trains_and_reference_model_does(
@@ -33,3 +34,39 @@ def test_the_public_names_cost_nothing_until_used() -> None:
     assert out.startswith("False") and "reference_model" in out and "register_backend" in out
     with pytest.raises(AttributeError, match="no attribute 'compress_everything'"):
         cz.compress_everything  # noqa: B018
+
+
+def test_a_script_with_only_cz_compresses_exports_and_measures(tmp_path: Path) -> None:
+    """The issue's walk-through on tiny_cnn with random weights: compress in memory, compose, export, measure."""
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    int8 = cz.compress(model, cz.Int8(calibration="entropy", calib_samples=32, tune_speed=False), data)
+    thin = cz.compress(model, cz.Prune(sparsity=0.5), data)
+    thin_int8 = cz.compress(thin, cz.Int8(calib_samples=32, tune_speed=False), data)
+    onnx = cz.export(model, cz.Onnx(opset=18), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == [tmp_path / "m.onnx"]  # compress wrote nothing here; export its one file
+    assert model.module is not None and int8.module is None and int8.onnx_path is not None
+    assert onnx.onnx_path == tmp_path / "m.onnx" and thin.module is not None
+    assert [step["kind"] for step in thin_int8.metadata["methods"]] == ["prune", "quantize"]
+    models = {"baseline": model, "int8": int8, "pruned": thin, "pruned+int8": thin_int8}
+    report = cz.measure(models, data, backends=["torch", "onnxruntime"], batch_sizes=[1], max_samples=64)
+    written = report.write(tmp_path / "out")
+    rows = {(row["variant"], row["backend"]) for row in json.loads((written / "report.json").read_text())["results"]}
+    assert rows == {
+        ("baseline", "torch"), ("baseline", "onnxruntime"), ("int8", "onnxruntime"), ("pruned", "torch"),
+        ("pruned", "onnxruntime"), ("pruned+int8", "onnxruntime"),
+    }  # fmt: skip
+    assert {path.name for path in written.iterdir()} == {"report.json", "report.md", "report.html"}
+    settings = json.loads((written / "report.json").read_text())["settings"]
+    assert settings["int8"] == [{"kind": "quantize", "variant": "int8", "calibration": "entropy", "calib_samples": 32,
+                                 "tune_speed": False}]  # fmt: skip
+
+
+def test_compress_refuses_what_the_method_cannot_take(tmp_path: Path) -> None:
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    onnx = cz.export(model, cz.Onnx(), tmp_path / "m.onnx")
+    with pytest.raises(InputFileError, match="m.onnx is an ONNX model; prune needs a torch model|ONNX model; prune"):
+        cz.compress(onnx, cz.Prune(sparsity=0.5), data)
+    with pytest.raises(OptionError, match="exactly one of --sparsity"):
+        cz.compress(model, cz.Prune(sparsity=0.5, threshold=0.1), data)

@@ -19,7 +19,7 @@ from compressor.cli import app
 from compressor.core.errors import InputFileError, OptionError, UnknownNameError
 from compressor.data import load_dataset
 from compressor.data.base import deterministic_subset
-from compressor.measure import head_to_head
+from compressor.measurement import head_to_head
 from compressor.methods import speed_tune
 from compressor.methods.entropy_threshold import _divergence, entropy_threshold
 from compressor.methods.onnx_int8 import Int8Settings, calibrate, int8_node_count, preprocess

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from compressor.core.handle import InputSpec
-from compressor.measure.evaluate import evaluate
+from compressor.measurement.evaluate import evaluate
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.tasks import get_task
 

@@ -19,9 +19,9 @@ from standin_tensorrt import StandInTensorRT, read_plan, stand_in_for_cuda
 from compressor import commands
 from compressor.cli import app
 from compressor.core.errors import ExportError, InputFileError
-from compressor.export.engines import engine_artifact
-from compressor.export.jetson import make_static
-from compressor.export.tensorrt import BatchProfile, build_engine, profile_shapes, sha256_of, uses_strong_typing
+from compressor.exporters.engines import engine_artifact
+from compressor.exporters.jetson import make_static
+from compressor.exporters.tensorrt import BatchProfile, build_engine, profile_shapes, sha256_of, uses_strong_typing
 from compressor.models.onnx_file import read_onnx_handle
 from compressor.runtime import tensorrt_runner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
@@ -145,8 +145,8 @@ def test_an_engine_of_a_static_graph_is_scored_and_timed_at_the_graph_s_batch(
     The engine is played by onnxruntime on the same static file, which refuses other batches just as well."""
     from compressor.data import load_dataset
     from compressor.data.base import deterministic_subset
-    from compressor.measure import variants as measure
-    from compressor.measure.footprint import Footprint
+    from compressor.measurement import variants as measure
+    from compressor.measurement.footprint import Footprint
     from compressor.models.loading import load_model
     from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 

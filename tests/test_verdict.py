@@ -3,7 +3,7 @@ baseline no verdict; the rounds themselves open fresh runners and take turns goi
 
 from __future__ import annotations
 
-from compressor.measure import head_to_head
+from compressor.measurement import head_to_head
 from compressor.report.schema import LatencyMs, ResultRow
 from compressor.report.verdict import speed_verdicts
 

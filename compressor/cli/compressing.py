@@ -85,8 +85,8 @@ def quantize_command(
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
     """Quantize to int8, fp16 or bf16 and measure it against the fp32 baseline, side by side, in one run."""
+    from compressor.methods.configs import Quantize
     from compressor.pipeline.recipe import Recipe, auto_quantize_search
-    from compressor.pipeline.stages import QuantizeStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     max_minutes = auto_time_limit(auto, max_minutes)
@@ -94,7 +94,7 @@ def quantize_command(
         "method": method,
         "calib_samples": calib_samples,
         "tune_speed": tune_speed,
-        "exclude": names_list(exclude),
+        "exclude": tuple(names_list(exclude)),
     }
     if auto:
         refuse_alongside_auto({"--precision": precision, "--backend": backend})
@@ -104,7 +104,7 @@ def quantize_command(
     if precision is None:
         raise OptionError("give --precision int8|fp16|bf16, or --auto to try each within --max-accuracy-drop")
     stage = stage_from(
-        QuantizeStage, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop,
+        Quantize, precision=precision, calibration=calibration, max_accuracy_drop=max_accuracy_drop,
         backends=measured_backends(backend), **options,
     )  # fmt: skip
     dump_or_run_stage("quantize", stage, model, run, output, force, dump_recipe)
@@ -179,8 +179,8 @@ def prune_command(
 ) -> None:
     """Prune by magnitude, optionally fine-tune, and measure against the unpruned model in one run."""
     from compressor import commands
+    from compressor.methods.configs import Prune
     from compressor.pipeline.recipe import Recipe, auto_prune_search
-    from compressor.pipeline.stages import PruneStage
 
     run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
     max_minutes = auto_time_limit(auto, max_minutes)
@@ -188,7 +188,7 @@ def prune_command(
         "structured": structured,
         "norm": norm,
         "global_ranking": global_ranking,
-        "ignore": names_list(ignore),
+        "ignore": tuple(names_list(ignore)),
         "round_to": round_to,
         "steps": steps,
         "finetune_epochs": finetune_epochs,
@@ -211,7 +211,7 @@ def prune_command(
         dump_or_run(Recipe(model=model, search=search, **run), output, force, dump_recipe, resume)
         return
     stage = stage_from(
-        PruneStage, sparsity=sparsity, threshold=threshold, pattern=pattern, backends=measured_backends(backend),
+        Prune, sparsity=sparsity, threshold=threshold, pattern=pattern, backends=measured_backends(backend),
         **options,
     )  # fmt: skip
     if sweep is None:
@@ -280,11 +280,11 @@ def distill_command(
 ) -> None:
     """Train a student against a teacher's outputs (Hinton KD) and measure both, and a scratch student, in one run."""
     from compressor import commands
-    from compressor.pipeline.stages import DistillStage
+    from compressor.methods.configs import Distill
 
     if dump_recipe:
         stage = stage_from(
-            DistillStage, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
+            Distill, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
             alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
             compare_scratch=compare_scratch, lr=lr, seed=seed, backends=measured_backends(backend),
         )  # fmt: skip

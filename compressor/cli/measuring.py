@@ -143,7 +143,7 @@ def export_command(
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
     from compressor import commands
-    from compressor.export.tensorrt import BatchProfile
+    from compressor.exporters.tensorrt import BatchProfile
     from compressor.methods.quantize import Int8Request
     from compressor.pipeline.stages import ExportStage
     from compressor.tasks import get_task

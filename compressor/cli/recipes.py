@@ -27,10 +27,10 @@ from compressor.report.schema import Report, to_markdown
 # answer at once.
 if TYPE_CHECKING:
     from compressor.pipeline.recipe import Recipe
-    from compressor.pipeline.stages import Stage
+    from compressor.pipeline.stages import StageOptions
 
 
-StageT = TypeVar("StageT", bound="Stage")
+StageT = TypeVar("StageT", bound="StageOptions")
 
 
 def refuse_alongside_auto(given: dict[str, object]) -> None:
@@ -86,10 +86,11 @@ def stage_from(kind: type[StageT], **options: Any) -> StageT:
 
 
 def dump_or_run_stage(
-    kind: str, stage: Stage, model: str, run: dict[str, Any], output: Path, force: bool, dump: bool
+    kind: str, stage: StageOptions, model: str, run: dict[str, Any], output: Path, force: bool, dump: bool
 ) -> None:
     """One verb, one stage: print it as a recipe, or run it here and print the report."""
     from compressor.pipeline.recipe import Recipe, StageEntry
+    from compressor.pipeline.stages import run_stage
 
     stage.check()  # its own words (--sparsity ...), before the recipe wraps them
     try:
@@ -100,7 +101,7 @@ def dump_or_run_stage(
         stdout.print(recipe.dump(), end="", soft_wrap=True)
         return
     with removed_on_failure(output):
-        result = stage.run(model, recipe.weights, recipe, output, force)
+        result = run_stage(stage, model, recipe.weights, recipe, output, force)
     assert result.report is not None
     print_written(result.report, output)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from compressor.commands.common import baseline_artifacts, build_report, profile_inputs
+from compressor.commands.common import baseline_artifacts, profile_inputs
 from compressor.core.errors import OptionError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
-from compressor.export.engines import engine_artifact
-from compressor.measure.op_profile import op_type_times, top_op_types
-from compressor.measure.variants import Variant, measure_variants
+from compressor.exporters.engines import engine_artifact
+from compressor.measurement.op_profile import op_type_times, top_op_types
+from compressor.measurement.variants import Variant, build_report, measure_variants
 from compressor.methods.half import torch_half_handle
 from compressor.models.precision import FULL_PRECISION, model_precision
 from compressor.report.schema import Report

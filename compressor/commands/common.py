@@ -3,24 +3,22 @@ measured side by side, and the report written."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from compressor.core.environment import collect_environment
 from compressor.core.errors import InputFileError
 from compressor.core.files import make_folder
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, load_dataset
-from compressor.export.onnx import export_onnx, parity_batch
-from compressor.measure.variants import Variant, head_to_head_ratios, measure_variants
+from compressor.exporters.onnx import export_onnx, parity_batch
+from compressor.measurement.variants import SideBySide, build_report
 from compressor.models.precision import require_full_precision
 from compressor.report.files import write_report
-from compressor.report.schema import DatasetInfo, Report, ResultRow, busy_machine_note
-from compressor.report.verdict import VerdictKey, speed_verdicts
+from compressor.report.schema import Report
+from compressor.report.verdict import speed_verdicts
 from compressor.tasks import get_task
 from compressor.training.checkpoints import load_or_train
 
@@ -87,66 +85,6 @@ def profile_inputs(handle: ModelHandle, batch_size: int) -> list[torch.Tensor]:
     """Example inputs to profile on: `batch_size` samples, or the task's fixed batch (detectors: 1)."""
     task = get_task(handle.task)
     return task.example_inputs(handle.input_spec, task.fixed_batch_size or batch_size)
-
-
-def _cuda_graph_note(rows: list[ResultRow]) -> str | None:
-    """What the CUDA graph timing is, in reports that hold one (torch rows on CUDA)."""
-    if not any("cuda_graph_latency_ms" in (row.model_extra or {}) for row in rows):
-        return None
-    return (
-        "cuda_graph_latency_ms: torch on CUDA, the forward replayed as one captured CUDA graph (one launch a "
-        "batch), where latency_ms launches each kernel from Python"
-    )
-
-
-def build_report(
-    handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any
-) -> Report:
-    task = get_task(handle.task)
-    return Report(
-        model=handle.name,
-        task=handle.task,
-        primary_metric=task.primary_metric,
-        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
-        environment=collect_environment(),
-        results=rows,
-        notes=[
-            f"weights: {handle.weights}",
-            *(f"input: {handle.metadata[key]}" for key in ("dynamic_size", "assumed") if key in handle.metadata),
-            "latency: per batch after warm-up; fps: samples per second over the timed loop",
-            "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
-            "on CUDA, peak bytes allocated by torch, plus for TensorRT and onnxruntime the device memory they hold "
-            "outside torch",
-            "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
-            *([task.measurement_note] if task.measurement_note else []),
-            "background_cpu: share of the machine's CPU that other processes used while the row was timed",
-            *filter(None, [_cuda_graph_note(rows), busy_machine_note(rows)]),
-        ],
-        **extra,
-    )
-
-
-@dataclasses.dataclass
-class SideBySide:
-    """The rows of one measuring run, and each variant timed head to head against the reference."""
-
-    rows: list[ResultRow]
-    samples: int
-    reference: str
-    head_to_head: dict[VerdictKey, list[float]]
-
-
-def side_by_side(
-    variants: list[Variant],
-    bundle: DatasetBundle,
-    backends: list[str],
-    device: str,
-    batch_sizes: list[int],
-    max_samples: int | None,
-    reference: str = "baseline",
-) -> SideBySide:
-    rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
-    return SideBySide(rows, samples, reference, head_to_head_ratios(variants, rows, device, reference))
 
 
 def write_compared(

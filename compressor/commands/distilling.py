@@ -12,7 +12,6 @@ from compressor.commands.common import (
     baseline_artifacts,
     prepare_output_dir,
     refuse_earlier_results,
-    side_by_side,
     torch_model,
     write_compared,
 )
@@ -28,7 +27,7 @@ from compressor.core.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.data.text import describe_tokens, same_token_ids
-from compressor.measure.variants import DEFAULT_BACKENDS, Variant
+from compressor.measurement.variants import DEFAULT_BACKENDS, Variant, side_by_side
 from compressor.models.catalog import is_zoo_name
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model

@@ -13,14 +13,14 @@ from compressor.commands.common import (
 from compressor.core.errors import OptionError, UnknownNameError
 from compressor.core.handle import ModelHandle
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
-from compressor.export.jetson import (
+from compressor.exporters.jetson import (
     JetsonManifest,
     check_jetson_options,
 )
-from compressor.export.onnx import ParityResult, export_onnx, parity_batch
-from compressor.export.preprocessing import IMAGE_TASKS
-from compressor.export.targets import jetson_bundle, tensorrt_engine
-from compressor.export.tensorrt import ENGINE_PRECISIONS, BatchProfile
+from compressor.exporters.onnx import ParityResult, export_onnx, parity_batch
+from compressor.exporters.preprocessing import IMAGE_TASKS
+from compressor.exporters.targets import jetson_bundle, tensorrt_engine
+from compressor.exporters.tensorrt import ENGINE_PRECISIONS, BatchProfile
 from compressor.methods.quantize import Int8Request
 from compressor.models.pixel_input import with_pixel_input
 from compressor.runtime.tensorrt_engine import EngineRecord, import_tensorrt, require_cuda

@@ -10,15 +10,15 @@ from compressor.commands.common import (
     load_torch_model,
     prepare_output_dir,
     refuse_earlier_results,
-    side_by_side,
     write_compared,
 )
 from compressor.commands.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET
-from compressor.measure.variants import DEFAULT_BACKENDS, Variant
+from compressor.measurement.variants import DEFAULT_BACKENDS, Variant, side_by_side
+from compressor.methods.configs import Prune
 from compressor.methods.prune import FINETUNE_LR_SCALE, check_prunable, prune_model, save_pruned
-from compressor.methods.prune_options import PruneRequest, sweep_requests
+from compressor.methods.prune_options import sweep_requests
 from compressor.report.schema import Report, ResultRow
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
@@ -28,7 +28,7 @@ from compressor.training.checkpoints import train_config
 def prune(
     model: str,
     output_dir: str | Path,
-    request: PruneRequest | None = None,
+    request: Prune | None = None,
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     sweep: list[float] | None = None,
@@ -49,7 +49,7 @@ def prune(
     With `sweep`, the model is pruned once per level (`sweep_by`: sparsity or threshold), each from
     the unpruned model, and the report adds a `sweep` block and sweep.png (accuracy against latency).
     """
-    request = request or PruneRequest()
+    request = request or Prune()
     requests = sweep_requests(request, sweep, sweep_by) if sweep else [request]
     for each in requests:
         each.check()  # before the model loads (a reference checkpoint may need training)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from compressor.core.files import compressed_size_mb
 from compressor.core.handle import ModelHandle
-from compressor.measure.variants import Variant
+from compressor.measurement.variants import Variant
 from compressor.methods.prune_options import PruneOutcome
 from compressor.report.plots import Point, accuracy_latency_plot
 from compressor.report.schema import ResultRow

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from compressor.commands.common import (
-    SideBySide,
     baseline_artifacts,
     prepare_output_dir,
     profile_inputs,
     refuse_earlier_results,
-    side_by_side,
     write_compared,
 )
 from compressor.core.errors import InputFileError, UnknownNameError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
-from compressor.measure.op_profile import OpTimes, profile_batch_size, profile_pair
-from compressor.measure.variants import Variant
+from compressor.exporters.engines import engine_artifacts
+from compressor.measurement.op_profile import OpTimes, profile_batch_size, profile_pair
+from compressor.measurement.variants import SideBySide, Variant, side_by_side
 from compressor.methods.half import torch_half_handle
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
 from compressor.models.catalog import is_zoo_name
@@ -53,7 +51,7 @@ def quantize(
     if precision not in PRECISIONS:
         raise UnknownNameError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     batch_sizes = batch_sizes or [1, 16]
-    int8 = dataclasses.replace(int8 or Int8Request(), batch_sizes=tuple(batch_sizes))
+    int8 = (int8 or Int8Request()).model_copy(update={"batch_sizes": tuple(batch_sizes)})
     check_device(device)
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force)
@@ -84,9 +82,8 @@ def quantize(
             onnx_half = variant.artifacts.get("onnxruntime")
             extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
         backends = backends or [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
-        measured = side_by_side(
-            [Variant("baseline", "fp32", baseline), variant], bundle, backends, device, batch_sizes, max_samples
-        )
+        variants = engine_artifacts([Variant("baseline", "fp32", baseline), variant], backends, scratch, batch_sizes)
+        measured = side_by_side(variants, bundle, backends, device, batch_sizes, max_samples)
     explanation = None
     if precision == "int8" and device == "cpu":
         op_times, slower = _int8_op_times(onnx_baseline, outcome.handle, measured, batch_sizes)

@@ -105,6 +105,9 @@ class ModelHandle:
     source: str = ""
     weights: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Other forms of the same model a compression made (an fp16 torch model's fp16 ONNX file), by backend
+    # kind ("torch", "onnx"): measuring runs each backend on the form it takes.
+    artifacts: dict[str, ModelHandle] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.module is None) == (self.onnx_path is None):

@@ -1,1 +1,6 @@
-"""Compression methods: each takes a model handle and gives one back (quantize today; prune and distill next)."""
+"""Compression methods: one options class each (`configs`), the functions that apply them to a model
+(`builtin`, registered in `registry`), and the quantization, pruning and calibration code they run."""
+
+from compressor.methods import builtin as _builtin  # registers the built-in methods
+
+del _builtin

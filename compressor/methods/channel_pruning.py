@@ -23,8 +23,9 @@ from torchvision.models.vision_transformer import VisionTransformer
 
 from compressor.core.errors import ModelMismatchError, brief
 from compressor.methods.attention_heads import head_count, head_shape, head_split_layout, sync_heads
+from compressor.methods.configs import NORMS, Prune
 from compressor.methods.memory_ceiling import GIB, growth_allowance, memory_ceiling
-from compressor.methods.prune_options import NORMS, PRUNABLE, PruneOutcome, PruneRequest
+from compressor.methods.prune_options import PRUNABLE, PruneOutcome
 
 # In attention models the residual width couples every block (LayerNorm, attention projections,
 # embeddings): by default only groups that touch none of these, i.e. the MLPs' hidden widths, are
@@ -70,7 +71,7 @@ def _kept_count(total: int, remove: int, round_to: int) -> int:
 
 
 def _removal(
-    scores: list[torch.Tensor], original: list[int], request: PruneRequest, fraction: float, threshold: float | None
+    scores: list[torch.Tensor], original: list[int], request: Prune, fraction: float, threshold: float | None
 ) -> list[int]:
     """How many channels each group loses: those below the threshold, or what brings it (or, with
     global ranking, all groups together) to `fraction` of the original width removed."""
@@ -128,7 +129,7 @@ class _ScoredGroup:
 def _prune_once(
     module: nn.Module,
     example: list[torch.Tensor],
-    request: PruneRequest,
+    request: Prune,
     ignored: list[nn.Module],
     original: dict[str, int],
     fraction: float,
@@ -289,7 +290,7 @@ def _check_still_runs(module: nn.Module, example: list[torch.Tensor]) -> None:
 def prune_structured(
     module: nn.Module,
     example: list[torch.Tensor],
-    request: PruneRequest,
+    request: Prune,
     ignored: list[nn.Module],
     between_steps: Callable[[int], None],
 ) -> PruneOutcome:

@@ -21,7 +21,8 @@ from compressor.core.progress import info
 from compressor.data.base import DatasetBundle
 from compressor.methods.attention_heads import head_split_layout
 from compressor.methods.channel_pruning import prune_structured
-from compressor.methods.prune_options import PruneOutcome, PruneRequest, ignored_modules
+from compressor.methods.configs import Prune
+from compressor.methods.prune_options import PruneOutcome, ignored_modules
 from compressor.methods.weight_pruning import prune_unstructured
 from compressor.models.architecture_changes import (
     ARCHITECTURE_CHANGES,
@@ -46,7 +47,7 @@ def _epochs_for_step(total: int, steps: int, step: int) -> int:
     return total // steps + (1 if step <= total % steps else 0)
 
 
-def check_prunable(handle: ModelHandle, request: PruneRequest) -> None:
+def check_prunable(handle: ModelHandle, request: Prune) -> None:
     """Options that this model cannot take, in one line, before any work (export, pruning) starts."""
     assert handle.module is not None
     request.check()
@@ -80,7 +81,7 @@ def _heads_note(outcome: PruneOutcome) -> str:
 
 
 def prune_model(
-    handle: ModelHandle, bundle: DatasetBundle, request: PruneRequest, config: TrainConfig
+    handle: ModelHandle, bundle: DatasetBundle, request: Prune, config: TrainConfig
 ) -> tuple[ModelHandle, PruneOutcome]:
     """A pruned copy of `handle` (the original is left as it is, for the baseline rows and as teacher)."""
     assert handle.module is not None

@@ -12,9 +12,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import onnx
 import torch
+from pydantic import PositiveInt
 from torch.utils.data import Dataset
 
 from compressor.core.errors import OptionError
@@ -23,10 +25,11 @@ from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.measure.evaluate import evaluate
+from compressor.measurement.evaluate import evaluate
 from compressor.methods.batchnorm_as_conv import batchnorms_as_convs
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.concat_ranges import share_concat_ranges
+from compressor.methods.configs import Int8, Quantize
 from compressor.methods.half import convert_onnx_fp16
 from compressor.methods.onnx_int8 import (
     Int8Settings,
@@ -52,21 +55,20 @@ PRECISIONS = ("int8", "fp16", "bf16")
 TENSORRT_OP_TYPES = WEIGHTED_OP_TYPES
 
 
-@dataclass
-class Int8Request:
-    """What the user asked of int8 quantization (the CLI's options)."""
+class Int8Request(Int8):
+    """int8's options (`configs.Int8`) with what the run around it decides: the samples its budget check
+    scores, the batch sizes its speed is tuned for, and the runtime it quantizes for."""
 
-    method: str | None = None  # None: the task's default (dynamic for Transformers on text, static otherwise)
-    calibration: str = "minmax"
-    calib_samples: int = 256
-    exclude: tuple[str, ...] = ()
-    max_accuracy_drop: float | None = None  # absolute points of the primary metric
-    max_samples: int | None = None  # val samples scored by the budget check
-    tune_speed: bool = True  # time op groups in float vs int8 on this machine; keep float where it is faster
-    batch_sizes: tuple[int, ...] = (1, 16)  # the batch sizes speed is tuned for
+    max_samples: PositiveInt | None = None  # val samples scored by the budget check
+    batch_sizes: tuple[PositiveInt, ...] = (1, 16)
     # "onnxruntime": fast on this CPU (uint8 activations, tuned). "tensorrt": what TensorRT builds int8
     # engines from (explicit Q/DQ, symmetric int8, weighted ops only; no CPU tuning, it would time the wrong chip).
-    target: str = "onnxruntime"
+    target: Literal["onnxruntime", "tensorrt"] = "onnxruntime"
+
+    @classmethod
+    def of(cls, config: Quantize, **run: Any) -> Int8Request:
+        """`config`'s options with the run's (`max_samples`, `batch_sizes`, `target`)."""
+        return cls(**config.model_dump(exclude={"precision", "backends"}), **run)
 
 
 @dataclass

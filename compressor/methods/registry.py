@@ -1,7 +1,7 @@
 """The compression methods, by options class: built-in ones and those plug-ins register.
 
 `@register_method(Config)` ties an options class (a `MethodConfig`) to the function that applies it,
-`apply(model, config, data) -> model`. The class's `kind` names its recipe stage, so a registered
+`apply(model, config, data, work) -> model`. The class's `kind` names its recipe stage, so a registered
 method runs from a recipe, and `cz.compress` runs it from Python. A third-party package registers
 one in a module it names under the `compressor.methods` entry-point group.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from compressor.core.errors import OptionError
@@ -20,7 +21,18 @@ from compressor.methods.configs import MethodConfig
 
 ENTRY_POINT_GROUP = "compressor.methods"
 ConfigT = TypeVar("ConfigT", bound=MethodConfig)
-Apply = Callable[[ModelHandle, Any, DatasetBundle], ModelHandle]  # (model, config, data) -> the compressed model
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What a method gets besides the model: a folder for the files it makes, and the model as an ONNX
+    file (exported on demand by the layer above, which owns exporting)."""
+
+    folder: Path
+    to_onnx: Callable[[ModelHandle], ModelHandle]
+
+
+Apply = Callable[[ModelHandle, Any, DatasetBundle, Workspace], ModelHandle]  # -> the compressed model
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,7 @@ _REGISTRY: dict[type[MethodConfig], Method] = {}
 
 
 def register_method(config: type[ConfigT]) -> Callable[[Apply], Apply]:
-    """Register `apply(model, config, data) -> model` for options of class `config`; the class's `kind`
+    """Register `apply(model, config, data, work) -> model` for options of class `config`; the class's `kind`
     is its recipe stage's name. A later registration of the same class replaces the earlier one."""
     if not (isinstance(config, type) and issubclass(config, MethodConfig)) or not config.kind:
         raise ValueError(f"{config!r}: a method's options are a MethodConfig subclass with a `kind`")

@@ -20,8 +20,8 @@ import onnx
 import torch
 
 from compressor.core.progress import make_progress
-from compressor.measure.head_to_head import alternating_ratios, fresh_timing
-from compressor.measure.timing import time_runner
+from compressor.measurement.head_to_head import alternating_ratios, fresh_timing
+from compressor.measurement.timing import time_runner
 from compressor.methods.batchnorm_as_conv import is_rewritten_batchnorm
 from compressor.methods.shared_dequantization import share_dequantization
 from compressor.runtime.base import Runner

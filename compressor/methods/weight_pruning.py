@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from compressor.methods.prune_options import PRUNABLE, PruneOutcome, PruneRequest
+from compressor.methods.configs import Prune
+from compressor.methods.prune_options import PRUNABLE, PruneOutcome
 
 
 def _is_depthwise(layer: nn.Module) -> bool:
@@ -50,7 +51,7 @@ def _smallest_mask(magnitude: torch.Tensor, count: int) -> torch.Tensor:
     return mask.reshape(magnitude.shape)
 
 
-def unstructured_masks(module: nn.Module, request: PruneRequest, ignored: list[nn.Module]) -> dict[str, torch.Tensor]:
+def unstructured_masks(module: nn.Module, request: Prune, ignored: list[nn.Module]) -> dict[str, torch.Tensor]:
     """Per prunable layer, the 0/1 mask of the weights that stay."""
     layers = _prunable_weights(module, ignored, request.pattern)
     weights = {name: m.weight.detach().abs() for name, m in layers.items()}
@@ -72,7 +73,7 @@ def unstructured_masks(module: nn.Module, request: PruneRequest, ignored: list[n
 
 
 def prune_unstructured(
-    module: nn.Module, request: PruneRequest, ignored: list[nn.Module], finetune: Callable[[], None]
+    module: nn.Module, request: Prune, ignored: list[nn.Module], finetune: Callable[[], None]
 ) -> PruneOutcome:
     """Zero the masked weights; fine-tuning (if any) runs with the masks held, then they are made permanent."""
     masks = unstructured_masks(module, request, ignored)

@@ -10,7 +10,7 @@ from typing import Any
 from compressor.core.errors import OptionError
 from compressor.core.progress import info
 from compressor.pipeline.recipe import StageEntry
-from compressor.pipeline.stages import RunOptions, StageResult
+from compressor.pipeline.stages import RunOptions, run_stage
 
 
 @dataclass
@@ -39,11 +39,10 @@ class ChainState:
 
 def with_teacher(entry: StageEntry, teacher: str, teacher_weights: str | None) -> StageEntry:
     """A distill stage without a teacher learns from the recipe's own model."""
-    stage = getattr(entry, "distill", None)
-    if stage is None or stage.teacher is not None:
+    if entry.kind != "distill" or entry.stage.teacher is not None:
         return entry
-    taught = stage.model_copy(update={"teacher": teacher, "teacher_weights": teacher_weights})
-    return entry.model_copy(update={"distill": taught})
+    taught = entry.stage.model_copy(update={"teacher": teacher, "teacher_weights": teacher_weights})
+    return entry.model_copy(update={"stage": taught})
 
 
 def run_chain(
@@ -66,7 +65,7 @@ def run_chain(
             info(f"{entry.kind}: done in an earlier run ({step.folder}), skipped")
         else:
             info(f"stage {index + 1}/{len(stages)}: {entry.kind} on {state.model}")
-            result: StageResult = entry.stage.run(state.model, state.weights, run, stage_folder, True)
+            result = run_stage(entry.stage, state.model, state.weights, run, stage_folder, True)
             if result.unsaved and index + 1 < len(stages):  # the next stage would get this stage's input
                 raise OptionError(
                     f"stage {index + 1} ({entry.kind}): {result.unsaved}, so stage {index + 2} has no model to "

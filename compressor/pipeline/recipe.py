@@ -20,66 +20,68 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SerializerFunctionWrapHandler,
     ValidationError,
+    model_serializer,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from compressor.core.errors import InputFileError, OptionError
-from compressor.pipeline.stages import (
-    STAGE_KINDS,
-    BackendName,
-    BenchStage,
-    DistillStage,
-    ExportStage,
-    PruneStage,
-    QuantizeStage,
-    RunOptions,
-    Stage,
-)
+from compressor.methods.configs import BackendName, Prune, Quantize
+from compressor.pipeline.stages import RunOptions, stage_kinds
 
 RECIPE_SCHEMA = "compressor.recipe/1"
 
 
 class StageEntry(BaseModel):
-    """One stage as written in YAML: `- quantize: {precision: int8}` (a bare `- bench` for no options)."""
+    """One stage as written in YAML: `- quantize: {precision: int8}` (a bare `- bench` for no options).
+    `kind` is looked up among the registered methods and the export and bench stages."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    prune: PruneStage | None = None
-    distill: DistillStage | None = None
-    quantize: QuantizeStage | None = None
-    export: ExportStage | None = None
-    bench: BenchStage | None = None
+    kind: str
+    stage: Any  # the kind's options: a MethodConfig or a Stage
 
     @model_validator(mode="before")
     @classmethod
-    def _bare_names(cls, data: Any) -> Any:
+    def _read(cls, data: Any) -> Any:
+        if isinstance(data, StageEntry):
+            return data
         if isinstance(data, str):
-            return {data: {}}
-        if isinstance(data, dict):
-            return {kind: {} if options is None else options for kind, options in data.items()}
-        return data
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> StageEntry:
-        if len(self.kinds()) != 1:
-            raise ValueError(f"a stage is exactly one of {', '.join(STAGE_KINDS)} with its options")
+            data = {data: {}}
+        if isinstance(data, dict) and set(data) == {"kind", "stage"}:
+            return data
+        kinds = stage_kinds()
+        if not isinstance(data, dict) or len(data) != 1:
+            raise ValueError(f"a stage is exactly one of {', '.join(kinds)} with its options")
+        kind, options = next(iter(data.items()))
+        if kind not in kinds:
+            raise ValidationError.from_exception_data(
+                "StageEntry", [InitErrorDetails(type="extra_forbidden", loc=(kind,), input=options)]
+            )
         try:
-            self.stage.check()
+            stage = kinds[kind].model_validate({} if options is None else options)
+        except ValidationError as error:
+            details = [
+                InitErrorDetails(type=e["type"], loc=(kind, *e["loc"]), input=e["input"], ctx=e.get("ctx", {}))
+                for e in error.errors()
+            ]
+            raise ValidationError.from_exception_data("StageEntry", details) from None
+        try:
+            stage.check()
         except OptionError as error:
-            raise ValueError(f"{self.kind}: {error}") from None
-        return self
+            raise ValueError(f"{kind}: {error}") from None
+        return {"kind": kind, "stage": stage}
 
-    def kinds(self) -> list[str]:
-        return [kind for kind in STAGE_KINDS if getattr(self, kind) is not None]
-
-    @property
-    def kind(self) -> str:
-        return self.kinds()[0]
-
-    @property
-    def stage(self) -> Stage:
-        return getattr(self, self.kind)
+    @model_serializer(mode="wrap")
+    def _write(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        options = handler(self)["stage"]
+        # What the kind's class requires is written even where a subclass defaults it (Int8's precision).
+        kind_class = stage_kinds()[self.kind]
+        for name in [name for name, field in kind_class.model_fields.items() if field.is_required()]:
+            options.setdefault(name, getattr(self.stage, name))
+        return {self.kind: options}
 
 
 class SearchSpec(BaseModel):
@@ -101,9 +103,9 @@ class SearchSpec(BaseModel):
     def _check(self) -> SearchSpec:
         if not self.candidates and not self.grid:
             raise ValueError("a search needs `candidates` or a `grid`")
-        unknown = [kind for kind in self.grid if kind not in STAGE_KINDS]
+        unknown = [kind for kind in self.grid if kind not in stage_kinds()]
         if unknown:
-            raise ValueError(f"grid: unknown stage {unknown[0]!r}; choose from {', '.join(STAGE_KINDS)}")
+            raise ValueError(f"grid: unknown stage {unknown[0]!r}; choose from {', '.join(stage_kinds())}")
         self.chains()  # every grid combination is a valid stage
         return self
 
@@ -138,7 +140,9 @@ class Recipe(RunOptions):
 
     def dump(self) -> str:
         """The recipe as YAML: what `--dump-recipe` prints and what `compress run` reads back."""
-        data = self.model_dump(by_alias=True, exclude_defaults=True, exclude_none=True, exclude={"schema_"})
+        data = self.model_dump(
+            mode="json", by_alias=True, exclude_defaults=True, exclude_none=True, exclude={"schema_"}
+        )
         return yaml.safe_dump({"schema": RECIPE_SCHEMA, **data}, sort_keys=False)
 
 
@@ -151,8 +155,7 @@ def check_chain(stages: list[StageEntry], torch_model: bool, quantized: bool = F
         if entry.kind == "quantize" and quantized:
             raise ValueError(f"stage {index} (quantize) follows another quantize; the model is quantized already")
         quantized = quantized or entry.kind == "quantize"
-        if entry.kind == "quantize" or (entry.kind == "export" and entry.stage.format == "onnx"):  # type: ignore[attr-defined]
-            torch_model = entry.kind == "quantize" and entry.stage.precision == "bf16"  # type: ignore[attr-defined]
+        torch_model = entry.stage.leaves_torch(torch_model)
     return torch_model, quantized
 
 
@@ -184,7 +187,7 @@ def _describe(error: ValidationError, root: yaml.Node | None, source: str) -> st
         location = ("stages", int(stage_number.group(1)))
     if first["type"] == "extra_forbidden":
         is_stage = len(location) >= 2 and isinstance(location[-2], int)
-        choices = f"; choose from {', '.join(STAGE_KINDS)}" if is_stage else ""
+        choices = f"; choose from {', '.join(stage_kinds())}" if is_stage else ""
         message = f"unknown {'stage' if is_stage else 'key'} {location[-1]!r}{choices}"
     line = _line_of(root, location)
     where = ".".join(str(part) for part in location)
@@ -254,14 +257,14 @@ def auto_quantize_search(options: dict[str, Any], budget: float | None, max_minu
     static with each histogram calibration (text models too; not when --method dynamic is asked), then fp16."""
     histograms = () if options.get("method") == "dynamic" else HISTOGRAM_CALIBRATIONS
     static = {**options, "method": "static"}
-    int8 = [StageEntry(quantize=QuantizeStage(precision="int8", **options))]
-    int8 += [StageEntry(quantize=QuantizeStage(precision="int8", calibration=c, **static)) for c in histograms]
-    fp16 = StageEntry(quantize=QuantizeStage(precision="fp16"))
+    int8 = [StageEntry(quantize=Quantize(precision="int8", **options))]
+    int8 += [StageEntry(quantize=Quantize(precision="int8", calibration=c, **static)) for c in histograms]
+    fp16 = StageEntry(quantize=Quantize(precision="fp16"))
     budget = 1.0 if budget is None else budget
     return SearchSpec(max_accuracy_drop=budget, max_minutes=max_minutes, candidates=[*int8, fp16])
 
 
 def auto_prune_search(options: dict[str, Any], budget: float, max_minutes: float | None) -> SearchSpec:
     """`compress prune --auto`: a few sparsities, with the fine-tuning options given."""
-    candidates = [StageEntry(prune=PruneStage(sparsity=level, **options)) for level in AUTO_SPARSITIES]
+    candidates = [StageEntry(prune=Prune(sparsity=level, **options)) for level in AUTO_SPARSITIES]
     return SearchSpec(max_accuracy_drop=budget, max_minutes=max_minutes, candidates=candidates)

@@ -1,38 +1,31 @@
-"""The pipeline stages (prune, distill, quantize, export, bench) as validated option sets.
+"""The stages of a recipe and how each runs: model in (a zoo name or a path), model out (the path it wrote).
 
-Each stage is a pydantic model whose fields are the options of the `compress` verb of the same name,
-and `run` calls that verb's library function: model in (a zoo name or a path), model out (the path it
-wrote). The CLI verbs build the same objects, so a recipe and a command line can never disagree on
-what an option means, and `--dump-recipe` is just the stage written out.
+A method's stage is its options class (`methods.configs`, or a plug-in's); export and bench are
+stages of their own. The CLI verbs build the same objects, so a recipe and a command line never
+disagree on what an option means, and `--dump-recipe` is the stage written out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from compressor import commands
+from compressor import api, commands
+from compressor.commands.common import refuse_earlier_results
 from compressor.core.files import make_folder
-from compressor.export.jetson import check_jetson_options
-from compressor.export.tensorrt import BatchProfile
-from compressor.methods.prune_options import PruneRequest
+from compressor.data import load_dataset
+from compressor.exporters.jetson import check_jetson_options
+from compressor.exporters.tensorrt import BatchProfile
+from compressor.methods.configs import BackendName, Distill, MethodConfig, Prune, Quantize
 from compressor.methods.quantize import Int8Request
+from compressor.methods.registry import stage_kinds as stage_kinds_of_methods
 from compressor.report.files import write_report
 from compressor.report.schema import Report
-from compressor.runtime import backend_names
-from compressor.training.distillation import parse_feature_pairs
-
-
-def _known_backend(name: str) -> str:
-    if name not in backend_names():
-        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(backend_names())}")
-    return name
-
-
-BackendName = Annotated[str, AfterValidator(_known_backend)]  # a registered backend (`runtime.registry`)
+from compressor.training.checkpoints import load_or_train
 
 
 class RunOptions(BaseModel):
@@ -80,118 +73,9 @@ class Stage(BaseModel):
         """Option values and combinations the field types cannot express, raised as OptionError when the
         recipe is read, so a bad third stage is found before the first two have run. None by default."""
 
-
-class QuantizeStage(Stage):
-    precision: Literal["int8", "fp16", "bf16"]
-    method: Literal["static", "dynamic"] | None = None
-    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
-    calib_samples: PositiveInt = 256
-    exclude: list[str] = Field(default_factory=list)
-    max_accuracy_drop: NonNegativeFloat | None = None
-    tune_speed: bool = True
-    backends: list[BackendName] | None = None  # None: torch and onnxruntime, where the variant runs there
-
-    def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
-        request = Int8Request(
-            method=self.method,
-            calibration=self.calibration,
-            calib_samples=self.calib_samples,
-            exclude=tuple(self.exclude),
-            max_accuracy_drop=self.max_accuracy_drop,
-            max_samples=run.max_samples,
-            tune_speed=self.tune_speed,
-        )
-        report = commands.quantize(
-            model, output_dir, self.precision, data=run.data, weights=weights, int8=request, backends=self.backends,
-            **run.measured(force),
-        )  # fmt: skip
-        written = output_dir / ("model.bf16.pt" if self.precision == "bf16" else f"model.{self.precision}.onnx")
-        if not written.exists():
-            unsaved = f"{self.precision} of a model that is not a zoo name is measured, not saved"
-            return StageResult(model, report, self.precision, unsaved=unsaved)
-        return StageResult(str(written), report, self.precision, self.precision == "bf16")
-
-
-class PruneStage(Stage):
-    needs_torch: ClassVar[bool] = True
-    sparsity: float | None = None
-    threshold: NonNegativeFloat | None = None
-    structured: bool = True
-    pattern: Literal["2:4"] | None = None
-    norm: Literal["l1", "l2"] = "l2"
-    global_ranking: bool = False
-    ignore: list[str] = Field(default_factory=list)
-    round_to: PositiveInt = 16
-    steps: PositiveInt = 1
-    finetune_epochs: NonNegativeInt = 0
-    distill: bool = False
-    residual_width: bool = False
-    whole_heads: bool = False
-    lr: NonNegativeFloat | None = None
-    backends: list[BackendName] | None = None  # None: torch and onnxruntime
-
-    def request(self) -> PruneRequest:
-        options = self.model_dump(exclude={"lr", "ignore", "backends"})
-        return PruneRequest(**options, ignore=tuple(self.ignore))
-
-    def check(self) -> None:
-        self.request().check()
-
-    def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
-        report = commands.prune(
-            model, output_dir, self.request(), data=run.data, weights=weights, lr=self.lr, backends=self.backends,
-            **run.measured(force),
-        )  # fmt: skip
-        pruned = output_dir / "model.pruned.pt"  # a Hugging Face model: the model directory model.pruned/
-        return StageResult(str(pruned if pruned.exists() else output_dir / "model.pruned"), report, "pruned", True)
-
-
-class DistillStage(Stage):
-    """Trains the model that enters the stage (its own weights; a zoo name starts from the recipe's `weights`,
-    random without) against a teacher: by default the recipe's original model, so a pruned model recovers
-    what pruning cost."""
-
-    needs_torch: ClassVar[bool] = True
-    teacher: str | None = None  # None: the recipe's model (with the recipe's weights)
-    teacher_weights: str | None = None
-    epochs: PositiveInt = 5
-    temperature: float = Field(default=4.0, gt=0)
-    alpha: float = Field(default=0.7, ge=0, le=1)
-    feature_pairs: list[str] = Field(default_factory=list)
-    feature_weight: NonNegativeFloat = 1.0
-    compare_scratch: bool = False
-    lr: NonNegativeFloat | None = None
-    seed: int = 0
-    backends: list[BackendName] | None = None  # None: torch and onnxruntime
-
-    def check(self) -> None:
-        parse_feature_pairs(self.feature_pairs)
-
-    def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
-        if self.teacher is None:
-            raise ValueError("the pipeline sets the teacher before running a distill stage")
-        report = commands.distill(
-            self.teacher,
-            model,
-            output_dir,
-            data=run.data,
-            teacher_weights=self.teacher_weights,
-            epochs=self.epochs,
-            temperature=self.temperature,
-            alpha=self.alpha,
-            feature_pairs=self.feature_pairs,
-            feature_weight=self.feature_weight,
-            compare_scratch=self.compare_scratch,
-            lr=self.lr,
-            seed=self.seed,
-            student_weights=weights,
-            backends=self.backends,
-            **run.measured(force),
-        )
-        distilled = output_dir / "distilled.pt"
-        return StageResult(
-            str(distilled if distilled.exists() else output_dir / "distilled"), report, "distilled", True
-        )
+    def leaves_torch(self, torch_in: bool) -> bool:
+        """Whether the model it passes on is a torch model, given whether its input was."""
+        return torch_in
 
 
 class ExportStage(Stage):
@@ -209,6 +93,9 @@ class ExportStage(Stage):
     calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
     calib_samples: PositiveInt = 256
     raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
+
+    def leaves_torch(self, torch_in: bool) -> bool:
+        return torch_in and self.format != "onnx"
 
     def check(self) -> None:
         if self.format == "jetson":
@@ -255,10 +142,89 @@ class BenchStage(Stage):
         return StageResult(model, report, "baseline")
 
 
-STAGE_KINDS: dict[str, type[Stage]] = {
-    "prune": PruneStage,
-    "distill": DistillStage,
-    "quantize": QuantizeStage,
-    "export": ExportStage,
-    "bench": BenchStage,
-}
+StageOptions = Stage | MethodConfig  # what a recipe stage holds: a method's options, or export or bench
+OTHER_STAGES: dict[str, type[Stage]] = {"export": ExportStage, "bench": BenchStage}
+
+
+def stage_kinds() -> dict[str, type[StageOptions]]:
+    """Recipe stage name -> its options class: every registered method, then export and bench."""
+    return {**stage_kinds_of_methods(), **OTHER_STAGES}
+
+
+StageRunner = Callable[[Any, str, "str | None", RunOptions, Path, bool], StageResult]
+
+
+def _run_quantize(
+    config: Quantize, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool
+) -> StageResult:
+    request = Int8Request.of(config, max_samples=run.max_samples)
+    report = commands.quantize(
+        model, output_dir, config.precision, data=run.data, weights=weights, int8=request, backends=config.backends,
+        **run.measured(force),
+    )  # fmt: skip
+    written = output_dir / ("model.bf16.pt" if config.precision == "bf16" else f"model.{config.precision}.onnx")
+    if not written.exists():
+        unsaved = f"{config.precision} of a model that is not a zoo name is measured, not saved"
+        return StageResult(model, report, config.precision, unsaved=unsaved)
+    return StageResult(str(written), report, config.precision, config.precision == "bf16")
+
+
+def _run_prune(
+    config: Prune, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool
+) -> StageResult:
+    report = commands.prune(
+        model, output_dir, config, data=run.data, weights=weights, lr=config.lr, backends=config.backends,
+        **run.measured(force),
+    )  # fmt: skip
+    pruned = output_dir / "model.pruned.pt"  # a Hugging Face model: the model directory model.pruned/
+    return StageResult(str(pruned if pruned.exists() else output_dir / "model.pruned"), report, "pruned", True)
+
+
+def _run_distill(
+    config: Distill, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool
+) -> StageResult:
+    if not isinstance(config.teacher, str):
+        raise ValueError("the pipeline sets the teacher before running a distill stage")
+    report = commands.distill(
+        config.teacher, model, output_dir, data=run.data, teacher_weights=config.teacher_weights,
+        epochs=config.epochs, temperature=config.temperature, alpha=config.alpha, feature_pairs=config.feature_pairs,
+        feature_weight=config.feature_weight, compare_scratch=config.compare_scratch, lr=config.lr, seed=config.seed,
+        student_weights=weights, backends=config.backends, **run.measured(force),
+    )  # fmt: skip
+    distilled = output_dir / "distilled.pt"
+    return StageResult(str(distilled if distilled.exists() else output_dir / "distilled"), report, "distilled", True)
+
+
+def _run_method(
+    config: MethodConfig, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool
+) -> StageResult:
+    """A method without a verb of its own (a plug-in's): the model loaded, compressed, measured beside its
+    input, the report and the compressed model written to `output_dir`."""
+    refuse_earlier_results(output_dir, force)
+    bundle = load_dataset(run.data)
+    size = (run.image_size, run.image_size) if run.image_size else None
+    handle = load_or_train(model, bundle, weights=weights, image_size=size)
+    make_folder(output_dir)
+    compressed = api.compress(handle, config, bundle, output_dir / "work")
+    name = config.variant_name()
+    report = api.measure(
+        {"baseline": handle, name: compressed}, bundle, backends=config.backends, device=run.device,
+        batch_sizes=run.batch_sizes, max_samples=run.max_samples,
+    )  # fmt: skip
+    report.write(output_dir)
+    saved = api.save(compressed, output_dir / f"model.{name}{'.pt' if compressed.module is not None else '.onnx'}")
+    return StageResult(str(saved), report, name, compressed.module is not None)
+
+
+VERB_STAGES: dict[type[MethodConfig], StageRunner] = {Quantize: _run_quantize, Prune: _run_prune, Distill: _run_distill}
+
+
+def run_stage(
+    stage: StageOptions, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool
+) -> StageResult:
+    """Run one stage on `model` into `output_dir`: a built-in method through its verb, a plug-in's method
+    through `cz.compress` and `cz.measure`, export and bench as themselves."""
+    if isinstance(stage, Stage):
+        return stage.run(model, weights, run, output_dir, force)
+    runner = next((VERB_STAGES[cls] for cls in type(stage).__mro__ if cls in VERB_STAGES), _run_method)
+    return runner(stage, model, weights, run, output_dir, force)

@@ -12,9 +12,9 @@ import torch
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, calibration_split
-from compressor.export.engine_check import write_engine_check
-from compressor.export.engines import engine_from_onnx, engine_parity
-from compressor.export.jetson import (
+from compressor.exporters.engine_check import write_engine_check
+from compressor.exporters.engines import engine_from_onnx, engine_parity
+from compressor.exporters.jetson import (
     JETSON_OPSET,
     JetsonManifest,
     bundle_source,
@@ -23,9 +23,9 @@ from compressor.export.jetson import (
     measure_bundle_accuracy,
     write_bundle_files,
 )
-from compressor.export.onnx import export_onnx, parity_batch
-from compressor.export.preprocessing import IMAGE_TASKS, preprocessing
-from compressor.export.tensorrt import BatchProfile
+from compressor.exporters.onnx import export_onnx, parity_batch
+from compressor.exporters.preprocessing import IMAGE_TASKS, preprocessing
+from compressor.exporters.tensorrt import BatchProfile
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.methods.quantize import Int8Request, quantize_onnx_int8
 from compressor.models.onnx_graph import fed_input_names
@@ -85,7 +85,7 @@ def tensorrt_int8(
     fp32: ModelHandle, bundle: DatasetBundle, int8: Int8Request | None, output: Path, scratch: Path
 ) -> tuple[ModelHandle, Int8Request]:
     """Q/DQ ONNX the way TensorRT reads it (symmetric activations, every weighted op); no tuning for this CPU."""
-    request = dataclasses.replace(int8 or Int8Request(), target="tensorrt", tune_speed=False)
+    request = (int8 or Int8Request()).model_copy(update={"target": "tensorrt", "tune_speed": False})
     return quantize_onnx_int8(fp32, bundle, request, output, scratch).handle, request
 
 

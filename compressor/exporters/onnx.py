@@ -23,8 +23,8 @@ from compressor.core.files import atomic_path
 from compressor.core.handle import ModelHandle
 from compressor.data import DatasetBundle
 from compressor.data.loader import data_loader
-from compressor.export.export_cache import ExportCache, export_key
-from compressor.measure.footprint import METADATA_FIELD, torch_footprint
+from compressor.exporters.export_cache import ExportCache, export_key
+from compressor.measurement.footprint import METADATA_FIELD, torch_footprint
 from compressor.models.onnx_file import METADATA_KEY
 from compressor.models.onnx_graph import onnx_opset
 from compressor.runtime.base import Runner

@@ -26,9 +26,9 @@ from compressor.core.files import atomic_path, write_text_atomic
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import warn
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.export.preprocessing import Preprocessing, preprocessing
-from compressor.export.tensorrt import OPTIMIZATION_LEVEL, sha256_of
-from compressor.measure.evaluate import evaluate
+from compressor.exporters.preprocessing import Preprocessing, preprocessing
+from compressor.exporters.tensorrt import OPTIMIZATION_LEVEL, sha256_of
+from compressor.measurement.evaluate import evaluate
 from compressor.methods.calibration import DatasetCalibrationReader
 from compressor.models.onnx_file import static_batch_size
 from compressor.models.onnx_graph import converted_to_opset, onnx_opset
@@ -219,7 +219,7 @@ def write_bundle_files(
         builder_optimization_level=OPTIMIZATION_LEVEL if _has_builder_levels(jetpack) else None,
         engine_check="check/expected.json" if checked_samples else None,
     )
-    templates = resources.files("compressor.export") / "jetson_templates"
+    templates = resources.files("compressor.exporters") / "jetson_templates"
     substitutions = {
         "__TENSORRT__": manifest.tensorrt,
         "__JETPACK__": jetpack,

@@ -15,11 +15,12 @@ import torch
 from compressor.core.errors import BackendUnavailableError, MissingDependencyError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
-from compressor.export.onnx import ParityResult
-from compressor.export.tensorrt import BatchProfile, build_engine, uses_strong_typing
+from compressor.exporters.onnx import ParityResult
+from compressor.exporters.tensorrt import BatchProfile, build_engine, uses_strong_typing
+from compressor.measurement.variants import Variant
 from compressor.methods.half import convert_onnx_fp16
 from compressor.models.onnx_file import static_batch_size
-from compressor.runtime import ENGINE_KEY
+from compressor.runtime import ENGINE_KEY, artifact_for, get_backend
 from compressor.runtime.fixed_batch import FixedBatchRunner
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 from compressor.runtime.tensorrt_engine import EngineRecord, import_tensorrt
@@ -81,3 +82,22 @@ def engine_parity(onnx_path: Path, engine_path: Path, task_name: str, inputs: li
             runner.close()
     max_diff, agreement = get_task(task_name).parity(reference, candidate)
     return ParityResult(max_abs_diff=max_diff, agreement=agreement, samples=int(inputs[0].shape[0]))
+
+
+def engine_artifacts(
+    variants: list[Variant], backends: list[str], folder: Path, batch_sizes: list[int]
+) -> list[Variant]:
+    """`variants` with an engine built from each one's ONNX file for every `engine` backend asked for (one
+    they lack), so quantize, prune and distill measure on TensorRT as bench does."""
+    engine_backends = [name for name in backends if get_backend(name).runs == "engine"]
+    for variant in variants:
+        for backend in engine_backends:
+            if backend in variant.artifacts:
+                continue
+            onnx_handle = artifact_for(variant.artifacts, "onnxruntime")
+            engine = engine_artifact(
+                onnx_handle, folder / f"{variant.name}.engine", variant.precision, folder / "timing-cache", batch_sizes
+            )
+            if engine is not None:
+                variant.artifacts[backend] = engine
+    return variants

@@ -6,23 +6,26 @@ same call, so the rows of one report always come from one run on one machine.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
+from compressor.core.environment import collect_environment
 from compressor.core.errors import BackendUnavailableError, brief
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data.base import DatasetBundle, deterministic_subset
-from compressor.measure import head_to_head
-from compressor.measure.evaluate import evaluate
-from compressor.measure.footprint import Footprint, onnx_footprint, torch_footprint
-from compressor.measure.timing import build_and_measure_memory, time_runner
+from compressor.measurement import head_to_head
+from compressor.measurement.evaluate import evaluate
+from compressor.measurement.footprint import Footprint, onnx_footprint, torch_footprint
+from compressor.measurement.timing import build_and_measure_memory, time_runner
 from compressor.models.onnx_file import static_batch_size
-from compressor.report.schema import BUSY_MACHINE_SHARE, LatencyMs, ResultRow
+from compressor.report.schema import BUSY_MACHINE_SHARE, DatasetInfo, LatencyMs, Report, ResultRow, busy_machine_note
 from compressor.report.verdict import VerdictKey
 from compressor.runtime import Runner, artifact_for, get_backend, make_runner
 from compressor.runtime.cuda_graph import CudaGraphRunner
@@ -234,3 +237,63 @@ def _verdict_timing(handle: ModelHandle, backend: str, device: str, batch_size: 
         ).p50  # fmt: skip
 
     return head_to_head.fresh_timing(functools.partial(make_runner, handle, backend, device), timed)
+
+
+def _cuda_graph_note(rows: list[ResultRow]) -> str | None:
+    """What the CUDA graph timing is, in reports that hold one (torch rows on CUDA)."""
+    if not any("cuda_graph_latency_ms" in (row.model_extra or {}) for row in rows):
+        return None
+    return (
+        "cuda_graph_latency_ms: torch on CUDA, the forward replayed as one captured CUDA graph (one launch a "
+        "batch), where latency_ms launches each kernel from Python"
+    )
+
+
+def build_report(
+    handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any
+) -> Report:
+    task = get_task(handle.task)
+    return Report(
+        model=handle.name,
+        task=handle.task,
+        primary_metric=task.primary_metric,
+        dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
+        environment=collect_environment(),
+        results=rows,
+        notes=[
+            f"weights: {handle.weights}",
+            *(f"input: {handle.metadata[key]}" for key in ("dynamic_size", "assumed") if key in handle.metadata),
+            "latency: per batch after warm-up; fps: samples per second over the timed loop",
+            "peak_memory_mb: on CPU, growth of process RSS while the backend loads the model and runs it; "
+            "on CUDA, peak bytes allocated by torch, plus for TensorRT and onnxruntime the device memory they hold "
+            "outside torch",
+            "size_mb: weights bytes for torch rows, file size for ONNX rows; macs per sample (torch-pruning's counter)",
+            *([task.measurement_note] if task.measurement_note else []),
+            "background_cpu: share of the machine's CPU that other processes used while the row was timed",
+            *filter(None, [_cuda_graph_note(rows), busy_machine_note(rows)]),
+        ],
+        **extra,
+    )
+
+
+@dataclasses.dataclass
+class SideBySide:
+    """The rows of one measuring run, and each variant timed head to head against the reference."""
+
+    rows: list[ResultRow]
+    samples: int
+    reference: str
+    head_to_head: dict[VerdictKey, list[float]]
+
+
+def side_by_side(
+    variants: list[Variant],
+    bundle: DatasetBundle,
+    backends: list[str],
+    device: str,
+    batch_sizes: list[int],
+    max_samples: int | None,
+    reference: str = "baseline",
+) -> SideBySide:
+    rows, samples = measure_variants(variants, bundle, backends, device, batch_sizes, max_samples)
+    return SideBySide(rows, samples, reference, head_to_head_ratios(variants, rows, device, reference))

@@ -1,0 +1,44 @@
+"""The options of each export target, as `cz.export(model, config, output)` takes them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from compressor.methods.configs import Calibration
+
+
+class ExportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
+
+
+class Onnx(ExportConfig):
+    """An ONNX file with a dynamic batch axis, its parity against torch in its metadata."""
+
+    opset: int | None = Field(default=None, ge=17)  # None: the exporter's default (18)
+
+
+class TensorRT(ExportConfig):
+    """A serialized engine for this machine's NVIDIA GPU (TensorRT installed), its ONNX and record beside it."""
+
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    min_batch: PositiveInt = 1
+    opt_batch: PositiveInt = 8
+    max_batch: PositiveInt = 32
+    timing_cache: str | None = None  # default: beside the engine
+    calibration: Calibration = "minmax"
+    calib_samples: PositiveInt = 256
+
+
+class Jetson(ExportConfig):
+    """A folder for the board: static-shape ONNX (Q/DQ for int8), build and benchmark scripts, manifest."""
+
+    precision: Literal["fp32", "fp16", "int8"] = "int8"
+    jetpack: str = "6.2"
+    batch_size: PositiveInt = 1
+    calibration: Calibration = "minmax"
+    calib_samples: PositiveInt = 256
+    max_samples: PositiveInt | None = None  # val samples the manifest's accuracy is measured on
