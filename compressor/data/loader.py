@@ -1,15 +1,9 @@
 """The DataLoader of every pass over a dataset: for a GPU, image files are decoded in worker processes.
 
-Decoding a 500x375 JPEG and resizing it to 224 takes about 2 ms of one core; a GPU scores the image in
-a small fraction of that, so files read in the main process leave it idle between batches. Passes that
-feed a CUDA device from a dataset that reads files (`reads_files = True`: ImageFolder, COCO) get worker
-processes. On the CPU the model needs the cores the workers would take: on 2 cores one worker made
-training 0.66x as fast (benchmarks/data_workers.py), and decoding was 6% of resnet18's scoring time.
-Procedural and in-memory datasets (shapes, text) always stay in the main process.
-$COMPRESSOR_DATA_WORKERS sets the count for file datasets on any device (0: none).
-Workers change no result: batches come in the same order with the same contents (augmentation and
-normalisation happen after, in the main process), and a training pass draws its order once
-(`OnePermutation`).
+Decoding is slow next to GPU scoring, so CUDA passes over datasets that read files (`reads_files`)
+get workers; on the CPU the model needs those cores, and in-memory datasets never get them.
+$COMPRESSOR_DATA_WORKERS sets the count for file datasets on any device (0: none). Workers change no
+result: same batch order and contents (augmentation runs in the main process; see `OnePermutation`).
 """
 
 from __future__ import annotations

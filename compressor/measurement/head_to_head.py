@@ -1,10 +1,8 @@
 """Two models timed against each other in alternating rounds, each round in runners of its own.
 
-On a shared machine a row timed once answers "how fast was this session, then?": two sessions of
-one int8 file timed 1.04x and 1.21x the fp32 row in one report, and two sessions of one DenseNet
-file held 1.10-1.20x apart over nine rounds. Opening both models afresh every round, the one timed
-first taking turns, and taking the median of the rounds measures the models instead. The speed
-tuner and the verdicts of every report use it.
+On a shared machine a row timed once measures its session as much as its model. Opening both models
+afresh every round, alternating which goes first, and taking the median ratio measures the models
+instead. The speed tuner and every report's verdicts use it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Where an ONNX model spends its time on onnxruntime, op type by op type, from onnxruntime's profiler.
 
-int8 that is no faster than fp32 is the commonest complaint about int8 on CPUs, and a total does not
-say why. A breakdown does: DenseNet's int8 file spent more in float BatchNormalizations, their
-quantize/dequantize steps and layout transposes than int8 saved in its convolutions (what
-`methods.batchnorm_as_conv` fixed); SSDlite's goes to int8 depthwise convolutions and to hard-swish,
-which has no integer kernel. `compress quantize` records both models' breakdowns in its report and
-prints them when int8 is not faster.
+When int8 is no faster than fp32 on a CPU, a total does not say why; a per-op-type breakdown does.
+`compress quantize` records both models' breakdowns in its report and prints them when int8 is not
+faster.
 """
 
 from __future__ import annotations
@@ -28,8 +25,7 @@ from compressor.runtime.onnxruntime_runner import create_session, session_feed, 
 PROFILED_RUNS = 30
 WARMUP_RUNS = 5
 # Before profiling, the model runs unprofiled for this long: the thread pools of sessions that ran just
-# before (the timed rows') spin on for a while and take the cores from a short profile (tiny_cnn's kernel
-# times came out 2x too long right after another session's runs, and 5x inside `compress quantize`).
+# before (the timed rows') spin on for a while and would take the cores from a short profile.
 SETTLE_SECONDS = 0.5
 SHOWN_OP_TYPES = 5  # per model, in the printed line; the report keeps every op type
 DEPTHWISE = "depthwise"  # grouped convolutions are counted apart: "Conv (depthwise)", "QLinearConv (depthwise)"

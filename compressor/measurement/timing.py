@@ -35,9 +35,8 @@ class LatencyStats:
 class OtherProcessesCpu:
     """The share of the machine's CPU time that processes other than this one used over a span.
 
-    Timings taken while it is high are not the model's speed: with a training run busy on both cores
-    of a 2-core machine, torch rows took 96-128 ms per call instead of 0.5 ms. Steal time counts as
-    busy (another VM had the core); this process's own threads are subtracted.
+    Timings taken while it is high are not the model's speed. Steal time counts as busy (another VM had
+    the core); this process's own threads are subtracted.
     """
 
     def __enter__(self) -> OtherProcessesCpu:

@@ -1,10 +1,8 @@
 """Pruned models that reload without pickle: the shape attributes pruning changed, kept as JSON.
 
-Structured pruning rewrites a model's modules in place (a Conv2d's `out_channels`, a BatchNorm's
-`num_features`, a depthwise conv's `groups`). Pickling the pruned module would keep that, and would
-also make the checkpoint able to run code on load. Instead we record, per module, the plain
-attributes that differ from a freshly built model; reloading builds the architecture again, applies
-those attributes, resizes its tensors to the saved ones and loads the state_dict strictly.
+Pickling a pruned module would let the checkpoint run code on load. Instead we record, per module, the
+plain attributes that differ from a freshly built model (`out_channels`, `num_features`, `groups`);
+reloading rebuilds the architecture, applies them, resizes its tensors and loads the state_dict strictly.
 """
 
 from __future__ import annotations

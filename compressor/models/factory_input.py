@@ -1,12 +1,9 @@
 """How a user's model (`file.py:factory`) is fed: its own record of it where it has one, timm's
 `pretrained_cfg`, else ImageNet's normalisation.
 
-A factory that returns `timm.create_model(name, pretrained=True, num_classes=n)` hands over weights
-trained on a normalisation, filter and crop of their own (a ViT: mean and std 0.5, bicubic, a 248 short
-side before its 224 crop); fed ImageNet's, the model scores lower than it should and its int8
-calibration sees other values than it will run on. timm records them on the model as `pretrained_cfg`
-(older timm: `default_cfg`), and so may any model: the same dict, set by hand. They are read here as
-timm's own `resolve_data_config` and `create_transform` read them for evaluation.
+Pretrained weights expect their own normalisation, filter and crop; fed ImageNet's, the model scores
+lower and int8 calibration sees the wrong values. timm records them as `pretrained_cfg` (older timm:
+`default_cfg`; any model may set the same dict), read here as timm's `resolve_data_config` reads them.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """An ONNX classifier compressor did not write: its input read from the graph, its pixels from ONNX's
 image metadata.
 
-A file without compressor's metadata says nothing of the normalisation its model was trained with, and
-a wrong guess costs accuracy silently (a model trained on 0-1 pixels, fed ImageNet-normalised ones,
-scores near chance, and its int8 calibration sees the wrong range). ONNX defines image metadata for
-exactly this (onnx/docs/MetadataProps.md: `Image.BitmapPixelFormat`, `Image.NominalPixelRange`, as
-onnxmltools and Windows ML write them); where a file has it, it is followed; where not, ImageNet's
-normalisation is assumed, and said in a warning and in the report.
+A wrong guess at the normalisation costs accuracy silently, so ONNX's image metadata
+(onnx/docs/MetadataProps.md: `Image.BitmapPixelFormat`, `Image.NominalPixelRange`) is followed where
+present; otherwise ImageNet's normalisation is assumed, with a warning and a report note.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Which output of a Hugging Face classifier is which of the data's classes.
 
-A classifier's config names its outputs (`id2label`); the data numbers its classes in sorted order of
-their names (folders, label strings). A fine-tuned model rarely lists its labels sorted (an emotion
-model: sadness, joy, love, anger, fear, surprise), so reading output i as the data's class i scored
-such a model near chance, silently. Where the names match, the outputs are reordered to the data's;
-where the model has only placeholder names (LABEL_0, ...) or the data numbers its classes, index i is
-class i; names that overlap only in part are refused.
+The config names its outputs (`id2label`), rarely in the data's sorted class order. Where the names
+match, the outputs are reordered to the data's; placeholder names (LABEL_0, ...) or numbered data
+classes keep index i as class i; names that overlap only in part are refused.
 """
 
 from __future__ import annotations

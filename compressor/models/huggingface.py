@@ -1,13 +1,9 @@
 """Hugging Face models saved with `save_pretrained`, loaded from their local directory.
 
-Sequence classifiers are scored on labelled texts (task `text`); sentence-embedding models (a bare
-encoder, e.g. BertModel, or a sentence-transformers folder) by the cosine of their embeddings to the
-baseline's (task `embedding`), which needs no labels; image classifiers (ViT, ResNet, ConvNeXt, ...:
-`*ForImageClassification`) on labelled images (task `classification`), at the input size and with the
-normalisation their image processor records.
-
-`transformers` is an optional extra, imported only here and only when such a directory is loaded.
-Nothing is downloaded: the model and its tokenizer (or image processor config) must be in the directory.
+Sequence classifiers become task `text`, bare encoders and sentence-transformers folders `embedding`,
+`*ForImageClassification` models `classification` (framed as their image processor records).
+`transformers` is an optional extra, imported only when such a directory is loaded. Nothing is
+downloaded: the model and its tokenizer (or image processor config) must be in the directory.
 """
 
 from __future__ import annotations

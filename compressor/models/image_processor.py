@@ -1,12 +1,8 @@
 """The input a Hugging Face image classifier expects, read from its image processor's config.
 
-`preprocessor_config.json` (written by the processor's `save_pretrained`) records the size the model
-sees, how an image is framed to it, and the normalisation it was trained with. All differ between
-families (ViT: squashed to 224x224, mean and std 0.5; ConvNeXt and ResNet: the shortest edge to 256,
-a 224 crop, ImageNet's statistics; DeiT: a 224 crop of a 256x256 squash), so they are read, never
-guessed: a directory without the file is refused. A model framed another way than it was trained
-loses accuracy that no compression step caused.
-Only the JSON is read, so no image backend needs to be installed.
+`preprocessor_config.json` records the input size, framing and normalisation, which differ between
+families, so they are read, never guessed: a directory without the file is refused, since a model
+framed otherwise than it was trained loses accuracy. Only the JSON is read (no image backend needed).
 """
 
 from __future__ import annotations
@@ -86,11 +82,9 @@ def _as_box(size: tuple[int, ...]) -> tuple[int, int]:
 def processor_framing(processor: dict[str, Any]) -> Framing | None:
     """The resize and centre crop `processor` applies, as its transformers class does; None without a size.
 
-    ConvNeXt's (also ResNet's and RegNet's) resizes the shortest edge to size / crop_pct and crops the
-    size (at 384 and above it squashes to the size); LeViT's resizes the shortest edge to 256/224 of it;
-    PoolFormer's divides the size by crop_pct; the others resize to `size`, then crop `crop_size` if
-    they crop. A shortest-edge resize that no crop follows keeps the aspect in transformers; here the
-    square centre is cropped, since an exported model takes one fixed size.
+    ConvNeXt's (also ResNet's and RegNet's), LeViT's and PoolFormer's scale the resize as their classes
+    do. A shortest-edge resize with no crop keeps the aspect in transformers; here the square centre is
+    cropped, since an exported model takes one fixed size.
     """
     kind = _kind(processor)
     size = _size_entry(processor.get("size"), kind.startswith(_INT_IS_SHORTEST_EDGE))

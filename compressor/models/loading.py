@@ -85,8 +85,8 @@ def _check_classes(checkpoint_classes: list[str], bundle: DatasetBundle | None, 
 
 def _warn_of_an_older_revision(entry: ZooEntry, description: dict[str, Any], origin: str) -> None:
     """A checkpoint of an earlier revision of a zoo network takes the new network's weights without
-    complaint whenever the shapes match, and computes otherwise; those written before checkpoints recorded
-    their revision (2026-12-04) may be of either."""
+    complaint whenever the shapes match, and computes otherwise; those that record no revision may be of
+    either."""
     recorded = description.get(REVISION)
     if recorded == entry.revision or (recorded is None and entry.revision == 1):
         return
@@ -261,8 +261,8 @@ def _warn_of_assumptions(handle: ModelHandle, bundle: DatasetBundle) -> None:
 
 def _recorded_size_kept(handle: ModelHandle, image_size: tuple[int, int] | None) -> ModelHandle:
     """A model file (checkpoint, ONNX, model directory) runs at the input size it records: the one it was
-    trained or exported at, which may also have shaped it (a stride, a static graph). --image-size was
-    ignored for these; now a different size is refused rather than silently not applied."""
+    trained or exported at, which may also have shaped it (a stride, a static graph). A different
+    --image-size is refused rather than silently not applied."""
     if image_size is None:
         return handle
     if len(handle.input_spec.shape) != 3:

@@ -1,14 +1,10 @@
 """torchvision's published weights for the zoo's torchvision models: `--weights imagenet` for the
 classifiers, `--weights coco` for the detectors (or a weights name: IMAGENET1K_V1, COCO_V1, ...).
 
-The published weights answer in their dataset's classes (ImageNet's 1,000; COCO's 91 slots, background
-and unused ones included). The data's classes pick their rows of the final layers, in the data's order:
-ImageNet's own 1,000 synset folders (n01440764, ...: sorted, they are torchvision's order), or class
-names as torchvision lists them (tench, goldfish, great_white_shark; person, dog: any subset). The model
-is then the zoo's network for the data's classes, so pruning, checkpoints and exports treat it like any
-zoo model. A classifier's input is framed as the weights were evaluated (torchvision's `transforms()`:
-resize, crop, filter, normalisation); a detector resizes and normalises inside, as ever. The download is
-torchvision's, into torch's hub cache (`$TORCH_HOME`); nothing is fetched for other weights.
+The data's classes (ImageNet synset folders, or torchvision's class names: any subset) pick their rows
+of the final layers, so the result is the zoo's network for the data's classes like any other. A
+classifier's input is framed as torchvision's `transforms()` evaluated the weights. The download goes to
+torch's hub cache (`$TORCH_HOME`); nothing is fetched for other weights.
 """
 
 from __future__ import annotations

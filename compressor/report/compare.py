@@ -1,12 +1,9 @@
 """`compress compare`: the CI regression gate. Two reports of the same model and data, row by row.
 
-Accuracy is compared in points of the primary metric. Latency is compared as a ratio where it can be:
-a row's time over its own report's reference row (`baseline`, or `teacher` for distillation) at the
-same backend, device and batch size, measured in that run: the head-to-head verdict's where both
-reports timed one (steadier), else the rows' p50 ratio. The ratio cancels a slower CI machine or a
-noisy neighbour. Raw milliseconds are compared where no ratio exists. A reference row that other
-rows were divided by is shown in milliseconds but not gated on latency: gating it would bring back
-the machine noise the ratios remove (its accuracy is still gated).
+Accuracy is compared in points of the primary metric; latency as a ratio to the row's own report's
+reference row (`baseline`, or `teacher`) at the same backend, device and batch size (head-to-head where
+both reports have it, else p50), which cancels a slower CI machine; raw ms only where no ratio exists.
+A reference row is not gated on latency (that would bring the machine noise back), only on accuracy.
 """
 
 from __future__ import annotations

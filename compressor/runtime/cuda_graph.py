@@ -1,9 +1,8 @@
 """A torch model's forward captured as one CUDA graph for one input shape, replayed in a single launch.
 
-Eager PyTorch launches every kernel from Python. On an H200, mobilenet_v2 at 64x64 took 2.6-3.2 ms per batch
-that way, while replaying the same kernels as a graph took 0.4-0.7 ms: small batches are bound by launches,
-not by the GPU. A served torch model replays graphs (torch.compile's "reduce-overhead" mode does), so
-`compress bench --device cuda` times torch rows both ways.
+Small batches in eager PyTorch are bound by Python kernel launches, not by the GPU. A served torch
+model replays graphs (torch.compile's "reduce-overhead" mode does), so `compress bench --device cuda`
+times torch rows both ways.
 """
 
 from __future__ import annotations

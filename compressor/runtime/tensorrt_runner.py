@@ -1,13 +1,9 @@
 """A TensorRT engine behind the Runner interface, its buffers in torch CUDA tensors (no pycuda needed).
 
-Inputs and outputs live in tensors torch allocates on the GPU; the engine gets their addresses and runs
-on a stream of its own (the legacy default stream, torch's unless told otherwise, adds synchronisations
-TensorRT warns about), ordered after torch's stream that placed the inputs. A batch larger than the
-engine's optimisation profile allows is run in chunks of the profile's maximum: TensorRT refuses any
-other shape (`set_input_shape` returns false), so a refused shape or address is an error here, never a
-run at a stale shape. An output whose size the data decides (a detector's boxes after NMS) has no size
-before the engine runs: TensorRT asks an output allocator for its memory while running and tells it
-the shape.
+The engine runs on a stream of its own (the legacy default stream adds synchronisations TensorRT warns
+about), ordered after torch's. Batches above the optimisation profile's maximum run in chunks; a refused
+shape or address is an error, never a run at a stale shape. Data-sized outputs (a detector's boxes
+after NMS) get their memory from an output allocator while the engine runs.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Teacher-student distillation: the losses, feature taps, and the student as the trainer optimises it.
 
-Hinton et al.'s knowledge distillation: the student matches the teacher's temperature-softened class
-probabilities (scaled by T^2 so its gradients keep their size as T changes) and, with weight
-1 - alpha, the labels. Embedding models have no classes: the student matches the teacher's vectors
-(cosine distance). Feature distillation (FitNets) adds an MSE between chosen intermediate layers,
-through a learned 1x1 projection where the widths differ. Pruning's fine-tuning uses the same loss
-with the unpruned model as the teacher.
+Hinton KD (soft targets scaled by T^2 so gradients keep their size as T changes; labels weighted
+1 - alpha), cosine distance for embedding models, and FitNets feature MSE through a learned 1x1
+projection where widths differ. Pruning's fine-tuning uses the same loss, the unpruned model teaching.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class TrainConfig:
     augment: bool = True
     seed: int = 0
     device: str = "cpu"
-    channels_last: bool = True  # about 2x faster convolution training on CPU (oneDNN)
+    channels_last: bool = True  # faster convolution training on CPU (oneDNN)
     mixed_precision: bool = True  # autocast on CUDA (bf16, or fp16 with loss scaling); CPU trains in fp32
     distributed: bool = False  # a DDP replica per torchrun process (set by commands that support it)
 
