@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime
 
 PLAN_FORMAT = "compressor-test.standin-plan/1"
@@ -82,10 +83,29 @@ class _Parser:
         self.owner, self.network = owner, network
 
     def parse(self, data: bytes, path: str) -> bool:
-        onnx.load_from_string(data)  # what TensorRT cannot read, it does not parse
+        model = onnx.load_from_string(data)  # what TensorRT cannot read, it does not parse
         self.owner.calls.append(("parsed", path))
+        self.errors = _unsupported_quantization(model)
+        self.num_errors = len(self.errors)
         self.network.onnx_path = path
-        return True
+        return not self.errors
+
+    def get_error(self, index: int) -> str:
+        return self.errors[index]
+
+
+def _unsupported_quantization(model: onnx.ModelProto) -> list[str]:
+    """TensorRT quantizes symmetrically only: a QuantizeLinear with a uint8 or non-zero zero point is refused
+    (UINT8 asymmetric quantization exists only behind a DLA parser flag; TensorRT's CHANGELOG, 10.11)."""
+    stored = {tensor.name: tensor for tensor in model.graph.initializer}
+    errors = []
+    for node in model.graph.node:
+        zero_point = stored.get(node.input[2]) if node.op_type == "QuantizeLinear" and len(node.input) > 2 else None
+        if zero_point is not None and (
+            zero_point.data_type == onnx.TensorProto.UINT8 or onnx.numpy_helper.to_array(zero_point).any()
+        ):
+            errors.append(f"{node.name}: QuantizeLinear: TensorRT supports symmetric quantization only (zero point 0)")
+    return errors
 
 
 class _TimingCache:
@@ -144,7 +164,14 @@ class _Builder:
         assert self.cache is not None
         return self.cache
 
-    def build_serialized_network(self, network: _Network, config: _Builder) -> bytes:
+    def build_serialized_network(self, network: _Network, config: _Builder) -> bytes | None:
+        """None, as TensorRT, for a network with dynamic inputs and no optimisation profile ("Network has
+        dynamic or shape inputs, but no optimization profile has been defined")."""
+        model = onnx.load(network.onnx_path, load_external_data=False)
+        dynamic = any(isinstance(dim, str) or dim < 0 for value in model.graph.input for dim in _dims(value))
+        if dynamic and not self.profile:
+            self.owner.calls.append(("build_failed", "dynamic inputs, no optimization profile"))
+            return None
         plan = {"format": PLAN_FORMAT, "onnx": network.onnx_path, "profile": self.profile}
         return json.dumps(plan).encode()
 

@@ -359,3 +359,61 @@ def test_a_timing_cache_from_another_device_is_replaced_with_a_warning(
     recorder.accepts_timing_caches = True
     assert build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", timing_cache=cache).timing_cache_reused is True
     assert "refused" not in capsys.readouterr().err
+
+
+def test_quantize_measures_int8_on_tensorrt_from_a_symmetric_int8_file(
+    recorder: StandInTensorRT,
+    cli,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    """`compress quantize --backend tensorrt`: both variants get engines; int8's is built from a file quantized
+    the way TensorRT reads it, since the stand-in refuses onnxruntime's uint8 Q/DQ as TensorRT's parser does."""
+    out = tmp_path / "q"
+    args = ["quantize", "tiny_cnn", "--weights", "random", "--precision", "int8", "--no-tune-speed"]
+    args += ["--calib-samples", "16", "--device", "cuda", "--backend", "tensorrt", "--batch-sizes", "1"]
+    result = cli.invoke(app, [*args, "--max-samples", "64", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "report.json").read_text())["results"]
+    assert {(row["variant"], row["precision"], row["backend"]) for row in rows} == {
+        ("baseline", "fp32", "tensorrt"), ("int8", "int8", "tensorrt")
+    }  # fmt: skip
+    parsed = [Path(call[1]).name for call in recorder.calls if call[0] == "parsed"]
+    assert "model.int8-tensorrt.onnx" in parsed and "model.int8.onnx" not in parsed
+
+
+def test_tensorrt_refuses_onnxruntime_s_asymmetric_int8(recorder: StandInTensorRT, tmp_path: Path) -> None:
+    from compressor.data import load_dataset
+    from compressor.exporters.engines import engine_from_onnx
+    from compressor.methods.quantize import Int8Request, quantize_onnx_int8
+    from compressor.models.onnx_file import read_onnx_handle
+
+    fp32 = commands.export("tiny_cnn", tmp_path / "m.onnx", weights="random")[0]
+    request = Int8Request(tune_speed=False, calib_samples=16)
+    int8 = quantize_onnx_int8(fp32, load_dataset("shapes"), request, tmp_path / "m.int8.onnx", tmp_path).handle
+    with pytest.raises(ExportError, match="symmetric quantization only"):
+        engine_from_onnx(read_onnx_handle(int8.onnx_path), tmp_path / "m.engine", "int8")
+
+
+def test_cz_export_tensorrt_gives_a_model_the_tensorrt_backend_measures(
+    recorder: StandInTensorRT, tmp_path: Path
+) -> None:
+    import compressor as cz
+
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    engine = cz.export(model, cz.TensorRT(precision="int8", max_batch=8, calib_samples=16), tmp_path / "m.engine", data)
+    assert engine.onnx_path == tmp_path / "m.int8.onnx" and engine.metadata["precision"] == "int8"
+    report = cz.measure({"int8 engine": engine}, data, backends=["tensorrt"], device="cuda", batch_sizes=[1],
+                        max_samples=32)  # fmt: skip
+    assert [(row.variant, row.backend, row.precision) for row in report.results] == [
+        ("int8 engine", "tensorrt", "int8")
+    ]
+
+
+def test_a_dynamic_graph_gets_a_profile_even_of_one_batch_size(
+    recorder: StandInTensorRT, tiny_onnx: Path, tmp_path: Path
+) -> None:
+    """TensorRT builds no engine of a network with dynamic inputs and no optimisation profile, even where
+    the profile would hold one shape (`--batch-sizes 1`); the stand-in refuses it the same way."""
+    build_engine(tiny_onnx, tmp_path / "m.engine", "fp32", BatchProfile(1, 1, 1))
+    assert ("shape", "input", [1, 3, 64, 64], [1, 3, 64, 64], [1, 3, 64, 64]) in recorder.calls

@@ -12,7 +12,7 @@ from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
 from compressor.exporters.engines import engine_artifact
 from compressor.measurement.op_profile import op_type_times, top_op_types
-from compressor.measurement.variants import Variant, build_report, measure_variants
+from compressor.measurement.variants import DEFAULT_BACKENDS, Variant, build_report, measure_variants
 from compressor.methods.half import torch_half_handle
 from compressor.models.precision import FULL_PRECISION, model_precision
 from compressor.report.schema import Report
@@ -39,7 +39,7 @@ def bench(
     fp16 engines built from the ONNX export (the `tensorrt` backend, on by default there). `profile`:
     also the ONNX model's kernel time by op type on onnxruntime's CPU provider, at the first batch size
     (`op_profile`), as the report's `op_time_ms`."""
-    backends = backends or ["torch", "onnxruntime", *(["tensorrt"] if device == "cuda" else [])]
+    backends = backends or [*DEFAULT_BACKENDS, *(["tensorrt"] if device == "cuda" else [])]
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     if "tensorrt" in backends and device != "cuda":  # found only after the ONNX export, as "none could run"

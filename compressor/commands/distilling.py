@@ -27,7 +27,9 @@ from compressor.core.handle import InputSpec, ModelHandle, scaled_resize
 from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.data.text import describe_tokens, same_token_ids
+from compressor.exporters.engines import engine_artifacts
 from compressor.measurement.variants import DEFAULT_BACKENDS, Variant, side_by_side
+from compressor.methods.configs import Distill
 from compressor.models.catalog import is_zoo_name
 from compressor.models.huggingface import is_hf_model
 from compressor.models.loading import RANDOM_WEIGHTS, is_file_factory, load_model
@@ -139,8 +141,15 @@ def distill(
         for name, handle in {"teacher": teacher_handle, **students}.items()
     ]
     measured_on = backends or DEFAULT_BACKENDS
+    variants = engine_artifacts(variants, measured_on, output_dir, batch_sizes)
     compared = side_by_side(variants, bundle, measured_on, device, batch_sizes, max_samples, "teacher")
-    return write_compared(students["distilled"], bundle, compared, output_dir, {"distillation": summary})
+    asked = Distill(
+        teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature, alpha=alpha,
+        feature_pairs=feature_pairs or [], feature_weight=feature_weight, compare_scratch=compare_scratch, lr=lr,
+        seed=seed,
+    )  # fmt: skip
+    extra = {"distillation": summary, "settings": {"distilled": [asked.record()]}}
+    return write_compared(students["distilled"], bundle, compared, output_dir, extra)
 
 
 def _distillation_val_set(teacher: ModelHandle, bundle: DatasetBundle) -> Dataset:

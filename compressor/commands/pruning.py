@@ -15,6 +15,7 @@ from compressor.commands.common import (
 from compressor.commands.pruning_report import UNSTRUCTURED_NOTE, annotate_rows, sweep_plot, sweep_summary
 from compressor.core.progress import info, warn
 from compressor.data import DEFAULT_DATASET
+from compressor.exporters.engines import engine_artifacts
 from compressor.measurement.variants import DEFAULT_BACKENDS, Variant, side_by_side
 from compressor.methods.configs import Prune
 from compressor.methods.prune import FINETUNE_LR_SCALE, check_prunable, prune_model, save_pruned
@@ -74,11 +75,12 @@ def prune(
         pruned = save_pruned(pruned, output_dir / f"{stem}.pt")
         variants.append(Variant(name, "fp32", baseline_artifacts(pruned, bundle, True, output_dir / f"{stem}.onnx")))
         outcomes.append(outcome)
-    measured = [Variant("baseline", "fp32", baseline), *variants]
-    compared = side_by_side(measured, bundle, backends or DEFAULT_BACKENDS, device, batch_sizes, max_samples)
+    backends = backends or DEFAULT_BACKENDS
+    measured = engine_artifacts([Variant("baseline", "fp32", baseline), *variants], backends, output_dir, batch_sizes)
+    compared = side_by_side(measured, bundle, backends, device, batch_sizes, max_samples)
     rows = compared.rows
     annotate_rows(rows, measured, {variant.name: outcome for variant, outcome in zip(variants, outcomes, strict=True)})
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"settings": {v.name: [each.record()] for v, each in zip(variants, requests, strict=True)}}
     if sweep:
         extra["sweep"] = sweep_summary(rows, outcomes, variants, get_task(handle.task).primary_metric)
         extra["sweep_plot"] = str(sweep_plot(rows, variants, handle, get_task(handle.task).primary_metric, output_dir))

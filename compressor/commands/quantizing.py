@@ -17,9 +17,11 @@ from compressor.core.errors import InputFileError, UnknownNameError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
 from compressor.data import DEFAULT_DATASET, load_dataset
-from compressor.exporters.engines import engine_artifacts
+from compressor.exporters.engines import ENGINE_SOURCE, engine_artifacts
+from compressor.exporters.targets import tensorrt_int8
 from compressor.measurement.op_profile import OpTimes, profile_batch_size, profile_pair
-from compressor.measurement.variants import SideBySide, Variant, side_by_side
+from compressor.measurement.variants import DEFAULT_BACKENDS, SideBySide, Variant, side_by_side
+from compressor.methods.configs import Quantize
 from compressor.methods.half import torch_half_handle
 from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
 from compressor.models.catalog import is_zoo_name
@@ -27,6 +29,7 @@ from compressor.models.checkpoint import save_checkpoint
 from compressor.models.precision import require_full_precision
 from compressor.report.schema import Report
 from compressor.report.verdict import speed_verdicts
+from compressor.runtime import artifact_for, get_backend
 from compressor.runtime.torch_runner import check_device
 from compressor.tasks import get_task
 from compressor.training.checkpoints import load_or_train
@@ -77,13 +80,19 @@ def quantize(
             outcome = quantize_onnx_int8(onnx_baseline, bundle, int8, output_dir / "model.int8.onnx", scratch)
             variant = Variant("int8", "int8", {"onnxruntime": outcome.handle})
             extra["quantization"] = outcome.summary()
+            if backends and any(get_backend(name).runs == "engine" for name in backends):
+                info("int8 for TensorRT: symmetric Q/DQ on the weighted layers, the file its engines are built from")
+                target = output_dir / "model.int8-tensorrt.onnx"
+                variant.artifacts[ENGINE_SOURCE] = tensorrt_int8(onnx_baseline, bundle, int8, target, scratch)[0]
         else:
             variant = _half_variant(handle, onnx_baseline, precision, output_dir, scratch)
             onnx_half = variant.artifacts.get("onnxruntime")
             extra["quantization"] = {"kept_float32_ops": onnx_half.metadata["kept_float32_ops"]} if onnx_half else {}
-        backends = backends or [backend for backend in ("torch", "onnxruntime") if backend in variant.artifacts]
+        backends = backends or [name for name in DEFAULT_BACKENDS if artifact_for(variant.artifacts, name) is not None]
         variants = engine_artifacts([Variant("baseline", "fp32", baseline), variant], backends, scratch, batch_sizes)
         measured = side_by_side(variants, bundle, backends, device, batch_sizes, max_samples)
+    asked = Quantize(precision=precision, **int8.model_dump(include=set(Quantize.model_fields) - {"precision"}))
+    extra["settings"] = {precision: [asked.record()]}
     explanation = None
     if precision == "int8" and device == "cpu":
         op_times, slower = _int8_op_times(onnx_baseline, outcome.handle, measured, batch_sizes)

@@ -10,7 +10,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import onnx
 import torch
+from onnx import numpy_helper
 
 from compressor.core.errors import BackendUnavailableError, MissingDependencyError
 from compressor.core.handle import ModelHandle
@@ -84,6 +86,24 @@ def engine_parity(onnx_path: Path, engine_path: Path, task_name: str, inputs: li
     return ParityResult(max_abs_diff=max_diff, agreement=agreement, samples=int(inputs[0].shape[0]))
 
 
+# A variant's own ONNX file for engines where the one onnxruntime runs will not do (int8 for TensorRT).
+ENGINE_SOURCE = "engine-source"
+
+
+def asymmetric_quantization(path: Path) -> bool:
+    """Whether the file's QuantizeLinear nodes use uint8 or a non-zero zero point, as onnxruntime's CPU int8
+    does: TensorRT's parser takes symmetric int8 only (zero point 0), outside DLA."""
+    model = onnx.load(str(path), load_external_data=False)
+    stored = {tensor.name: tensor for tensor in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "QuantizeLinear" or len(node.input) < 3 or node.input[2] not in stored:
+            continue
+        zero_point = stored[node.input[2]]
+        if zero_point.data_type == onnx.TensorProto.UINT8 or numpy_helper.to_array(zero_point).any():
+            return True
+    return False
+
+
 def engine_artifacts(
     variants: list[Variant], backends: list[str], folder: Path, batch_sizes: list[int]
 ) -> list[Variant]:
@@ -94,7 +114,13 @@ def engine_artifacts(
         for backend in engine_backends:
             if backend in variant.artifacts:
                 continue
-            onnx_handle = artifact_for(variant.artifacts, "onnxruntime")
+            onnx_handle = variant.artifacts.get(ENGINE_SOURCE) or artifact_for(variant.artifacts, "onnxruntime")
+            if onnx_handle is not None and onnx_handle.onnx_path and asymmetric_quantization(onnx_handle.onnx_path):
+                warn(
+                    f"{variant.name}: no {backend} rows, its int8 file is quantized for onnxruntime (uint8, "
+                    "asymmetric) and TensorRT takes symmetric int8 only"
+                )
+                continue
             engine = engine_artifact(
                 onnx_handle, folder / f"{variant.name}.engine", variant.precision, folder / "timing-cache", batch_sizes
             )

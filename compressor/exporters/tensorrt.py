@@ -91,8 +91,12 @@ def profile_shapes(
     return shapes
 
 
-def _is_dynamic(bounds: dict[str, list[int]]) -> bool:
-    return bounds["min"] != bounds["max"]
+def _has_dynamic_axes(onnx_path: Path) -> bool:
+    """Whether any fed input has an axis without a fixed size (a static network takes no profile)."""
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    fed = [value for value in model.graph.input if value.name not in initializers]
+    return any(not dim.HasField("dim_value") for value in fed for dim in value.type.tensor_type.shape.dim)
 
 
 def recorded_sample_shape(model: onnx.ModelProto) -> list[int] | None:
@@ -155,7 +159,7 @@ def build_engine(
         if precision == "int8":
             config.set_flag(trt.BuilderFlag.INT8)
     shapes = profile_shapes(onnx_path, batch, sample_shape)
-    if any(_is_dynamic(bounds) for bounds in shapes.values()):  # a static network takes no profile
+    if _has_dynamic_axes(onnx_path):  # TensorRT refuses to build one without a profile, even of one shape
         profile = builder.create_optimization_profile()
         for name, bounds in shapes.items():
             profile.set_shape(name, bounds["min"], bounds["opt"], bounds["max"])

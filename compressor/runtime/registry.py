@@ -69,4 +69,6 @@ def artifact_for(artifacts: dict[str, ModelHandle], backend: str) -> ModelHandle
             return handle
         if runs == "onnx" and handle.onnx_path is not None and ENGINE_KEY not in handle.metadata:
             return handle
+        if runs == "engine" and ENGINE_KEY in handle.metadata:
+            return handle
     return None
