@@ -101,8 +101,7 @@ def compress(
     compressed = method.apply(model, config, bundle, Workspace(folder, _onnx_exporter(bundle, folder)))
     if compressed is model:
         raise OptionError(f"{type(config).__name__}: the method returned its input unchanged")
-    applied = {"kind": config.kind, "variant": config.variant_name(), **config.settings()}
-    methods = [*model.metadata.get("methods", []), applied]
+    methods = [*model.metadata.get("methods", []), config.record()]
     return dataclasses.replace(compressed, metadata={**compressed.metadata, "methods": methods})
 
 

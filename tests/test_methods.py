@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from plugin_helpers import offer_plugins
 
 import compressor as cz
 from compressor.cli import app
 from compressor.methods import registry
-from plugin_helpers import offer_plugins
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def test_a_recipe_runs_a_method_a_plug_in_registers(plugin: None, cli, tmp_path:
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
         "model: tiny_cnn\nweights: random\nbatch_sizes: [1]\nmax_samples: 64\n"
-        "stages:\n  - round_weights: {decimals: 1}\n  - quantize: {precision: int8, tune_speed: false, calib_samples: 16}\n"
+        "stages:\n  - round_weights: {decimals: 1}\n"
+        "  - quantize: {precision: int8, tune_speed: false, calib_samples: 16}\n"
     )
     result = cli.invoke(app, ["run", str(recipe), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

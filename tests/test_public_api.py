@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import compressor as cz
 from compressor.core.errors import InputFileError, OptionError, UnknownNameError
@@ -70,3 +71,24 @@ def test_compress_refuses_what_the_method_cannot_take(tmp_path: Path) -> None:
         cz.compress(onnx, cz.Prune(sparsity=0.5), data)
     with pytest.raises(OptionError, match="exactly one of --sparsity"):
         cz.compress(model, cz.Prune(sparsity=0.5, threshold=0.1), data)
+
+
+def test_fp16_bf16_and_distill_take_the_same_shape(tmp_path: Path) -> None:
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    fp16 = cz.compress(model, cz.Fp16(), data)
+    assert fp16.module is not None and next(fp16.module.parameters()).dtype == torch.float16
+    assert fp16.artifacts["onnx"].onnx_path is not None  # the fp16 ONNX file for onnxruntime rows
+    bf16 = cz.compress(model, cz.Bf16(), data)
+    assert next(bf16.module.parameters()).dtype == torch.bfloat16 and not bf16.artifacts
+    student = cz.load_model("tiny_cnn", data, weights="random")
+    taught = cz.compress(student, cz.Distill(teacher=model, epochs=1), data, output=tmp_path / "d")
+    assert (tmp_path / "d" / "distilled.pt").is_file() and taught.module is not student.module
+    assert taught.metadata["methods"] == [
+        {"kind": "distill", "variant": "distilled", "epochs": 1, "teacher": "tiny_cnn"}
+    ]
+    report = cz.measure({"baseline": model, "fp16": fp16}, data, backends=["torch", "onnxruntime"], batch_sizes=[1],
+                        max_samples=32)  # fmt: skip
+    assert {(row.variant, row.precision, row.backend) for row in report.results} >= {
+        ("fp16", "fp16", "torch"), ("fp16", "fp16", "onnxruntime")
+    }  # fmt: skip

@@ -11,10 +11,11 @@ import yaml
 
 from compressor.cli import app
 from compressor.core.errors import OptionError
+from compressor.methods.configs import Quantize
+from compressor.pipeline import stages as pipeline_stages
 from compressor.pipeline.recipe import auto_quantize_search, load_recipe
 from compressor.pipeline.run import run_recipe, write_summary
 from compressor.pipeline.search import _latency_ratio, rank
-from compressor.pipeline.stages import QuantizeStage
 from compressor.report.schema import DatasetInfo, LatencyMs, Report, ResultRow
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -65,7 +66,7 @@ def test_overrides_apply_before_validation(tmp_path: Path) -> None:
     path = _write(tmp_path, "model: tiny_cnn\nstages:\n  - quantize: {precision: int8}\n")
     recipe = load_recipe(path, ["stages.0.quantize.calibration=entropy", "max_samples=10", "model=resnet18"])
     (entry,) = recipe.stages
-    assert isinstance(entry.stage, QuantizeStage) and entry.stage.calibration == "entropy"
+    assert isinstance(entry.stage, Quantize) and entry.stage.calibration == "entropy"
     assert recipe.max_samples == 10 and recipe.model == "resnet18"
     with pytest.raises(OptionError, match="calibration"):
         load_recipe(path, ["stages.0.quantize.calibration=guess"])
@@ -147,19 +148,19 @@ def test_text_recipe_search_picks_within_budget_and_resumes(tmp_path: Path, cli,
     out = tmp_path / "text"
     args = ["run", str(RECIPES / "text_transformer-dynamic-int8.yaml"), "-o", str(out), *QUICK]
     runs: list[str] = []
-    original = QuantizeStage.run
+    original = pipeline_stages.VERB_STAGES[Quantize]
 
-    def interrupted(self, *a, **k):  # the second candidate is interrupted (Ctrl-C)
-        runs.append(self.method or "")
+    def interrupted(config, *a, **k):  # the second candidate is interrupted (Ctrl-C)
+        runs.append(config.method or "")
         if len(runs) == 2:
             raise KeyboardInterrupt
-        return original(self, *a, **k)
+        return original(config, *a, **k)
 
-    monkeypatch.setattr(QuantizeStage, "run", interrupted)
+    monkeypatch.setitem(pipeline_stages.VERB_STAGES, Quantize, interrupted)
     assert cli.invoke(app, args).exit_code == 130
     record = json.loads((out / "pipeline.json").read_text())["search"]
     assert [c["name"] for c in record["candidates"]] == ["quantize-int8-dynamic"]
-    monkeypatch.setattr(QuantizeStage, "run", original)
+    monkeypatch.setitem(pipeline_stages.VERB_STAGES, Quantize, original)
     result = cli.invoke(app, [*args, "--resume"])
     assert result.exit_code == 0, result.output
     assert "measured in an earlier run, skipped" in result.stderr
@@ -251,8 +252,8 @@ def test_run_recipe_refuses_another_recipes_outdir(tmp_path: Path) -> None:
 def test_auto_quantize_tries_histogram_calibrations_as_static_int8(method: str | None) -> None:
     # a histogram calibration with dynamic int8 (text models' default) is refused, so --auto asks for static
     options = {"method": method, "calib_samples": 64, "tune_speed": True, "exclude": []}
-    stages = [entry.quantize for entry in auto_quantize_search(options, None, None).candidates]
-    assert all(isinstance(stage, QuantizeStage) for stage in stages)
+    stages = [entry.stage for entry in auto_quantize_search(options, None, None).candidates]
+    assert all(isinstance(stage, Quantize) for stage in stages)
     int8 = [(s.method, s.calibration) for s in stages if s.precision == "int8"]  # type: ignore[union-attr]
     histograms = [] if method == "dynamic" else [("static", "entropy"), ("static", "percentile")]
     assert int8 == [(method, "minmax"), *histograms]

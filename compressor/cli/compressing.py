@@ -222,7 +222,7 @@ def prune_command(
     report = commands.prune(
         model,
         output,
-        stage.request(),
+        stage,
         data=data,
         weights=weights,
         sweep=float_list(sweep, "--sweep") if sweep else None,

@@ -64,8 +64,12 @@ class MethodConfig(BaseModel):
         return torch_in
 
     def settings(self) -> dict[str, Any]:
-        """What the report records of it: the options given, the measuring ones left out."""
+        """The options given (defaults and the measuring ones left out)."""
         return self.model_dump(mode="json", exclude={"backends"}, exclude_defaults=True)
+
+    def record(self) -> dict[str, Any]:
+        """What a report's `settings` block and a compressed model's `methods` list hold of it."""
+        return {"kind": self.kind, "variant": self.variant_name(), **self.settings()}
 
 
 Precision = Literal["int8", "fp16", "bf16"]

@@ -50,10 +50,10 @@ class StageEntry(BaseModel):
             return data
         if isinstance(data, str):
             data = {data: {}}
-        if isinstance(data, dict) and set(data) == {"kind", "stage"}:
-            return data
+        if not isinstance(data, dict) or set(data) == {"kind", "stage"}:
+            return data  # not a stage at all: pydantic says so (a candidate may be a list of stages instead)
         kinds = stage_kinds()
-        if not isinstance(data, dict) or len(data) != 1:
+        if len(data) != 1:
             raise ValueError(f"a stage is exactly one of {', '.join(kinds)} with its options")
         kind, options = next(iter(data.items()))
         if kind not in kinds:
