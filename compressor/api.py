@@ -21,11 +21,9 @@ from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, load_dataset
 from compressor.exporters.configs import ExportConfig, Jetson, Onnx, TensorRT
 from compressor.exporters.engines import engine_artifacts
-from compressor.exporters.jetson import JetsonManifest, check_jetson_options
+from compressor.exporters.jetson import JetsonManifest
 from compressor.exporters.onnx import DEFAULT_OPSET, export_onnx, parity_batch
-from compressor.exporters.preprocessing import IMAGE_TASKS
-from compressor.exporters.targets import jetson_bundle, tensorrt_engine
-from compressor.exporters.tensorrt import BatchProfile
+from compressor.exporters.targets import check_bundle_task, jetson_bundle, tensorrt_engine
 from compressor.measurement.variants import (
     DEFAULT_BACKENDS,
     Variant,
@@ -121,15 +119,12 @@ def export(
     if bundle is None:
         raise OptionError(f"{type(config).__name__} export needs `data`: it calibrates and checks on it")
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)  # type: ignore[attr-defined]
+    config.check()
     if isinstance(config, TensorRT):
-        batch = BatchProfile(config.min_batch, config.opt_batch, config.max_batch)
-        batch.check()
-        tensorrt_engine(model, bundle, output, config.precision, batch, config.timing_cache, int8)
+        tensorrt_engine(model, bundle, output, config.precision, config.batch_profile(), config.timing_cache, int8)
         return _engine_handle(output, config.precision)
     if isinstance(config, Jetson):
-        check_jetson_options(config.precision, config.jetpack, config.batch_size)
-        if model.task not in IMAGE_TASKS:
-            raise OptionError(f"Jetson bundles hold image models; {model.name} is a {model.task} model")
+        check_bundle_task(model)
         make_folder(output)
         return jetson_bundle(
             model, bundle, output, config.precision, config.jetpack, config.batch_size, int8, config.max_samples

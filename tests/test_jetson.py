@@ -20,6 +20,7 @@ from standin_trtexec import write_engine
 from compressor import commands
 from compressor.cli import app
 from compressor.data import load_dataset
+from compressor.exporters.configs import Jetson
 from compressor.exporters.engine_check import clear_detections
 from compressor.exporters.jetson import (
     JETPACK_TENSORRT,
@@ -247,7 +248,9 @@ def test_a_detector_bundle_checks_its_confident_detections_on_the_board(tmp_path
         head.bias.data.view(-1, 7)[:] = torch.tensor([-4.0, 4.0, -4.0, -4.0, -4.0, -4.0, -4.0])
     export_onnx(handle, tmp_path / "detector.onnx", opset=17)
     bundle = tmp_path / "bundle"
-    commands.export_jetson(str(tmp_path / "detector.onnx"), bundle, "fp16", data="shapes-det", max_samples=8)
+    commands.export_jetson(
+        str(tmp_path / "detector.onnx"), bundle, Jetson(precision="fp16", max_samples=8), data="shapes-det"
+    )
     check = json.loads((bundle / "check" / "expected.json").read_text())
     assert check["task"] == "detection" and len(check["batches"]) == 8
     assert [output["name"] for output in check["outputs"]] == ["boxes", "scores", "labels"]

@@ -12,6 +12,7 @@ import torch
 from compressor import commands
 from compressor.core.errors import OptionError
 from compressor.data import load_dataset
+from compressor.exporters.configs import Onnx
 from compressor.exporters.preprocessing import preprocessing
 from compressor.models.loading import load_model
 from compressor.models.pixel_input import with_pixel_input
@@ -32,7 +33,7 @@ def test_the_model_on_raw_pixels_answers_as_before_on_normalised_ones() -> None:
 
 def test_an_exported_raw_pixel_model_reloads_taking_pixels(trained_tiny: Path, tmp_path: Path) -> None:
     target = tmp_path / "raw.onnx"
-    _, parity = commands.export(str(trained_tiny), target, data="shapes", raw_pixels=True)
+    _, parity = commands.export(str(trained_tiny), target, Onnx(raw_pixels=True), data="shapes")
     assert parity.within_tolerance
     pixels = np.random.default_rng(0).integers(0, 256, (2, 3, 64, 64)).astype(np.float32)
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])

@@ -19,6 +19,7 @@ from standin_tensorrt import StandInTensorRT, read_plan, stand_in_for_cuda
 from compressor import commands
 from compressor.cli import app
 from compressor.core.errors import ExportError, InputFileError
+from compressor.exporters.configs import TensorRT
 from compressor.exporters.engines import engine_artifact
 from compressor.exporters.jetson import make_static
 from compressor.exporters.tensorrt import BatchProfile, build_engine, profile_shapes, sha256_of, uses_strong_typing
@@ -73,7 +74,7 @@ def test_builder_sets_profile_flags_level_and_reuses_the_timing_cache(
 def test_an_exported_engine_records_how_frames_are_prepared(recorder: StandInTensorRT, tmp_path: Path) -> None:
     """The record beside model.engine says what a deployment must do to a frame, as the Jetson manifest
     does (before, only the ONNX beside the engine carried the input spec)."""
-    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", raw_pixels=True)
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", TensorRT(raw_pixels=True), weights="random")
     written = json.loads(metadata_path(tmp_path / "m.engine").read_text())
     assert written["extra"] == record.extra
     framing = record.extra["preprocessing"]  # --raw-pixels: the engine normalises, the device only scales by 1
@@ -86,7 +87,7 @@ def test_an_exported_engine_is_checked_against_its_onnx_file(
 ) -> None:
     """Accuracy an engine build loses is measured where the engine is built: its predictions against
     onnxruntime on the ONNX it came from, on real val samples, kept in the record and warned about."""
-    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "int8", weights="random")
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", TensorRT(precision="int8"), weights="random")
     parity = json.loads(metadata_path(tmp_path / "m.engine").read_text())["extra"]["parity_vs_onnx"]
     assert parity == record.extra["parity_vs_onnx"] and parity["agreement"] == 1.0 and parity["samples"] == 32
     assert ("parsed", str(tmp_path / "m.int8.onnx")) in recorder.calls  # int8: built from the Q/DQ file
@@ -96,7 +97,7 @@ def test_an_exported_engine_is_checked_against_its_onnx_file(
             return [output.flip(-1) for output in super().run(inputs)]
 
     monkeypatch.setattr(tensorrt_runner, "TensorRTRunner", lambda path, device="cuda": Reversed(tmp_path / "m.onnx"))
-    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random", force=True)
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", weights="random", force=True)
     assert record.extra["parity_vs_onnx"]["agreement"] < 0.5
 
 
@@ -198,7 +199,7 @@ def test_the_tensorrt_backend_on_cpu_is_refused_before_any_export(cli) -> None: 
 def test_real_engine_matches_onnxruntime(tmp_path: Path) -> None:
     from compressor.runtime.tensorrt_runner import TensorRTRunner
 
-    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", "fp32", weights="random")
+    record = commands.export_tensorrt("tiny_cnn", tmp_path / "m.engine", weights="random")
     runner = TensorRTRunner(tmp_path / "m.engine")
     inputs = torch.randn(4, 3, 64, 64)
     expected = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"input": inputs.numpy()})[0]
@@ -277,7 +278,7 @@ def test_an_engine_is_built_from_an_onnx_file_from_elsewhere(recorder: StandInTe
     described = onnx.load(str(path))
     onnx.helper.set_model_props(described, {"Image.NominalPixelRange": "Normalized_1_1"})
     onnx.save(described, str(path))
-    record = commands.export_tensorrt(str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4))
+    record = commands.export_tensorrt(str(path), tmp_path / "m.engine", TensorRT(opt_batch=1, max_batch=4))
     assert ("shape", "x", [1, 3, 64, 64], [1, 3, 64, 64], [4, 3, 64, 64]) in recorder.calls
     assert record.extra["preprocessing"]["mean"] == [0.5] * 3 and record.onnx_sha256 == sha256_of(path)
     # --max-batch 4: the parity check's 32 val samples reach the engine in batches it takes
@@ -337,7 +338,7 @@ def test_an_image_onnx_with_dynamic_height_and_width_gets_its_input_size_in_the_
         model.eval(), (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, input_names=["x"], dynamic_axes=axes
     )
     record = commands.export_tensorrt(
-        str(path), tmp_path / "m.engine", "fp32", batch=BatchProfile(1, 1, 4), image_size=(96, 96)
+        str(path), tmp_path / "m.engine", TensorRT(opt_batch=1, max_batch=4), image_size=(96, 96)
     )
     assert record.inputs["x"] == {"min": [1, 3, 96, 96], "opt": [1, 3, 96, 96], "max": [4, 3, 96, 96]}
     assert profile_shapes(path, BatchProfile(1, 2, 8), (3, 224, 224))["x"]["max"] == [8, 3, 224, 224]

@@ -143,35 +143,33 @@ def export_command(
 ) -> None:
     """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
     from compressor import commands
-    from compressor.exporters.tensorrt import BatchProfile
-    from compressor.methods.quantize import Int8Request
+    from compressor.exporters.configs import Jetson, TensorRT
     from compressor.pipeline.stages import ExportStage
     from compressor.tasks import get_task
 
+    stage = stage_from(
+        ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
+        max_batch=max_batch, calibration=calibration, calib_samples=calib_samples, raw_pixels=raw_pixels,
+    )  # fmt: skip
     if dump_recipe:
-        stage = stage_from(
-            ExportStage, format=format, precision=precision, opset=opset, jetpack=jetpack, batch_size=batch_size,
-            max_batch=max_batch, calibration=calibration, calib_samples=calib_samples, raw_pixels=raw_pixels,
-        )  # fmt: skip
         run = run_spec(data, weights, image_size, "cpu", "1,16", max_samples)
         dump_or_run_stage("export", stage, model, run, output, force, dump_recipe)
         return
+    target = stage.target()
     size = image_size_pair(image_size)
-    int8 = Int8Request(calibration=calibration, calib_samples=calib_samples)
-    if format == "tensorrt":
+    if isinstance(target, TensorRT):
+        target = target.model_copy(update={"timing_cache": str(timing_cache) if timing_cache else None})
         record = commands.export_tensorrt(
-            model, output, precision or "fp32", data=data, weights=weights, image_size=size,
-            batch=BatchProfile(1, min(8, max_batch), max_batch), timing_cache=timing_cache, int8=int8,
-            raw_pixels=raw_pixels, force=force,
-        )  # fmt: skip
+            model, output, target, data=data, weights=weights, image_size=size, force=force
+        )
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
-    if format == "jetson":
+    if isinstance(target, Jetson):
+        target = target.model_copy(update={"max_samples": max_samples})
         with removed_on_failure(output):
             manifest = commands.export_jetson(
-                model, output, precision or "int8", data=data, weights=weights, image_size=size, jetpack=jetpack,
-                batch_size=batch_size, int8=int8, max_samples=max_samples, raw_pixels=raw_pixels, force=force,
-            )  # fmt: skip
+                model, output, target, data=data, weights=weights, image_size=size, force=force
+            )
         accuracy = manifest.expected_accuracy
         stdout.print(
             f"wrote {output}/ (model.onnx {manifest.precision}, static {manifest.inputs[0].shape}, JetPack "
@@ -182,7 +180,13 @@ def export_command(
     if precision not in (None, "fp32"):
         raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
     handle, parity = commands.export(
-        model, output, data=data, weights=weights, image_size=size, opset=opset, raw_pixels=raw_pixels, force=force
+        model,
+        output,
+        target,
+        data=data,
+        weights=weights,
+        image_size=size,
+        force=force,  # type: ignore[arg-type]
     )
     verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
     axes = sorted(

@@ -10,17 +10,15 @@ from compressor.commands.common import (
     refuse_earlier_results,
     refuse_existing_file,
 )
-from compressor.core.errors import OptionError, UnknownNameError
+from compressor.core.errors import OptionError
 from compressor.core.handle import ModelHandle
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.exporters.configs import Jetson, Onnx, TensorRT
 from compressor.exporters.jetson import (
     JetsonManifest,
-    check_jetson_options,
 )
 from compressor.exporters.onnx import ParityResult, export_onnx, parity_batch
-from compressor.exporters.preprocessing import IMAGE_TASKS
-from compressor.exporters.targets import jetson_bundle, tensorrt_engine
-from compressor.exporters.tensorrt import ENGINE_PRECISIONS, BatchProfile
+from compressor.exporters.targets import check_bundle_task, jetson_bundle, tensorrt_engine
 from compressor.methods.quantize import Int8Request
 from compressor.models.pixel_input import with_pixel_input
 from compressor.runtime.tensorrt_engine import EngineRecord, import_tensorrt, require_cuda
@@ -51,70 +49,61 @@ def _engine_source(
 def export(
     model: str,
     output: str | Path,
+    config: Onnx | None = None,
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
-    opset: int | None = None,
-    raw_pixels: bool = False,
     force: bool = False,
 ) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
+    config = config or Onnx()
     refuse_existing_file(Path(output), force)
-    bundle, handle = _export_source(model, data, weights, image_size, "export", raw_pixels)
-    extra = {"opset": opset} if opset is not None else {}
+    bundle, handle = _export_source(model, data, weights, image_size, "export", config.raw_pixels)
+    extra = {"opset": config.opset} if config.opset is not None else {}
     return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
 
 
 def export_tensorrt(
     model: str,
     output: str | Path,
-    precision: str = "fp32",
+    config: TensorRT | None = None,
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
-    batch: BatchProfile | None = None,
-    timing_cache: str | Path | None = None,
-    int8: Int8Request | None = None,
-    raw_pixels: bool = False,
     force: bool = False,
 ) -> EngineRecord:
     """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
     (Q/DQ for int8), with the ONNX it came from and a JSON record beside it."""
-    if precision not in ENGINE_PRECISIONS:
-        raise UnknownNameError(
-            f"unknown precision {precision!r} for TensorRT; choose from {', '.join(ENGINE_PRECISIONS)}"
-        )
+    config = config or TensorRT()
+    batch = config.batch_profile()
     output = Path(output)
     refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", raw_pixels)
-    return tensorrt_engine(handle, bundle, output, precision, batch, timing_cache, int8)
+    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", config.raw_pixels)
+    int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)
+    return tensorrt_engine(handle, bundle, output, config.precision, batch, config.timing_cache, int8)
 
 
 def export_jetson(
     model: str,
     output_dir: str | Path,
-    precision: str = "int8",
+    config: Jetson | None = None,
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
-    jetpack: str = "6.2",
-    batch_size: int = 1,
-    int8: Int8Request | None = None,
-    max_samples: int | None = None,
-    raw_pixels: bool = False,
     force: bool = False,
 ) -> JetsonManifest:
     """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
     and benchmark scripts; manifest with the accuracy model.onnx gives under onnxruntime here)."""
-    check_jetson_options(precision, jetpack, batch_size)
+    config = config or Jetson()
+    config.check()
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
-    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", raw_pixels)
-    if handle.task not in IMAGE_TASKS:
-        raise OptionError(
-            f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
-        )
+    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", config.raw_pixels)
+    check_bundle_task(handle)
     prepare_output_dir(output_dir, force, marker="manifest.json")
-    return jetson_bundle(handle, bundle, output_dir, precision, jetpack, batch_size, int8, max_samples)
+    int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)
+    return jetson_bundle(
+        handle, bundle, output_dir, config.precision, config.jetpack, config.batch_size, int8, config.max_samples
+    )

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from compressor.exporters.jetson import check_jetson_options
+from compressor.exporters.tensorrt import BatchProfile
 from compressor.methods.configs import Calibration
 
 
@@ -13,6 +15,9 @@ class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
+
+    def check(self) -> None:
+        """Option combinations the field types cannot express, raised as OptionError."""
 
 
 class Onnx(ExportConfig):
@@ -26,11 +31,19 @@ class TensorRT(ExportConfig):
 
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
     min_batch: PositiveInt = 1
-    opt_batch: PositiveInt = 8
+    opt_batch: PositiveInt | None = None  # the batch the engine is tuned for; None: 8, or max_batch if lower
     max_batch: PositiveInt = 32
     timing_cache: str | None = None  # default: beside the engine
     calibration: Calibration = "minmax"
     calib_samples: PositiveInt = 256
+
+    def check(self) -> None:
+        self.batch_profile()
+
+    def batch_profile(self) -> BatchProfile:
+        profile = BatchProfile(self.min_batch, self.opt_batch or min(8, self.max_batch), self.max_batch)
+        profile.check()
+        return profile
 
 
 class Jetson(ExportConfig):
@@ -42,3 +55,9 @@ class Jetson(ExportConfig):
     calibration: Calibration = "minmax"
     calib_samples: PositiveInt = 256
     max_samples: PositiveInt | None = None  # val samples the manifest's accuracy is measured on
+
+    def check(self) -> None:
+        check_jetson_options(self.precision, self.jetpack, self.batch_size)
+
+
+TARGETS: dict[str, type[ExportConfig]] = {"onnx": Onnx, "tensorrt": TensorRT, "jetson": Jetson}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from compressor.core.errors import OptionError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, calibration_split
@@ -87,6 +88,14 @@ def tensorrt_int8(
     """Q/DQ ONNX the way TensorRT reads it (symmetric activations, every weighted op); no tuning for this CPU."""
     request = (int8 or Int8Request()).model_copy(update={"target": "tensorrt", "tune_speed": False})
     return quantize_onnx_int8(fp32, bundle, request, output, scratch).handle, request
+
+
+def check_bundle_task(handle: ModelHandle) -> None:
+    """A Jetson bundle holds an image model; anything else is refused in one line."""
+    if handle.task not in IMAGE_TASKS:
+        raise OptionError(
+            f"Jetson bundles hold image models (classifiers, detectors); {handle.name} is a {handle.task} model"
+        )
 
 
 def jetson_bundle(

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializerFunctionWrapHandler, model_serializer
 
 from compressor import api, commands
 from compressor.commands.common import refuse_earlier_results
 from compressor.core.files import make_folder
 from compressor.data import load_dataset
-from compressor.exporters.jetson import check_jetson_options
-from compressor.exporters.tensorrt import BatchProfile
+from compressor.exporters.configs import TARGETS, ExportConfig, Jetson, Onnx, TensorRT
 from compressor.methods.configs import BackendName, Distill, MethodConfig, Prune, Quantize
 from compressor.methods.quantize import Int8Request
 from compressor.methods.registry import stage_kinds as stage_kinds_of_methods
@@ -78,54 +77,51 @@ class Stage(BaseModel):
         return torch_in
 
 
-class ExportStage(Stage):
-    """ONNX passes the model on as ONNX; a TensorRT engine or a Jetson bundle is an end product, so the
-    stage passes its input on unchanged."""
+class ExportStage(Stage, Jetson, TensorRT, Onnx):
+    """`format` picks the target; its options are those of `Onnx`, `TensorRT` and `Jetson`. ONNX passes the
+    model on as ONNX; an engine or a bundle is an end product, so the stage passes its input on unchanged."""
 
     needs_torch: ClassVar[bool] = True
 
     format: Literal["onnx", "tensorrt", "jetson"] = "onnx"
-    precision: Literal["fp32", "fp16", "int8"] | None = None
-    opset: int | None = Field(default=None, ge=17)
-    jetpack: str = "6.2"
-    batch_size: PositiveInt = 1
-    max_batch: PositiveInt = 32
-    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
-    calib_samples: PositiveInt = 256
-    raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
+    precision: Literal["fp32", "fp16", "int8"] | None = None  # None: the format's default (fp32; jetson int8)
+
+    @model_serializer(mode="wrap")
+    def _format_first(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        options = handler(self)
+        first = [key for key in ("format", "precision") if key in options]
+        return {**{key: options[key] for key in first}, **options}
+
+    def target(self) -> ExportConfig:
+        """The options of `format` alone, as `cz.export` takes them."""
+        kind = TARGETS[self.format]
+        given = self.model_dump(include=set(kind.model_fields), exclude_none=True)
+        return kind(**given)
 
     def leaves_torch(self, torch_in: bool) -> bool:
         return torch_in and self.format != "onnx"
 
     def check(self) -> None:
-        if self.format == "jetson":
-            check_jetson_options(self.precision or "int8", self.jetpack, self.batch_size)
+        self.target().check()
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
         size = (run.image_size, run.image_size) if run.image_size else None
-        int8 = Int8Request(calibration=self.calibration, calib_samples=self.calib_samples)
-        if self.format == "jetson":
+        target = self.target()
+        if isinstance(target, Jetson):
             commands.export_jetson(
-                model, output_dir, self.precision or "int8", data=run.data, weights=weights, image_size=size,
-                jetpack=self.jetpack, batch_size=self.batch_size, int8=int8, max_samples=run.max_samples,
-                raw_pixels=self.raw_pixels, force=force,
+                model, output_dir, target, data=run.data, weights=weights, image_size=size,
+                max_samples=target.max_samples or run.max_samples, force=force,
             )  # fmt: skip
             return StageResult(model, None, None)
         make_folder(output_dir)
-        if self.format == "tensorrt":
-            batch = BatchProfile(1, min(8, self.max_batch), self.max_batch)
-            engine = output_dir / "model.engine"
+        if isinstance(target, TensorRT):
             commands.export_tensorrt(
-                model, engine, self.precision or "fp32", data=run.data, weights=weights, image_size=size,
-                batch=batch, int8=int8, raw_pixels=self.raw_pixels, force=force,
-            )  # fmt: skip
+                model, output_dir / "model.engine", target, data=run.data, weights=weights, image_size=size, force=force
+            )
             return StageResult(model, None, None)
-        target = output_dir / "model.onnx"
-        commands.export(
-            model, target, data=run.data, weights=weights, image_size=size, opset=self.opset,
-            raw_pixels=self.raw_pixels, force=force,
-        )  # fmt: skip
-        return StageResult(str(target), None, None, False)
+        onnx_file = output_dir / "model.onnx"
+        commands.export(model, onnx_file, target, data=run.data, weights=weights, image_size=size, force=force)  # type: ignore[arg-type]
+        return StageResult(str(onnx_file), None, None, False)
 
 
 class BenchStage(Stage):
