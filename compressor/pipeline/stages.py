@@ -108,10 +108,10 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
         size = (run.image_size, run.image_size) if run.image_size else None
         target = self.target()
         if isinstance(target, Jetson):
+            target = target.model_copy(update={"max_samples": target.max_samples or run.max_samples})
             commands.export_jetson(
-                model, output_dir, target, data=run.data, weights=weights, image_size=size,
-                max_samples=target.max_samples or run.max_samples, force=force,
-            )  # fmt: skip
+                model, output_dir, target, data=run.data, weights=weights, image_size=size, force=force
+            )
             return StageResult(model, None, None)
         make_folder(output_dir)
         if isinstance(target, TensorRT):
