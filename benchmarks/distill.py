@@ -23,6 +23,7 @@ from seeds import SPREAD, add_seed_options, run_seeds, span
 
 from compressor import commands
 from compressor.core.environment import collect_environment
+from compressor.methods.configs import Distill
 from compressor.report.schema import Report, ResultRow
 
 HEADER = (
@@ -73,7 +74,8 @@ def spread(figures: list[dict[str, float]]) -> str:
 
 def distill_seed(options: dict[str, Any], seed: int, folder: Path) -> Report:
     """One seed's `compress distill --compare-scratch`, written under `folder`."""
-    report = commands.distill(seed=seed, output_dir=folder, compare_scratch=True, **options)
+    config = Distill(teacher=options["teacher"], epochs=options.get("epochs", 5), seed=seed, compare_scratch=True)
+    report = commands.distill(options["student"], folder, config, data=options["data"], batch_sizes=[1])
     assert report is not None  # one process: this one measures
     return report
 

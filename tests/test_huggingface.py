@@ -22,7 +22,7 @@ from compressor.data.text import hf_tokenizer
 from compressor.data.topics import TOPICS, make_split
 from compressor.measurement.variants import Variant, measure_variants
 from compressor.methods.channel_pruning import prune_structured
-from compressor.methods.configs import Prune
+from compressor.methods.configs import Distill, Prune
 from compressor.methods.prune import prune_model, save_pruned
 from compressor.methods.quantize import Int8Request
 from compressor.models.loading import load_model
@@ -200,9 +200,8 @@ def test_embedding_student_is_distilled_by_cosine(
     )
     before = {row.variant: row.metrics["cosine"] for row in before_rows}["student"]
     out = tmp_path / "out"
-    report = commands.distill(
-        str(embedder_dir), str(small_embedder_dir), out, data=str(text_data), epochs=3, lr=1e-3, batch_sizes=[4]
-    )
+    teacher = Distill(teacher=str(embedder_dir), epochs=3, lr=1e-3)
+    report = commands.distill(str(small_embedder_dir), out, teacher, data=str(text_data), batch_sizes=[4])
     cosine = {(row.variant, row.backend): row.metrics["cosine"] for row in report.results}
     assert report.distillation["objective"] == "embedding"
     assert cosine[("distilled", "torch")] > before + 0.05
@@ -210,15 +209,16 @@ def test_embedding_student_is_distilled_by_cosine(
     reloaded = load_model(str(out / "distilled"), bundle)  # a model directory like the student's own
     assert reloaded.task == "embedding" and (out / "distilled" / "compressor.json").is_file()
     with pytest.raises(OptionError, match="no labels"):
-        commands.distill(
-            str(embedder_dir), str(small_embedder_dir), tmp_path / "x", data=str(text_data), compare_scratch=True
-        )
+        config = Distill(teacher=str(embedder_dir), compare_scratch=True)
+        commands.distill(str(small_embedder_dir), tmp_path / "x", config, data=str(text_data))
 
 
 def test_a_text_student_must_read_the_teachers_token_ids(bert_dir: Path, text_data: Path, tmp_path: Path) -> None:
     """BERT's token ids mean nothing to text_transformer's own vocabulary; the advice was --image-size."""
     with pytest.raises(ModelMismatchError, match="a text student needs the teacher's tokenizer and length"):
-        commands.distill(str(bert_dir), "text_transformer", tmp_path / "out", data=str(text_data), epochs=1)
+        commands.distill(
+            "text_transformer", tmp_path / "out", Distill(teacher=str(bert_dir), epochs=1), data=str(text_data)
+        )
     assert not (tmp_path / "out").exists()
 
 

@@ -282,35 +282,25 @@ def distill_command(
     from compressor import commands
     from compressor.methods.configs import Distill
 
+    if temperature <= 0 or not 0.0 <= alpha <= 1.0 or feature_weight < 0:
+        raise OptionError(
+            f"--temperature must be > 0, --alpha in [0, 1] and --feature-weight >= 0; got {temperature}, {alpha} "
+            f"and {feature_weight}"
+        )
+    config = stage_from(
+        Distill, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
+        alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
+        compare_scratch=compare_scratch, lr=lr, seed=seed, backends=measured_backends(backend),
+    )  # fmt: skip
     if dump_recipe:
-        stage = stage_from(
-            Distill, teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature,
-            alpha=alpha, feature_pairs=feature_pairs or [], feature_weight=feature_weight,
-            compare_scratch=compare_scratch, lr=lr, seed=seed, backends=measured_backends(backend),
-        )  # fmt: skip
         run = run_spec(data, student_weights, image_size, device, batch_sizes, max_samples)
-        dump_or_run_stage("distill", stage, student, run, output, force, dump_recipe)
+        dump_or_run_stage("distill", config, student, run, output, force, dump_recipe)
         return
     with removed_on_failure(output):
         report = commands.distill(
-            teacher,
-            student,
-            output,
-            data=data,
-            teacher_weights=teacher_weights,
-            epochs=epochs,
-            temperature=temperature,
-            alpha=alpha,
-            feature_pairs=feature_pairs,
-            feature_weight=feature_weight,
-            compare_scratch=compare_scratch,
-            lr=lr,
-            seed=seed,
-            resume=resume,
-            student_weights=student_weights,
-            backends=measured_backends(backend),
+            student, output, config, data=data, resume=resume, student_weights=student_weights,
             **run_options(device, batch_sizes, max_samples, image_size, force),
-        )
+        )  # fmt: skip
     if report is not None:  # None on the torchrun ranks other than 0, which only train
         print_written(report, output)
 

@@ -43,19 +43,10 @@ from compressor.training.distillation import Teacher, check_layer_names, parse_f
 
 
 def distill(
-    teacher: str,
     student: str,
     output_dir: str | Path,
+    config: Distill,
     data: str = DEFAULT_DATASET,
-    teacher_weights: str | None = None,
-    epochs: int = 5,
-    temperature: float = 4.0,
-    alpha: float = 0.7,
-    feature_pairs: list[str] | None = None,
-    feature_weight: float = 1.0,
-    compare_scratch: bool = False,
-    lr: float | None = None,
-    seed: int = 0,
     resume: bool = False,
     device: str = "cpu",
     batch_sizes: list[int] | None = None,
@@ -63,19 +54,16 @@ def distill(
     image_size: tuple[int, int] | None = None,
     force: bool = False,
     student_weights: str | None = None,
-    backends: list[str] | None = None,
 ) -> Report | None:
-    """`compress distill`: a student trained against the teacher (and, if asked, the same student trained
-    without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
+    """`compress distill`: a student trained against `config.teacher` (and, if asked, the same student
+    trained without it, same seed and budget), measured beside the teacher in one run and written to OUTDIR.
 
     Under torchrun every process trains a DDP replica; rank 0 measures and writes, and the others
-    return None once training is done. `backends`: where to measure (default torch and onnxruntime)."""
-    if temperature <= 0 or not 0.0 <= alpha <= 1.0 or feature_weight < 0:
-        raise OptionError(
-            f"--temperature must be > 0, --alpha in [0, 1] and --feature-weight >= 0; got {temperature}, {alpha} "
-            f"and {feature_weight}"
-        )
-    pairs = parse_feature_pairs(feature_pairs or [])
+    return None once training is done."""
+    if not isinstance(config.teacher, str):
+        raise OptionError("compress distill takes its teacher by name or path")
+    teacher, teacher_weights, compare_scratch = config.teacher, config.teacher_weights, config.compare_scratch
+    pairs = parse_feature_pairs(config.feature_pairs)
     batch_sizes = batch_sizes or [1, 16]
     check_device(device)
     output_dir = Path(output_dir)
@@ -116,23 +104,28 @@ def distill(
             f"(mean {list(spec.mean)}, std {list(spec.std)}){channels}"
         )
     resize = _teacher_image_size(students["distilled"], teacher_handle)
-    guide = Teacher(teacher_handle.module, temperature, alpha, objective, pairs, feature_weight, renormalise, resize)
-    config = train_config(student, lr=lr, seed=seed, device=train_device, distributed=is_distributed())
+    guide = Teacher(
+        teacher_handle.module, config.temperature, config.alpha, objective, pairs, config.feature_weight, renormalise,
+        resize,
+    )  # fmt: skip
+    training = train_config(student, lr=config.lr, seed=config.seed, device=train_device, distributed=is_distributed())
     val_set = _distillation_val_set(teacher_handle, bundle) if objective == "embedding" else None
     summary: dict[str, Any] = {
         "teacher": teacher_handle.name,
         "teacher_weights": teacher_handle.weights,  # the report's `weights:` note names the student's
         "objective": objective,
-        "temperature": temperature,
-        "alpha": alpha,
+        "temperature": config.temperature,
+        "alpha": config.alpha,
         "feature_pairs": [f"{t}:{s}" for t, s in pairs],
-        "epochs": epochs,
+        "epochs": config.epochs,
         "processes": world_size(),
     }
     for name, handle in students.items():
         output = output_dir / (name if is_hf_model(handle) else f"{name}.pt")
         taught = guide if name == "distilled" else None
-        result = train_handle(handle, bundle, output, epochs, dataclasses.replace(config), taught, resume, val_set)
+        result = train_handle(
+            handle, bundle, output, config.epochs, dataclasses.replace(training), taught, resume, val_set
+        )
         summary[name] = {"best_epoch": result.best_epoch, "best_val": result.best_metric}
     if not is_main_process():
         return None
@@ -140,15 +133,10 @@ def distill(
         Variant(name, "fp32", baseline_artifacts(handle, bundle, True, output_dir / f"{name}.onnx"))
         for name, handle in {"teacher": teacher_handle, **students}.items()
     ]
-    measured_on = backends or DEFAULT_BACKENDS
+    measured_on = config.backends or DEFAULT_BACKENDS
     variants = engine_artifacts(variants, measured_on, output_dir, batch_sizes)
     compared = side_by_side(variants, bundle, measured_on, device, batch_sizes, max_samples, "teacher")
-    asked = Distill(
-        teacher=teacher, teacher_weights=teacher_weights, epochs=epochs, temperature=temperature, alpha=alpha,
-        feature_pairs=feature_pairs or [], feature_weight=feature_weight, compare_scratch=compare_scratch, lr=lr,
-        seed=seed,
-    )  # fmt: skip
-    extra = {"distillation": summary, "settings": {"distilled": [asked.record()]}}
+    extra = {"distillation": summary, "settings": {"distilled": [config.record()]}}
     return write_compared(students["distilled"], bundle, compared, output_dir, extra)
 
 

@@ -181,12 +181,7 @@ def _run_distill(
 ) -> StageResult:
     if not isinstance(config.teacher, str):
         raise ValueError("the pipeline sets the teacher before running a distill stage")
-    report = commands.distill(
-        config.teacher, model, output_dir, data=run.data, teacher_weights=config.teacher_weights,
-        epochs=config.epochs, temperature=config.temperature, alpha=config.alpha, feature_pairs=config.feature_pairs,
-        feature_weight=config.feature_weight, compare_scratch=config.compare_scratch, lr=config.lr, seed=config.seed,
-        student_weights=weights, backends=config.backends, **run.measured(force),
-    )  # fmt: skip
+    report = commands.distill(model, output_dir, config, data=run.data, student_weights=weights, **run.measured(force))
     distilled = output_dir / "distilled.pt"
     return StageResult(str(distilled if distilled.exists() else output_dir / "distilled"), report, "distilled", True)
 
