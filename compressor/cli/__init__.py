@@ -2,11 +2,8 @@
 
 `app.py` holds the typer app and its error handling, `options.py` the shared options; the commands live
 in `measuring.py`, `compressing.py` and `recipes.py`, and are registered here, in the order `--help`
-lists them.
-
-The library (torch, torchvision, onnx, onnxruntime: about 7 s to import) is imported by the commands
-that use it, so `--help`, option errors and `compress compare` (a CI gate reading two JSON files)
-answer at once.
+lists them. The library is imported only by the commands that use it, so `--help`, option errors and
+`compress compare` (a CI gate reading two JSON files) answer at once.
 """
 
 from __future__ import annotations

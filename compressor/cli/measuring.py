@@ -49,7 +49,7 @@ def models_command() -> None:
         "source",
         "--weights",
         "description",
-        # the column read "default input", yet `bench mobilenet_v2` on the default data runs at 64x64
+        # "native", not "default": on the default data `bench mobilenet_v2` runs at 64x64
         caption="Native: the size the architecture was designed for. Commands run a model at its data's "
         "size (shapes: 64x64) unless --image-size. --weights: besides the reference checkpoint (default), "
         "random or a file, torchvision's published weights where they exist.",

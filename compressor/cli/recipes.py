@@ -22,9 +22,7 @@ from compressor.core.errors import OptionError
 from compressor.core.files import removed_on_failure
 from compressor.report.schema import Report, to_markdown
 
-# The library (torch, torchvision, onnx, onnxruntime: about 7 s to import) is imported by the commands
-# that use it, so `--help`, option errors and `compress compare` (a CI gate reading two JSON files)
-# answer at once.
+# The library is imported only by the commands that use it, so `--help` and option errors answer at once.
 if TYPE_CHECKING:
     from compressor.pipeline.recipe import Recipe
     from compressor.pipeline.stages import StageOptions

@@ -96,9 +96,8 @@ UNTUNED_DROP_POINTS = 5.0  # what pruning without fine-tuning may cost before th
 
 
 def untuned_losses(rows: list[ResultRow], metric: str) -> list[str]:
-    """Pruning without fine-tuning can cost most of the accuracy (mobilenet_v2 at sparsity 0.5 on shapes:
-    top-1 0.9125 -> 0.2120, and 0.9370 after 3 fine-tuning epochs): the table shows the number, this
-    line says what to do about it. Said aloud and kept in the report's notes."""
+    """Pruning without fine-tuning can cost most of the accuracy: the table shows the number, this line
+    says what to do about it. Said aloud and kept in the report's notes."""
     baseline = next(row.metrics[metric] for row in rows if row.variant == "baseline")
     first_rows: dict[str, ResultRow] = {}
     for row in rows:

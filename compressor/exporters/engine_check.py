@@ -1,12 +1,8 @@
 """Inputs and onnxruntime's outputs for checking a Jetson bundle's engine on the board (`check_engine.py`).
 
-The engine trtexec builds on the device is not the ONNX the manifest's accuracy was measured on: TensorRT
-fuses layers, runs the unquantized ones in fp16 (which can overflow to NaN) and reads the Q/DQ its own way.
-The bundle therefore carries a few input tensors exactly as the engine takes them and the outputs
-onnxruntime gave for model.onnx here; on the board, trtexec runs the engine on the same tensors and the
-script compares. The samples are ones onnxruntime classifies with the clearest margin, or whose
-detections are all scored well away from the confidence line, so a class or a confident detection that
-changes on the board means the engine computes something else, not a near tie that rounding tipped over.
+The engine built on the device is not the ONNX whose accuracy the manifest records (TensorRT fuses
+layers, runs some in fp16, reads Q/DQ its own way), so the board reruns these inputs and compares. Only
+clear samples are chosen, so a changed answer means the engine computes something else, not a near tie.
 """
 
 from __future__ import annotations

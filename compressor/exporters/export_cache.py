@@ -1,10 +1,8 @@
 """ONNX exports already made in this process, reused for the same model.
 
-A recipe exports the same weights more than once (the unpruned model is prune's baseline and then
-distill's teacher; each stage's output is the next stage's baseline), a search exports its input for
-every candidate, and the dynamo exporter takes tens of seconds on a DenseNet. The key covers what the
-exported graph depends on: every submodule's class and plain attributes (widths, strides, groups),
-every weight and buffer byte, the trace inputs' shapes and dtypes, the task and the opset.
+Recipes and searches export the same weights more than once, and an export is slow. The key covers
+what the exported graph depends on: every submodule's class and plain attributes (widths, strides,
+groups), every weight and buffer byte, the trace inputs' shapes and dtypes, the task and the opset.
 """
 
 from __future__ import annotations

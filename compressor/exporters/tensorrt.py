@@ -1,14 +1,9 @@
 """TensorRT engines built from our ONNX files with the tensorrt Python API, with a record of what they are.
 
-An engine is specific to the GPU, TensorRT and CUDA versions it was built with, so it is built on the
-machine that runs it and a JSON file beside it records those versions, the precision, the input
-shapes and the hash of the ONNX it came from. int8 comes from the Q/DQ nodes of our quantized ONNX
-(explicit quantization; TensorRT's implicit calibrators are deprecated since 10.1). fp16 uses the
-builder flag where the installed TensorRT still has it (up to 10.x) and a strongly typed network of an
-fp16 ONNX where it does not (11). So an int8 engine's layers outside the Q/DQ pairs may run in fp16 up
-to TensorRT 10.x (FP16 flag set beside INT8) and stay fp32 in 11 (the Q/DQ ONNX's own float type).
-A timing cache is reused between builds (same tactics, same engine, faster builds) and the builder
-optimisation level is fixed, so rebuilding gives the same engine.
+An engine belongs to the GPU, TensorRT and CUDA versions that built it, so it is built where it runs,
+with a JSON record of those versions, precision, input shapes and source ONNX hash beside it. int8 is
+explicit Q/DQ; fp16 is a builder flag or a strongly typed fp16 network (`uses_strong_typing`). A reused
+timing cache and a pinned optimisation level make a rebuild give the same engine.
 """
 
 from __future__ import annotations

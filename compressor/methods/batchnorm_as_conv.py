@@ -1,13 +1,9 @@
 """A BatchNormalization that no convolution can absorb, rewritten as the 1x1 depthwise Conv it equals.
 
-Pre-processing folds a BatchNormalization into the convolution before it. In pre-activation networks
-(DenseNet's BN-ReLU-Conv after every concatenation) nothing precedes it to fold into, and onnxruntime
-has no integer BatchNormalization: int8 runs it in float, which costs a dequantize, a quantize and
-two layout transposes (the int8 kernels work channels-last) per layer. On a DenseNet-121 (64x64,
-this 2-core machine) those took more time than int8 saved in its convolutions: 0.95x fp32 at batch 1.
-The same per-channel scale and shift as a depthwise Conv with 1x1 kernels is an integer kernel
-that stays channels-last; its one weight per channel is exact in per-channel int8. Written so, the
-same DenseNet ran 1.55x fp32, at the same top-1. The float model computes the same numbers either way.
+In pre-activation networks (DenseNet) nothing precedes a BatchNormalization to fold into, and
+onnxruntime has no integer one: int8 runs it in float, with a dequantize, a quantize and two layout
+transposes per layer. As a 1x1 depthwise Conv it is an integer kernel, exact in per-channel int8; the
+float model computes the same numbers either way.
 """
 
 from __future__ import annotations

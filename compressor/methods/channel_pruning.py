@@ -197,10 +197,8 @@ def _channel_map(
 
 def _channel_groups(group: tp.Group, width: int) -> int:
     """How many equal blocks a grouped convolution (RegNet's, ResNeXt's) or a GroupNorm in `group` splits
-    its channels into; 1 for none. torch-pruning narrows a grouped convolution's input correctly only
-    when every block loses the same positions (it keeps the first of the kept indices as the positions
-    within a group), as its own pruners choose them: otherwise it indexes past the weight ("INDICES
-    element is out of DATA bounds"). Depthwise convolutions are pruned whole-channel by torch-pruning."""
+    its channels into; 1 for none. torch-pruning narrows a grouped convolution's input correctly only when
+    every block loses the same positions. Depthwise convolutions are pruned whole-channel by torch-pruning."""
     counts = {1}
     for dep, _ in group:
         layer = dep.target.module
@@ -275,8 +273,7 @@ def _sync_width_attributes(module: nn.Module, whole_heads: bool) -> None:
 
 def _check_still_runs(module: nn.Module, example: list[torch.Tensor]) -> None:
     """The pruned model runs the example, or the user hears why in words: a forward that reshapes by a
-    width written into the code (`x.view(n, 32, -1)`) breaks when that width is pruned, which surfaced
-    later as a failed ONNX export ("mat1 and mat2 shapes cannot be multiplied")."""
+    width written into the code (`x.view(n, 32, -1)`) breaks when that width is pruned."""
     try:
         with torch.no_grad():
             module(*example)

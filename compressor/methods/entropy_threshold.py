@@ -1,12 +1,9 @@
 """onnxruntime's entropy calibration threshold, found with array operations instead of Python loops.
 
-onnxruntime's `HistogramCollector.get_entropy_threshold` (TensorRT's KL-divergence search: every window
-of the histogram around zero, merged into the int8 bins and compared with the distribution it clips)
-adds up each window bin by bin in Python and calls scipy once per window: about 0.6 s per tensor at
-2,048 bins, most of an entropy calibration's time. `entropy_threshold` builds the same windows, merged
-bins and smoothing with numpy and sums the divergence in float64 (onnxruntime's is float32, whose
-rounding decides between windows that tie); `tests/test_quantize.py` checks it picks onnxruntime's
-window, or one whose divergence ties with it.
+onnxruntime's `HistogramCollector.get_entropy_threshold` (TensorRT's KL-divergence window search) loops
+in Python and is most of an entropy calibration's time. This builds the same windows, merged bins and
+smoothing with numpy and sums in float64 (onnxruntime: float32), so it picks onnxruntime's window or
+one whose divergence ties with it (`tests/test_quantize.py`).
 """
 
 from __future__ import annotations

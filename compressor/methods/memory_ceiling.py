@@ -1,10 +1,8 @@
 """A ceiling on how much memory one step may add, so that a runaway library call fails in Python instead of
 taking the machine down.
 
-torch-pruning's channel map of a Swin Transformer multiplies its index lists through every window
-reshape: it grew past 24 GB here until the kernel killed the process (and anything beside it). The
-maps of the models it handles take little: 0.06-0.15 GB for resnet50, densenet121, vit_b_16 and
-efficientnet_b0 at 224x224. Under the ceiling such a call raises MemoryError instead.
+torch-pruning's channel map can grow without bound on some models (Swin's window reshapes) until the
+kernel kills the process; under the ceiling such a call raises MemoryError instead.
 """
 
 from __future__ import annotations

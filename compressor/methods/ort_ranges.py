@@ -1,13 +1,9 @@
 """Calibrated activation ranges saved to a file and quantized from, on every onnxruntime we support.
 
-We calibrate ourselves (`onnx_int8.calibrate`: our histogram sizes, one batch at a time) and hand the
-ranges to `quantize_static` as a file. onnxruntime 1.28 and later (1.26 and 1.27: not checked) read
-such a file themselves: `save_tensors_data` / `load_tensors_data` write and read it, and
-`quantize_static(calibration_cache_path=...)` quantizes from it without calibrating again. Older ones
-(1.20 to 1.25, the newest of them for CPython 3.10 being 1.23.2) have neither, so here the ranges are
-written as our own JSON, and `quantize_static` is handed a calibrator stand-in that returns them (it
-calibrates and then quantizes with what the calibrator computed, so the quantizer sees the same ranges).
-`NATIVE_CACHE` says which path runs; both write the same int8 model (`tests/test_quantize.py`).
+We calibrate ourselves (`onnx_int8.calibrate`) and hand the ranges to `quantize_static` as a file:
+onnxruntime's own calibration cache where it has one (1.28 and later), else our JSON with a calibrator
+stand-in that returns the ranges. `NATIVE_CACHE` says which path runs; both write the same int8 model
+(`tests/test_quantize.py`).
 """
 
 from __future__ import annotations

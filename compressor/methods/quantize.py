@@ -219,7 +219,7 @@ def quantize_onnx_int8(
     )
     cache, concats = None, 0  # dynamic int8 computes activation ranges at run time
     if method == "static":
-        # onnxruntime's entropy search is slow Python (0.7 s per tensor measured on 2 cores) and silent
+        # onnxruntime's entropy search is slow and silent: say so before it starts
         search = (
             "; then a threshold search, about a second per activation tensor"
             if request.calibration == "entropy"
@@ -292,9 +292,7 @@ def _drop(outcome: Int8Outcome) -> float:
 def fewest_within_budget(total: int, within: Callable[[int], bool]) -> int | None:
     """The smallest count in 1..total for which `within(count)` holds, if any, taking it to hold from some
     count on (the more sensitive layers in float, the closer to float): double the count until it holds,
-    then halve the gap. About 2 log2(total) models are scored instead of one per layer: at most 15 for
-    DenseNet-121's 182 weighted layers (its BatchNormalizations included), where trying one more layer
-    at a time could score all 182, each on the whole val split."""
+    then halve the gap, scoring about 2 log2(total) models instead of one per layer."""
     if total == 0:
         return None
     failing, count = 0, 1

@@ -1,12 +1,8 @@
 """One dequantization per int8 tensor for all the float ops that read it.
 
-onnxruntime gives every consumer of a DequantizeLinear its own copy before fusing (its
-EnsureUniqueDQForNodeUnit pass), so that each quantized op can absorb one. Consumers that stay in
-float absorb nothing: their copies all run. In DenseNet every layer's output is concatenated into
-each later layer of its block, so one int8 tensor is dequantized up to 24 times per inference.
-Routing the float consumers through a one-input `Sum` (an exact copy, which onnxruntime keeps) leaves
-the DequantizeLinear a single consumer and the tensor is dequantized once. The numbers do not change;
-whether the saved work beats the copy is measured by the speed tuner, not assumed.
+onnxruntime gives every consumer of a DequantizeLinear its own copy (EnsureUniqueDQForNodeUnit), and
+the copies of consumers that stay in float all run. Routing those through a one-input `Sum` (an exact
+copy onnxruntime keeps) dequantizes the tensor once; the speed tuner decides whether that pays.
 """
 
 from __future__ import annotations

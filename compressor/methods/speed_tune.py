@@ -29,9 +29,7 @@ from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
 
 # A group returns to float only if the model gets at least this much faster by the median of the rounds,
 MIN_GAIN = 1.05
-# and faster in at least this share of them: on a shared machine a spell of load can lift a median of nine
-# (two copies of one DenseNet file, sessions reused: medians of 1.12-1.59x in 4 of 10 trials, 8 of 9 rounds
-# faster in one).
+# and faster in at least this share of them: on a shared machine a spell of load can lift a median alone.
 MIN_FASTER_SHARE = 0.75
 # Per timing: a short warm-up and a few batches; three alternating rounds per comparison.
 TIMING_SECONDS = 0.2
@@ -165,8 +163,7 @@ def relative_speed(
 
 def trial_timing(current: Path, trial: Path, batches: list[list[torch.Tensor]]) -> TrialTiming:
     """Alternating rounds with a second look before a change can be adopted: a trial that is not slower
-    after TIMING_ROUNDS gets CONFIRM_ROUNDS more, and all of them decide. Three rounds alone adopt
-    noise: two copies of one SSDlite file timed 0.70x to 1.25x of each other that way."""
+    after TIMING_ROUNDS gets CONFIRM_ROUNDS more, and all of them decide (three rounds alone adopt noise)."""
     ratios = _round_ratios(current, trial, batches, TIMING_ROUNDS)
     if statistics.median(ratios) >= 1.0:
         ratios += _round_ratios(current, trial, batches, CONFIRM_ROUNDS)
