@@ -14,12 +14,12 @@ from torch import nn
 from typer.testing import CliRunner
 
 from compressor.cli import app
-from compressor.commands.distilling import _check_student_fits
 from compressor.core.errors import DataError, ModelMismatchError
 from compressor.core.handle import GREY_MEAN, GREY_STD, InputSpec
 from compressor.data import load_dataset
 from compressor.data.decoding import read_rgb
 from compressor.exporters.preprocessing import preprocessing
+from compressor.methods.distillation import check_student_fits
 from compressor.models.loading import load_model
 from compressor.models.onnx_file import read_onnx_handle
 from compressor.models.pixel_input import takes_raw_pixels, with_pixel_input
@@ -101,9 +101,9 @@ def test_an_rgb_teacher_sees_the_grey_students_image_in_its_three_channels(grey_
     shapes = load_dataset("shapes")
     student = load_model(grey_factory, shapes, weights="random")
     teacher = load_model("tiny_cnn", shapes, weights="random")
-    _check_student_fits(student, grey_factory, teacher)  # a grey student may learn from a colour teacher
+    check_student_fits(student, grey_factory, teacher)  # a grey student may learn from a colour teacher
     with pytest.raises(ModelMismatchError, match="a grayscale teacher needs a grayscale student"):
-        _check_student_fits(teacher, "tiny_cnn", student)
+        check_student_fits(teacher, "tiny_cnn", student)
     seen: list[torch.Tensor] = []
     teacher.module.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     renormalise = renormalisation(student.input_spec, teacher.input_spec)

@@ -12,15 +12,22 @@ from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
 from compressor.data.base import DatasetBundle
 from compressor.methods.configs import Distill, Prune, Quantize
+from compressor.methods.distillation import (
+    check_student_fits,
+    distillation_val_set,
+    objective_of,
+    teacher_framing,
+    teacher_guide,
+)
 from compressor.methods.half import torch_half_handle
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model
 from compressor.methods.quantize import Int8Request, fp16_onnx, int8_method, quantize_onnx_int8
 from compressor.methods.registry import Workspace, register_method
+from compressor.models.loading import RANDOM_WEIGHTS
 from compressor.models.precision import require_full_precision
 from compressor.tasks import get_task
-from compressor.tasks.classification import renormalisation
 from compressor.training.checkpoints import load_or_train, train_config, train_handle
-from compressor.training.distillation import Teacher, check_layer_names, parse_feature_pairs
+from compressor.training.distillation import parse_feature_pairs
 
 
 @register_method(Prune)
@@ -39,21 +46,17 @@ def distill(model: ModelHandle, config: Distill, data: DatasetBundle, work: Work
         teacher = load_or_train(teacher, data, weights=config.teacher_weights)
     if teacher.module is None:
         raise InputFileError(f"{teacher.name} is an ONNX model; a teacher must be a torch model")
-    objective = get_task(teacher.task).distillation
-    if objective is None:
-        raise OptionError(f"no distillation loss for {teacher.task} models like {teacher.name}")
-    pairs = parse_feature_pairs(config.feature_pairs)
-    student = dataclasses.replace(model, module=copy.deepcopy(model.module), artifacts={})
-    assert student.module is not None
-    check_layer_names(teacher.module, [name for name, _ in pairs], "teacher")
-    check_layer_names(student.module, [name for _, name in pairs], "student")
-    resize = teacher.input_spec.image_size if student.input_spec.shape != teacher.input_spec.shape else None
-    guide = Teacher(
-        teacher.module, config.temperature, config.alpha, objective, pairs, config.feature_weight,
-        renormalisation(student.input_spec, teacher.input_spec), resize,
-    )  # fmt: skip
+    require_full_precision(teacher, "distillation")
+    objective = objective_of(teacher)
+    check_student_fits(model, model.name, teacher)
+    framed = teacher_framing(model, teacher, fresh=model.weights == RANDOM_WEIGHTS)
+    student = dataclasses.replace(
+        model, module=copy.deepcopy(model.module), input_spec=framed or model.input_spec, artifacts={}
+    )
+    guide = teacher_guide(student, teacher, config, parse_feature_pairs(config.feature_pairs), objective)
     training = train_config(model.name, lr=config.lr, seed=config.seed)
-    train_handle(student, data, work.folder / "distilled.pt", config.epochs, training, guide)
+    val_set = distillation_val_set(teacher, data) if objective == "embedding" else None
+    train_handle(student, data, work.folder / "distilled.pt", config.epochs, training, guide, val_set=val_set)
     return student
 
 
