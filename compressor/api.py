@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -58,10 +57,6 @@ def _bundle(data: DatasetBundle | str) -> DatasetBundle:
     return load_dataset(data) if isinstance(data, str) else data
 
 
-def _file_stem(model: ModelHandle) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model.name).name) or "model"
-
-
 ToOnnx = Callable[[ModelHandle], ModelHandle]
 
 
@@ -75,7 +70,7 @@ def _onnx_exporter(data: DatasetBundle, folder: Path) -> ToOnnx:
         if "onnx" in model.artifacts:
             return model.artifacts["onnx"]
         if id(model) not in exported:
-            target = folder / f"{_file_stem(model)}.{len(exported)}.onnx"
+            target = folder / f"{model.file_stem}.{len(exported)}.onnx"
             info(f"exporting {model.name} to ONNX")
             exported[id(model)] = export_onnx(model, target, parity_inputs=parity_batch(model, data))[0]
         return exported[id(model)]

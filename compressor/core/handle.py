@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,11 @@ class ModelHandle:
     @property
     def kind(self) -> str:
         return "torch" if self.module is not None else "onnx"
+
+    @property
+    def file_stem(self) -> str:
+        """The name as a file name stem: a path or `file.py:factory` name reduced to safe characters."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(self.name).name) or "model"
 
     @property
     def num_classes(self) -> int:

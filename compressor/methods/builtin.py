@@ -70,13 +70,13 @@ def quantize(model: ModelHandle, config: Quantize, data: DatasetBundle, work: Wo
     onnx = work.to_onnx(model) if model.module is not None else model
     with tempfile.TemporaryDirectory(prefix="compressor-quantize-") as scratch:
         if config.precision == "fp16":
-            onnx_half, kept = fp16_onnx(onnx, work.folder / f"{model.name}.fp16.onnx", Path(scratch))
+            onnx_half, kept = fp16_onnx(onnx, work.folder / f"{model.file_stem}.fp16.onnx", Path(scratch))
             info(f"fp16 ONNX: {', '.join(kept) or 'no'} op types kept in float32")
             if model.module is None:
                 return onnx_half
             return dataclasses.replace(torch_half_handle(model, "fp16"), artifacts={"onnx": onnx_half})
         request = Int8Request.of(config)
         int8_method(request, get_task(model.task))
-        outcome = quantize_onnx_int8(onnx, data, request, work.folder / f"{model.name}.int8.onnx", Path(scratch))
+        outcome = quantize_onnx_int8(onnx, data, request, work.folder / f"{model.file_stem}.int8.onnx", Path(scratch))
     outcome.handle.metadata["quantization"] = outcome.summary()
     return dataclasses.replace(outcome.handle, artifacts={})
