@@ -92,3 +92,13 @@ def test_fp16_bf16_and_distill_take_the_same_shape(tmp_path: Path) -> None:
     assert {(row.variant, row.precision, row.backend) for row in report.results} >= {
         ("fp16", "fp16", "torch"), ("fp16", "fp16", "onnxruntime")
     }  # fmt: skip
+
+
+def test_export_makes_a_jetson_bundle_from_a_model_in_memory(tmp_path: Path) -> None:
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    manifest = cz.export(model, cz.Jetson(precision="fp16", max_samples=32), tmp_path / "bundle", data)
+    assert manifest.precision == "fp16" and manifest.expected_accuracy.samples == 32
+    assert {"model.onnx", "manifest.json", "build_engine.sh"} <= {path.name for path in (tmp_path / "bundle").iterdir()}
+    with pytest.raises(OptionError, match="needs `data`"):
+        cz.export(model, cz.Jetson(), tmp_path / "other")
