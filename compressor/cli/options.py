@@ -34,8 +34,11 @@ def names_list(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def image_size_pair(size: int | None) -> tuple[int, int] | None:
-    return (size, size) if size else None
+def image_size_pair(size: str | None) -> tuple[int, int] | None:
+    """--image-size as (height, width): `S` is a square, `H,W` height and width."""
+    from compressor.core.image_size import parse_image_size
+
+    return parse_image_size(size)
 
 
 ModelArg = Annotated[
@@ -51,7 +54,8 @@ WeightsOpt = Annotated[
     ),
 ]
 ImageSizeOpt = Annotated[
-    int | None, typer.Option("--image-size", min=1, help="Square input size; default: the data's own.")
+    str | None,
+    typer.Option("--image-size", help="Input size: S for a square, H,W for height and width; default: the data's own."),
 ]
 
 

@@ -48,7 +48,7 @@ def auto_time_limit(auto: bool, max_minutes: float | None) -> float | None:
 
 
 def run_options(
-    device: str, batch_sizes: str, max_samples: int | None, image_size: int | None, force: bool
+    device: str, batch_sizes: str, max_samples: int | None, image_size: str | None, force: bool
 ) -> dict[str, Any]:
     """The measuring and OUTDIR options that quantize, prune and distill share, parsed for the library."""
     return {
@@ -66,11 +66,12 @@ def print_written(report: Report, output: Path) -> None:
 
 
 def run_spec(
-    data: str, weights: str | None, image_size: int | None, device: str, batch_sizes: str, max_samples: int | None
+    data: str, weights: str | None, image_size: str | None, device: str, batch_sizes: str, max_samples: int | None
 ) -> dict[str, Any]:
     """The recipe's run options from the shared flags."""
     batches = int_list(batch_sizes, "--batch-sizes")
-    options = {"data": data, "weights": weights, "image_size": image_size, "device": device, "batch_sizes": batches}
+    size = image_size_pair(image_size)
+    options = {"data": data, "weights": weights, "image_size": size, "device": device, "batch_sizes": batches}
     return {**options, "max_samples": max_samples}
 
 

@@ -81,9 +81,11 @@ def _arrow(radius: float) -> np.ndarray:
     )
 
 
-def _draw_mask(label: str, size: int, centre: tuple[float, float], radius: float, angle: float) -> Image.Image:
-    """A greyscale mask (255 inside the shape) for one shape."""
-    mask = Image.new("L", (size, size), 0)
+def _draw_mask(
+    label: str, size: tuple[int, int], centre: tuple[float, float], radius: float, angle: float
+) -> Image.Image:
+    """A greyscale mask (255 inside the shape) for one shape on a (width, height) canvas."""
+    mask = Image.new("L", size, 0)
     draw = ImageDraw.Draw(mask)
     cx, cy = centre
 
@@ -127,17 +129,25 @@ class Scene:
     bottom: np.ndarray
 
 
-def draw_background(rng: np.random.Generator, size: int, clutter_items: tuple[int, int] = CLUTTER_ITEMS) -> Scene:
+Size = int | tuple[int, int]  # a square side, or (height, width)
+
+
+def _sides(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def draw_background(rng: np.random.Generator, size: Size, clutter_items: tuple[int, int] = CLUTTER_ITEMS) -> Scene:
     """A linear gradient between two colours, with thin lines and small blobs that are not objects."""
+    height, width = _sides(size)
     top, bottom = _random_colour(rng), _random_colour(rng)
-    ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
+    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     if rng.random() < 0.5:
-        ramp = ramp.transpose(1, 0, 2)
-    canvas = Image.fromarray(np.broadcast_to(top + (bottom - top) * ramp, (size, size, 3)).astype(np.uint8))
+        ramp = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :, None]
+    canvas = Image.fromarray(np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     for _ in range(int(rng.integers(*clutter_items))):
         colour = tuple(int(c) for c in _random_colour(rng))
-        x0, y0, x1, y1 = (float(v) for v in rng.uniform(0, size, 4))
+        x0, y0, x1, y1 = (float(v) for v in rng.uniform(0, 1, 4) * np.array([width, height, width, height]))
         if rng.random() < 0.6:
             draw.line((x0, y0, x1, y1), fill=colour, width=1)
         else:
@@ -156,7 +166,7 @@ def draw_object(
         if min(np.abs(colour - scene.top).sum(), np.abs(colour - scene.bottom).sum()) >= MIN_CONTRAST:
             break
         colour = _random_colour(rng)
-    mask = _draw_mask(SHAPE_CLASSES[label], scene.canvas.width, centre, radius, angle)
+    mask = _draw_mask(SHAPE_CLASSES[label], scene.canvas.size, centre, radius, angle)
     scene.canvas.paste(tuple(int(c) for c in colour), mask=mask)
     return np.asarray(mask) > 0
 
@@ -168,12 +178,13 @@ def add_noise(rng: np.random.Generator, scene: Scene) -> np.ndarray:
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
-def render_sample(rng: np.random.Generator, label: int, size: int = DEFAULT_SIZE) -> np.ndarray:
-    """Draw one image of class `label` as an HxWx3 uint8 array."""
+def render_sample(rng: np.random.Generator, label: int, size: Size = DEFAULT_SIZE) -> np.ndarray:
+    """Draw one image of class `label` as an HxWx3 uint8 array (`size`: a side, or height and width)."""
+    height, width = _sides(size)
     scene = draw_background(rng, size)
-    radius = float(rng.uniform(*RADIUS_FRACTION) * size)
+    radius = float(rng.uniform(*RADIUS_FRACTION) * min(height, width))
     margin = radius * 0.8
-    centre = (float(rng.uniform(margin, size - margin)), float(rng.uniform(margin, size - margin)))
+    centre = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
     draw_object(rng, scene, label, centre, radius)
     return add_noise(rng, scene)
 
@@ -185,11 +196,11 @@ class ShapesSplit(Dataset):
     image size; the (N, 3, H, W) buffer is allocated untouched, so memory grows with use.
     """
 
-    def __init__(self, split: str, samples: int, size: int, seed: int) -> None:
+    def __init__(self, split: str, samples: int, size: Size, seed: int) -> None:
         if split not in _SPLIT_CODES:
             raise ValueError(f"unknown split {split!r}")
         self.split, self.size, self.seed = split, size, seed
-        self.images = torch.empty((samples, 3, size, size), dtype=torch.uint8)
+        self.images = torch.empty((samples, 3, *_sides(size)), dtype=torch.uint8)
         self.labels = torch.arange(samples, dtype=torch.int64) % len(SHAPE_CLASSES)
         self.drawn = torch.zeros(samples, dtype=torch.bool)
 
@@ -206,13 +217,13 @@ class ShapesSplit(Dataset):
 
 
 @lru_cache(maxsize=8)
-def shapes_split(split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> ShapesSplit:
+def shapes_split(split: str, samples: int, size: Size = DEFAULT_SIZE, seed: int = DEFAULT_SEED) -> ShapesSplit:
     """The split's dataset, shared within a process so images drawn once are never drawn again."""
     return ShapesSplit(split, samples, size, seed)
 
 
 def render_split(
-    split: str, samples: int, size: int = DEFAULT_SIZE, seed: int = DEFAULT_SEED
+    split: str, samples: int, size: Size = DEFAULT_SIZE, seed: int = DEFAULT_SEED
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of a split as (N, 3, H, W) uint8 and their (N,) int64 labels."""
     dataset = shapes_split(split, samples, size, seed)

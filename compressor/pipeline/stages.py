@@ -10,13 +10,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PositiveInt,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from compressor import api, commands
 from compressor.commands.common import refuse_earlier_results
+from compressor.core.errors import OptionError
 from compressor.core.files import make_folder
+from compressor.core.image_size import ImageSize, parse_image_size
 from compressor.data import load_dataset
 from compressor.exporters.configs import TARGETS, ExportConfig, Jetson, Onnx, TensorRT
 from compressor.methods.configs import BackendName, Distill, MethodConfig, Prune, Quantize
@@ -27,6 +38,20 @@ from compressor.report.schema import Report
 from compressor.training.checkpoints import load_or_train
 
 
+def _image_size(value: Any) -> ImageSize | None:
+    try:
+        return parse_image_size(value, "image_size")
+    except OptionError as error:
+        raise ValueError(str(error)) from None
+
+
+def _written_image_size(size: ImageSize) -> int | list[int]:
+    return size[0] if size[0] == size[1] else list(size)
+
+
+RecipeImageSize = Annotated[ImageSize, BeforeValidator(_image_size), PlainSerializer(_written_image_size)]
+
+
 class RunOptions(BaseModel):
     """What every stage shares: the data, where the model runs and how it is measured."""
 
@@ -34,14 +59,14 @@ class RunOptions(BaseModel):
 
     data: str = "shapes"
     weights: str | None = None  # for the recipe's first model only; later stages read their own files
-    image_size: PositiveInt | None = None
+    image_size: RecipeImageSize | None = None  # (height, width); a recipe writes S or [H, W]
     device: Literal["cpu", "cuda"] = "cpu"
     batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 16], min_length=1)
     max_samples: PositiveInt | None = None
 
     def measured(self, force: bool) -> dict[str, object]:
         """The keyword arguments of the measuring api functions."""
-        size = (self.image_size, self.image_size) if self.image_size else None
+        size = self.image_size
         return {
             "device": self.device,
             "batch_sizes": list(self.batch_sizes),
@@ -105,7 +130,7 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
         self.target().check()
 
     def run(self, model: str, weights: str | None, run: RunOptions, output_dir: Path, force: bool) -> StageResult:
-        size = (run.image_size, run.image_size) if run.image_size else None
+        size = run.image_size
         target = self.target()
         if isinstance(target, Jetson):
             target = target.model_copy(update={"max_samples": target.max_samples or run.max_samples})
@@ -193,7 +218,7 @@ def _run_method(
     input, the report and the compressed model written to `output_dir`."""
     refuse_earlier_results(output_dir, force)
     bundle = load_dataset(run.data)
-    size = (run.image_size, run.image_size) if run.image_size else None
+    size = run.image_size
     handle = load_or_train(model, bundle, weights=weights, image_size=size)
     make_folder(output_dir)
     compressed = api.compress(handle, config, bundle, output_dir / "work")
