@@ -51,7 +51,9 @@ def brief_speed_trials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(op_profile, "SETTLE_SECONDS", 0.05)
 
 
-def write_image_folder(root: Path, per_class: int, seed: int, image_size: int = 48, fmt: str = "png") -> Path:
+def write_image_folder(
+    root: Path, per_class: int, seed: int, image_size: int | tuple[int, int] = 48, fmt: str = "png"
+) -> Path:
     """Class folders of images drawn by the shapes generator at a size the models must resize from."""
     for name, label in zip(FOLDER_CLASSES, FOLDER_LABELS, strict=True):
         folder = root / name

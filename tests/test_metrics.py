@@ -23,10 +23,13 @@ def test_top1_and_top5_accumulate_over_batches() -> None:
     assert metric.compute() == {"top1": 2 / 4, "top5": 3 / 4}
 
 
-def test_top5_is_top_k_when_there_are_fewer_classes() -> None:
+def test_top5_is_left_out_where_a_model_has_5_classes_or_fewer() -> None:
     metric = TopKAccuracy()
-    metric.update([torch.tensor([[3.0, 2.0, 1.0]])], torch.tensor([2]))  # last of 3 classes: still in the top 3
-    assert metric.compute() == {"top1": 0.0, "top5": 1.0}
+    metric.update([torch.tensor([[3.0, 2.0, 1.0]])], torch.tensor([2]))  # any 3-class answer is in a "top 5"
+    assert metric.compute() == {"top1": 0.0}
+    six = TopKAccuracy()
+    six.update([torch.tensor(DESCENDING)], torch.tensor([4]))
+    assert six.compute() == {"top1": 0.0, "top5": 1.0}
 
 
 def test_an_empty_metric_is_nan_not_zero() -> None:
@@ -215,3 +218,30 @@ def test_detection_agreement_without_confident_reference_detections_is_full() ->
     candidate = _detections([([0, 0, 10, 10], 0.9, 1)])
     assert DetectionTask().agreement(reference, candidate) == 1.0
     assert DetectionTask().parity(reference, candidate) == (0.0, 1.0)
+
+
+def test_weights_held_in_constant_nodes_count_as_parameters() -> None:
+    """paddle2onnx stores weights as Constant nodes; quantizing turns them into initializers. One model, one count."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from compressor.measurement.footprint import weight_count
+
+    weight = numpy_helper.from_array(np.ones((4, 3), dtype=np.float32), "w")
+    shape = numpy_helper.from_array(np.array([1, 12], dtype=np.int64), "s")
+    as_constants = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["w"], value=weight),
+            helper.make_node("Constant", [], ["s"], value=shape),  # a shape, not a weight
+            helper.make_node("MatMul", ["x", "w"], ["y"]),
+        ],
+        "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])],
+    )  # fmt: skip
+    as_initializers = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3])], initializer=[weight],
+    )  # fmt: skip
+    assert weight_count(as_constants) == weight_count(as_initializers) == 12

@@ -19,14 +19,14 @@ def parse_image_size(value: Any, what: str = "--image-size") -> ImageSize | None
     elif isinstance(value, (list, tuple)):
         sides = list(value)
     else:
-        parts = [part for part in re.split(r"[,x]", str(value).strip()) if part.strip()]
+        parts = re.split(r"[,x]", str(value).strip())
         sides = parts * 2 if len(parts) == 1 else parts
     try:
         height, width = (int(side) for side in sides)
     except (TypeError, ValueError):
         raise OptionError(f"{what} takes S (a square side) or H,W, e.g. 224 or 48,192; got {value!r}") from None
     if height < 1 or width < 1:
-        raise OptionError(f"{what} sides must be at least 1; got {value!r}")
+        raise OptionError(f"{what} sides must be greater than or equal to 1; got {value!r}")
     return height, width
 
 

@@ -24,6 +24,9 @@ class DatasetBundle:
     fingerprint: str  # changes whenever the data does; keys the reference-checkpoint cache
     native_size: tuple[int, int] | None  # the size the data is made at, if it has one
     split_factory: SplitFactory
+    # Image files: the (height, width) every one of them has, or None; `files_vary` when they differ.
+    files_size: tuple[int, int] | None = None
+    files_vary: bool = False
 
     @property
     def num_classes(self) -> int:

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from torchvision.transforms import v2
@@ -72,6 +73,20 @@ def _is_val(path: str, root: Path) -> bool:
     return in_val_split(str(Path(path).relative_to(root)))
 
 
+def _files_size(samples: list[tuple[str, int]]) -> tuple[tuple[int, int] | None, bool]:
+    """The (height, width) every image has, and whether they vary: read from each file's header."""
+    sizes = set()
+    for path, _ in samples:
+        try:
+            with Image.open(path) as image:
+                sizes.add((image.height, image.width))
+        except OSError:
+            continue  # an unreadable file is reported where it is decoded
+        if len(sizes) > 1:
+            return None, True
+    return (next(iter(sizes)) if sizes else None), False
+
+
 def _fingerprint(root: Path, samples: list[tuple[str, int]]) -> str:
     digest = hashlib.sha1()
     for path, label in samples:
@@ -96,6 +111,7 @@ def load_image_folder(root: Path) -> DatasetBundle:
     if len(classes) < 2:
         raise DataError(f"{root}: classification needs at least two class folders, found {classes}")
     splits = {"train": train, "val": val}
+    files_size, files_vary = _files_size(train + val)
 
     def split_factory(split: str, spec: InputSpec) -> Dataset:
         return ImageFileDataset(splits[split], spec)
@@ -107,6 +123,8 @@ def load_image_folder(root: Path) -> DatasetBundle:
         fingerprint=f"folder-{_fingerprint(root, train + val)}",
         native_size=None,
         split_factory=split_factory,
+        files_size=files_size,
+        files_vary=files_vary,
     )
 
 

@@ -69,4 +69,20 @@ def weight_count(graph: onnx.GraphProto) -> int:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear")
         for name in node.input[1:3]
     }
-    return sum(math.prod(init.dims) for init in graph.initializer if init.name not in quantization)
+    stored = sum(math.prod(init.dims) for init in graph.initializer if init.name not in quantization)
+    return stored + sum(math.prod(tensor.dims) for tensor in _constant_weights(graph))
+
+
+FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE)
+
+
+def _constant_weights(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    """Float tensors held in Constant nodes: some exporters (paddle2onnx) store every weight so, and a
+    quantizer turns them into initializers, so counting both keeps one model's count across its files."""
+    return [
+        attribute.t
+        for node in graph.node
+        if node.op_type == "Constant"
+        for attribute in node.attribute
+        if attribute.name == "value" and attribute.t.data_type in FLOAT_TYPES
+    ]

@@ -258,6 +258,7 @@ def build_report(
         task=handle.task,
         primary_metric=task.primary_metric,
         dataset=DatasetInfo(name=bundle.name, split="val", samples=samples),
+        input_shape=list(handle.input_spec.shape),  # one sample's, as every row was fed
         environment=collect_environment(),
         results=rows,
         notes=[

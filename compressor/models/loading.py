@@ -21,6 +21,7 @@ from torch import nn
 
 from compressor.core.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
 from compressor.core.handle import REVISION, InputSpec, ModelHandle
+from compressor.core.image_size import image_size_text
 from compressor.core.progress import info, warn
 from compressor.data.base import DatasetBundle
 from compressor.models.architecture_changes import ARCHITECTURE_CHANGES, apply_architecture_changes
@@ -50,8 +51,22 @@ def _input_spec(
     channels: int = 3,
     model: str = "the model",
 ) -> InputSpec:
-    """Explicit size first, then the data's own size (shapes: 64x64), then the model's default."""
-    return InputSpec.image(image_size or bundle.native_size or default_size, channels, model)
+    """Explicit size first, then the data's own size (shapes: 64x64; an ImageFolder whose images all have
+    one size), then the model's default."""
+    return InputSpec.image(image_size or data_size(bundle) or default_size, channels, model)
+
+
+_told_sizes: set[str] = set()
+
+
+def data_size(bundle: DatasetBundle) -> tuple[int, int] | None:
+    """The size the data is made at, or the size all its image files share (said once per dataset)."""
+    if bundle.native_size is not None or bundle.files_size is None:
+        return bundle.native_size
+    if bundle.name not in _told_sizes:
+        _told_sizes.add(bundle.name)
+        info(f"input {image_size_text(bundle.files_size)}: the size every image in {bundle.name} has")
+    return bundle.files_size
 
 
 def image_channels(model: nn.Module) -> int:
@@ -429,7 +444,12 @@ def _onnx_file(request: LoadRequest) -> ModelHandle:
     spec, bundle = request.spec, request.bundle
     if request.weights is not None:
         raise InputFileError("--weights applies to torch models; an .onnx file carries its own weights")
-    handle = read_onnx_handle(spec, request.image_size or bundle.native_size)
+    handle = read_onnx_handle(spec, request.image_size or data_size(bundle))
+    if "dynamic_size" in handle.metadata and bundle.files_vary and request.image_size is None:
+        raise InputFileError(
+            f"{spec} takes images of any size and those in {bundle.name} have several sizes; pass --image-size H,W "
+            "(the size it was trained at)"
+        )
     handle = _recorded_size_kept(check_task_fits(handle, bundle), request.image_size)
     if handle.task in ("classification", "text"):  # scored by output index: one output per class
         _check_classes(handle.class_names, bundle, spec)

@@ -43,17 +43,19 @@ def renormalisation(source: InputSpec, target: InputSpec) -> tuple[torch.Tensor,
 
 
 class TopKAccuracy:
-    """Running top-1 and top-5 accuracy (top-5 becomes top-k with k = classes when fewer than 5)."""
+    """Running top-1 and top-5 accuracy; top-5 only where a model has more than 5 classes (with 5 or fewer
+    it would be 1.0 by construction)."""
 
     def __init__(self) -> None:
         self.correct1 = 0
         self.correct5 = 0
         self.count = 0
+        self.classes: int | None = None
 
     def update(self, outputs: list[torch.Tensor], targets: torch.Tensor) -> None:
         logits = outputs[0]
-        k = min(5, logits.shape[1])
-        topk = logits.topk(k, dim=1).indices
+        self.classes = int(logits.shape[1])
+        topk = logits.topk(min(5, self.classes), dim=1).indices
         hits = topk == targets.view(-1, 1)
         self.correct1 += int(hits[:, 0].sum())
         self.correct5 += int(hits.any(dim=1).sum())
@@ -62,7 +64,10 @@ class TopKAccuracy:
     def compute(self) -> dict[str, float]:
         if self.count == 0:
             return {"top1": float("nan"), "top5": float("nan")}
-        return {"top1": self.correct1 / self.count, "top5": self.correct5 / self.count}
+        metrics = {"top1": self.correct1 / self.count}
+        if self.classes is None or self.classes > 5:
+            metrics["top5"] = self.correct5 / self.count
+        return metrics
 
 
 class ClassificationTask(TaskBase):
