@@ -342,6 +342,7 @@ def test_an_image_onnx_with_dynamic_height_and_width_gets_its_input_size_in_the_
     )
     assert record.inputs["x"] == {"min": [1, 3, 96, 96], "opt": [1, 3, 96, 96], "max": [4, 3, 96, 96]}
     assert profile_shapes(path, BatchProfile(1, 2, 8), (3, 224, 224))["x"]["max"] == [8, 3, 224, 224]
+    assert profile_shapes(path, BatchProfile(1, 2, 8), (3, 48, 192))["x"]["min"] == [1, 3, 48, 192]  # an OCR line
     with pytest.raises(ExportError, match="axis 2 of input 'x' is dynamic and its size is unknown"):
         profile_shapes(path, BatchProfile())
 
