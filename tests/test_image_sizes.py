@@ -17,7 +17,7 @@ from PIL import Image
 
 from compressor.cli import app
 from compressor.core.errors import OptionError
-from compressor.core.handle import IMAGENET_MEAN, IMAGENET_STD
+from compressor.core.handle import FITS, IMAGENET_MEAN, IMAGENET_STD
 from compressor.core.image_size import parse_image_size
 
 TEXT_LINE = (48, 192)  # an OCR line's height and width
@@ -155,3 +155,44 @@ def test_images_of_several_sizes_ask_a_dynamic_size_onnx_for_its_size(line_model
     result = cli.invoke(app, ["bench", str(foreign), "--data", str(mixed)])
     assert result.exit_code == 2
     assert "have several sizes; pass --image-size H,W" in result.stderr and "Traceback" not in result.output
+
+
+def test_each_fit_frames_an_image_as_it_says(tmp_path: Path) -> None:
+    from torchvision.transforms import v2
+
+    from compressor.core.handle import InputSpec
+    from compressor.data.imagefolder import ImageFileDataset, letterbox
+
+    wide = torch.full((3, 50, 200), 200, dtype=torch.uint8)  # 1:4, into a square input
+    boxed = letterbox(wide, (64, 64), 114, v2.InterpolationMode.BILINEAR)
+    assert boxed.shape == (3, 64, 64) and boxed[0, 32, 32] == 200  # the image: 16 rows high, centred
+    assert boxed[0, 0, 32] == boxed[0, 63, 32] == 114 and boxed[0, 23, 32] == 114 and boxed[0, 24, 32] == 200
+    spec = InputSpec.image((48, 192))
+    assert [spec.fit, spec.fitted("squash").fit, spec.fitted("letterbox").fit] == ["crop", "squash", "letterbox"]
+    assert spec.fitted("squash").resize_before_crop == (48, 192) and spec.fitted("letterbox").pad == 114
+    assert InputSpec.from_dict(spec.fitted("letterbox").to_dict()) == spec.fitted("letterbox")
+    recorded_before = {key: value for key, value in spec.to_dict().items() if key not in ("pad", "fit")}
+    assert InputSpec.from_dict(recorded_before).fit == "crop"  # checkpoints written before: as they were fed
+    Image.fromarray(np.full((50, 200, 3), 200, dtype=np.uint8)).save(tmp_path / "wide.png")
+    square = InputSpec.image((64, 64))
+    fed = {fit: ImageFileDataset([(str(tmp_path / "wide.png"), 0)], square.fitted(fit))[0][0] for fit in FITS}
+    assert fed["letterbox"][0, 0, 32] == 114 and fed["crop"][0, 0, 32] == fed["squash"][0, 0, 32] == 200
+
+
+def test_a_letterboxed_model_records_its_fit_in_checkpoint_and_bundle(text_lines: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    checkpoint = tmp_path / "boxed.pt"
+    args = ["train", "tiny_cnn", "--data", str(text_lines), "--image-size", "64", "--fit", "letterbox", "--epochs", "1"]
+    result = cli.invoke(app, [*args, "-o", str(checkpoint)])
+    assert result.exit_code == 0, result.output
+    from compressor.data import load_dataset
+    from compressor.models.loading import load_model
+
+    assert load_model(str(checkpoint), load_dataset(str(text_lines))).input_spec.fit == "letterbox"
+    bundle = tmp_path / "bundle"
+    jetson = ["export", str(checkpoint), "--data", str(text_lines), "--format", "jetson", "--precision", "fp16"]
+    assert cli.invoke(app, [*jetson, "--max-samples", "8", "-o", str(bundle)]).exit_code == 0
+    framing = json.loads((bundle / "manifest.json").read_text())["preprocessing"]
+    assert (framing["fit"], framing["pad"]) == ("letterbox", 114)
+    assert "letterboxed into 64x64" in (bundle / "README.md").read_text()
+    refused = cli.invoke(app, ["bench", str(checkpoint), "--data", str(text_lines), "--fit", "squash"])
+    assert refused.exit_code == 2 and "records how its images are framed (letterbox)" in refused.stderr

@@ -14,6 +14,7 @@ from compressor.cli.options import (
     DataOpt,
     DeviceOpt,
     DumpRecipeOpt,
+    FitOpt,
     ForceOpt,
     ImageSizeOpt,
     Int8Method,
@@ -78,6 +79,7 @@ def quantize_command(
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     force: ForceOpt = False,
     auto: AutoOpt = False,
     max_minutes: MaxMinutesOpt = None,
@@ -88,7 +90,7 @@ def quantize_command(
     from compressor.methods.configs import Quantize
     from compressor.pipeline.recipe import Recipe, auto_quantize_search
 
-    run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    run = run_spec(data, weights, image_size, device, batch_sizes, max_samples, fit)
     max_minutes = auto_time_limit(auto, max_minutes)
     options = {
         "method": method,
@@ -168,6 +170,7 @@ def prune_command(
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     force: ForceOpt = False,
     auto: AutoOpt = False,
     max_minutes: MaxMinutesOpt = None,
@@ -182,7 +185,7 @@ def prune_command(
     from compressor.methods.configs import Prune
     from compressor.pipeline.recipe import Recipe, auto_prune_search
 
-    run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+    run = run_spec(data, weights, image_size, device, batch_sizes, max_samples, fit)
     max_minutes = auto_time_limit(auto, max_minutes)
     options = {
         "structured": structured,
@@ -228,7 +231,7 @@ def prune_command(
         sweep=float_list(sweep, "--sweep") if sweep else None,
         sweep_by=sweep_by,
         lr=lr,
-        **run_options(device, batch_sizes, max_samples, image_size, force),
+        **run_options(device, batch_sizes, max_samples, image_size, force, fit),
     )
     print_written(report, output)
 
@@ -269,6 +272,7 @@ def distill_command(
     batch_sizes: BatchSizesOpt = "1,16",
     max_samples: MaxSamplesOpt = None,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     force: ForceOpt = False,
     dump_recipe: DumpRecipeOpt = False,
     student_weights: Annotated[
@@ -293,13 +297,13 @@ def distill_command(
         compare_scratch=compare_scratch, lr=lr, seed=seed, backends=measured_backends(backend),
     )  # fmt: skip
     if dump_recipe:
-        run = run_spec(data, student_weights, image_size, device, batch_sizes, max_samples)
+        run = run_spec(data, student_weights, image_size, device, batch_sizes, max_samples, fit)
         dump_or_run_stage("distill", config, student, run, output, force, dump_recipe)
         return
     with removed_on_failure(output):
         report = commands.distill(
             student, output, config, data=data, resume=resume, student_weights=student_weights,
-            **run_options(device, batch_sizes, max_samples, image_size, force),
+            **run_options(device, batch_sizes, max_samples, image_size, force, fit),
         )  # fmt: skip
     if report is not None:  # None on the torchrun ranks other than 0, which only train
         print_written(report, output)

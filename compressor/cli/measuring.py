@@ -17,6 +17,7 @@ from compressor.cli.options import (
     DeviceOpt,
     DumpRecipeOpt,
     ExportFormat,
+    FitOpt,
     ImageSizeOpt,
     MaxSamplesOpt,
     ModelArg,
@@ -75,6 +76,7 @@ def train_command(
     lr: Annotated[float | None, typer.Option(min=0.0, help="Default: the model's recipe (2e-3 for most).")] = None,
     seed: int = 0,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     device: DeviceOpt = "cpu",
     resume: ResumeOpt = False,
     force: Annotated[bool, typer.Option("--force", help="Train over an existing checkpoint at --output.")] = False,
@@ -93,7 +95,7 @@ def train_command(
     config = commands.train_config(model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
     size = image_size_pair(image_size)
     commands.train(
-        model, output, data=data, epochs=epochs, image_size=size, config=config, resume=resume, force=force,
+        model, output, data=data, epochs=epochs, image_size=size, fit=fit, config=config, resume=resume, force=force,
         weights=weights,
     )  # fmt: skip
 
@@ -119,6 +121,7 @@ def export_command(
     data: DataOpt = "shapes",
     opset: Annotated[int | None, typer.Option(min=17, help="ONNX opset (default 18; jetson: 17).")] = None,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     jetpack: Annotated[str, typer.Option(help="jetson: the JetPack on the board (6.2 ships TensorRT 10.3).")] = "6.2",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="jetson: the static batch size.")] = 1,
     max_batch: Annotated[
@@ -152,7 +155,7 @@ def export_command(
         max_batch=max_batch, calibration=calibration, calib_samples=calib_samples, raw_pixels=raw_pixels,
     )  # fmt: skip
     if dump_recipe:
-        run = run_spec(data, weights, image_size, "cpu", "1,16", max_samples)
+        run = run_spec(data, weights, image_size, "cpu", "1,16", max_samples, fit)
         dump_or_run_stage("export", stage, model, run, output, force, dump_recipe)
         return
     target = stage.target()
@@ -160,7 +163,7 @@ def export_command(
     if isinstance(target, TensorRT):
         target = target.model_copy(update={"timing_cache": str(timing_cache) if timing_cache else None})
         record = commands.export_tensorrt(
-            model, output, target, data=data, weights=weights, image_size=size, force=force
+            model, output, target, data=data, weights=weights, image_size=size, fit=fit, force=force
         )
         stdout.print(f"wrote {output} ({record.precision}, TensorRT {record.tensorrt_version}, {record.gpu})")
         return
@@ -168,7 +171,7 @@ def export_command(
         target = target.model_copy(update={"max_samples": max_samples})
         with removed_on_failure(output):
             manifest = commands.export_jetson(
-                model, output, target, data=data, weights=weights, image_size=size, force=force
+                model, output, target, data=data, weights=weights, image_size=size, fit=fit, force=force
             )
         accuracy = manifest.expected_accuracy
         stdout.print(
@@ -186,6 +189,7 @@ def export_command(
         data=data,
         weights=weights,
         image_size=size,
+        fit=fit,
         force=force,  # type: ignore[arg-type]
     )
     verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
@@ -217,6 +221,7 @@ def bench_command(
         typer.Option("--markdown", dir_okay=False, callback=writable_path, help="Also write the Markdown table."),
     ] = None,
     image_size: ImageSizeOpt = None,
+    fit: FitOpt = None,
     profile: Annotated[
         bool, typer.Option("--profile", help="Also onnxruntime's kernel time by op type (its profiler, CPU).")
     ] = False,
@@ -228,7 +233,7 @@ def bench_command(
     from compressor.runtime import parse_backends
 
     if dump_recipe:
-        run = run_spec(data, weights, image_size, device, batch_sizes, max_samples)
+        run = run_spec(data, weights, image_size, device, batch_sizes, max_samples, fit)
         stage = stage_from(BenchStage, backends=parse_backends(backend), profile=profile)
         dump_or_run_stage("bench", stage, model, run, Path("."), False, dump_recipe)
         return
@@ -241,6 +246,7 @@ def bench_command(
         batch_sizes=int_list(batch_sizes, "--batch-sizes"),
         max_samples=max_samples,
         image_size=image_size_pair(image_size),
+        fit=fit,
         profile=profile,
     )
     if json_path is not None:

@@ -53,6 +53,15 @@ WeightsOpt = Annotated[
         "(classifiers) or 'coco' (detectors) takes torchvision's published weights.",
     ),
 ]
+Fit = Literal["crop", "squash", "letterbox"]
+FitOpt = Annotated[
+    Fit | None,
+    typer.Option(
+        "--fit",
+        help="How an image file becomes the input: crop (short side, then the centre; the default), squash "
+        "(resized to exactly the input size) or letterbox (aspect kept, padded with grey 114).",
+    ),
+]
 ImageSizeOpt = Annotated[
     str | None,
     typer.Option("--image-size", help="Input size: S for a square, H,W for height and width; default: the data's own."),

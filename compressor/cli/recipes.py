@@ -48,7 +48,7 @@ def auto_time_limit(auto: bool, max_minutes: float | None) -> float | None:
 
 
 def run_options(
-    device: str, batch_sizes: str, max_samples: int | None, image_size: str | None, force: bool
+    device: str, batch_sizes: str, max_samples: int | None, image_size: str | None, force: bool, fit: str | None = None
 ) -> dict[str, Any]:
     """The measuring and OUTDIR options that quantize, prune and distill share, parsed for the library."""
     return {
@@ -56,6 +56,7 @@ def run_options(
         "batch_sizes": int_list(batch_sizes, "--batch-sizes"),
         "max_samples": max_samples,
         "image_size": image_size_pair(image_size),
+        "fit": fit,
         "force": force,
     }
 
@@ -66,13 +67,19 @@ def print_written(report: Report, output: Path) -> None:
 
 
 def run_spec(
-    data: str, weights: str | None, image_size: str | None, device: str, batch_sizes: str, max_samples: int | None
+    data: str,
+    weights: str | None,
+    image_size: str | None,
+    device: str,
+    batch_sizes: str,
+    max_samples: int | None,
+    fit: str | None = None,
 ) -> dict[str, Any]:
     """The recipe's run options from the shared flags."""
     batches = int_list(batch_sizes, "--batch-sizes")
     size = image_size_pair(image_size)
     options = {"data": data, "weights": weights, "image_size": size, "device": device, "batch_sizes": batches}
-    return {**options, "max_samples": max_samples}
+    return {**options, "max_samples": max_samples, **({"fit": fit} if fit else {})}
 
 
 def stage_from(kind: type[StageT], **options: Any) -> StageT:

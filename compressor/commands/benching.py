@@ -30,6 +30,7 @@ def bench(
     batch_sizes: list[int] | None = None,
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     workdir: str | Path | None = None,
     profile: bool = False,
 ) -> Report:
@@ -47,7 +48,7 @@ def bench(
     if profile and (device != "cpu" or "onnxruntime" not in backends):
         raise OptionError("--profile times onnxruntime's CPU kernels: it needs --device cpu and that backend")
     bundle = load_dataset(data)
-    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
     _check_precision_backends(handle, backends)
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)

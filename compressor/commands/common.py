@@ -24,18 +24,28 @@ from compressor.training.checkpoints import load_or_train
 
 
 def load_torch_model(
-    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+    model: str,
+    data: str,
+    weights: str | None,
+    image_size: tuple[int, int] | None,
+    purpose: str,
+    fit: str | None = None,
 ) -> tuple[DatasetBundle, ModelHandle]:
     """The dataset and a torch model for it; an ONNX source is refused for `purpose`."""
     bundle = load_dataset(data)
-    return bundle, torch_model(model, bundle, weights, image_size, purpose)
+    return bundle, torch_model(model, bundle, weights, image_size, purpose, fit)
 
 
 def torch_model(
-    model: str, bundle: DatasetBundle, weights: str | None, image_size: tuple[int, int] | None, purpose: str
+    model: str,
+    bundle: DatasetBundle,
+    weights: str | None,
+    image_size: tuple[int, int] | None,
+    purpose: str,
+    fit: str | None = None,
 ) -> ModelHandle:
     """An fp32 torch model for `bundle`; an ONNX source or fp16/bf16 weights are refused for `purpose`."""
-    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
     if handle.module is None:
         raise InputFileError(f"{model} is an ONNX model; {purpose} needs a torch model")
     require_full_precision(handle, purpose)

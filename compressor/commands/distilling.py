@@ -53,6 +53,7 @@ def distill(
     batch_sizes: list[int] | None = None,
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
     student_weights: str | None = None,
 ) -> Report | None:
@@ -75,9 +76,9 @@ def distill(
     built = is_zoo_name(student) or is_file_factory(student)
     fresh = built and student_weights in (None, RANDOM_WEIGHTS)
     start = RANDOM_WEIGHTS if fresh else student_weights
-    students = {"distilled": _student(student, bundle, image_size, start)}
+    students = {"distilled": _student(student, bundle, image_size, start, fit)}
     if compare_scratch:  # built again from the same seed: the same initial weights
-        students["scratch"] = _student(student, bundle, image_size, start)
+        students["scratch"] = _student(student, bundle, image_size, start, fit)
     with main_process_first():  # a missing reference teacher is trained once, by rank 0
         # --image-size sizes a zoo or factory teacher; a checkpoint or model directory runs at its own size
         sized = image_size if is_zoo_name(teacher) or is_file_factory(teacher) else None
@@ -123,10 +124,12 @@ def distill(
     return write_compared(students["distilled"], bundle, compared, output_dir, extra)
 
 
-def _student(student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, start: str | None) -> ModelHandle:
+def _student(
+    student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, start: str | None, fit: str | None
+) -> ModelHandle:
     """The student: a zoo model or factory from `start` (random, a weights file, or torchvision's published
     weights, with new final layers for classes they lack); a checkpoint or model directory as saved (None)."""
-    handle = load_model(student, bundle, weights=start, image_size=image_size, new_head=True)
+    handle = load_model(student, bundle, weights=start, image_size=image_size, new_head=True, fit=fit)
     if handle.module is None:
         raise InputFileError(f"{student} is an ONNX model; a student must be a torch model to train")
     require_full_precision(handle, "a student")

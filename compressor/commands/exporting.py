@@ -26,24 +26,36 @@ from compressor.training.checkpoints import load_or_train
 
 
 def _export_source(
-    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str, raw_pixels: bool
+    model: str,
+    data: str,
+    weights: str | None,
+    image_size: tuple[int, int] | None,
+    purpose: str,
+    raw_pixels: bool,
+    fit: str | None = None,
 ) -> tuple[DatasetBundle, ModelHandle]:
     """The dataset and the torch model to export; with `raw_pixels`, taking pixels 0-255 (`pixel_input`)."""
-    bundle, handle = load_torch_model(model, data, weights, image_size, purpose)
+    bundle, handle = load_torch_model(model, data, weights, image_size, purpose, fit)
     return bundle, with_pixel_input(handle) if raw_pixels else handle
 
 
 def _engine_source(
-    model: str, data: str, weights: str | None, image_size: tuple[int, int] | None, purpose: str, raw_pixels: bool
+    model: str,
+    data: str,
+    weights: str | None,
+    image_size: tuple[int, int] | None,
+    purpose: str,
+    raw_pixels: bool,
+    fit: str | None = None,
 ) -> tuple[DatasetBundle, ModelHandle]:
     """The dataset and the model an engine or a bundle is built from: a torch model, or an ONNX file as it is
     (one from elsewhere too: TensorRT and the board take ONNX; there is nothing to export)."""
     if not model.endswith(".onnx"):
-        return _export_source(model, data, weights, image_size, purpose, raw_pixels)
+        return _export_source(model, data, weights, image_size, purpose, raw_pixels, fit)
     if raw_pixels:
         raise OptionError("--raw-pixels moves a torch model's normalisation into it; an .onnx file is used as it is")
     bundle = load_dataset(data)
-    return bundle, load_or_train(model, bundle, weights=weights, image_size=image_size)
+    return bundle, load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
 
 
 def export(
@@ -53,12 +65,13 @@ def export(
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
 ) -> tuple[ModelHandle, ParityResult]:
     """`compress export --format onnx`: a checked ONNX file with parity against torch in its metadata."""
     config = config or Onnx()
     refuse_existing_file(Path(output), force)
-    bundle, handle = _export_source(model, data, weights, image_size, "export", config.raw_pixels)
+    bundle, handle = _export_source(model, data, weights, image_size, "export", config.raw_pixels, fit)
     extra = {"opset": config.opset} if config.opset is not None else {}
     return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
 
@@ -70,6 +83,7 @@ def export_tensorrt(
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
 ) -> EngineRecord:
     """`compress export --format tensorrt`: a serialized engine for this machine's GPU, built from our ONNX
@@ -80,7 +94,7 @@ def export_tensorrt(
     refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", config.raw_pixels)
+    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", config.raw_pixels, fit)
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)
     return tensorrt_engine(handle, bundle, output, config.precision, batch, config.timing_cache, int8)
 
@@ -92,6 +106,7 @@ def export_jetson(
     data: str = DEFAULT_DATASET,
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
 ) -> JetsonManifest:
     """`compress export --format jetson`: a bundle for the board (static-shape ONNX, Q/DQ for int8; engine
@@ -100,7 +115,7 @@ def export_jetson(
     config.check()
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
-    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", config.raw_pixels)
+    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", config.raw_pixels, fit)
     check_bundle_task(handle)
     prepare_output_dir(output_dir, force, marker="manifest.json")
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)

@@ -39,6 +39,7 @@ def prune(
     batch_sizes: list[int] | None = None,
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
     seed: int = 0,
     backends: list[str] | None = None,
@@ -58,7 +59,7 @@ def prune(
     check_device(device)
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force)
-    bundle, handle = load_torch_model(model, data, weights, image_size, "pruning")
+    bundle, handle = load_torch_model(model, data, weights, image_size, "pruning", fit)
     for each in requests:
         check_prunable(handle, each)
     prepare_output_dir(output_dir, force)

@@ -46,6 +46,7 @@ def quantize(
     batch_sizes: list[int] | None = None,
     max_samples: int | None = None,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     force: bool = False,
     backends: list[str] | None = None,
 ) -> Report:
@@ -59,7 +60,7 @@ def quantize(
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force)
     bundle = load_dataset(data)
-    handle = load_or_train(model, bundle, weights=weights, image_size=image_size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
     require_full_precision(handle, "quantization")
     if precision == "bf16" and handle.module is None:
         raise InputFileError(

@@ -22,6 +22,7 @@ def train(
     data: str = DEFAULT_DATASET,
     epochs: int = 5,
     image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
     config: TrainConfig | None = None,
     resume: bool = False,
     force: bool = False,
@@ -53,5 +54,5 @@ def train(
     config.device = init_distributed(config.device)
     config.distributed = is_distributed()
     bundle = load_dataset(data)
-    handle = load_model(model, bundle, weights=weights or RANDOM_WEIGHTS, image_size=image_size, new_head=True)
+    handle = load_model(model, bundle, weights=weights or RANDOM_WEIGHTS, image_size=image_size, new_head=True, fit=fit)
     return handle, train_handle(handle, bundle, output, epochs, config, resume=resume)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ GREY_STD = (round(sum(IMAGENET_STD) / 3, 4),)
 IMAGE_CHANNELS = {3: "RGB", 1: "grayscale"}  # what the data pipeline can feed an image model
 REVISION = "revision"  # metadata key: the zoo network's revision a checkpoint was written from
 DESCRIBED_METADATA = ("architecture_changes", "pruning", REVISION)  # metadata a checkpoint records
+FITS = ("crop", "squash", "letterbox")  # how an image file becomes the input (`InputSpec.fit`)
+LETTERBOX_PAD = 114  # the grey letterboxing pads with, as detector pipelines (Ultralytics) do
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,28 @@ class InputSpec:
     # Centre-crop offsets on an odd margin: "nearest" (halves to even) as torchvision's CenterCrop and
     # timm, or "down" as transformers' image processors.
     crop_rounding: str = "nearest"
+    # Letterboxing: the image scaled to fit inside the input, aspect kept, the rest padded with this
+    # pixel value (0-255); None: framed by `resize` and a centre crop.
+    pad: int | None = None
 
     @property
     def image_size(self) -> tuple[int, int]:
         return int(self.shape[-2]), int(self.shape[-1])
+
+    @property
+    def fit(self) -> str:
+        """How an image file becomes the input: `crop` (short side, then the centre), `squash` (resized to
+        exactly the input size) or `letterbox` (fitted inside, aspect kept, padded)."""
+        if self.pad is not None:
+            return "letterbox"
+        return "squash" if self.resize is not None and tuple(self.resize) == self.image_size else "crop"
+
+    def fitted(self, fit: str) -> InputSpec:
+        """This spec with images framed by `fit` (see `fit`); letterboxing pads with grey 114."""
+        if fit not in FITS:
+            raise ValueError(f"unknown fit {fit!r}; choose from {', '.join(FITS)}")
+        resize = self.image_size if fit == "squash" else None
+        return replace(self, resize=resize, pad=LETTERBOX_PAD if fit == "letterbox" else None)
 
     @property
     def grayscale(self) -> bool:
@@ -54,7 +74,8 @@ class InputSpec:
         return self.resize if self.resize is not None else (min(self.image_size),)
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        fields = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        return {**fields, "fit": self.fit}  # `fit` is read back from resize and pad
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
@@ -69,6 +90,7 @@ class InputSpec:
             resize=tuple(int(v) for v in data["resize"]) if data.get("resize") is not None else None,
             interpolation=str(data.get("interpolation", "bilinear")),
             crop_rounding=str(data.get("crop_rounding", "nearest")),
+            pad=int(data["pad"]) if data.get("pad") is not None else None,
         )
 
     @classmethod

@@ -45,16 +45,33 @@ class ImageFileDataset(Dataset):
 
     def __init__(self, samples: list[tuple[str, int]], spec: InputSpec) -> None:
         self.samples = samples
-        self.resize = v2.Resize(list(spec.resize_before_crop), v2.InterpolationMode(spec.interpolation), antialias=True)
+        self.interpolation = v2.InterpolationMode(spec.interpolation)
+        self.resize = v2.Resize(list(spec.resize_before_crop), self.interpolation, antialias=True)
         self.size = spec.image_size
         self.crop_rounding = spec.crop_rounding
+        self.pad = spec.pad
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
+        if self.pad is not None:
+            return letterbox(read_rgb(path), self.size, self.pad, self.interpolation), label
         return centre_crop(self.resize(read_rgb(path)), self.size, self.crop_rounding), label
+
+
+def letterbox(
+    pixels: torch.Tensor, size: tuple[int, int], pad: int, interpolation: v2.InterpolationMode
+) -> torch.Tensor:
+    """`pixels` scaled to fit inside `size` with their aspect kept, centred, the margins filled with `pad`."""
+    height, width = pixels.shape[-2:]
+    scale = min(size[0] / height, size[1] / width)
+    inner = (max(1, round(height * scale)), max(1, round(width * scale)))
+    scaled = v2.functional.resize(pixels, list(inner), interpolation, antialias=True)
+    rows, columns = size[0] - inner[0], size[1] - inner[1]
+    padding = [columns // 2, rows // 2, columns - columns // 2, rows - rows // 2]  # left, top, right, bottom
+    return v2.functional.pad(scaled, padding, fill=pad)
 
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, int]]]:

@@ -255,6 +255,20 @@ def _build_only_flag(jetpack: str) -> str:
     return "--skipInference" if _tensorrt_version(jetpack) >= SKIP_INFERENCE_TENSORRT else "--buildOnly"
 
 
+def _framing_words(prep: Preprocessing) -> str:
+    """How a frame becomes the input's height and width, in the words of the device README."""
+    height, width = prep.center_crop
+    if prep.fit == "letterbox":
+        return (
+            f"letterboxed into {height}x{width}: scaled to fit inside it with its aspect kept ({prep.interpolation}), "
+            f"centred, the margins filled with pixel value {prep.pad}"
+        )
+    return (
+        f"resized {_resize_words(prep)} ({prep.interpolation}), its centre cropped to {height}x{width} "
+        f"({_crop_words(prep)})"
+    )
+
+
 def _resize_words(prep: Preprocessing) -> str:
     if len(prep.resize) == 1:
         return f"short side to {prep.resize[0]} (aspect kept)"
@@ -326,9 +340,8 @@ model.engine between boards or JetPack versions. `timing.cache` speeds up rebuil
 Record the power mode first (`sudo nvpmodel -q`; `sudo jetson_clocks` for steady clocks): benchmark.sh
 saves both in benchmark/settings.txt.
 
-Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {_colour_words(prep)}); each frame resized
-{_resize_words(prep)} ({prep.interpolation}), its centre cropped to {prep.center_crop[0]}x{prep.center_crop[1]}
-({_crop_words(prep)}),
+Input `{source.name}`: {source.dtype} {source.shape} ({prep.layout}, {_colour_words(prep)}); each frame
+{_framing_words(prep)},
 pixels 0-255 times {prep.scale:.6g}{_normalisation_words(prep)}.
 Labels: labels.txt, in output order.
 

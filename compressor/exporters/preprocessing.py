@@ -28,6 +28,10 @@ class Preprocessing(BaseModel):
     interpolation: str = "bilinear"  # the resize filter (torchvision's names)
     # Crop offsets on an odd margin: "nearest" (halves to even, torchvision's CenterCrop) or "down"
     crop_rounding: str = "nearest"
+    # crop (resize, then the centre), squash (resized to exactly the input) or letterbox (scaled to fit
+    # inside the input, aspect kept, centred, the margins filled with `pad`, a 0-255 pixel value)
+    fit: str = "crop"
+    pad: int | None = None
 
 
 def preprocessing(handle: ModelHandle) -> Preprocessing:
@@ -41,6 +45,8 @@ def preprocessing(handle: ModelHandle) -> Preprocessing:
         "center_crop": list(spec.image_size),
         "interpolation": spec.interpolation,
         "crop_rounding": spec.crop_rounding,
+        "fit": spec.fit if handle.task == "classification" else "squash",
+        "pad": spec.pad,
     }
     if takes_raw_pixels(spec):  # export --raw-pixels: normalised inside the model
         channels = spec.shape[0]

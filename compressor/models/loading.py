@@ -8,6 +8,7 @@ state_dict path. `register_model_source` adds a kind, tried before these.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import inspect
 import sys
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from compressor.core.errors import InputFileError, ModelMismatchError, OptionError, UnknownNameError, brief
-from compressor.core.handle import REVISION, InputSpec, ModelHandle
+from compressor.core.handle import FITS, REVISION, InputSpec, ModelHandle
 from compressor.core.image_size import image_size_text
 from compressor.core.progress import info, warn
 from compressor.data.base import DatasetBundle
@@ -323,6 +324,7 @@ class LoadRequest:
     weights: str | None = None
     image_size: tuple[int, int] | None = None
     new_head: bool = False
+    fit: str | None = None  # how image files become the input (`InputSpec.fit`); None: the model's own
 
 
 @dataclass(frozen=True)
@@ -363,13 +365,32 @@ def load_model(
     weights: str | None = None,
     image_size: tuple[int, int] | None = None,
     new_head: bool = False,
+    fit: str | None = None,
 ) -> ModelHandle:
     """Resolve any model source for use on `bundle` (whose classes size the classifier); a torch model that
     cannot take the data's inputs is refused in words. `new_head`: published weights (--weights imagenet or
-    coco) on data of other classes get fresh final layers (to fine-tune) instead of an error."""
-    request = LoadRequest(spec, bundle, weights, image_size, new_head)
+    coco) on data of other classes get fresh final layers (to fine-tune) instead of an error. `fit`: how
+    image files become the input of a model that does not record it (crop, squash or letterbox)."""
+    if fit is not None and fit not in FITS:
+        raise OptionError(f"unknown --fit {fit!r}; choose from {', '.join(FITS)}")
+    request = LoadRequest(spec, bundle, weights, image_size, new_head, fit)
     source = next(source for source in _SOURCES if source.matches(spec))  # the zoo matches every spec
-    return source.open(request)
+    handle = source.open(request)
+    if fit is not None and handle.input_spec.fit != fit:
+        if handle.task != "classification":
+            raise OptionError(f"--fit frames a classifier's images; {handle.name} is a {handle.task} model")
+        raise OptionError(
+            f"{spec} records how its images are framed ({handle.input_spec.fit}); --fit {fit} would feed it "
+            "otherwise than it was trained"
+        )
+    return handle
+
+
+def _fitted(handle: ModelHandle, fit: str | None) -> ModelHandle:
+    """A model that records no framing of its own, framed by `fit` (image classifiers only)."""
+    if fit is None or handle.task != "classification" or len(handle.input_spec.shape) != 3:
+        return handle
+    return dataclasses.replace(handle, input_spec=handle.input_spec.fitted(fit))
 
 
 def _is_checkpoint_file(spec: str) -> bool:
@@ -386,6 +407,8 @@ def _zoo_model(request: LoadRequest) -> ModelHandle:
         model_spec = entry.input_spec(bundle, request.image_size)
     else:
         model_spec = _input_spec(bundle, entry.input_size, request.image_size)
+    if request.fit is not None and entry.task == "classification" and len(model_spec.shape) == 3:
+        model_spec = model_spec.fitted(request.fit)  # before the reference lookup: its cache key holds it
     # Checked before a reference checkpoint is trained (minutes) for a size the model cannot take.
     handle = _checked(build_zoo_handle(entry, bundle, model_spec), bundle)
     if weights == RANDOM_WEIGHTS:
@@ -433,7 +456,7 @@ def _file_factory(request: LoadRequest) -> ModelHandle:
     spec, bundle, weights = request.spec, request.bundle, request.weights
     if is_pretrained_request(weights):
         torchvision_weights(spec, str(weights))  # refused in words
-    handle = _checked(_load_file_factory(spec, bundle, request.image_size), bundle)
+    handle = _fitted(_checked(_load_file_factory(spec, bundle, request.image_size), bundle), request.fit)
     return handle if weights in (None, RANDOM_WEIGHTS) else _weights_into(handle, weights, bundle)
 
 
@@ -454,4 +477,4 @@ def _onnx_file(request: LoadRequest) -> ModelHandle:
     if handle.task in ("classification", "text"):  # scored by output index: one output per class
         _check_classes(handle.class_names, bundle, spec)
     _warn_of_assumptions(handle, bundle)
-    return handle
+    return handle if "input_spec" in handle.metadata else _fitted(handle, request.fit)  # ours records it

@@ -60,6 +60,7 @@ class RunOptions(BaseModel):
     data: str = "shapes"
     weights: str | None = None  # for the recipe's first model only; later stages read their own files
     image_size: RecipeImageSize | None = None  # (height, width); a recipe writes S or [H, W]
+    fit: Literal["crop", "squash", "letterbox"] | None = None  # how image files become the input
     device: Literal["cpu", "cuda"] = "cpu"
     batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 16], min_length=1)
     max_samples: PositiveInt | None = None
@@ -72,6 +73,7 @@ class RunOptions(BaseModel):
             "batch_sizes": list(self.batch_sizes),
             "max_samples": self.max_samples,
             "image_size": size,
+            "fit": self.fit,
             "force": force,
         }
 
@@ -135,17 +137,33 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
         if isinstance(target, Jetson):
             target = target.model_copy(update={"max_samples": target.max_samples or run.max_samples})
             commands.export_jetson(
-                model, output_dir, target, data=run.data, weights=weights, image_size=size, force=force
+                model, output_dir, target, data=run.data, weights=weights, image_size=size, fit=run.fit, force=force
             )
             return StageResult(model, None, None)
         make_folder(output_dir)
         if isinstance(target, TensorRT):
             commands.export_tensorrt(
-                model, output_dir / "model.engine", target, data=run.data, weights=weights, image_size=size, force=force
+                model,
+                output_dir / "model.engine",
+                target,
+                data=run.data,
+                weights=weights,
+                image_size=size,
+                fit=run.fit,
+                force=force,
             )
             return StageResult(model, None, None)
         onnx_file = output_dir / "model.onnx"
-        commands.export(model, onnx_file, target, data=run.data, weights=weights, image_size=size, force=force)  # type: ignore[arg-type]
+        commands.export(
+            model,
+            onnx_file,
+            target,
+            data=run.data,
+            weights=weights,
+            image_size=size,
+            fit=run.fit,
+            force=force,  # type: ignore[arg-type]
+        )
         return StageResult(str(onnx_file), None, None, False)
 
 
@@ -219,7 +237,7 @@ def _run_method(
     refuse_earlier_results(output_dir, force)
     bundle = load_dataset(run.data)
     size = run.image_size
-    handle = load_or_train(model, bundle, weights=weights, image_size=size)
+    handle = load_or_train(model, bundle, weights=weights, image_size=size, fit=run.fit)
     make_folder(output_dir)
     compressed = api.compress(handle, config, bundle, output_dir / "work")
     name = config.variant_name()

@@ -144,21 +144,27 @@ def ensure_reference_checkpoint(entry: ZooEntry, bundle: DatasetBundle, spec: In
 
 
 def load_or_train(
-    model: str, bundle: DatasetBundle, weights: str | None = None, image_size: tuple[int, int] | None = None
+    model: str,
+    bundle: DatasetBundle,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
 ) -> ModelHandle:
     """`load_model`, a zoo model's reference checkpoint trained and cached first where it is asked for
     (no weights) and missing, as every command does. The model is built and its input size checked before
     any training (minutes), so a size it cannot take is refused at once."""
     try:
-        return load_model(model, bundle, weights=weights, image_size=image_size)
+        return load_model(model, bundle, weights=weights, image_size=image_size, fit=fit)
     except MissingReferenceError:  # raised after the model was built and its input size checked
-        built = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size)
+        built = load_model(model, bundle, weights=RANDOM_WEIGHTS, image_size=image_size, fit=fit)
         ensure_reference_checkpoint(get_entry(model), bundle, built.input_spec)
-    return load_model(model, bundle, weights=weights, image_size=image_size)
+    return load_model(model, bundle, weights=weights, image_size=image_size, fit=fit)
 
 
-def reference_model(name: str, bundle: DatasetBundle, image_size: tuple[int, int] | None = None) -> ModelHandle:
+def reference_model(
+    name: str, bundle: DatasetBundle, image_size: tuple[int, int] | None = None, fit: str | None = None
+) -> ModelHandle:
     """The zoo model `name` with its reference checkpoint for `bundle`, trained and cached on first use."""
     if not is_zoo_name(name):
         get_entry(name)  # unknown: refused in words, with the close names
-    return load_or_train(name, bundle, image_size=image_size)
+    return load_or_train(name, bundle, image_size=image_size, fit=fit)
