@@ -62,7 +62,10 @@ def test_every_verb_runs_at_48_by_192(line_model: Path, text_lines: Path, cli, t
     quick = ["--data", str(text_lines), "--batch-sizes", "1", "--max-samples", "32"]
     bench = cli.invoke(app, ["bench", str(line_model), *quick, "--json", str(tmp_path / "b.json")])
     assert bench.exit_code == 0, bench.output
-    assert json.loads((tmp_path / "b.json").read_text())["input_shape"] == [3, 48, 192]
+    benched = json.loads((tmp_path / "b.json").read_text())
+    assert benched["input_shape"] == [3, 48, 192]
+    top1 = {row["backend"]: row["metrics"]["top1"] for row in benched["results"]}
+    assert set(top1) == {"torch", "onnxruntime"} and top1["torch"] == top1["onnxruntime"]  # one model, two runtimes
     quantize = ["quantize", str(line_model), *quick, "--precision", "int8", "--no-tune-speed", "--calib-samples", "16"]
     assert cli.invoke(app, [*quantize, "-o", str(tmp_path / "q")]).exit_code == 0
     int8 = onnx.load(str(tmp_path / "q" / "model.int8.onnx"))
