@@ -125,7 +125,11 @@ def distill(
 
 
 def _student(
-    student: str, bundle: DatasetBundle, image_size: tuple[int, int] | None, start: str | None, fit: str | None
+    student: str,
+    bundle: DatasetBundle,
+    image_size: tuple[int, int] | None,
+    start: str | None,
+    fit: str | None = None,
 ) -> ModelHandle:
     """The student: a zoo model or factory from `start` (random, a weights file, or torchvision's published
     weights, with new final layers for classes they lack); a checkpoint or model directory as saved (None)."""
