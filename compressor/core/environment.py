@@ -42,5 +42,6 @@ def collect_environment() -> dict[str, object]:
         "onnxruntime": _version("onnxruntime"),
         "onnx": _version("onnx"),
         "tensorrt": _version("tensorrt"),
+        "openvino": _version("openvino"),
         "compressor": _version("compressor"),
     }
