@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ def _int8_op_times(
 def _half_variant(
     handle: ModelHandle, onnx_baseline: ModelHandle, precision: str, output_dir: Path, scratch: Path
 ) -> Variant:
-    """fp16: a torch half model and an fp16 ONNX file; bf16: the torch model only."""
+    """fp16: a torch half model and an fp16 ONNX file; bf16: the torch model, and the fp32 ONNX file marked
+    bf16 for the backends that compute it so (openvino; onnxruntime's CPU provider has no bf16 kernels)."""
     artifacts: dict[str, ModelHandle] = {}
     if handle.module is not None:
         artifacts["torch"] = torch_half_handle(handle, precision)
@@ -129,4 +131,6 @@ def _half_variant(
     if precision == "fp16":
         artifacts["onnxruntime"], kept = fp16_onnx(onnx_baseline, output_dir / "model.fp16.onnx", scratch)
         info(f"fp16 ONNX: {', '.join(kept) or 'no'} op types kept in float32; inputs and outputs stay float32")
+    else:
+        artifacts["onnx"] = dataclasses.replace(onnx_baseline, metadata={**onnx_baseline.metadata, "precision": "bf16"})
     return Variant(precision, precision, artifacts)

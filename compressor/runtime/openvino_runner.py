@@ -82,8 +82,19 @@ class OpenVinoRunner:
         del self.request, self.compiled
 
 
-@register_backend("openvino", runs="onnx")
+def check_bf16() -> None:
+    """bf16 where the CPU computes it (AMX or AVX-512 BF16), never emulated."""
+    if "BF16" not in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise BackendUnavailableError(
+            "this CPU has no bf16 instructions (AMX or AVX-512 BF16), and OpenVINO would only emulate them"
+        )
+
+
+@register_backend("openvino", runs="onnx", bf16=True)
 def _openvino(handle: ModelHandle, device: str) -> Runner:
     if handle.onnx_path is None:
         raise BackendUnavailableError(f"{handle.name} is not exported to ONNX yet")
-    return OpenVinoRunner(handle.onnx_path, device)
+    precision = "bf16" if handle.metadata.get("precision") == "bf16" else "fp32"
+    if precision == "bf16":
+        check_bf16()
+    return OpenVinoRunner(handle.onnx_path, device, precision)

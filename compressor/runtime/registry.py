@@ -29,18 +29,20 @@ class Backend:
     name: str
     runs: Runs
     open: RunnerFactory
+    bf16: bool = False  # computes an ONNX file marked bf16 in bf16 (others would compute it in float32)
 
 
 _REGISTRY: dict[str, Backend] = {}
 
 
-def register_backend(name: str, runs: Runs) -> Callable[[RunnerFactory], RunnerFactory]:
-    """Register `factory(handle, device) -> Runner` as backend `name`; a later registration replaces it."""
+def register_backend(name: str, runs: Runs, bf16: bool = False) -> Callable[[RunnerFactory], RunnerFactory]:
+    """Register `factory(handle, device) -> Runner` as backend `name`; a later registration replaces it.
+    `bf16`: it computes an ONNX file marked bf16 (`metadata["precision"]`) in bf16."""
     if runs not in ("torch", "onnx", "engine"):
         raise ValueError(f"backend {name!r}: runs must be torch, onnx or engine, not {runs!r}")
 
     def register(factory: RunnerFactory) -> RunnerFactory:
-        _REGISTRY[name] = Backend(name, runs, factory)
+        _REGISTRY[name] = Backend(name, runs, factory, bf16)
         return factory
 
     return register
@@ -63,11 +65,12 @@ def artifact_for(artifacts: dict[str, ModelHandle], backend: str) -> ModelHandle
     torch model or the ONNX file, as the backend runs."""
     if backend in artifacts:
         return artifacts[backend]
-    runs = get_backend(backend).runs
+    runs, bf16 = get_backend(backend).runs, get_backend(backend).bf16
     for handle in artifacts.values():
         if runs == "torch" and handle.module is not None:
             return handle
-        if runs == "onnx" and handle.onnx_path is not None and ENGINE_KEY not in handle.metadata:
+        onnx_file = handle.onnx_path is not None and ENGINE_KEY not in handle.metadata
+        if runs == "onnx" and onnx_file and (bf16 or handle.metadata.get("precision") != "bf16"):
             return handle
         if runs == "engine" and ENGINE_KEY in handle.metadata:
             return handle
