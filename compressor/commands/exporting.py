@@ -33,29 +33,20 @@ def _export_source(
     purpose: str,
     raw_pixels: bool,
     fit: str | None = None,
+    onnx_as_is: bool = False,
 ) -> tuple[DatasetBundle, ModelHandle]:
-    """The dataset and the torch model to export; with `raw_pixels`, taking pixels 0-255 (`pixel_input`)."""
+    """The dataset and the torch model to export; with `raw_pixels`, taking pixels 0-255 (`pixel_input`).
+    `onnx_as_is`: an engine or a bundle also takes an ONNX file as it is (one from elsewhere too: TensorRT
+    and the board take ONNX; there is nothing to export)."""
+    if onnx_as_is and model.endswith(".onnx"):
+        if raw_pixels:
+            raise OptionError(
+                "--raw-pixels moves a torch model's normalisation into it; an .onnx file is used as it is"
+            )
+        bundle = load_dataset(data)
+        return bundle, load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
     bundle, handle = load_torch_model(model, data, weights, image_size, purpose, fit)
     return bundle, with_pixel_input(handle) if raw_pixels else handle
-
-
-def _engine_source(
-    model: str,
-    data: str,
-    weights: str | None,
-    image_size: tuple[int, int] | None,
-    purpose: str,
-    raw_pixels: bool,
-    fit: str | None = None,
-) -> tuple[DatasetBundle, ModelHandle]:
-    """The dataset and the model an engine or a bundle is built from: a torch model, or an ONNX file as it is
-    (one from elsewhere too: TensorRT and the board take ONNX; there is nothing to export)."""
-    if not model.endswith(".onnx"):
-        return _export_source(model, data, weights, image_size, purpose, raw_pixels, fit)
-    if raw_pixels:
-        raise OptionError("--raw-pixels moves a torch model's normalisation into it; an .onnx file is used as it is")
-    bundle = load_dataset(data)
-    return bundle, load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
 
 
 def export(
@@ -94,7 +85,9 @@ def export_tensorrt(
     refuse_existing_file(output, force)
     import_tensorrt()  # fail before any export work: one line naming the extra
     require_cuda()
-    bundle, handle = _engine_source(model, data, weights, image_size, "TensorRT export", config.raw_pixels, fit)
+    bundle, handle = _export_source(
+        model, data, weights, image_size, "TensorRT export", config.raw_pixels, fit, onnx_as_is=True
+    )
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)
     return tensorrt_engine(handle, bundle, output, config.precision, batch, config.timing_cache, int8)
 
@@ -115,7 +108,9 @@ def export_jetson(
     config.check()
     output_dir = Path(output_dir)
     refuse_earlier_results(output_dir, force, marker="manifest.json")
-    bundle, handle = _engine_source(model, data, weights, image_size, "a Jetson bundle", config.raw_pixels, fit)
+    bundle, handle = _export_source(
+        model, data, weights, image_size, "a Jetson bundle", config.raw_pixels, fit, onnx_as_is=True
+    )
     check_bundle_task(handle)
     prepare_output_dir(output_dir, force, marker="manifest.json")
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)
