@@ -70,3 +70,26 @@ def test_rounds_open_fresh_runners_and_take_turns_first() -> None:
     ratios = head_to_head.alternating_ratios(*sides, 2)
     assert ratios == [2.0, 2.0]  # a's time over b's, whichever went first
     assert log == ["open a", "close a", "open b", "close b", "open b", "close b", "open a", "close a"]
+
+
+def test_the_fastest_row_within_the_accuracy_budget_is_named_per_batch_size() -> None:
+    from compressor.report.verdict import fastest_within_budget
+
+    def scored(variant: str, backend: str, batch: int, p50: float, top1: float) -> ResultRow:
+        return _row(variant, backend, batch, p50).model_copy(update={"metrics": {"top1": top1}})
+
+    rows = [
+        scored("baseline", "onnxruntime", 1, 2.0, 0.90),
+        scored("baseline", "openvino", 1, 1.5, 0.90),
+        scored("int8", "onnxruntime", 1, 0.8, 0.895),  # 0.5 pt: within 1 pt
+        scored("int8", "openvino", 1, 0.5, 0.87),  # fastest, but 3 pt below: out
+        scored("baseline", "openvino", 16, 10.0, 0.90),
+        scored("int8", "openvino", 16, 12.0, 0.90),
+    ]
+    fastest = {entry.batch_size: entry for entry in fastest_within_budget(rows, "top1", budget=1.0)}
+    assert (fastest[1].variant, fastest[1].backend, fastest[1].rows) == ("int8", "onnxruntime", 3)
+    assert (fastest[16].variant, fastest[16].backend) == ("baseline", "openvino")
+    assert "int8 (int8) on onnxruntime" in fastest[1].sentence("top1")
+    wider = fastest_within_budget(rows, "top1", budget=5.0)
+    assert (wider[0].variant, wider[0].backend) == ("int8", "openvino")
+    assert fastest_within_budget([row for row in rows if row.backend == "openvino"], "top1") == []  # one backend

@@ -18,7 +18,7 @@ from compressor.measurement.variants import SideBySide, build_report
 from compressor.models.precision import require_full_precision
 from compressor.report.files import write_report
 from compressor.report.schema import Report
-from compressor.report.verdict import speed_verdicts
+from compressor.report.verdict import Fastest, speed_verdicts
 from compressor.tasks import get_task
 from compressor.training.checkpoints import load_or_train
 
@@ -104,13 +104,26 @@ def write_compared(
     output_dir: Path,
     extra: dict[str, Any],
     notes: list[str] | None = None,
+    accuracy_budget: float | None = None,
 ) -> Report:
-    """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster) and written."""
+    """The report of a baseline-vs-compressed run: verdicts said aloud (warned when not faster), the fastest
+    row within `accuracy_budget` named where several backends ran, and written."""
     rows, samples = measured.rows, measured.samples
     verdicts = speed_verdicts(rows, measured.reference, measured.head_to_head)
     for verdict in verdicts:
         (info if verdict.faster else warn)(verdict.sentence())
-    report = build_report(handle, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], **extra)
+    report = build_report(
+        handle,
+        bundle,
+        rows,
+        samples,
+        accuracy_budget,
+        measured.reference,
+        verdicts=[v.model_dump() for v in verdicts],
+        **extra,
+    )
+    for fastest in (report.model_extra or {}).get("fastest") or []:
+        info(Fastest.model_validate(fastest).sentence(report.primary_metric))
     report.notes += (notes or []) + [verdict.sentence() for verdict in verdicts]
     write_report(report, output_dir / "report.json", output_dir / "report.md")
     return report

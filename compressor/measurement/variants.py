@@ -26,7 +26,7 @@ from compressor.measurement.footprint import Footprint, onnx_footprint, torch_fo
 from compressor.measurement.timing import build_and_measure_memory, time_runner
 from compressor.models.onnx_file import static_batch_size
 from compressor.report.schema import BUSY_MACHINE_SHARE, DatasetInfo, LatencyMs, Report, ResultRow, busy_machine_note
-from compressor.report.verdict import VerdictKey
+from compressor.report.verdict import DEFAULT_ACCURACY_BUDGET, VerdictKey, fastest_within_budget
 from compressor.runtime import Runner, artifact_for, get_backend, make_runner
 from compressor.runtime.cuda_graph import CudaGraphRunner
 from compressor.runtime.fixed_batch import FixedBatchRunner
@@ -87,7 +87,7 @@ def _measure_on_backend(
     info(f"measuring {variant.name} on {backend} ({device})")
     # an engine takes the batch of the ONNX it was built from, as onnxruntime does
     runs_onnx = get_backend(backend).runs != "torch"
-    on_onnx = runs_onnx and handle.onnx_path is not None and task.fixed_batch_size is None
+    on_onnx = runs_onnx and handle.onnx_path is not None and not handle.openvino_ir and task.fixed_batch_size is None
     static = static_batch_size(handle.onnx_path) if on_onnx else None  # type: ignore[arg-type]
     if task.fixed_batch_size is not None and batch_sizes != [task.fixed_batch_size]:
         warn(
@@ -250,9 +250,21 @@ def _cuda_graph_note(rows: list[ResultRow]) -> str | None:
 
 
 def build_report(
-    handle: ModelHandle, bundle: DatasetBundle, rows: list[ResultRow], samples: int, **extra: Any
+    handle: ModelHandle,
+    bundle: DatasetBundle,
+    rows: list[ResultRow],
+    samples: int,
+    accuracy_budget: float | None = None,
+    reference: str = "baseline",
+    **extra: Any,
 ) -> Report:
+    """The report of one run's rows; where several backends were measured, also which row is fastest within
+    `accuracy_budget` points (default DEFAULT_ACCURACY_BUDGET) at each batch size (`fastest`)."""
     task = get_task(handle.task)
+    budget = DEFAULT_ACCURACY_BUDGET if accuracy_budget is None else accuracy_budget
+    fastest = fastest_within_budget(rows, task.primary_metric, budget, reference)
+    if fastest:
+        extra["fastest"] = [entry.model_dump() for entry in fastest]
     return Report(
         model=handle.name,
         task=handle.task,
@@ -272,6 +284,7 @@ def build_report(
             *([task.measurement_note] if task.measurement_note else []),
             "background_cpu: share of the machine's CPU that other processes used while the row was timed",
             *filter(None, [_cuda_graph_note(rows), busy_machine_note(rows)]),
+            *(entry.sentence(task.primary_metric) for entry in fastest),
         ],
         **extra,
     )

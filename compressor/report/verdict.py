@@ -77,3 +77,70 @@ def head_to_head_speedups(report: Report) -> dict[HeadToHeadKey, float]:
         for v in (report.model_extra or {}).get("verdicts") or []
         if v.get("rounds") and v.get("speedup")
     }
+
+
+DEFAULT_ACCURACY_BUDGET = 1.0  # points of the primary metric, where the run set no --max-accuracy-drop
+
+
+class Fastest(BaseModel):
+    """The fastest row at one batch size among those within the accuracy budget: which backend and precision
+    to deploy, from the rows of one run."""
+
+    device: str
+    batch_size: int
+    variant: str
+    backend: str
+    precision: str
+    p50_ms: float
+    metric: float | None
+    budget: float  # points below the best reference row's metric
+    rows: int  # rows at this batch size within the budget, the winner among them
+
+    def sentence(self, metric_name: str) -> str:
+        score = f", {metric_name} {self.metric:.4f}" if self.metric is not None else ""
+        return (
+            f"fastest within {self.budget:g} pt of the best {metric_name} ({self.device}, batch {self.batch_size}): "
+            f"{self.variant} ({self.precision}) on {self.backend}, p50 {self.p50_ms:.2f} ms{score}"
+        )
+
+
+def fastest_within_budget(
+    rows: list[ResultRow], metric: str, budget: float = DEFAULT_ACCURACY_BUDGET, reference: str = "baseline"
+) -> list[Fastest]:
+    """Per device and batch size, the row with the lowest p50 latency whose `metric` is within `budget`
+    points of the best reference row's; only where several backends were measured (one backend's rows
+    already sit side by side in the verdicts)."""
+    if len({row.backend for row in rows}) < 2:
+        return []
+    found = []
+    best = max((row.metrics.get(metric) for row in rows if row.variant == reference), default=None, key=_ranked)
+    for device, batch_size in sorted({(row.device, row.batch_size) for row in rows}):
+        here = [row for row in rows if (row.device, row.batch_size) == (device, batch_size)]
+        within = [row for row in here if best is None or _within(row.metrics.get(metric), best, budget)]
+        if not within:
+            continue
+        winner = min(within, key=lambda row: row.latency_ms.p50)
+        found.append(
+            Fastest(
+                device=device,
+                batch_size=batch_size,
+                variant=winner.variant,
+                backend=winner.backend,
+                precision=winner.precision,
+                p50_ms=round(winner.latency_ms.p50, 4),
+                metric=winner.metrics.get(metric),
+                budget=budget,
+                rows=len(within),
+            )
+        )
+    return found
+
+
+def _ranked(value: float | None) -> float:
+    return float("-inf") if value is None else value
+
+
+def _within(value: float | None, best: float | None, budget: float) -> bool:
+    if best is None:
+        return True
+    return value is not None and (best - value) * 100.0 <= budget + 1e-9
