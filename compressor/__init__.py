@@ -30,6 +30,7 @@ _PUBLIC = {
     "MethodConfig": "compressor.methods.configs",
     "Onnx": "compressor.exporters.configs",
     "TensorRT": "compressor.exporters.configs",
+    "OpenVino": "compressor.exporters.configs",
     "Jetson": "compressor.exporters.configs",
     "ModelHandle": "compressor.core.handle",
     "register_method": "compressor.methods.registry",

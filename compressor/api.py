@@ -18,10 +18,11 @@ from compressor.core.files import make_folder
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info, warn
 from compressor.data import DatasetBundle, load_dataset
-from compressor.exporters.configs import ExportConfig, Jetson, Onnx, TensorRT
+from compressor.exporters.configs import ExportConfig, Jetson, Onnx, OpenVino, TensorRT
 from compressor.exporters.engines import engine_artifacts
 from compressor.exporters.jetson import JetsonManifest
 from compressor.exporters.onnx import DEFAULT_OPSET, export_onnx, parity_batch
+from compressor.exporters.openvino import export_openvino_ir
 from compressor.exporters.targets import check_bundle_task, jetson_bundle, tensorrt_engine
 from compressor.measurement.variants import (
     DEFAULT_BACKENDS,
@@ -40,6 +41,7 @@ from compressor.models.pixel_input import with_pixel_input
 from compressor.report.files import WritableReport
 from compressor.report.verdict import speed_verdicts
 from compressor.runtime import ENGINE_KEY, get_backend
+from compressor.tasks import get_task
 
 _scratch: Path | None = None
 
@@ -101,9 +103,9 @@ def compress(
 def export(
     model: ModelHandle, config: ExportConfig, output: str | Path, data: DatasetBundle | str | None = None
 ) -> ModelHandle | JetsonManifest:
-    """`model` exported to `output`: `Onnx` and `TensorRT` give a handle of what they wrote (measurable on
-    onnxruntime or tensorrt), `Jetson` the bundle's manifest. `data` feeds the parity check (random
-    inputs without it) and int8 calibration (required for it)."""
+    """`model` exported to `output`: `Onnx`, `OpenVino` and `TensorRT` give a handle of what they wrote
+    (measurable on onnxruntime, openvino or tensorrt), `Jetson` the bundle's manifest. `data` feeds the
+    parity check (random inputs without it) and int8 calibration (required for it)."""
     bundle = _bundle(data) if data is not None else None
     if config.raw_pixels:
         model = with_pixel_input(model)
@@ -111,6 +113,10 @@ def export(
     if isinstance(config, Onnx):
         parity = parity_batch(model, bundle) if bundle is not None else None
         return export_onnx(model, output, parity_inputs=parity, opset=config.opset or DEFAULT_OPSET)[0]
+    if isinstance(config, OpenVino):
+        parity = parity_batch(model, bundle) if bundle is not None else None
+        inputs = parity or get_task(model.task).example_inputs(model.input_spec, 8)
+        return export_openvino_ir(model, output, inputs, config.opset or DEFAULT_OPSET)[0]
     if bundle is None:
         raise OptionError(f"{type(config).__name__} export needs `data`: it calibrates and checks on it")
     int8 = Int8Request(calibration=config.calibration, calib_samples=config.calib_samples)  # type: ignore[attr-defined]
@@ -124,7 +130,7 @@ def export(
         return jetson_bundle(
             model, bundle, output, config.precision, config.jetpack, config.batch_size, int8, config.max_samples
         )
-    raise OptionError(f"unknown export target {type(config).__name__}; use Onnx, TensorRT or Jetson")
+    raise OptionError(f"unknown export target {type(config).__name__}; use Onnx, OpenVino, TensorRT or Jetson")
 
 
 def _engine_handle(engine: Path, precision: str) -> ModelHandle:
@@ -169,7 +175,8 @@ def measure(
         (info if verdict.faster else warn)(verdict.sentence())
     first = next(iter(models.values()))
     settings = {name: model.metadata["methods"] for name, model in models.items() if model.metadata.get("methods")}
-    report = build_report(first, bundle, rows, samples, verdicts=[v.model_dump() for v in verdicts], settings=settings)
+    verdict_dicts = [v.model_dump() for v in verdicts]
+    report = build_report(first, bundle, rows, samples, None, reference, verdicts=verdict_dicts, settings=settings)
     report.notes += [verdict.sentence() for verdict in verdicts]
     return WritableReport.model_validate(report.model_dump(by_alias=True))
 

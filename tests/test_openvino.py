@@ -40,6 +40,16 @@ def test_quantize_measures_int8_on_openvino(trained_tiny: Path, cli, tmp_path: P
     assert set(rows) == {(v, b) for v in ("baseline", "int8") for b in ("onnxruntime", "openvino")}
     drop = rows[("baseline", "openvino")]["metrics"]["top1"] - rows[("int8", "openvino")]["metrics"]["top1"]
     assert drop <= 0.02
+    report = json.loads((out / "report.json").read_text())
+    chosen = report["quantization"]["openvino"]
+    assert set(chosen["candidates"]) == {"compressor Q/DQ", "nncf"} and len(chosen["rounds"]) >= 5
+    kept = chosen["candidates"][chosen["kept"]]
+    assert rows[("int8", "openvino")]["artifact"] == kept and (out / kept).is_file()
+    assert rows[("int8", "onnxruntime")]["artifact"] == "model.int8.onnx"
+    assert (out / "model.int8-openvino.xml").exists() == (chosen["kept"] == "nncf")
+    assert "nncf" not in result.stdout.lower()  # NNCF's own logging stays off our stdout
+    fastest = {(entry["batch_size"], entry["backend"]) for entry in report["fastest"]}
+    assert len(fastest) == 1 and any(note.startswith("fastest within 1 pt") for note in report["notes"])
 
 
 def test_the_openvino_backend_refuses_a_gpu_in_one_line(trained_tiny: Path, cli) -> None:  # noqa: ANN001
@@ -89,3 +99,63 @@ def test_a_file_marked_bf16_is_compiled_for_bf16_and_others_for_f32(trained_tiny
     runners = [make_runner(handle, "openvino") for handle in (fp32, marked)]
     hints = [runner.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() for runner in runners]
     assert hints == ["f32", "bf16"]
+
+
+@pytest.mark.parametrize(("ratio", "kept"), [(1.5, "nncf"), (0.8, "compressor Q/DQ")])
+def test_the_faster_int8_on_openvino_is_kept_and_named(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ratio: float, kept: str
+) -> None:
+    """Head to head on OpenVINO, NNCF's IR against the Q/DQ file: the faster is what the openvino rows run,
+    the other is not left in OUTDIR; the tuner, with openvino the only backend, times on OpenVINO."""
+    from compressor import commands
+    from compressor.methods import openvino_int8, speed_tune
+    from compressor.methods.quantize import Int8Request
+    from compressor.runtime.openvino_runner import OpenVinoRunner
+
+    opened: list[object] = []
+
+    def scripted(reference: Path, candidate: Path, batches: object, rounds: int, open_runner: object) -> list[float]:
+        opened.append(open_runner)
+        return [ratio] * rounds
+
+    monkeypatch.setattr(speed_tune, "round_ratios", scripted)
+    monkeypatch.setattr(openvino_int8, "round_ratios", scripted)
+    request = Int8Request(calib_samples=32)
+    report = commands.quantize(
+        str(trained_tiny), tmp_path / "q", "int8", int8=request, batch_sizes=[1], max_samples=100,
+        backends=["openvino"],
+    )  # fmt: skip
+    chosen = report.quantization["openvino"]  # type: ignore[attr-defined]
+    assert chosen["kept"] == kept and chosen["nncf_speedup"] == ratio
+    row = next(row for row in report.results if row.variant == "int8")
+    assert row.artifact == chosen["candidates"][kept]
+    assert (tmp_path / "q" / "model.int8-openvino.xml").exists() == (kept == "nncf")
+    assert report.quantization["speed_trials"] and set(opened) == {OpenVinoRunner}  # type: ignore[attr-defined]
+
+
+def test_export_openvino_writes_an_ir_that_reloads_and_scores_as_onnx(trained_tiny: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """`--format openvino`: .xml and .bin with the model's description (bench reloads it by path) and
+    OpenVINO's Model API keys; the IR scores as the ONNX export does on onnxruntime."""
+    import openvino
+
+    xml = tmp_path / "ir" / "model.xml"
+    result = cli.invoke(app, ["export", str(trained_tiny), "--format", "openvino", "-o", str(xml)])
+    assert result.exit_code == 0, result.output
+    assert xml.with_suffix(".bin").is_file() and "parity on openvino" in result.stdout
+    model = openvino.Core().read_model(str(xml))
+    assert model.get_rt_info(["model_info", "model_type"]).astype(str) == "Classification"
+    assert model.get_rt_info(["model_info", "mean_values"]).astype(str).split() == ["123.675", "116.28", "103.53"]
+    onnx_file = tmp_path / "m.onnx"
+    assert cli.invoke(app, ["export", str(trained_tiny), "-o", str(onnx_file)]).exit_code == 0
+    scores = {}
+    for model_file, backend in ((xml, "openvino"), (onnx_file, "onnxruntime")):
+        report = tmp_path / f"{backend}.json"
+        args = ["bench", str(model_file), "--backend", backend, "--batch-sizes", "1", "--max-samples", "300"]
+        result = cli.invoke(app, [*args, "--json", str(report)])
+        assert result.exit_code == 0, result.output
+        scores[backend] = json.loads(report.read_text())["results"][0]["metrics"]["top1"]
+    assert scores["onnxruntime"] > 0.2 and abs(scores["openvino"] - scores["onnxruntime"]) <= 0.002
+    refused = cli.invoke(app, ["bench", str(xml), "--batch-sizes", "1"])
+    assert refused.exit_code != 0 and "pass --backend openvino" in refused.output
+    wrong = cli.invoke(app, ["export", str(trained_tiny), "--format", "openvino", "-o", str(tmp_path / "m.ir")])
+    assert wrong.exit_code != 0 and "name the .xml file" in wrong.output and not (tmp_path / "m.ir").exists()

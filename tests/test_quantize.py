@@ -168,11 +168,11 @@ def test_the_speed_tuner_keeps_in_float_only_the_group_it_found_faster(
         }
         return not all(int8 for name, int8 in _weights_in_int8(path).items() if name in depthwise)
 
-    def scripted(reference: Path, candidate: Path, batches: object, rounds: int) -> list[float]:
+    def scripted(reference: Path, candidate: Path, batches: object, rounds: int, *_: object) -> list[float]:
         faster = depthwise_in_float(candidate) and not depthwise_in_float(reference)
         return [1.5 if faster else 0.9] * rounds
 
-    monkeypatch.setattr(speed_tune, "_round_ratios", scripted)
+    monkeypatch.setattr(speed_tune, "round_ratios", scripted)
     report = commands.quantize(str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(calib_samples=32), **FAST)
     trials = {trial["group"]: trial["adopted"] for trial in report.quantization["speed_trials"]}  # type: ignore[attr-defined]
     assert trials.pop("depthwise Conv") is True and trials and not any(trials.values())
@@ -395,18 +395,18 @@ def test_a_trial_that_looks_faster_is_timed_again_before_it_counts(monkeypatch: 
     rounds: list[int] = []
 
     def fake_rounds(first: list[float], more: list[float]):  # noqa: ANN202
-        def ratios(reference: Path, candidate: Path, batches: object, count: int) -> list[float]:
+        def ratios(reference: Path, candidate: Path, batches: object, count: int, *_: object) -> list[float]:
             rounds.append(count)
             return first if len(rounds) == 1 else more
 
         return ratios
 
-    monkeypatch.setattr(speed_tune, "_round_ratios", fake_rounds([1.2, 1.3, 0.9], [1.0] * 6))
+    monkeypatch.setattr(speed_tune, "round_ratios", fake_rounds([1.2, 1.3, 0.9], [1.0] * 6))
     timing = speed_tune.trial_timing(Path("a"), Path("b"), [])
     assert timing.speedup == 1.0 and not timing.clear_gain  # one lucky screen: not adopted
     assert rounds == [speed_tune.TIMING_ROUNDS, speed_tune.CONFIRM_ROUNDS]
     rounds.clear()
-    monkeypatch.setattr(speed_tune, "_round_ratios", fake_rounds([0.8, 0.9, 0.95], []))
+    monkeypatch.setattr(speed_tune, "round_ratios", fake_rounds([0.8, 0.9, 0.95], []))
     timing = speed_tune.trial_timing(Path("a"), Path("b"), [])
     assert timing.speedup == 0.9 and rounds == [speed_tune.TIMING_ROUNDS]
 

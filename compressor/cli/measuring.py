@@ -109,10 +109,12 @@ def export_command(
             "-o",
             "--output",
             callback=path_not_flag,
-            help="File to write (onnx, tensorrt) or bundle directory (jetson).",
+            help="File to write (onnx; openvino: the .xml; tensorrt) or bundle directory (jetson).",
         ),
     ],
-    format: Annotated[ExportFormat, typer.Option("--format", help="onnx, tensorrt or jetson.")] = "onnx",
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="onnx, openvino (IR .xml), tensorrt or jetson.")
+    ] = "onnx",
     precision: Annotated[
         str | None,
         typer.Option(help="tensorrt: fp32, fp16 or int8 (default fp32); jetson: int8 or fp16 (default int8)."),
@@ -144,9 +146,10 @@ def export_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite the file (or bundle) -o names.")] = False,
     dump_recipe: DumpRecipeOpt = False,
 ) -> None:
-    """Export to ONNX (dynamic batch; parity-tested against torch), a TensorRT engine, or a Jetson bundle."""
+    """Export to ONNX (dynamic batch; parity-tested against torch), OpenVINO IR, a TensorRT engine, or a Jetson
+    bundle."""
     from compressor import commands
-    from compressor.exporters.configs import Jetson, TensorRT
+    from compressor.exporters.configs import Jetson, OpenVino, TensorRT
     from compressor.pipeline.stages import ExportStage
     from compressor.tasks import get_task
 
@@ -181,7 +184,18 @@ def export_command(
         )
         return
     if precision not in (None, "fp32"):
-        raise OptionError("--format onnx writes the float model; quantize it with `compress quantize`")
+        raise OptionError(
+            f"--format {format} writes the model as it is; quantize it with `compress quantize` (then export the "
+            "quantized .onnx file)"
+        )
+    if isinstance(target, OpenVino):
+        handle, parity = commands.export_openvino(
+            model, output, target, data=data, weights=weights, image_size=size, fit=fit, force=force
+        )
+        stdout.print(f"wrote {output} and {output.with_suffix('.bin').name} (input {list(handle.input_spec.shape)})")
+        verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
+        stdout.print(Text.assemble(f"parity on openvino vs its source: {parity.summary()} (", verdict, ")"))
+        return
     handle, parity = commands.export(
         model,
         output,

@@ -116,6 +116,6 @@ MaxMinutesOpt = Annotated[
 ]
 Int8Method = Literal["static", "dynamic"]
 Calibration = Literal["minmax", "entropy", "percentile"]
-ExportFormat = Literal["onnx", "tensorrt", "jetson"]
+ExportFormat = Literal["onnx", "openvino", "tensorrt", "jetson"]
 Norm = Literal["l1", "l2"]
 SweepBy = Literal["sparsity", "threshold"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compressor.commands.benching import bench
 from compressor.commands.distilling import distill
-from compressor.commands.exporting import export, export_jetson, export_tensorrt
+from compressor.commands.exporting import export, export_jetson, export_openvino, export_tensorrt
 from compressor.commands.pruning import prune
 from compressor.commands.quantizing import quantize
 from compressor.commands.training import train
@@ -26,6 +26,7 @@ __all__ = [
     "distill",
     "export",
     "export_jetson",
+    "export_openvino",
     "export_tensorrt",
     "get_entry",
     "list_models",

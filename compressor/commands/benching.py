@@ -50,6 +50,8 @@ def bench(
     bundle = load_dataset(data)
     handle = load_or_train(model, bundle, weights=weights, image_size=image_size, fit=fit)
     _check_precision_backends(handle, backends)
+    if handle.openvino_ir and (others := [name for name in backends if not get_backend(name).openvino_ir]):
+        raise OptionError(f"{model} is an OpenVINO IR, which {', '.join(others)} cannot run: pass --backend openvino")
     with tempfile.TemporaryDirectory(prefix="compressor-bench-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
         needs_onnx = any(get_backend(backend).runs != "torch" for backend in backends)

@@ -1,4 +1,4 @@
-"""`compress export`: an ONNX file, a TensorRT engine, or a Jetson bundle."""
+"""`compress export`: an ONNX file, an OpenVINO IR, a TensorRT engine, or a Jetson bundle."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from compressor.commands.common import (
 from compressor.core.errors import OptionError
 from compressor.core.handle import ModelHandle
 from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
-from compressor.exporters.configs import Jetson, Onnx, TensorRT
+from compressor.exporters.configs import Jetson, Onnx, OpenVino, TensorRT
 from compressor.exporters.jetson import (
     JetsonManifest,
 )
 from compressor.exporters.onnx import ParityResult, export_onnx, parity_batch
+from compressor.exporters.openvino import export_openvino_ir
 from compressor.exporters.targets import check_bundle_task, jetson_bundle, tensorrt_engine
 from compressor.methods.quantize import Int8Request
 from compressor.models.pixel_input import with_pixel_input
@@ -65,6 +66,28 @@ def export(
     bundle, handle = _export_source(model, data, weights, image_size, "export", config.raw_pixels, fit)
     extra = {"opset": config.opset} if config.opset is not None else {}
     return export_onnx(handle, output, parity_inputs=parity_batch(handle, bundle), **extra)
+
+
+def export_openvino(
+    model: str,
+    output: str | Path,
+    config: OpenVino | None = None,
+    data: str = DEFAULT_DATASET,
+    weights: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    fit: str | None = None,
+    force: bool = False,
+) -> tuple[ModelHandle, ParityResult]:
+    """`compress export --format openvino`: an IR (.xml and .bin) with the model's description, and its parity
+    on OpenVINO against its source (torch, or onnxruntime for an .onnx file)."""
+    config = config or OpenVino()
+    output = Path(output)
+    refuse_existing_file(output, force)
+    bundle, handle = _export_source(
+        model, data, weights, image_size, "OpenVINO export", config.raw_pixels, fit, onnx_as_is=True
+    )
+    opset = {"opset": config.opset} if config.opset is not None else {}
+    return export_openvino_ir(handle, output, parity_batch(handle, bundle), **opset)
 
 
 def export_tensorrt(

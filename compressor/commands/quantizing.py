@@ -17,14 +17,23 @@ from compressor.commands.common import (
 from compressor.core.errors import InputFileError, UnknownNameError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
-from compressor.data import DEFAULT_DATASET, load_dataset
+from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
 from compressor.exporters.engines import ENGINE_SOURCE, engine_artifacts
 from compressor.exporters.targets import tensorrt_int8
 from compressor.measurement.op_profile import OpTimes, profile_batch_size, profile_pair
 from compressor.measurement.variants import DEFAULT_BACKENDS, SideBySide, Variant, side_by_side
 from compressor.methods.configs import Quantize
 from compressor.methods.half import torch_half_handle
-from compressor.methods.quantize import PRECISIONS, Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, stamp
+from compressor.methods.openvino_int8 import OpenVinoInt8, openvino_int8
+from compressor.methods.quantize import (
+    PRECISIONS,
+    Int8Request,
+    Scorer,
+    fp16_onnx,
+    int8_method,
+    quantize_onnx_int8,
+    stamp,
+)
 from compressor.models.catalog import is_zoo_name
 from compressor.models.checkpoint import save_checkpoint
 from compressor.models.precision import require_full_precision
@@ -67,8 +76,12 @@ def quantize(
         raise InputFileError(
             f"{model} is an ONNX model; bf16 is for torch models (onnxruntime's CPU provider has no bf16 kernels)"
         )
+    if handle.openvino_ir:
+        raise InputFileError(f"{model} is an OpenVINO IR; quantize the ONNX file it was written from")
     if precision == "int8":
         int8_method(int8, get_task(handle.task))  # a contradictory request fails before OUTDIR is touched
+        if backends and "openvino" in backends and "onnxruntime" not in backends and int8.target == "onnxruntime":
+            int8 = int8.model_copy(update={"target": "openvino"})  # the speed tuner times where it will run
     prepare_output_dir(output_dir, force)
     baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
     onnx_baseline = baseline["onnxruntime"]
@@ -82,6 +95,10 @@ def quantize(
             outcome = quantize_onnx_int8(onnx_baseline, bundle, int8, output_dir / "model.int8.onnx", scratch)
             variant = Variant("int8", "int8", {"onnxruntime": outcome.handle})
             extra["quantization"] = outcome.summary()
+            if backends and "openvino" in backends:
+                chosen = _openvino_int8(onnx_baseline, bundle, int8, outcome.handle, output_dir)
+                variant.artifacts["openvino"] = chosen.handle
+                extra["quantization"]["openvino"] = chosen.summary()
             if backends and any(get_backend(name).runs == "engine" for name in backends):
                 info("int8 for TensorRT: symmetric Q/DQ on the weighted layers, the file its engines are built from")
                 target = output_dir / "model.int8-tensorrt.onnx"
@@ -100,10 +117,29 @@ def quantize(
         op_times, slower = _int8_op_times(onnx_baseline, outcome.handle, measured, batch_sizes)
         extra["quantization"]["op_time_ms"] = op_times.to_dict("baseline", "int8")
         explanation = op_times.sentence("baseline", "int8") if slower else None
-    report = write_compared(handle, bundle, measured, output_dir, extra, [explanation] if explanation else [])
+    notes = [explanation] if explanation else []
+    report = write_compared(handle, bundle, measured, output_dir, extra, notes, int8.max_accuracy_drop)
     if explanation:
         info(f"int8: {explanation}")
     return report
+
+
+def _openvino_int8(
+    baseline: ModelHandle, bundle: DatasetBundle, int8: Int8Request, qdq: ModelHandle, output_dir: Path
+) -> OpenVinoInt8:
+    """The Q/DQ file or NNCF's IR, whichever runs faster on OpenVINO; NNCF's held to the same budget."""
+    val = Scorer(baseline, bundle, int8.max_samples).val if int8.max_accuracy_drop is not None else None
+    return openvino_int8(
+        baseline,
+        bundle,
+        qdq,
+        int8.calib_samples,
+        int8.batch_sizes,
+        output_dir / "model.int8-openvino.xml",
+        int8.max_accuracy_drop,
+        val,
+        int8.exclude,
+    )
 
 
 def _int8_op_times(

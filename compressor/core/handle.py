@@ -116,7 +116,7 @@ def scaled_resize(resize: tuple[int, ...], crop: tuple[int, int], to_crop: tuple
 class ModelHandle:
     """A model plus everything needed to feed it and read its outputs.
 
-    Exactly one of `module` (a torch model) and `onnx_path` (an ONNX file) is set.
+    Exactly one of `module` (a torch model) and `onnx_path` (an ONNX file, or an OpenVINO IR) is set.
     """
 
     name: str
@@ -139,6 +139,12 @@ class ModelHandle:
     @property
     def kind(self) -> str:
         return "torch" if self.module is not None else "onnx"
+
+    @property
+    def openvino_ir(self) -> bool:
+        """`onnx_path` names an OpenVINO IR (.xml, its .bin beside) rather than an ONNX file: only backends
+        that read IR (openvino) run it."""
+        return self.onnx_path is not None and self.onnx_path.suffix == ".xml"
 
     @property
     def file_stem(self) -> str:

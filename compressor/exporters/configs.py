@@ -60,4 +60,11 @@ class Jetson(ExportConfig):
         check_jetson_options(self.precision, self.jetpack, self.batch_size)
 
 
-TARGETS: dict[str, type[ExportConfig]] = {"onnx": Onnx, "tensorrt": TensorRT, "jetson": Jetson}
+class OpenVino(ExportConfig):
+    """An OpenVINO IR (.xml, weights in the .bin beside it) for Intel devices, the model's input described in
+    it; an .onnx file is converted as it is (a Q/DQ int8 file gives an int8 IR)."""
+
+    opset: int | None = Field(default=None, ge=17)  # of the ONNX export it is converted from
+
+
+TARGETS: dict[str, type[ExportConfig]] = {"onnx": Onnx, "tensorrt": TensorRT, "jetson": Jetson, "openvino": OpenVino}

@@ -144,12 +144,17 @@ def check_parity(handle: ModelHandle, onnx_path: Path, inputs: list[torch.Tensor
     from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
     from compressor.runtime.torch_runner import TorchRunner
 
-    chunk = get_task(handle.task).fixed_batch_size
-    reference = run_in_chunks(TorchRunner(handle.module), inputs, chunk)  # type: ignore[arg-type]
-    candidate = run_in_chunks(OnnxRuntimeRunner(onnx_path), inputs, chunk)
-    if len(reference) != len(candidate):
-        raise ExportError(f"the ONNX model has {len(candidate)} outputs, torch gives {len(reference)}")
-    max_diff, agreement = get_task(handle.task).parity(reference, candidate)
+    return runners_parity(handle.task, TorchRunner(handle.module), OnnxRuntimeRunner(onnx_path), inputs)  # type: ignore[arg-type]
+
+
+def runners_parity(task_name: str, reference: Runner, candidate: Runner, inputs: list[torch.Tensor]) -> ParityResult:
+    """The same batch through two runners of one model, every output compared."""
+    task = get_task(task_name)
+    expected = run_in_chunks(reference, inputs, task.fixed_batch_size)
+    got = run_in_chunks(candidate, inputs, task.fixed_batch_size)
+    if len(expected) != len(got):
+        raise ExportError(f"the exported model has {len(got)} outputs, the source gives {len(expected)}")
+    max_diff, agreement = task.parity(expected, got)
     return ParityResult(max_abs_diff=max_diff, agreement=agreement, samples=int(inputs[0].shape[0]))
 
 

@@ -47,15 +47,19 @@ def torch_footprint(handle: ModelHandle) -> Footprint:
 
 
 def onnx_footprint(handle: ModelHandle, reference: Footprint | None) -> Footprint:
-    """File size, and the counts of the torch model this ONNX file came from: the one measured beside it,
-    else the one its metadata records, else the graph's own weights (and no MACs)."""
+    """File size (an IR's .xml and .bin), and the counts of the torch model this ONNX file came from: the one
+    measured beside it, else the one its metadata records, else the graph's own weights (and no MACs)."""
     assert handle.onnx_path is not None
     size_mb = file_size_mb(handle.onnx_path)
+    if handle.openvino_ir:  # the graph in .xml, the weights in .bin beside it
+        size_mb += file_size_mb(handle.onnx_path.with_suffix(".bin"))
     if reference is not None:
         return Footprint(size_mb=size_mb, params=reference.params, macs=reference.macs)
     recorded = handle.metadata.get(METADATA_FIELD)
     if isinstance(recorded, dict):
         return Footprint(size_mb=size_mb, params=recorded.get("params"), macs=recorded.get("macs"))
+    if handle.openvino_ir:
+        return Footprint(size_mb=size_mb, params=None, macs=None)
     model = onnx.load(str(handle.onnx_path), load_external_data=False)
     return Footprint(size_mb=size_mb, params=weight_count(model.graph), macs=None)
 

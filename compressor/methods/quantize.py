@@ -46,6 +46,7 @@ from compressor.methods.speed_tune import GroupTrial, tune_for_speed
 from compressor.models.onnx_file import METADATA_KEY, static_batch_size
 from compressor.models.onnx_graph import fed_input_dtypes, fed_input_names
 from compressor.runtime.onnxruntime_runner import OnnxRuntimeRunner
+from compressor.runtime.openvino_runner import OpenVinoRunner
 from compressor.tasks import get_task
 from compressor.tasks.base import Task
 
@@ -61,9 +62,10 @@ class Int8Request(Int8):
 
     max_samples: PositiveInt | None = None  # val samples scored by the budget check
     batch_sizes: tuple[PositiveInt, ...] = (1, 16)
-    # "onnxruntime": fast on this CPU (uint8 activations, tuned). "tensorrt": what TensorRT builds int8
-    # engines from (explicit Q/DQ, symmetric int8, weighted ops only; no CPU tuning, it would time the wrong chip).
-    target: Literal["onnxruntime", "tensorrt"] = "onnxruntime"
+    # "onnxruntime": fast on this CPU (uint8 activations, tuned on onnxruntime). "openvino": the same, tuned
+    # on OpenVINO. "tensorrt": what TensorRT builds int8 engines from (explicit Q/DQ, symmetric int8, weighted
+    # ops only; no CPU tuning, it would time the wrong chip).
+    target: Literal["onnxruntime", "openvino", "tensorrt"] = "onnxruntime"
 
     @classmethod
     def of(cls, config: Quantize, **run: Any) -> Int8Request:
@@ -136,7 +138,7 @@ def fp16_onnx(baseline: ModelHandle, target: Path, scratch: Path) -> tuple[Model
     return stamp(converted, target, baseline, {"precision": "fp16", "kept_float32_ops": kept}), kept
 
 
-class _Scorer:
+class Scorer:
     """The primary metric of an ONNX file on the val split (scored against the baseline where the task is)."""
 
     def __init__(self, baseline: ModelHandle, bundle: DatasetBundle, max_samples: int | None) -> None:
@@ -242,8 +244,15 @@ def quantize_onnx_int8(
         def quantize_excluding(nodes: list[str], path: Path) -> None:
             quantize_int8(preprocessed, path, settings, nodes, cache)
 
+        open_runner = OpenVinoRunner if request.target == "openvino" else OnnxRuntimeRunner
         plan = tune_for_speed(
-            preprocessed, outcome.settled_float, quantize_excluding, batches, scratch, settings.quantized_op_types
+            preprocessed,
+            outcome.settled_float,
+            quantize_excluding,
+            batches,
+            scratch,
+            settings.quantized_op_types,
+            open_runner,
         )
         outcome.speed_kept, outcome.speed_trials = plan.kept_float, plan.trials
         outcome.settings = dataclasses.replace(settings, shared_dequantization=plan.shared_dequantization)
@@ -258,7 +267,7 @@ def quantize_onnx_int8(
     outcome.handle = stamp(candidate, target, baseline, _metadata(outcome))
     if request.max_accuracy_drop is None:
         return outcome
-    score = _Scorer(baseline, bundle, request.max_samples)
+    score = Scorer(baseline, bundle, request.max_samples)
     outcome.baseline_metric = score(baseline.onnx_path, "fp32 accuracy")
     outcome.metric = score(target, "int8 accuracy")
     if _drop(outcome) <= request.max_accuracy_drop:
@@ -317,7 +326,7 @@ def _fall_back_to_float(
     request: Int8Request,
     target: Path,
     scratch: Path,
-    score: _Scorer,
+    score: Scorer,
     baseline: ModelHandle,
     cache: Path | None,
 ) -> Int8Outcome:

@@ -44,6 +44,7 @@ WEIGHT_PRODUCT_GROUPS = ("MatMul", "Gemm")  # products with a weight matrix: whe
 ACTIVATION_MATMUL = "activation MatMul"  # attention's products of two activations: int8 both sides
 BULK_GROUP = "every op but convolutions and weight products"
 SHARED_DEQUANTIZATION = "one dequantization shared by float consumers"
+OpenRunner = Callable[[Path], Runner]  # a model file -> a runner of the backend the tuner times on
 
 
 @dataclass(frozen=True)
@@ -143,30 +144,42 @@ def _time(runner: Runner, batches: list[list[torch.Tensor]]) -> float:
     return total
 
 
-def _round_ratios(reference: Path, candidate: Path, batches: list[list[torch.Tensor]], rounds: int) -> list[float]:
-    """`reference`'s time over `candidate`'s, once per round, in fresh sessions (see `head_to_head`)."""
+def round_ratios(
+    reference: Path,
+    candidate: Path,
+    batches: list[list[torch.Tensor]],
+    rounds: int,
+    open_runner: OpenRunner = OnnxRuntimeRunner,
+) -> list[float]:
+    """`reference`'s time over `candidate`'s, once per round, in fresh runners (see `head_to_head`)."""
     timed = functools.partial(_time, batches=batches)
     return alternating_ratios(
-        fresh_timing(lambda: OnnxRuntimeRunner(reference), timed),
-        fresh_timing(lambda: OnnxRuntimeRunner(candidate), timed),
+        fresh_timing(lambda: open_runner(reference), timed),
+        fresh_timing(lambda: open_runner(candidate), timed),
         rounds,
     )
 
 
 def relative_speed(
-    reference: Path, candidate: Path, batches: list[list[torch.Tensor]], rounds: int = TIMING_ROUNDS
+    reference: Path,
+    candidate: Path,
+    batches: list[list[torch.Tensor]],
+    rounds: int = TIMING_ROUNDS,
+    open_runner: OpenRunner = OnnxRuntimeRunner,
 ) -> float:
     """How much faster `candidate` is than `reference`: the median of alternating rounds, so that a
     burst of load on a shared machine hits one round, not the verdict."""
-    return statistics.median(_round_ratios(reference, candidate, batches, rounds))
+    return statistics.median(round_ratios(reference, candidate, batches, rounds, open_runner))
 
 
-def trial_timing(current: Path, trial: Path, batches: list[list[torch.Tensor]]) -> TrialTiming:
+def trial_timing(
+    current: Path, trial: Path, batches: list[list[torch.Tensor]], open_runner: OpenRunner = OnnxRuntimeRunner
+) -> TrialTiming:
     """Alternating rounds with a second look before a change can be adopted: a trial that is not slower
     after TIMING_ROUNDS gets CONFIRM_ROUNDS more, and all of them decide (three rounds alone adopt noise)."""
-    ratios = _round_ratios(current, trial, batches, TIMING_ROUNDS)
+    ratios = round_ratios(current, trial, batches, TIMING_ROUNDS, open_runner)
     if statistics.median(ratios) >= 1.0:
-        ratios += _round_ratios(current, trial, batches, CONFIRM_ROUNDS)
+        ratios += round_ratios(current, trial, batches, CONFIRM_ROUNDS, open_runner)
     return TrialTiming(ratios)
 
 
@@ -186,6 +199,7 @@ def tune_for_speed(
     batches: list[list[torch.Tensor]],
     scratch: Path,
     op_types: tuple[str, ...] | None = None,
+    open_runner: OpenRunner = OnnxRuntimeRunner,
 ) -> SpeedPlan:
     """Greedy: try each group in float on top of what is already kept; keep it if the model is clearly faster.
     Then try shared dequantization on the result. Every trial is returned for the report. A group the
@@ -212,22 +226,22 @@ def tune_for_speed(
             if same_nodes(trial, current):  # the quantizer leaves this group in float anyway
                 progress.update(bar, advance=1)
                 continue
-            trials.append(GroupTrial(group, nodes, trial_timing(current, trial, batches)))
+            trials.append(GroupTrial(group, nodes, trial_timing(current, trial, batches, open_runner)))
             if trials[-1].adopted:
                 kept += [name for name in nodes if name not in kept]
                 trial.replace(current)
             progress.update(bar, advance=1, status=group)
-        shared = _try_shared_dequantization(current, batches, scratch, trials)
+        shared = _try_shared_dequantization(current, batches, scratch, trials, open_runner)
         progress.update(bar, advance=1, status=SHARED_DEQUANTIZATION)
     return SpeedPlan(kept, shared, trials)
 
 
 def _try_shared_dequantization(
-    current: Path, batches: list[list[torch.Tensor]], scratch: Path, trials: list[GroupTrial]
+    current: Path, batches: list[list[torch.Tensor]], scratch: Path, trials: list[GroupTrial], open_runner: OpenRunner
 ) -> bool:
     """Whether sharing dequantization makes `current` clearly faster; the trial joins `trials`."""
     trial = scratch / "speed-trial.onnx"
     if not share_dequantization(current, trial):
         return False
-    trials.append(GroupTrial(SHARED_DEQUANTIZATION, [], trial_timing(current, trial, batches)))
+    trials.append(GroupTrial(SHARED_DEQUANTIZATION, [], trial_timing(current, trial, batches, open_runner)))
     return trials[-1].adopted

@@ -1,7 +1,8 @@
 """`load_model`: every model source kind becomes a ModelHandle, through a registry of sources.
 
-Sources, tried in this order: an `.onnx` file; `path/to/file.py:factory`; a checkpoint file (written by
-`compress train`, or a whole pickled model); a Hugging Face model directory; a zoo name. Weights for a zoo
+Sources, tried in this order: an OpenVINO IR (`.xml`); an `.onnx` file; `path/to/file.py:factory`; a
+checkpoint file (written by `compress train`, or a whole pickled model); a Hugging Face model directory; a
+zoo name. Weights for a zoo
 name or file factory: none (the reference checkpoint for the dataset), `random`, or a checkpoint / plain
 state_dict path. `register_model_source` adds a kind, tried before these.
 """
@@ -478,3 +479,18 @@ def _onnx_file(request: LoadRequest) -> ModelHandle:
         _check_classes(handle.class_names, bundle, spec)
     _warn_of_assumptions(handle, bundle)
     return handle if "input_spec" in handle.metadata else _fitted(handle, request.fit)  # ours records it
+
+
+@register_model_source("openvino-ir", matches=lambda spec: spec.endswith(".xml"))
+def _openvino_ir(request: LoadRequest) -> ModelHandle:
+    from compressor.models.openvino_ir import read_openvino_ir
+
+    if request.weights is not None:
+        raise InputFileError("--weights applies to torch models; an OpenVINO IR carries its own weights")
+    handle = read_openvino_ir(request.spec)
+    if request.image_size is not None and tuple(request.image_size) != handle.input_spec.image_size:
+        raise OptionError(
+            f"{request.spec} was written for {image_size_text(handle.input_spec.image_size)} inputs; "
+            f"--image-size {image_size_text(request.image_size)} does not apply"
+        )
+    return check_task_fits(handle, request.bundle)

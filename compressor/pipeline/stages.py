@@ -29,7 +29,7 @@ from compressor.core.errors import OptionError
 from compressor.core.files import make_folder
 from compressor.core.image_size import ImageSize, parse_image_size
 from compressor.data import load_dataset
-from compressor.exporters.configs import TARGETS, ExportConfig, Jetson, Onnx, TensorRT
+from compressor.exporters.configs import TARGETS, ExportConfig, Jetson, Onnx, OpenVino, TensorRT
 from compressor.methods.configs import BackendName, Distill, MethodConfig, Prune, Quantize
 from compressor.methods.quantize import Int8Request
 from compressor.methods.registry import stage_kinds as stage_kinds_of_methods
@@ -110,7 +110,7 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
 
     needs_torch: ClassVar[bool] = True
 
-    format: Literal["onnx", "tensorrt", "jetson"] = "onnx"
+    format: Literal["onnx", "openvino", "tensorrt", "jetson"] = "onnx"
     precision: Literal["fp32", "fp16", "int8"] | None = None  # None: the format's default (fp32; jetson int8)
 
     @model_serializer(mode="wrap")
@@ -145,6 +145,18 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
             commands.export_tensorrt(
                 model,
                 output_dir / "model.engine",
+                target,
+                data=run.data,
+                weights=weights,
+                image_size=size,
+                fit=run.fit,
+                force=force,
+            )
+            return StageResult(model, None, None)
+        if isinstance(target, OpenVino):
+            commands.export_openvino(
+                model,
+                output_dir / "model.xml",
                 target,
                 data=run.data,
                 weights=weights,

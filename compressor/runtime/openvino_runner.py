@@ -34,6 +34,11 @@ def import_openvino() -> ModuleType:
     return openvino
 
 
+def fed_types(ports: list[Any]) -> list[type | None]:
+    """The numpy type each input port takes where it is not float32 (`as_fed`), else None."""
+    return [_FED_TYPES.get(port.get_element_type().get_type_name()) for port in ports]
+
+
 def compile_options(precision: str = "fp32") -> dict[str, Any]:
     """The CPU plugin's settings: one request at a time at the lowest latency, on torch's threads."""
     return {
@@ -57,7 +62,7 @@ class OpenVinoRunner:
         except RuntimeError as error:
             raise InputFileError(f"OpenVINO cannot compile {path}: {brief(error, 300)}") from error
         self.request = self.compiled.create_infer_request()
-        self.input_dtypes = [_FED_TYPES.get(port.get_element_type().get_type_name()) for port in self.compiled.inputs]
+        self.input_dtypes = fed_types(self.compiled.inputs)
 
     def to_device(self, inputs: list[torch.Tensor]) -> list[np.ndarray]:  # type: ignore[override]
         arrays = [np.ascontiguousarray(tensor.numpy()) for tensor in inputs]
@@ -90,7 +95,7 @@ def check_bf16() -> None:
         )
 
 
-@register_backend("openvino", runs="onnx", bf16=True)
+@register_backend("openvino", runs="onnx", bf16=True, openvino_ir=True)
 def _openvino(handle: ModelHandle, device: str) -> Runner:
     if handle.onnx_path is None:
         raise BackendUnavailableError(f"{handle.name} is not exported to ONNX yet")

@@ -30,19 +30,23 @@ class Backend:
     runs: Runs
     open: RunnerFactory
     bf16: bool = False  # computes an ONNX file marked bf16 in bf16 (others would compute it in float32)
+    openvino_ir: bool = False  # also runs an OpenVINO IR (.xml) where an ONNX file is expected
 
 
 _REGISTRY: dict[str, Backend] = {}
 
 
-def register_backend(name: str, runs: Runs, bf16: bool = False) -> Callable[[RunnerFactory], RunnerFactory]:
+def register_backend(
+    name: str, runs: Runs, bf16: bool = False, openvino_ir: bool = False
+) -> Callable[[RunnerFactory], RunnerFactory]:
     """Register `factory(handle, device) -> Runner` as backend `name`; a later registration replaces it.
-    `bf16`: it computes an ONNX file marked bf16 (`metadata["precision"]`) in bf16."""
+    `bf16`: it computes an ONNX file marked bf16 (`metadata["precision"]`) in bf16. `openvino_ir`: it also
+    runs OpenVINO IR files."""
     if runs not in ("torch", "onnx", "engine"):
         raise ValueError(f"backend {name!r}: runs must be torch, onnx or engine, not {runs!r}")
 
     def register(factory: RunnerFactory) -> RunnerFactory:
-        _REGISTRY[name] = Backend(name, runs, factory, bf16)
+        _REGISTRY[name] = Backend(name, runs, factory, bf16, openvino_ir)
         return factory
 
     return register
@@ -65,13 +69,14 @@ def artifact_for(artifacts: dict[str, ModelHandle], backend: str) -> ModelHandle
     torch model or the ONNX file, as the backend runs."""
     if backend in artifacts:
         return artifacts[backend]
-    runs, bf16 = get_backend(backend).runs, get_backend(backend).bf16
+    kind = get_backend(backend)
     for handle in artifacts.values():
-        if runs == "torch" and handle.module is not None:
+        if kind.runs == "torch" and handle.module is not None:
             return handle
         onnx_file = handle.onnx_path is not None and ENGINE_KEY not in handle.metadata
-        if runs == "onnx" and onnx_file and (bf16 or handle.metadata.get("precision") != "bf16"):
+        readable = onnx_file and (kind.openvino_ir or not handle.openvino_ir)
+        if kind.runs == "onnx" and readable and (kind.bf16 or handle.metadata.get("precision") != "bf16"):
             return handle
-        if runs == "engine" and ENGINE_KEY in handle.metadata:
+        if kind.runs == "engine" and ENGINE_KEY in handle.metadata:
             return handle
     return None
