@@ -159,3 +159,32 @@ def test_export_openvino_writes_an_ir_that_reloads_and_scores_as_onnx(trained_ti
     assert refused.exit_code != 0 and "pass --backend openvino" in refused.output
     wrong = cli.invoke(app, ["export", str(trained_tiny), "--format", "openvino", "-o", str(tmp_path / "m.ir")])
     assert wrong.exit_code != 0 and "name the .xml file" in wrong.output and not (tmp_path / "m.ir").exists()
+
+
+def test_prune_measures_on_openvino_and_names_the_fastest_row(trained_tiny: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "p"
+    args = ["prune", str(trained_tiny), "--sparsity", "0.5", "--finetune-epochs", "0", "--batch-sizes", "1"]
+    result = cli.invoke(app, [*args, "--backend", "onnxruntime,openvino", "--max-samples", "200", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert {(row["variant"], row["backend"]) for row in report["results"]} == {
+        (variant, backend) for variant in ("baseline", "pruned") for backend in ("onnxruntime", "openvino")
+    }
+    (fastest,) = report["fastest"]
+    rows = [row for row in report["results"] if row["batch_size"] == fastest["batch_size"]]
+    best = max(row["metrics"]["top1"] for row in rows if row["variant"] == "baseline")
+    within = [row for row in rows if (best - row["metrics"]["top1"]) * 100 <= fastest["budget"]]
+    quickest = min(within, key=lambda row: row["latency_ms"]["p50"])
+    assert (fastest["variant"], fastest["backend"]) == (quickest["variant"], quickest["backend"])
+    assert fastest["rows"] == len(within)
+
+
+def test_the_api_exports_an_openvino_ir_that_measures(tmp_path: Path) -> None:
+    import compressor as cz
+
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random")
+    ir = cz.export(model, cz.OpenVino(), tmp_path / "tiny.xml", data)
+    assert ir.openvino_ir and (tmp_path / "tiny.bin").is_file()
+    report = cz.measure({"ir": ir}, data, backends=["openvino"], batch_sizes=[1], max_samples=32)
+    assert [(row.backend, row.artifact) for row in report.results] == [("openvino", "tiny.xml")]
