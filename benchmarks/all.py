@@ -44,6 +44,7 @@ BENCHMARKS = (
         "quantize-shapes-random-224x224",
         "python benchmarks/quantize.py --models mobilenet_v2 resnet18 densenet121 --weights random --image-size 224",
     ),
+    Benchmark("openvino-shapes-random-224x224", "python benchmarks/openvino_backend.py"),
     Benchmark("tuner-noise", "python benchmarks/tuner_noise.py --trials 12"),
     Benchmark("prune", "python benchmarks/prune.py"),
     Benchmark("prune-seeds", "python benchmarks/prune_seeds.py --jobs 3"),
