@@ -14,6 +14,9 @@ from compressor.cli import app
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("openvino") is None, reason="needs OpenVINO: pip install 'compressor[openvino]'"
 )
+needs_nncf = pytest.mark.skipif(
+    importlib.util.find_spec("nncf") is None, reason="needs NNCF: pip install 'compressor[openvino]'"
+)
 
 
 def test_bench_scores_the_onnx_file_on_openvino_as_onnxruntime_does(trained_tiny: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -28,6 +31,7 @@ def test_bench_scores_the_onnx_file_on_openvino_as_onnxruntime_does(trained_tiny
     assert {row["batch_size"] for row in rows if row["backend"] == "openvino"} == {1, 4}
 
 
+@needs_nncf
 def test_quantize_measures_int8_on_openvino(trained_tiny: Path, cli, tmp_path: Path) -> None:  # noqa: ANN001
     """The Q/DQ int8 file runs on OpenVINO as it is (its CPU plugin executes the quantized ops in int8)."""
     out = tmp_path / "q"
@@ -101,6 +105,7 @@ def test_a_file_marked_bf16_is_compiled_for_bf16_and_others_for_f32(trained_tiny
     assert hints == ["f32", "bf16"]
 
 
+@needs_nncf
 @pytest.mark.parametrize(("ratio", "kept"), [(1.5, "nncf"), (0.8, "compressor Q/DQ")])
 def test_the_faster_int8_on_openvino_is_kept_and_named(
     trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ratio: float, kept: str
@@ -188,3 +193,69 @@ def test_the_api_exports_an_openvino_ir_that_measures(tmp_path: Path) -> None:
     assert ir.openvino_ir and (tmp_path / "tiny.bin").is_file()
     report = cz.measure({"ir": ir}, data, backends=["openvino"], batch_sizes=[1], max_samples=32)
     assert [(row.backend, row.artifact) for row in report.results] == [("openvino", "tiny.xml")]
+
+
+def test_without_nncf_the_q_dq_file_runs_on_openvino(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compressor import commands
+    from compressor.core.errors import MissingDependencyError
+    from compressor.methods import openvino_int8
+    from compressor.methods.quantize import Int8Request
+
+    def missing() -> None:
+        raise MissingDependencyError("NNCF is not installed: pip install 'compressor[openvino]'")
+
+    monkeypatch.setattr(openvino_int8, "import_nncf", missing)
+    report = commands.quantize(
+        str(trained_tiny), tmp_path / "q", "int8", int8=Int8Request(calib_samples=32, tune_speed=False),
+        batch_sizes=[1], max_samples=100, backends=["openvino"],
+    )  # fmt: skip
+    assert report.quantization["openvino"]["kept"] == "compressor Q/DQ"  # type: ignore[attr-defined]
+    assert [row.artifact for row in report.results if row.variant == "int8"] == ["model.int8.onnx"]
+
+
+@needs_nncf
+def test_nncf_is_held_to_the_accuracy_budget(
+    trained_tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under --max-accuracy-drop NNCF quantizes with accuracy control, scored by our metric on the samples
+    our own budget check scores."""
+    import nncf
+
+    from compressor import commands
+    from compressor.methods.quantize import Int8Request
+
+    calls: list[dict] = []
+    real = nncf.quantize_with_accuracy_control
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nncf, "quantize_with_accuracy_control", spy)
+    request = Int8Request(calib_samples=32, tune_speed=False, max_accuracy_drop=1.0, max_samples=120)
+    report = commands.quantize(
+        str(trained_tiny), tmp_path / "q", "int8", int8=request, batch_sizes=[1], max_samples=120,
+        backends=["onnxruntime", "openvino"],
+    )  # fmt: skip
+    assert report.quantization["openvino"]["nncf_accuracy_control"] is True  # type: ignore[attr-defined]
+    assert [call["max_drop"] for call in calls] == [0.01]  # 1 pt of top-1, on its 0-1 scale
+    rows = {(row.variant, row.backend): row.metrics["top1"] for row in report.results}
+    assert rows[("baseline", "openvino")] - rows[("int8", "openvino")] <= 0.01 + 1e-9
+    assert report.model_extra["fastest"][0]["budget"] == 1.0  # type: ignore[index]
+
+
+@needs_nncf
+def test_cz_int8_for_openvino_carries_the_faster_model_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compressor as cz
+    from compressor.methods import openvino_int8
+
+    monkeypatch.setattr(openvino_int8, "round_ratios", lambda *args: [1.3] * args[3])  # NNCF's the faster
+    data = cz.load_dataset("shapes")
+    model = cz.load_model("tiny_cnn", data, weights="random", image_size=(32, 32))
+    int8 = cz.compress(model, cz.Int8(backends=["onnxruntime", "openvino"], tune_speed=False, calib_samples=16), data)
+    assert int8.artifacts["openvino"].openvino_ir
+    report = cz.measure({"int8": int8}, data, backends=["onnxruntime", "openvino"], batch_sizes=[1], max_samples=16)
+    artifacts = {row.backend: row.artifact for row in report.results}
+    assert artifacts["openvino"].endswith(".int8-openvino.xml") and artifacts["onnxruntime"].endswith(".int8.onnx")

@@ -199,7 +199,7 @@ def test_a_registered_model_source_is_tried_before_the_built_in_ones(
 
     monkeypatch.setattr(loading, "_SOURCES", list(loading._SOURCES))  # the test's source goes with it
     assert [source.name for source in loading.model_sources()] == [
-        "onnx", "file-factory", "checkpoint", "huggingface", "zoo",
+        "openvino-ir", "onnx", "file-factory", "checkpoint", "huggingface", "zoo",
     ]  # fmt: skip
 
     @compressor.register_model_source("alias", matches=lambda spec: spec.startswith("alias:"))

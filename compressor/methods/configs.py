@@ -44,8 +44,8 @@ class MethodConfig(BaseModel):
     variant: ClassVar[str] = ""  # the report rows of its output (`pruned`); default: `kind`
     needs_torch: ClassVar[bool] = False  # it starts from a torch model (an ONNX file is refused)
 
-    # Where the verb and the recipe stage measure the result (not used by `cz.compress`); None: torch
-    # and onnxruntime, those of them the result runs on.
+    # Where the verb and the recipe stage measure the result; None: torch and onnxruntime, those of them
+    # the result runs on. `cz.compress` measures nothing, but with openvino among them int8 also tries NNCF's.
     backends: list[BackendName] | None = None
 
     def check(self) -> None:

@@ -22,7 +22,7 @@ import torch
 
 from compressor.core.errors import MissingDependencyError
 from compressor.core.handle import ModelHandle
-from compressor.core.progress import info
+from compressor.core.progress import info, warn
 from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle
 from compressor.data.loader import data_loader
@@ -187,6 +187,11 @@ def openvino_int8(
     assert qdq.onnx_path is not None
     if exclude:
         info("int8 for openvino: --exclude names ONNX nodes NNCF does not see; the Q/DQ file runs on openvino too")
+        return OpenVinoInt8(QDQ, qdq, {QDQ: qdq.onnx_path.name})
+    try:
+        import_nncf()
+    except MissingDependencyError as error:
+        warn(f"int8 for openvino: {error}; the Q/DQ file runs on openvino, untimed against NNCF's")
         return OpenVinoInt8(QDQ, qdq, {QDQ: qdq.onnx_path.name})
     nncf_model = nncf_int8(baseline, bundle, calib_samples, target, max_accuracy_drop, val)
     info("int8 for openvino: timing the Q/DQ file against NNCF's head to head")
