@@ -1,10 +1,13 @@
 """The result tables of README.md and docs/results.md are what the benchmarks wrote: each names the command
 that regenerates it (one of benchmarks/all.py's), and each of its rows is in the `.json` that command wrote.
-A table of no figures (the README's verbs) is not a results table."""
+A table of no figures (the README's verbs) is not a results table. docs/results.md includes the files
+themselves (`--8<-- "benchmarks/results/NAME.md"`, pymdownx.snippets on the docs site): each include names a
+results file, and the text above it names the command that writes that file."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from results_io import cells, parse_table  # noqa: E402
 from test_readme_figures import figures  # noqa: E402
 
 PAGES = [REPO / "README.md", REPO / "docs" / "results.md"]  # every page that shows a results table
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]  # any may include a results file
+INCLUDE = re.compile(r'^--8<-- "benchmarks/results/([^"/]+)\.md"$')
 
 
 def page_tables(path: Path) -> list[tuple[int, list[str], str]]:
@@ -32,6 +37,26 @@ def page_tables(path: Path) -> list[tuple[int, list[str], str]]:
         if rows:
             found.append((start, rows, " ".join(paragraph)))
             rows, paragraph, start = [], [], 0
+        if not line.strip():
+            after_blank = True
+            continue
+        if after_blank:
+            paragraph, after_blank = [], False
+        paragraph.append(line.strip())
+    return found
+
+
+def page_includes(path: Path) -> list[tuple[int, str, str]]:
+    """Each `--8<--` include of a results file: its line number, the results name, and the paragraph right
+    above it (its lines joined)."""
+    found, paragraph, after_blank = [], [], False
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.startswith("--8<--"):
+            match = INCLUDE.match(line)
+            assert match, f"{path.name}:{number}: includes something other than benchmarks/results/NAME.md: {line}"
+            found.append((number, match.group(1), " ".join(paragraph)))
+            paragraph = []
+            continue
         if not line.strip():
             after_blank = True
             continue
@@ -67,6 +92,39 @@ def test_every_table_row_on_a_page_is_in_the_results_of_the_command_it_names(pag
         assert results in rows_by_results, f"{page.name}:{line}: {results}.json is missing"
         missing = [row for row in rows[2:] if tuple(cells(row)) not in rows_by_results[results]]
         assert not missing, f"{page.name}:{line}: rows not in benchmarks/results/{results}.json: {missing}"
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=lambda p: p.name)
+def test_every_included_results_file_exists_and_is_written_by_the_command_named_above_it(page: Path) -> None:
+    commands = {b.command: b.results for b in BENCHMARKS}
+    for line, results, text in page_includes(page):
+        assert (RESULTS / f"{results}.md").is_file(), f"{page.name}:{line}: benchmarks/results/{results}.md is missing"
+        named = [command for command in commands if f"`{command}`" in text]
+        assert named, f"{page.name}:{line}: the text before this include names none of benchmarks/all.py's commands"
+        written_by = max(named, key=len)  # the longest: `prune.py --name x` over `prune.py`
+        assert commands[written_by] == results, f"{page.name}:{line}: `{written_by}` writes {commands[written_by]}.md"
+
+
+def test_the_results_page_shows_no_table_by_hand_and_includes_some() -> None:
+    page = REPO / "docs" / "results.md"
+    headers = {tuple(json.loads(path.read_text())["table"]["header"]) for path in RESULTS.glob("*.json")}
+    assert not [line for line, rows, _ in page_tables(page) if is_results_table(rows, headers)]
+    assert len(page_includes(page)) >= len(BENCHMARKS) // 2
+
+
+def test_the_include_check_fails_on_a_missing_file_or_another_command(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    for text, message in (
+        ('`python benchmarks/tuner_noise.py --trials 12`:\n\n--8<-- "benchmarks/results/nope.md"\n', "missing"),
+        ('`python benchmarks/prune.py`:\n\n--8<-- "benchmarks/results/tuner-noise.md"\n', "writes prune.md"),
+        ('Tuner noise:\n\n--8<-- "benchmarks/results/tuner-noise.md"\n', "names none"),
+        ('`python benchmarks/prune.py`:\n\n--8<-- "elsewhere/prune.md"\n', "something other"),
+    ):
+        page.write_text(text)
+        with pytest.raises(AssertionError, match=message):
+            test_every_included_results_file_exists_and_is_written_by_the_command_named_above_it(page)
+    page.write_text('`python benchmarks/prune.py --name prune-bert`:\n\n--8<-- "benchmarks/results/prune-bert.md"\n')
+    test_every_included_results_file_exists_and_is_written_by_the_command_named_above_it(page)
 
 
 def test_every_results_file_was_written_by_a_listed_command() -> None:
