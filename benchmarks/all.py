@@ -53,6 +53,7 @@ BENCHMARKS = (
     Benchmark("prune-text-heads", "python benchmarks/prune.py --name prune-text-heads"),
     Benchmark("prune-vit-heads", "python benchmarks/prune.py --name prune-vit-heads"),
     Benchmark("recipes", "python benchmarks/recipes.py"),
+    Benchmark("headline", "python benchmarks/headline.py"),  # from the quantize and prune results above
     Benchmark("hf-image", "python benchmarks/hf_image.py"),
     Benchmark("gpu-cuda-random", "python benchmarks/gpu.py", gpu=True),
     Benchmark("data-workers-cuda", "python benchmarks/data_workers.py", gpu=True),
