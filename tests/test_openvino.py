@@ -259,3 +259,17 @@ def test_cz_int8_for_openvino_carries_the_faster_model_for_it(tmp_path: Path, mo
     report = cz.measure({"int8": int8}, data, backends=["onnxruntime", "openvino"], batch_sizes=[1], max_samples=16)
     artifacts = {row.backend: row.artifact for row in report.results}
     assert artifacts["openvino"].endswith(".int8-openvino.xml") and artifacts["onnxruntime"].endswith(".int8.onnx")
+
+
+def test_a_recipe_exports_an_ir_and_passes_its_model_on(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "schema: compressor.recipe/1\nmodel: tiny_cnn\nweights: random\nimage_size: 32\nbatch_sizes: [1]\n"
+        "max_samples: 16\nstages:\n  - export: {format: openvino}\n  - bench: {backends: [openvino]}\n"
+    )
+    out = tmp_path / "out"
+    result = cli.invoke(app, ["run", str(recipe), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    stages = json.loads((out / "pipeline.json").read_text())["stages"]
+    assert (out / stages[0]["folder"] / "model.xml").is_file() and (out / stages[0]["folder"] / "model.bin").is_file()
+    assert stages[1]["model_in"] == stages[0]["model_in"]  # an IR is an end product: bench got the model itself

@@ -65,17 +65,22 @@ def read_onnx_handle(path: str | Path, image_size: tuple[int, int] | None = None
         meta = json.loads(props[METADATA_KEY])
         if "precision" not in meta:  # baseline exports and files written before precision was recorded
             meta["precision"] = onnx_graph_precision(model)
-        return ModelHandle(
-            name=meta["name"],
-            task=meta["task"],
-            input_spec=InputSpec.from_dict(meta["input_spec"]),
-            class_names=list(meta["class_names"]),
-            onnx_path=path,
-            source=str(path),
-            weights=meta.get("weights", ""),
-            metadata=meta,
-        )
+        return described_handle(meta, path)
     return foreign_onnx_handle(model, path, image_size)
+
+
+def described_handle(meta: dict, path: Path) -> ModelHandle:
+    """The handle of a model file (ONNX, OpenVINO IR) from the description we wrote into it."""
+    return ModelHandle(
+        name=meta["name"],
+        task=meta["task"],
+        input_spec=InputSpec.from_dict(meta["input_spec"]),
+        class_names=list(meta["class_names"]),
+        onnx_path=path,
+        source=str(path),
+        weights=meta.get("weights", ""),
+        metadata=meta,
+    )
 
 
 def static_batch_size(path: Path) -> int | None:

@@ -17,8 +17,8 @@ from typing import Any
 
 from compressor.core.errors import InputFileError, brief
 from compressor.core.files import make_folder
-from compressor.core.handle import InputSpec, ModelHandle
-from compressor.models.onnx_file import METADATA_KEY
+from compressor.core.handle import ModelHandle
+from compressor.models.onnx_file import METADATA_KEY, described_handle
 from compressor.runtime.openvino_runner import import_openvino
 
 IR_SUFFIX = ".xml"
@@ -92,14 +92,4 @@ def read_openvino_ir(path: str | Path) -> ModelHandle:
             f"{path} is an OpenVINO IR without compressor's description of its input; give the .onnx file it "
             "came from, or write the IR with `compress export --format openvino`"
         )
-    meta = json.loads(model.get_rt_info(RT_INFO_PATH).astype(str))
-    return ModelHandle(
-        name=meta["name"],
-        task=meta["task"],
-        input_spec=InputSpec.from_dict(meta["input_spec"]),
-        class_names=list(meta["class_names"]),
-        onnx_path=path,
-        source=str(path),
-        weights=meta.get("weights", ""),
-        metadata=meta,
-    )
+    return described_handle(json.loads(model.get_rt_info(RT_INFO_PATH).astype(str)), path)

@@ -104,6 +104,13 @@ class Stage(BaseModel):
         return torch_in
 
 
+# Export targets that write one file into the stage's folder: its name, and the verb that writes it.
+FILE_TARGETS: dict[type[ExportConfig], tuple[str, str]] = {
+    TensorRT: ("model.engine", "export_tensorrt"),
+    OpenVino: ("model.xml", "export_openvino"),
+}
+
+
 class ExportStage(Stage, Jetson, TensorRT, Onnx):
     """`format` picks the target; its options are those of `Onnx`, `TensorRT` and `Jetson`. ONNX passes the
     model on as ONNX; an engine or a bundle is an end product, so the stage passes its input on unchanged."""
@@ -141,29 +148,12 @@ class ExportStage(Stage, Jetson, TensorRT, Onnx):
             )
             return StageResult(model, None, None)
         make_folder(output_dir)
-        if isinstance(target, TensorRT):
-            commands.export_tensorrt(
-                model,
-                output_dir / "model.engine",
-                target,
-                data=run.data,
-                weights=weights,
-                image_size=size,
-                fit=run.fit,
+        if type(target) in FILE_TARGETS:  # an end product: the stage passes its input on
+            file_name, verb = FILE_TARGETS[type(target)]
+            getattr(commands, verb)(
+                model, output_dir / file_name, target, data=run.data, weights=weights, image_size=size, fit=run.fit,
                 force=force,
-            )
-            return StageResult(model, None, None)
-        if isinstance(target, OpenVino):
-            commands.export_openvino(
-                model,
-                output_dir / "model.xml",
-                target,
-                data=run.data,
-                weights=weights,
-                image_size=size,
-                fit=run.fit,
-                force=force,
-            )
+            )  # fmt: skip
             return StageResult(model, None, None)
         onnx_file = output_dir / "model.onnx"
         commands.export(
