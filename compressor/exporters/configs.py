@@ -14,7 +14,8 @@ from compressor.methods.configs import Calibration
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    raw_pixels: bool = False  # the model takes pixels 0-255 and normalises them inside (`pixel_input`)
+    raw_pixels: bool = False
+    """The model takes pixels 0-255 and normalises them inside (`pixel_input`)."""
 
     def check(self) -> None:
         """Option combinations the field types cannot express, raised as OptionError."""
@@ -23,17 +24,21 @@ class ExportConfig(BaseModel):
 class Onnx(ExportConfig):
     """An ONNX file with a dynamic batch axis, its parity against torch in its metadata."""
 
-    opset: int | None = Field(default=None, ge=17)  # None: the exporter's default (18)
+    opset: int | None = Field(default=None, ge=17)
+    """The ONNX opset; None: the exporter's default (18)."""
 
 
 class TensorRT(ExportConfig):
     """A serialized engine for this machine's NVIDIA GPU (TensorRT installed), its ONNX and record beside it."""
 
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    """The engine's precision; int8 is built from Q/DQ calibrated on the train split."""
     min_batch: PositiveInt = 1
-    opt_batch: PositiveInt | None = None  # the batch the engine is tuned for; None: 8, or max_batch if lower
+    opt_batch: PositiveInt | None = None
+    """The batch the engine is tuned for; None: 8, or max_batch if lower."""
     max_batch: PositiveInt = 32
-    timing_cache: str | None = None  # default: beside the engine
+    timing_cache: str | None = None
+    """A TensorRT timing cache to reuse and update; None: one beside the engine."""
     calibration: Calibration = "minmax"
     calib_samples: PositiveInt = 256
 
@@ -54,7 +59,8 @@ class Jetson(ExportConfig):
     batch_size: PositiveInt = 1
     calibration: Calibration = "minmax"
     calib_samples: PositiveInt = 256
-    max_samples: PositiveInt | None = None  # val samples the manifest's accuracy is measured on
+    max_samples: PositiveInt | None = None
+    """Val samples the manifest's accuracy is measured on."""
 
     def check(self) -> None:
         check_jetson_options(self.precision, self.jetpack, self.batch_size)
@@ -64,7 +70,8 @@ class OpenVino(ExportConfig):
     """An OpenVINO IR (.xml, weights in the .bin beside it) for Intel devices, the model's input described in
     it; an .onnx file is converted as it is (a Q/DQ int8 file gives an int8 IR)."""
 
-    opset: int | None = Field(default=None, ge=17)  # of the ONNX export it is converted from
+    opset: int | None = Field(default=None, ge=17)
+    """The opset of the ONNX export it is converted from; None: the exporter's default."""
 
 
 TARGETS: dict[str, type[ExportConfig]] = {"onnx": Onnx, "tensorrt": TensorRT, "jetson": Jetson, "openvino": OpenVino}

@@ -44,9 +44,9 @@ class MethodConfig(BaseModel):
     variant: ClassVar[str] = ""  # the report rows of its output (`pruned`); default: `kind`
     needs_torch: ClassVar[bool] = False  # it starts from a torch model (an ONNX file is refused)
 
-    # Where the verb and the recipe stage measure the result; None: torch and onnxruntime, those of them
-    # the result runs on. `cz.compress` measures nothing, but with openvino among them int8 also tries NNCF's.
     backends: list[BackendName] | None = None
+    """Where the verb and the recipe stage measure the result; None: torch and onnxruntime, those of them
+    the result runs on. `cz.compress` measures nothing, but with openvino among them int8 also tries NNCF's."""
 
     def check(self) -> None:
         """Option values and combinations the field types cannot express, raised as OptionError: a recipe
@@ -82,12 +82,19 @@ class Quantize(MethodConfig):
     kind: ClassVar[str] = "quantize"
 
     precision: Precision
-    method: Literal["static", "dynamic"] | None = None  # None: dynamic for text models, else static
+    """int8 (an ONNX file), fp16 (a torch half model and an fp16 ONNX file) or bf16."""
+    method: Literal["static", "dynamic"] | None = None
+    """None: dynamic for text models, else static."""
     calibration: Calibration = "minmax"
+    """How static int8 sets each activation's range from the calibration samples."""
     calib_samples: PositiveInt = 256
-    exclude: tuple[str, ...] = ()  # node names or op types kept in float
-    max_accuracy_drop: NonNegativeFloat | None = None  # points of the primary metric int8 may lose
-    tune_speed: bool = True  # time op groups in float vs int8 here; keep float where that is faster
+    """Train samples the ranges are calibrated on (never val)."""
+    exclude: tuple[str, ...] = ()
+    """Node names or op types kept in float."""
+    max_accuracy_drop: NonNegativeFloat | None = None
+    """Points of the primary metric int8 may lose."""
+    tune_speed: bool = True
+    """Time op groups in float vs int8 here; keep float where that is faster."""
 
     def variant_name(self) -> str:
         return self.precision
@@ -124,19 +131,33 @@ class Prune(MethodConfig):
     needs_torch: ClassVar[bool] = True
 
     sparsity: float | None = None
-    threshold: NonNegativeFloat | None = None  # a multiple of each layer's mean magnitude
+    """The fraction of channels (structured) or weights removed, in [0, 1)."""
+    threshold: NonNegativeFloat | None = None
+    """A multiple of each layer's mean magnitude."""
     structured: bool = True
-    pattern: Literal["2:4"] | None = None  # semi-structured, with structured=False
+    """Whole channels, so the model gets smaller and faster; False: single weights (zeros, same size)."""
+    pattern: Literal["2:4"] | None = None
+    """Semi-structured, with structured=False."""
     norm: Literal["l1", "l2"] = "l2"
+    """How a channel's magnitude is measured."""
     global_ranking: bool = False
-    ignore: tuple[str, ...] = ()  # module names (and everything under them) left untouched
-    round_to: PositiveInt = 16  # channel counts kept multiples of it (onnxruntime's x86 blocks: 16)
+    """Rank channels across all layers at once rather than layer by layer."""
+    ignore: tuple[str, ...] = ()
+    """Module names (and everything under them) left untouched."""
+    round_to: PositiveInt = 16
+    """Channel counts kept multiples of it (onnxruntime's x86 blocks: 16)."""
     steps: PositiveInt = 1
+    """Prune in this many rounds, fine-tuning between them."""
     finetune_epochs: NonNegativeInt = 0
-    distill: bool = False  # fine-tune against the unpruned model's outputs
-    residual_width: bool = False  # attention models: also narrow the width every block shares
-    whole_heads: bool = False  # remove whole attention heads instead of channels from every head
-    lr: NonNegativeFloat | None = None  # fine-tuning lr; None: 4x the model's from-scratch recipe
+    """Epochs of fine-tuning on the train split after pruning."""
+    distill: bool = False
+    """Fine-tune against the unpruned model's outputs."""
+    residual_width: bool = False
+    """Attention models: also narrow the width every block shares."""
+    whole_heads: bool = False
+    """Remove whole attention heads instead of channels from every head."""
+    lr: NonNegativeFloat | None = None
+    """Fine-tuning lr; None: 4x the model's from-scratch recipe."""
 
     def check(self) -> None:
         given = [name for name in ("sparsity", "threshold", "pattern") if getattr(self, name) is not None]
@@ -176,16 +197,23 @@ class Distill(MethodConfig):
     variant: ClassVar[str] = "distilled"
     needs_torch: ClassVar[bool] = True
 
-    # A model spec, or in Python a loaded model; None in a recipe: the recipe's own model.
     teacher: str | InstanceOf[ModelHandle] | None = None
+    """A model spec, or in Python a loaded model; None in a recipe: the recipe's own model."""
     teacher_weights: str | None = None
+    """The teacher's weights, as `--weights` takes them."""
     epochs: PositiveInt = 5
     temperature: float = Field(default=4.0, gt=0)
-    alpha: float = Field(default=0.7, ge=0, le=1)  # weight of the teacher's term; 1 - alpha weighs the labels
-    feature_pairs: list[str] = Field(default_factory=list)  # teacher.layer:student.layer, matched by MSE
+    """Softens both models' outputs before they are compared (Hinton's T)."""
+    alpha: float = Field(default=0.7, ge=0, le=1)
+    """Weight of the teacher's term; 1 - alpha weighs the labels."""
+    feature_pairs: list[str] = Field(default_factory=list)
+    """Teacher.layer:student.layer, matched by MSE."""
     feature_weight: NonNegativeFloat = 1.0
-    compare_scratch: bool = False  # the verb also trains the student without the teacher
+    """Weight of the feature pairs' MSE in the loss."""
+    compare_scratch: bool = False
+    """The verb also trains the student without the teacher."""
     lr: NonNegativeFloat | None = None
+    """The student's learning rate; None: its from-scratch recipe's."""
     seed: int = 0
 
     def check(self) -> None:
