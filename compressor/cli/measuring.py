@@ -193,7 +193,10 @@ def export_command(
             model, output, target, data=data, weights=weights, image_size=size, fit=fit, force=force
         )
         stdout.print(f"wrote {output} and {output.with_suffix('.bin').name} (input {list(handle.input_spec.shape)})")
-        verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
+        if handle.metadata.get("precision") == "int8":  # two int8 kernels round apart: agreement is the figure
+            verdict = Text("int8 on both sides: OpenVINO's and onnxruntime's kernels round differently")
+        else:
+            verdict = Text("ok") if parity.within_tolerance else Text("above 1e-4", style="yellow")
         stdout.print(Text.assemble(f"parity on openvino vs its source: {parity.summary()} (", verdict, ")"))
         return
     handle, parity = commands.export(
