@@ -273,3 +273,13 @@ def test_a_recipe_exports_an_ir_and_passes_its_model_on(cli, tmp_path: Path) -> 
     stages = json.loads((out / "pipeline.json").read_text())["stages"]
     assert (out / stages[0]["folder"] / "model.xml").is_file() and (out / stages[0]["folder"] / "model.bin").is_file()
     assert stages[1]["model_in"] == stages[0]["model_in"]  # an IR is an end product: bench got the model itself
+
+
+def test_a_corrupt_ir_is_refused_in_one_line_that_says_why(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    xml = tmp_path / "broken.xml"
+    xml.write_text("garbage")
+    xml.with_suffix(".bin").write_bytes(b"x")
+    result = cli.invoke(app, ["bench", str(xml), "--backend", "openvino"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: OpenVINO cannot read {xml}: Unable to read the model")

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
@@ -37,3 +43,22 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     console.print(Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True)
+
+
+@contextlib.contextmanager
+def quiet_output() -> Iterator[None]:
+    """Silence a library that prints diagnostics to stdout and stderr, from C++ too (straight to the file
+    descriptors): the exporters, OpenVINO's frontends. Our own error line says what failed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with open(os.devnull, "w") as devnull:
+        for fd in saved:
+            os.dup2(devnull.fileno(), fd)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                yield
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)

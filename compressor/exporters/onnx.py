@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
-import os
 import re
-import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ import torch
 from compressor.core.errors import ExportError, brief
 from compressor.core.files import atomic_path
 from compressor.core.handle import ModelHandle
+from compressor.core.progress import quiet_output
 from compressor.data import DatasetBundle
 from compressor.data.loader import data_loader
 from compressor.exporters.export_cache import ExportCache, export_key
@@ -56,25 +52,6 @@ class ParityResult:
 _EXPORTS = ExportCache()
 
 
-@contextlib.contextmanager
-def _quiet_output() -> Iterator[None]:
-    """The exporters print graphs and diagnostics to stdout and stderr (also from C++, straight to the file
-    descriptors); keep the terminal readable: our own error line says what failed."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with open(os.devnull, "w") as devnull:
-        for fd in saved:
-            os.dup2(devnull.fileno(), fd)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                yield
-        finally:
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
 def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: Path, task: Task, opset: int) -> str:
     """Try the dynamo exporter, then the TorchScript one; return the name of the one that worked.
 
@@ -92,7 +69,7 @@ def _run_exporter(module: torch.nn.Module, inputs: list[torch.Tensor], target: P
     ]
     for exporter, options in attempts:
         try:
-            with warnings.catch_warnings(), _quiet_output():
+            with warnings.catch_warnings(), quiet_output():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(
                     module,

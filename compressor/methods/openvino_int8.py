@@ -27,9 +27,9 @@ from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle
 from compressor.data.loader import data_loader
 from compressor.methods.speed_tune import TIMING_ROUNDS, round_ratios
-from compressor.models.openvino_ir import read_openvino_model, save_openvino_ir
+from compressor.models.openvino_ir import save_openvino_ir
 from compressor.runtime.onnxruntime_runner import as_fed
-from compressor.runtime.openvino_runner import OpenVinoRunner, fed_types
+from compressor.runtime.openvino_runner import OpenVinoRunner, fed_types, read_model
 from compressor.tasks import get_task
 from compressor.tasks.base import Task
 
@@ -119,7 +119,7 @@ def nncf_int8(
     nncf = import_nncf()
     assert baseline.onnx_path is not None
     task = get_task(baseline.task)
-    model = read_openvino_model(baseline.onnx_path)
+    model = read_model(baseline.onnx_path)
     calibration = calibration_split(bundle, baseline.input_spec, calib_samples)
     loader = data_loader(calibration, 1, shuffle=False, collate_fn=task.collate)
     dataset = nncf.Dataset(loader, lambda batch: _feeds(task, batch, model.inputs, baseline))

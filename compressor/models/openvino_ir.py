@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from compressor.core.errors import InputFileError, brief
+from compressor.core.errors import InputFileError
 from compressor.core.files import make_folder
 from compressor.core.handle import ModelHandle
 from compressor.models.onnx_file import METADATA_KEY, described_handle
-from compressor.runtime.openvino_runner import import_openvino
+from compressor.runtime.openvino_runner import import_openvino, read_model
 
 IR_SUFFIX = ".xml"
 RT_INFO_PATH = [METADATA_KEY, "metadata"]  # where our description sits in the IR's rt_info
@@ -70,15 +70,7 @@ def save_openvino_ir(model: Any, handle: ModelHandle, target: Path, extra: dict[
 def onnx_as_openvino_ir(handle: ModelHandle, target: Path) -> ModelHandle:
     """The handle's ONNX file converted to an IR as it is (float stays float, Q/DQ becomes FakeQuantize)."""
     assert handle.onnx_path is not None
-    return save_openvino_ir(read_openvino_model(handle.onnx_path), handle, target, {})
-
-
-def read_openvino_model(path: Path) -> Any:
-    openvino = import_openvino()
-    try:
-        return openvino.Core().read_model(str(path))
-    except RuntimeError as error:
-        raise InputFileError(f"OpenVINO cannot read {path}: {brief(error, 300)}") from error
+    return save_openvino_ir(read_model(handle.onnx_path), handle, target, {})
 
 
 def read_openvino_ir(path: str | Path) -> ModelHandle:
@@ -86,7 +78,7 @@ def read_openvino_ir(path: str | Path) -> ModelHandle:
     path = Path(path)
     if not path.is_file() or not weights_file(path).is_file():
         raise InputFileError(f"OpenVINO IR not found: {path} and {weights_file(path).name} beside it")
-    model = read_openvino_model(path)
+    model = read_model(path)
     if not model.has_rt_info(RT_INFO_PATH):
         raise InputFileError(
             f"{path} is an OpenVINO IR without compressor's description of its input; give the .onnx file it "

@@ -16,6 +16,7 @@ import torch
 
 from compressor.core.errors import BackendUnavailableError, InputFileError, MissingDependencyError, brief
 from compressor.core.handle import ModelHandle
+from compressor.core.progress import quiet_output
 from compressor.runtime.base import Runner
 from compressor.runtime.onnxruntime_runner import as_fed
 from compressor.runtime.registry import register_backend
@@ -32,6 +33,23 @@ def import_openvino() -> ModuleType:
     except ImportError as error:
         raise MissingDependencyError("OpenVINO is not installed: pip install 'compressor[openvino]'") from error
     return openvino
+
+
+def openvino_reason(error: BaseException) -> str:
+    """OpenVINO's message without the `Exception from src/...` lines that trace where in its C++ it arose."""
+    lines = [line for line in str(error).splitlines() if line.strip() and not line.startswith("Exception from ")]
+    return brief("\n".join(lines) or str(error), 300)
+
+
+def read_model(path: Path) -> Any:
+    """The ONNX file or IR at `path` as an OpenVINO model; what it cannot read, in one line (its frontends'
+    own C++ logging kept off the terminal)."""
+    core = import_openvino().Core()
+    try:
+        with quiet_output():
+            return core.read_model(str(path))
+    except RuntimeError as error:
+        raise InputFileError(f"OpenVINO cannot read {path}: {openvino_reason(error)}") from error
 
 
 def fed_types(ports: list[Any]) -> list[type | None]:
@@ -54,13 +72,12 @@ class OpenVinoRunner:
     def __init__(self, path: Path, device: str = "cpu", precision: str = "fp32") -> None:
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU here; use --device cpu")
-        openvino = import_openvino()
         self.device = device
-        core = openvino.Core()
+        model = read_model(path)
         try:
-            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", compile_options(precision))
+            self.compiled = import_openvino().Core().compile_model(model, "CPU", compile_options(precision))
         except RuntimeError as error:
-            raise InputFileError(f"OpenVINO cannot compile {path}: {brief(error, 300)}") from error
+            raise InputFileError(f"OpenVINO cannot compile {path}: {openvino_reason(error)}") from error
         self.request = self.compiled.create_infer_request()
         self.input_dtypes = fed_types(self.compiled.inputs)
 
