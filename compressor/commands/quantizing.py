@@ -17,22 +17,22 @@ from compressor.commands.common import (
 from compressor.core.errors import InputFileError, UnknownNameError
 from compressor.core.handle import ModelHandle
 from compressor.core.progress import info
-from compressor.data import DEFAULT_DATASET, DatasetBundle, load_dataset
+from compressor.data import DEFAULT_DATASET, load_dataset
 from compressor.exporters.engines import ENGINE_SOURCE, engine_artifacts
 from compressor.exporters.targets import tensorrt_int8
 from compressor.measurement.op_profile import OpTimes, profile_batch_size, profile_pair
 from compressor.measurement.variants import DEFAULT_BACKENDS, SideBySide, Variant, side_by_side
 from compressor.methods.configs import Quantize
 from compressor.methods.half import torch_half_handle
-from compressor.methods.openvino_int8 import OpenVinoInt8, openvino_int8
+from compressor.methods.openvino_int8 import openvino_int8
 from compressor.methods.quantize import (
     PRECISIONS,
     Int8Request,
-    Scorer,
     fp16_onnx,
     int8_method,
     quantize_onnx_int8,
     stamp,
+    tuning_target,
 )
 from compressor.models.catalog import is_zoo_name
 from compressor.models.checkpoint import save_checkpoint
@@ -80,8 +80,8 @@ def quantize(
         raise InputFileError(f"{model} is an OpenVINO IR; quantize the ONNX file it was written from")
     if precision == "int8":
         int8_method(int8, get_task(handle.task))  # a contradictory request fails before OUTDIR is touched
-        if backends and "openvino" in backends and "onnxruntime" not in backends and int8.target == "onnxruntime":
-            int8 = int8.model_copy(update={"target": "openvino"})  # the speed tuner times where it will run
+        if int8.target == "onnxruntime":  # the speed tuner times where the file will run
+            int8 = int8.model_copy(update={"target": tuning_target(backends)})
     prepare_output_dir(output_dir, force)
     baseline = baseline_artifacts(handle, bundle, True, output_dir / "baseline.onnx")
     onnx_baseline = baseline["onnxruntime"]
@@ -96,7 +96,8 @@ def quantize(
             variant = Variant("int8", "int8", {"onnxruntime": outcome.handle})
             extra["quantization"] = outcome.summary()
             if backends and "openvino" in backends:
-                chosen = _openvino_int8(onnx_baseline, bundle, int8, outcome.handle, output_dir)
+                target = output_dir / "model.int8-openvino.xml"
+                chosen = openvino_int8(onnx_baseline, bundle, outcome.handle, int8, target)
                 variant.artifacts["openvino"] = chosen.handle
                 extra["quantization"]["openvino"] = chosen.summary()
             if backends and any(get_backend(name).runs == "engine" for name in backends):
@@ -122,24 +123,6 @@ def quantize(
     if explanation:
         info(f"int8: {explanation}")
     return report
-
-
-def _openvino_int8(
-    baseline: ModelHandle, bundle: DatasetBundle, int8: Int8Request, qdq: ModelHandle, output_dir: Path
-) -> OpenVinoInt8:
-    """The Q/DQ file or NNCF's IR, whichever runs faster on OpenVINO; NNCF's held to the same budget."""
-    val = Scorer(baseline, bundle, int8.max_samples).val if int8.max_accuracy_drop is not None else None
-    return openvino_int8(
-        baseline,
-        bundle,
-        qdq,
-        int8.calib_samples,
-        int8.batch_sizes,
-        output_dir / "model.int8-openvino.xml",
-        int8.max_accuracy_drop,
-        val,
-        int8.exclude,
-    )
 
 
 def _int8_op_times(

@@ -22,7 +22,7 @@ from compressor.methods.distillation import (
 from compressor.methods.half import torch_half_handle
 from compressor.methods.openvino_int8 import NNCF, openvino_int8
 from compressor.methods.prune import FINETUNE_LR_SCALE, prune_model
-from compressor.methods.quantize import Int8Request, Scorer, fp16_onnx, int8_method, quantize_onnx_int8
+from compressor.methods.quantize import Int8Request, fp16_onnx, int8_method, quantize_onnx_int8, tuning_target
 from compressor.methods.registry import Workspace, register_method
 from compressor.models.loading import RANDOM_WEIGHTS
 from compressor.models.precision import require_full_precision
@@ -77,18 +77,13 @@ def quantize(model: ModelHandle, config: Quantize, data: DatasetBundle, work: Wo
                 return onnx_half
             return dataclasses.replace(torch_half_handle(model, "fp16"), artifacts={"onnx": onnx_half})
         backends = config.backends or []
-        only_openvino = "openvino" in backends and "onnxruntime" not in backends
-        request = Int8Request.of(config, target="openvino" if only_openvino else "onnxruntime")
+        request = Int8Request.of(config, target=tuning_target(backends))
         int8_method(request, get_task(model.task))
         outcome = quantize_onnx_int8(onnx, data, request, work.folder / f"{model.file_stem}.int8.onnx", Path(scratch))
         artifacts = {}
         if "openvino" in backends:  # NNCF's int8 where it runs faster on OpenVINO than the Q/DQ file
-            val = Scorer(onnx, data, request.max_samples).val if request.max_accuracy_drop is not None else None
             target = work.folder / f"{model.file_stem}.int8-openvino.xml"
-            chosen = openvino_int8(
-                onnx, data, outcome.handle, request.calib_samples, request.batch_sizes, target,
-                request.max_accuracy_drop, val, request.exclude,
-            )  # fmt: skip
+            chosen = openvino_int8(onnx, data, outcome.handle, request, target)
             artifacts = {"openvino": chosen.handle} if chosen.kept == NNCF else {}
     outcome.handle.metadata["quantization"] = outcome.summary()
     return dataclasses.replace(outcome.handle, artifacts=artifacts)

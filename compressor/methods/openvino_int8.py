@@ -26,6 +26,7 @@ from compressor.core.progress import info, warn
 from compressor.data import calibration_split
 from compressor.data.base import DatasetBundle
 from compressor.data.loader import data_loader
+from compressor.methods.quantize import Int8Request, Scorer
 from compressor.methods.speed_tune import TIMING_ROUNDS, round_ratios
 from compressor.models.openvino_ir import save_openvino_ir
 from compressor.runtime.onnxruntime_runner import as_fed
@@ -171,21 +172,14 @@ def faster_on_openvino(
 
 
 def openvino_int8(
-    baseline: ModelHandle,
-    bundle: DatasetBundle,
-    qdq: ModelHandle,
-    calib_samples: int,
-    batch_sizes: tuple[int, ...],
-    target: Path,
-    max_accuracy_drop: float | None = None,
-    val: Any = None,
-    exclude: list[str] | None = None,
+    baseline: ModelHandle, bundle: DatasetBundle, qdq: ModelHandle, request: Int8Request, target: Path
 ) -> OpenVinoInt8:
     """The int8 model the openvino rows run: the Q/DQ file `qdq`, or NNCF's IR of the baseline written to
-    `target` where it is faster head to head (`target` is removed otherwise). `exclude` names ONNX nodes,
-    which NNCF cannot be held to: the Q/DQ file is then kept untimed."""
+    `target` where it is faster head to head (`target` is removed otherwise), held to the request's budget
+    on the samples our budget check scores. `--exclude` names ONNX nodes, which NNCF cannot be held to: the
+    Q/DQ file is then kept untimed."""
     assert qdq.onnx_path is not None
-    if exclude:
+    if request.exclude:
         info("int8 for openvino: --exclude names ONNX nodes NNCF does not see; the Q/DQ file runs on openvino too")
         return OpenVinoInt8(QDQ, qdq, {QDQ: qdq.onnx_path.name})
     try:
@@ -193,9 +187,11 @@ def openvino_int8(
     except MissingDependencyError as error:
         warn(f"int8 for openvino: {error}; the Q/DQ file runs on openvino, untimed against NNCF's")
         return OpenVinoInt8(QDQ, qdq, {QDQ: qdq.onnx_path.name})
-    nncf_model = nncf_int8(baseline, bundle, calib_samples, target, max_accuracy_drop, val)
+    budget = request.max_accuracy_drop
+    val = Scorer(baseline, bundle, request.max_samples).val if budget is not None else None
+    nncf_model = nncf_int8(baseline, bundle, request.calib_samples, target, budget, val)
     info("int8 for openvino: timing the Q/DQ file against NNCF's head to head")
-    chosen = faster_on_openvino(qdq, nncf_model, batch_sizes, max_accuracy_drop is not None)
+    chosen = faster_on_openvino(qdq, nncf_model, request.batch_sizes, budget is not None)
     if chosen.kept == QDQ:
         target.unlink()
         target.with_suffix(".bin").unlink()

@@ -73,6 +73,12 @@ class Int8Request(Int8):
         return cls(**config.model_dump(exclude={"precision", "backends"}), **run)
 
 
+def tuning_target(backends: list[str] | None) -> Literal["onnxruntime", "openvino"]:
+    """Where the speed tuner times a Q/DQ file measured on `backends`: OpenVINO where it is the only runtime
+    of the file asked for, else onnxruntime (OpenVINO then also gets NNCF's int8, the faster kept)."""
+    return "openvino" if backends and "openvino" in backends and "onnxruntime" not in backends else "onnxruntime"
+
+
 @dataclass
 class Int8Outcome:
     handle: ModelHandle
